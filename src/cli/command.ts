@@ -1,0 +1,65 @@
+import type { ParseArgsConfig } from 'node:util'
+import type { Progress } from './progress.js'
+
+/** Options every command accepts. */
+export const COMMON_OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+  store: { type: 'string' }
+} as const
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>
+export type OptionValues = Record<string, string | boolean | Array<string | boolean> | undefined>
+
+/** What a command gets to run with; all I/O with the user goes through here. */
+export interface CommandContext {
+  readonly positionals: string[]
+  readonly options: OptionValues
+  readonly json: boolean
+  /** The local store directory (--store, XENO_STORE, or the default under the home directory). */
+  readonly storeDir: string
+  /** A progress bar on stderr when it is a terminal and --json is off; silent otherwise. */
+  progress (label: string, total?: number, unit?: 'bytes' | 'items'): Progress
+  /** A human-readable line on stdout (suppressed with --json). */
+  say (line: string): void
+  readonly signal: AbortSignal
+}
+
+/**
+ * One `xeno` command, in src/cli/commands/<words-joined-by-dashes>.ts as its default export
+ * (`xeno template import` lives in template-import.ts). `run` returns the result object that
+ * `--json` prints; `human` renders it for people (optional: `say` may have been used instead).
+ */
+export interface Command {
+  readonly summary: string
+  /** The usage line(s) after `xeno <name> `, e.g. `SRC [--name NAME]`. */
+  readonly usage: string
+  /** Extra help text: what it does, each option. */
+  readonly help?: string
+  readonly options?: OptionSpec
+  /** Bounds on positional arguments. */
+  readonly minArgs?: number
+  readonly maxArgs?: number
+  run (ctx: CommandContext): Promise<unknown>
+  human? (result: any): string
+}
+
+/** Thrown for wrong usage: printed with the command's usage line and exit code 2. */
+export class UsageError extends Error {
+  readonly code = 'CLI_USAGE'
+}
+
+/** Option value as string, or undefined. Throws UsageError for repeated-by-mistake options. */
+export function stringOption (options: OptionValues, name: string): string | undefined {
+  const v = options[name]
+  if (v === undefined) return undefined
+  if (typeof v !== 'string') throw new UsageError(`--${name} takes a value`)
+  return v
+}
+
+/** A repeatable string option (declared with `multiple: true`) as an array. */
+export function stringsOption (options: OptionValues, name: string): string[] {
+  const v = options[name]
+  if (v === undefined) return []
+  return (Array.isArray(v) ? v : [v]).map(String)
+}

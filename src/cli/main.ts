@@ -1,0 +1,115 @@
+import { existsSync, readdirSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import { COMMON_OPTIONS, UsageError, type Command, type CommandContext } from './command.js'
+import { createProgress } from './progress.js'
+import { describeError } from './report-error.js'
+
+const COMMANDS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'commands')
+
+/** Default store: $XDG_DATA_HOME/xeno/store or ~/.local/share/xeno/store. */
+export function defaultStoreDir (): string {
+  const base = process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share')
+  return join(base, 'xeno', 'store')
+}
+
+function commandNames (): string[] {
+  if (!existsSync(COMMANDS_DIR)) return []
+  return readdirSync(COMMANDS_DIR).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3)).sort()
+}
+
+/** Finds the longest command name matching the leading words (`overlay push` before `overlay`). */
+function findCommand (argv: string[]): { name: string, rest: string[] } | undefined {
+  const names = new Set(commandNames())
+  for (let words = Math.min(3, argv.length); words >= 1; words--) {
+    const name = argv.slice(0, words).join('-')
+    if (names.has(name)) return { name, rest: argv.slice(words) }
+  }
+  return undefined
+}
+
+async function loadCommand (name: string): Promise<Command> {
+  const mod = await import(pathToFileURL(join(COMMANDS_DIR, `${name}.js`)).href) as { default: Command }
+  return mod.default
+}
+
+async function printOverview (): Promise<void> {
+  const lines = ['usage: xeno <command> [options]', '', 'commands:']
+  for (const name of commandNames()) {
+    const cmd = await loadCommand(name)
+    lines.push(`  ${name.replaceAll('-', ' ').padEnd(20)} ${cmd.summary}`)
+  }
+  lines.push('', 'Every command takes --help, --json and --store DIR (or XENO_STORE).')
+  process.stdout.write(lines.join('\n') + '\n')
+}
+
+function helpText (name: string, cmd: Command): string {
+  const words = name.replaceAll('-', ' ')
+  const opts = Object.entries(cmd.options ?? {}).map(([k, v]) => `  --${k}${v.type === 'string' ? ' VALUE' : ''}`)
+  return [`usage: xeno ${words} ${cmd.usage}`, '', cmd.summary, cmd.help !== undefined ? '\n' + cmd.help : '',
+    '', 'options:', ...opts, '  --json              machine-readable output on stdout',
+    '  --store DIR         local store (default: $XENO_STORE or ' + defaultStoreDir() + ')', '  -h, --help          this help', ''].join('\n')
+}
+
+function printJson (value: unknown): void {
+  process.stdout.write(JSON.stringify(value, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString()
+    if (v !== null && typeof v === 'object' && typeof (v as { toV1?: unknown }).toV1 === 'function' && '/' in (v as object)) return String(v)
+    return v
+  }) + '\n')
+}
+
+/** Runs the CLI; resolves the process exit code. Never throws. */
+export async function main (argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    await printOverview()
+    return argv.length === 0 ? 2 : 0
+  }
+  const found = findCommand(argv)
+  if (found === undefined) {
+    process.stderr.write(`xeno: unknown command "${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')}" (see xeno --help)\n`)
+    return 2
+  }
+  const cmd = await loadCommand(found.name)
+  const abort = new AbortController()
+  const onSignal = (): void => abort.abort(new Error('interrupted'))
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  let json = false
+  try {
+    const parsed = parseArgs({ args: found.rest, options: { ...COMMON_OPTIONS, ...cmd.options }, allowPositionals: true, strict: true })
+    const options = parsed.values as CommandContext['options']
+    if (options.help === true) { process.stdout.write(helpText(found.name, cmd)); return 0 }
+    json = options.json === true
+    const n = parsed.positionals.length
+    if (n < (cmd.minArgs ?? 0) || n > (cmd.maxArgs ?? Infinity)) throw new UsageError('wrong number of arguments')
+    const ctx: CommandContext = {
+      positionals: parsed.positionals,
+      options,
+      json,
+      storeDir: typeof options.store === 'string' ? options.store : (process.env.XENO_STORE ?? defaultStoreDir()),
+      progress: (label, total, unit) => createProgress(label, { total, unit, enabled: !json }),
+      say: (line) => { if (!json) process.stdout.write(line + '\n') },
+      signal: abort.signal
+    }
+    const result = await cmd.run(ctx)
+    if (json) printJson(result ?? {})
+    else if (cmd.human !== undefined && result !== undefined) {
+      const text = cmd.human(result)
+      if (text !== '') process.stdout.write(text.endsWith('\n') ? text : text + '\n')
+    }
+    return 0
+  } catch (err) {
+    const isUsage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true
+    const message = describeError(err)
+    if (json) process.stdout.write(JSON.stringify({ error: { code: (err as { code?: string }).code ?? 'ERROR', message } }) + '\n')
+    process.stderr.write(`xeno ${found.name.replaceAll('-', ' ')}: ${message}\n`)
+    if (isUsage) process.stderr.write(`usage: xeno ${found.name.replaceAll('-', ' ')} ${cmd.usage}\n`)
+    return isUsage ? 2 : 1
+  } finally {
+    process.removeListener('SIGINT', onSignal)
+    process.removeListener('SIGTERM', onSignal)
+  }
+}

@@ -1,0 +1,77 @@
+import { CodedError } from '../util/coded-error.js'
+
+/** A tree node that does not decode or breaks an invariant of the format. */
+export class BadNodeError extends CodedError {
+  static readonly code = 'OVERLAY_BAD_NODE'
+  constructor (message: string, options?: ErrorOptions) {
+    super(BadNodeError.code, `malformed tree node: ${message}`, options)
+  }
+}
+
+export class NotFoundError extends CodedError {
+  static readonly code = 'OVERLAY_NOT_FOUND'
+  readonly path: string
+  constructor (path: string, options?: ErrorOptions) {
+    super(NotFoundError.code, `no such file or directory: ${path}`, options)
+    this.path = path
+  }
+}
+
+export class NotDirError extends CodedError {
+  static readonly code = 'OVERLAY_NOT_DIR'
+  readonly path: string
+  constructor (path: string, options?: ErrorOptions) {
+    super(NotDirError.code, `not a directory: ${path}`, options)
+    this.path = path
+  }
+}
+
+export class IsDirError extends CodedError {
+  static readonly code = 'OVERLAY_IS_DIR'
+  readonly path: string
+  constructor (path: string, options?: ErrorOptions) {
+    super(IsDirError.code, `is a directory: ${path}`, options)
+    this.path = path
+  }
+}
+
+export class ExistsError extends CodedError {
+  static readonly code = 'OVERLAY_EXISTS'
+  readonly path: string
+  constructor (path: string, options?: ErrorOptions) {
+    super(ExistsError.code, `already exists: ${path}`, options)
+    this.path = path
+  }
+}
+
+export class NotEmptyError extends CodedError {
+  static readonly code = 'OVERLAY_NOT_EMPTY'
+  readonly path: string
+  constructor (path: string, options?: ErrorOptions) {
+    super(NotEmptyError.code, `directory not empty: ${path}`, options)
+    this.path = path
+  }
+}
+
+export class BadPathError extends CodedError {
+  static readonly code = 'OVERLAY_BAD_PATH'
+  constructor (path: string, why: string, options?: ErrorOptions) {
+    super(BadPathError.code, `bad path "${path}": ${why}`, options)
+  }
+}
+
+/** A `.mount` file that cannot be used; the message names the file and line. */
+export class BadMountError extends CodedError {
+  static readonly code = 'OVERLAY_BAD_MOUNT'
+  constructor (message: string, options?: ErrorOptions) {
+    super(BadMountError.code, message, options)
+  }
+}
+
+/** An input (directory, tar stream) that cannot be imported. */
+export class ImportError extends CodedError {
+  static readonly code = 'OVERLAY_IMPORT_FAILED'
+  constructor (message: string, options?: ErrorOptions) {
+    super(ImportError.code, message, options)
+  }
+}
