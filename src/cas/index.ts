@@ -1,0 +1,8 @@
+export * from './interface.js'
+export * from './errors.js'
+export * from './codes.js'
+export { blake3, blake3Digest, cidForChunk, cidForBlock, matchesCid } from './hasher.js'
+export { verifyChunk } from './verify.js'
+export * from './chunker/index.js'
+export { compress, decompress, compressWithReference, decompressWithReference } from './compress.js'
+export { MemoryChunkStore } from './store/memory.js'
