@@ -1,0 +1,7 @@
+export * from './interface.js'
+export * from './errors.js'
+export * from './codec.js'
+export { splitPath, joinPath, parentAndName } from './path.js'
+export { DirReader } from './dir-read.js'
+export { FileReader, type ChunkSpan } from './file-read.js'
+export { Tree, openTree, type TreeOptions } from './tree.js'
