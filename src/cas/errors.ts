@@ -56,3 +56,21 @@ export class BadCidError extends CodedError {
     super(BadCidError.code, `"${text}" is not a valid CID`, options)
   }
 }
+
+/** Another process (or another open in this one) holds the store. */
+export class StoreLockedError extends CodedError {
+  static readonly code = 'CAS_STORE_LOCKED'
+  readonly dir: string
+  constructor (dir: string, options?: ErrorOptions) {
+    super(StoreLockedError.code, `store ${dir} is in use by another process (try again when it is done)`, options)
+    this.dir = dir
+  }
+}
+
+/** A pin name with characters outside letters, digits and `._-/@`, or badly formed. */
+export class BadPinNameError extends CodedError {
+  static readonly code = 'CAS_BAD_PIN_NAME'
+  constructor (name: string, detail: string, options?: ErrorOptions) {
+    super(BadPinNameError.code, `bad pin name ${JSON.stringify(name)}: ${detail}`, options)
+  }
+}

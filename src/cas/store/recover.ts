@@ -1,0 +1,82 @@
+import type { IndexDb, IndexOp, PackState } from './index-db.js'
+import type { PackFiles } from './pack-files.js'
+import { decodeEntry, encodeEntry } from './pack-format.js'
+import { isStop, openPayload, scanPack } from './pack-scan.js'
+import type { PackTable } from './writer.js'
+
+/** What opening the store found and fixed. All zero after a clean close. */
+export interface RecoveryReport {
+  /** Records past an indexed tail that verified and were added to the index. */
+  reindexed: number
+  /** Records past an indexed tail whose block was already indexed (left as garbage for gc). */
+  duplicates: number
+  /** Bytes cut from pack tails that were not whole, valid records (torn writes). */
+  truncatedBytes: number
+  /** Packs marked dead by a finished compaction whose files were deleted now. */
+  deadPacksRemoved: number
+  /** Packs the index knows but whose files are gone or shorter than indexed (see fsck). */
+  damagedPacks: number[]
+}
+
+/**
+ * Brings packs and index back in step after any stop, clean or not: deletes dead packs,
+ * and for every pack longer than its indexed tail re-indexes the whole records that verify
+ * and truncates the rest (a torn write). Runs before the store accepts calls.
+ */
+export async function recover (files: PackFiles, index: IndexDb, table: PackTable): Promise<RecoveryReport> {
+  const report: RecoveryReport = { reindexed: 0, duplicates: 0, truncatedBytes: 0, deadPacksRemoved: 0, damagedPacks: [] }
+  for await (const [key, value] of index.meta.iterator({ gt: 'pack/', lt: 'pack0' })) {
+    table.packs.set(Number(key.slice(5)), value as unknown as PackState)
+  }
+  const counters = await index.meta.get('counters') as unknown as PackTable['counters'] | undefined
+  if (counters !== undefined) Object.assign(table.counters, counters)
+  const onDisk = (await files.list()).packs
+  const ops: IndexOp[] = []
+  const removed = new Set<number>()
+  for (const [n, state] of table.packs) {
+    if (state.dead === true) {
+      await files.remove(n)
+      removed.add(n)
+      table.packs.delete(n)
+      ops.push({ type: 'del', sublevel: 'meta', key: `pack/${n}` })
+      report.deadPacksRemoved++
+    } else if (!onDisk.includes(n)) report.damagedPacks.push(n)
+  }
+  for (const n of onDisk) {
+    if (!removed.has(n)) await recoverTail(files, index, table, n, ops, report)
+  }
+  const all = [...table.packs.keys(), ...onDisk, ...removed]
+  table.nextPack = all.length === 0 ? 1 : Math.max(...all) + 1
+  if (ops.length > 0) {
+    ops.push({ type: 'put', sublevel: 'meta', key: 'counters', value: table.counters })
+    await files.sync()
+    await index.batch(ops, true)
+  }
+  return report
+}
+
+async function recoverTail (files: PackFiles, index: IndexDb, table: PackTable, n: number, ops: IndexOp[], report: RecoveryReport): Promise<void> {
+  const state = table.packs.get(n) ?? { tail: 0 }
+  const size = await files.size(n)
+  if (size < state.tail) { report.damagedPacks.push(n); return }
+  if (size === state.tail) { table.packs.set(n, state); return }
+  let end = size
+  const seen = new Set<string>()
+  for await (const r of scanPack(files, n, state.tail, size)) {
+    if (isStop(r)) { end = r.offset; break }
+    const block = openPayload(r.cidBytes, r.header.flags, r.header.rawSize, r.payload)
+    if (block === undefined) { end = r.offset; break } // garbage after a crash: cut from here
+    const key = Buffer.from(r.cidBytes).toString('latin1')
+    const existing = seen.has(key) ? true : decodeEntry(await index.chunks.get(r.cidBytes) ?? new Uint8Array()) !== undefined
+    if (existing) { report.duplicates++; continue }
+    seen.add(key)
+    const entry = { pack: n, offset: r.offset, length: r.header.payloadLength, flags: r.header.flags, rawSize: r.header.rawSize }
+    ops.push({ type: 'put', sublevel: 'chunks', key: Uint8Array.from(r.cidBytes), value: encodeEntry(entry) })
+    table.counters.chunks++; table.counters.rawBytes += entry.rawSize; table.counters.storedBytes += r.length
+    report.reindexed++
+  }
+  if (end < size) { await files.truncate(n, end); report.truncatedBytes += size - end }
+  state.tail = end
+  table.packs.set(n, state)
+  ops.push({ type: 'put', sublevel: 'meta', key: `pack/${n}`, value: state })
+}

@@ -1,0 +1,45 @@
+import { CID } from 'multiformats/cid'
+import { BadCidError, PinNotFoundError } from '../cas/errors.js'
+import { isPinName } from '../cas/pins.js'
+import { openLocalStore, type LocalStore } from '../cas/store/local.js'
+import type { CommandContext } from './command.js'
+
+/** Seconds to wait for another xeno process to release the store (env XENO_LOCK_WAIT, default 0). */
+function lockWaitMs (): number {
+  const s = Number(process.env.XENO_LOCK_WAIT ?? 0)
+  return Number.isFinite(s) && s > 0 ? s * 1000 : 0
+}
+
+/**
+ * Opens the local store of a command (ctx.storeDir, created when absent). Rejects
+ * CAS_STORE_LOCKED when another process holds it (after XENO_LOCK_WAIT seconds).
+ * The caller closes it (`await using store = await openCliStore(ctx)`).
+ */
+export async function openCliStore (ctx: Pick<CommandContext, 'storeDir'>): Promise<LocalStore> {
+  return await openLocalStore(ctx.storeDir, { lockWaitMs: lockWaitMs() })
+}
+
+/**
+ * The root CID that `text` names: a CID string, or the name of a pin in `store`.
+ * Rejects CAS_BAD_CID for text that is neither a valid CID nor a valid name, and
+ * CAS_PIN_NOT_FOUND for a valid name that is not pinned. Does not check that the store holds the root.
+ */
+export async function resolveRoot (store: Pick<LocalStore, 'resolvePin'>, text: string): Promise<CID> {
+  let parseError: unknown
+  try {
+    return CID.parse(text)
+  } catch (err) {
+    parseError = err
+  }
+  if (isPinName(text)) {
+    const cid = await store.resolvePin(text)
+    if (cid !== undefined) return cid
+    if (!looksLikeCid(text)) throw new PinNotFoundError(text)
+  }
+  throw new BadCidError(text, { cause: parseError })
+}
+
+/** Long base32/base58 strings with a CID's prefix are meant as CIDs, not names. */
+function looksLikeCid (text: string): boolean {
+  return text.length >= 46 && (/^b[a-z2-7]+$/.test(text) || /^Qm[1-9A-HJ-NP-Za-km-z]+$/.test(text) || /^z[1-9A-HJ-NP-Za-km-z]+$/.test(text))
+}
