@@ -75,3 +75,19 @@ export class ImportError extends CodedError {
     super(ImportError.code, message, options)
   }
 }
+
+/** A mutation of a read-only view or subtree (no writable layer there). */
+export class ReadOnlyError extends CodedError {
+  static readonly code = 'OVERLAY_READ_ONLY'
+  constructor (path: string, options?: ErrorOptions) {
+    super(ReadOnlyError.code, `read-only file system: ${path}`, options)
+  }
+}
+
+/** An operation that makes no sense for its arguments (rename of a directory into itself, ...). */
+export class InvalidOperationError extends CodedError {
+  static readonly code = 'OVERLAY_INVALID'
+  constructor (message: string, options?: ErrorOptions) {
+    super(InvalidOperationError.code, message, options)
+  }
+}
