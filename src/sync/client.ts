@@ -1,0 +1,170 @@
+import type { CID } from 'multiformats/cid'
+import type { AbortOptions, ChunkReader, ChunkStore } from '../cas/interface.js'
+import { ChunkMissingError } from '../cas/errors.js'
+import { decodeCar, encodeCar, type Block } from './car.js'
+import { IncompleteTransferError, PeerRejectedError, PeerUnreachableError } from './errors.js'
+import { readAll, type Peer } from './http.js'
+import { findMissing } from './missing.js'
+import { bitAt, decodeMessage, encodeMessage, MEDIA, packCids, ROUTES, type HasResponse, type UploadResult } from './protocol.js'
+import { isNode, walkTree } from './walk.js'
+import { linksOf } from '../overlay/codec.js'
+
+/** What a push or pull moved. `wireBytes` is every byte on the TCP connections, both ways. */
+export interface TransferResult {
+  readonly root: CID
+  /** Blocks sent (push) or received (pull), and their bytes. */
+  readonly blocks: number
+  readonly blockBytes: number
+  /** Blocks of the tree the destination already had. */
+  readonly present: number
+  readonly requests: number
+  readonly bytesSent: number
+  readonly bytesReceived: number
+  readonly wireBytes: number
+}
+
+export interface TransferOptions extends AbortOptions {
+  /** CIDs per has/want request (default 16,384; the server allows 65,536). */
+  batchSize?: number
+  /** Block bytes per uploaded CAR before a new request starts (default 256 MiB). */
+  maxCarBytes?: number
+  /** Called with the bytes of each block sent or received. */
+  onBlock?: (bytes: number) => void
+  /** Called once the number of blocks to move is known. */
+  onPlan?: (blocks: number) => void
+}
+
+const DEFAULT_BATCH = 16_384
+const DEFAULT_CAR_BYTES_256MIB = 256 * 1024 * 1024
+
+/** Asks the peer which of `cids` it holds (one request). */
+export async function peerHas (peer: Peer, cids: CID[], options: AbortOptions = {}): Promise<boolean[]> {
+  const bytes = await peer.fetchBytes('POST', ROUTES.has, { body: encodeMessage({ v: 1, cids: packCids(cids) }), contentType: MEDIA.msgpack, signal: options.signal })
+  const answer = decodeMessage<HasResponse>(bytes)
+  if (answer.count !== cids.length) throw new PeerRejectedError(502, 'SYNC_BAD_ANSWER', 'store answered `has` for the wrong number of CIDs')
+  return cids.map((_c, i) => bitAt(answer.have, i))
+}
+
+function finish (root: CID, peer: Peer, before: Peer['stats'], blocks: number, blockBytes: number, present: number): TransferResult {
+  const s = peer.stats
+  const sent = s.bytesSent - before.bytesSent
+  const received = s.bytesReceived - before.bytesReceived
+  return { root, blocks, blockBytes, present, requests: s.requests - before.requests, bytesSent: sent, bytesReceived: received, wireBytes: sent + received }
+}
+
+/**
+ * Sends the tree `root` from `local` to the peer: walks the whole tree locally (rejects with
+ * ChunkMissingError if it is incomplete), asks `has` in batches, and uploads only what the
+ * peer lacks in one CAR stream per `maxCarBytes`. Safe to re-run after an interruption: the
+ * peer keeps every verified block it got, and the next run asks again.
+ */
+export async function push (local: ChunkReader, root: CID, peer: Peer, options: TransferOptions = {}): Promise<TransferResult> {
+  const before = peer.stats
+  const all: CID[] = []
+  const missing: CID[] = []
+  const tree = async function * (): AsyncIterable<CID> { for await (const c of walkTree(local, root, options)) { all.push(c); yield c } }
+  for await (const cid of findMissing(tree(), (b) => peerHas(peer, b, options), { batchSize: options.batchSize ?? DEFAULT_BATCH, signal: options.signal })) missing.push(cid)
+  options.onPlan?.(missing.length)
+  const limit = options.maxCarBytes ?? DEFAULT_CAR_BYTES_256MIB
+  let next = 0
+  let blockBytes = 0
+  // Children before parents is not needed for correctness; upload in walk order, in segments.
+  while (next < missing.length) {
+    let segmentBytes = 0
+    const segment = async function * (): AsyncIterable<Block> {
+      while (next < missing.length && segmentBytes < limit) {
+        options.signal?.throwIfAborted()
+        const cid = missing[next]
+        const bytes = await local.get(cid, options)
+        if (bytes === undefined) throw new ChunkMissingError(cid)
+        next++
+        segmentBytes += bytes.length
+        blockBytes += bytes.length
+        options.onBlock?.(bytes.length)
+        yield { cid, bytes }
+      }
+    }
+    const answer = decodeMessage<UploadResult>(await peer.fetchBytes('PUT', ROUTES.blocks, { body: encodeCar([root], segment()), contentType: MEDIA.car, signal: options.signal }))
+    if (answer.blocks === 0 && segmentBytes > 0) throw new PeerRejectedError(502, 'SYNC_BAD_ANSWER', 'store accepted no blocks')
+  }
+  return finish(root, peer, before, missing.length, blockBytes, all.length - missing.length)
+}
+
+/** Streams a want answer into `store`, every block verified; resolves the CIDs received. */
+async function receive (peer: Peer, body: object, store: ChunkStore, options: TransferOptions): Promise<{ got: Set<string>, bytes: number }> {
+  const res = await peer.request('POST', ROUTES.want, { body: encodeMessage({ v: 1, ...body }), contentType: MEDIA.msgpack, signal: options.signal })
+  const got = new Set<string>()
+  let bytes = 0
+  const source = async function * (): AsyncIterable<Uint8Array> {
+    try { yield * res } catch (err) { throw new PeerUnreachableError('connection broke during the transfer (re-run to resume)', { cause: err }) }
+  }
+  for await (const block of decodeCar(source())) {
+    await store.put(block.cid, block.bytes, options)
+    got.add(block.cid.toString())
+    bytes += block.bytes.length
+    options.onBlock?.(block.bytes.length)
+  }
+  return { got, bytes }
+}
+
+/**
+ * Fetches the tree `root` from the peer into `store`: first the tree nodes (one closure
+ * request when the root is new, skipping the subtrees of `base` that the client already
+ * holds; then level by level for whatever is still missing), then exactly the chunks `store`
+ * lacks, in want-lists of `batchSize` answered by one CAR stream each. Every block is
+ * verified before it is stored, and stays stored if the transfer breaks, so a re-run fetches
+ * only the rest. Rejects with IncompleteTransferError if the peer lacks blocks of the tree.
+ */
+export async function pull (store: ChunkStore, root: CID, peer: Peer, options: TransferOptions & { base?: CID } = {}): Promise<TransferResult> {
+  const before = peer.stats
+  const batch = options.batchSize ?? DEFAULT_BATCH
+  let blocks = 0
+  let blockBytes = 0
+  let present = 0
+  const want = async (cids: CID[]): Promise<void> => {
+    for (let i = 0; i < cids.length; i += batch) {
+      const part = cids.slice(i, i + batch)
+      const { got, bytes } = await receive(peer, { cids: packCids(part) }, store, options)
+      blocks += got.size; blockBytes += bytes
+      const lacking = part.filter((c) => !got.has(c.toString()))
+      if (lacking.length > 0) throw new IncompleteTransferError(`store lacks ${lacking.length} blocks of ${root} (first: ${lacking[0]})`)
+    }
+  }
+  if (!await store.has(root, options)) {
+    const { got, bytes } = await receive(peer, { root: root.bytes, ...(options.base !== undefined ? { base: options.base.bytes } : {}) }, store, options)
+    blocks += got.size; blockBytes += bytes
+    present -= got.size
+  }
+  const leaves: CID[] = []
+  const seen = new Set<string>([root.toString()])
+  let level: CID[] = [root]
+  while (level.length > 0) {
+    const lacking = await collect(store.missing(level, options))
+    await want(lacking)
+    present += level.length - lacking.length
+    const next: CID[] = []
+    for (const cid of level) {
+      const bytes = await store.get(cid, options)
+      if (bytes === undefined) throw new ChunkMissingError(cid)
+      for (const link of linksOf(cid, bytes)) {
+        const key = link.toString()
+        if (seen.has(key)) continue
+        seen.add(key)
+        if (isNode(link)) next.push(link); else leaves.push(link)
+      }
+    }
+    level = next
+  }
+  const lackingLeaves = await collect(store.missing(leaves, options))
+  present += leaves.length - lackingLeaves.length
+  options.onPlan?.(lackingLeaves.length)
+  await want(lackingLeaves)
+  return finish(root, peer, before, blocks, blockBytes, present)
+}
+
+async function collect<T> (source: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const x of source) out.push(x)
+  return out
+}
+

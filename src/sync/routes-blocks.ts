@@ -1,0 +1,115 @@
+import { Readable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import { CID } from 'multiformats/cid'
+import { hasCode } from '../util/coded-error.js'
+import { visible } from './access.js'
+import { requireBlockRead, requireUpload } from './auth.js'
+import { decodeCar, encodeCar, type Block } from './car.js'
+import { BadRequestError, NotFoundError, TooLargeError } from './errors.js'
+import { cidFromBytes, decodeMessage, encodeMessage, MEDIA, ROUTES, toBitmap, unpackCids, type HasRequest, type UploadResult, type WantRequest } from './protocol.js'
+import type { SyncContext } from './server.js'
+import { nodeClosure, nodeSet } from './walk.js'
+
+/** Grants are written in batches of this many blocks (and at the end or on failure). */
+const GRANT_BATCH = 512
+
+/** has, want, upload and single-block routes. */
+export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): void {
+  const { store, index, limits } = ctx
+
+  app.post(ROUTES.has, async (req, reply) => {
+    const p = ctx.principal(req)
+    requireBlockRead(p)
+    const msg = decodeMessage<HasRequest>(body(req.body))
+    const cids = unpackCids(body(msg.cids), limits.maxCidsPerRequest)
+    const flags = await visible(store, index, p, cids)
+    void reply.header('content-type', MEDIA.msgpack)
+    return Buffer.from(encodeMessage({ v: 1, count: cids.length, have: toBitmap(flags) }))
+  })
+
+  app.post(ROUTES.want, async (req, reply) => {
+    const p = ctx.principal(req)
+    requireBlockRead(p)
+    const msg = decodeMessage<WantRequest>(body(req.body))
+    const canRead = async (cids: CID[]): Promise<boolean[]> => await visible(store, index, p, cids)
+    let blocks: AsyncIterable<Block>
+    let roots: CID[] = []
+    if (msg.cids !== undefined) {
+      const cids = unpackCids(body(msg.cids), limits.maxCidsPerRequest)
+      blocks = readBlocks(cids, await canRead(cids))
+    } else if (msg.root !== undefined) {
+      const root = cidFromBytes(msg.root)
+      const base = msg.base !== undefined ? cidFromBytes(msg.base) : undefined
+      const skip = base !== undefined && (await canRead([base]))[0] ? await nodeSet(store, base) : new Set<string>()
+      blocks = nodeClosure(store, root, skip, { canRead })
+      roots = [root]
+    } else throw new BadRequestError('want needs "cids" or "root"')
+    void reply.header('content-type', MEDIA.car)
+    return Readable.from(encodeCar(roots, blocks))
+  })
+
+  /** Blocks of `cids` that are readable; a corrupt stored block is skipped, never served. */
+  async function * readBlocks (cids: CID[], allowed: boolean[]): AsyncIterable<Block> {
+    for (let i = 0; i < cids.length; i++) {
+      if (!allowed[i]) continue
+      let bytes: Uint8Array | undefined
+      try { bytes = await store.get(cids[i]) } catch (err) { if (hasCode(err, 'CAS_CHUNK_INVALID')) continue; throw err }
+      if (bytes !== undefined) yield { cid: cids[i], bytes }
+    }
+  }
+
+  app.put(ROUTES.blocks, async (req, reply) => {
+    const p = ctx.principal(req)
+    requireUpload(p)
+    const declared = Number(req.headers['content-length'] ?? 0)
+    if (declared > limits.maxCarBytes) throw new TooLargeError(`upload of ${declared} bytes exceeds the ${limits.maxCarBytes}-byte limit`)
+    if (!(req.body instanceof Readable)) throw new BadRequestError(`upload needs a ${MEDIA.car} body`)
+    const result: UploadResult = { v: 1, blocks: 0, stored: 0, bytes: 0 }
+    let pending: CID[] = []
+    const flush = async (): Promise<void> => {
+      if (!p.open && pending.length > 0) await index.grant(p.tenant, pending)
+      pending = []
+    }
+    try {
+      for await (const block of decodeCar(limitBytes(req.body, limits.maxCarBytes), { maxBlockBytes: limits.maxBlockBytes })) {
+        // decodeCar verified the bytes against the CID: only now may the tenant own the block.
+        if (!await store.has(block.cid)) { await store.put(block.cid, block.bytes); result.stored++ }
+        result.blocks++
+        result.bytes += block.bytes.length
+        pending.push(block.cid)
+        if (pending.length >= GRANT_BATCH) await flush()
+      }
+    } finally {
+      await flush()
+    }
+    void reply.header('content-type', MEDIA.msgpack)
+    return Buffer.from(encodeMessage(result))
+  })
+
+  app.get<{ Params: { cid: string } }>(`${ROUTES.blocks}/:cid`, async (req, reply) => {
+    const p = ctx.principal(req)
+    requireBlockRead(p)
+    let cid: CID
+    try { cid = CID.parse(req.params.cid) } catch (err) { throw new BadRequestError(`"${req.params.cid}" is not a CID`, { cause: err }) }
+    const [ok] = await visible(store, index, p, [cid])
+    const bytes = ok ? await store.get(cid) : undefined
+    if (bytes === undefined) throw new NotFoundError(`block ${cid} not found`)
+    void reply.header('content-type', MEDIA.raw)
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  })
+}
+
+function body (value: unknown): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new BadRequestError(`expected a ${MEDIA.msgpack} body`)
+  return value
+}
+
+/** Passes `source` through, failing with TooLargeError once more than `max` bytes went by. */
+async function * limitBytes (source: AsyncIterable<Uint8Array>, max: number): AsyncIterable<Uint8Array> {
+  let total = 0
+  for await (const chunk of source) {
+    total += chunk.length
+    if (total > max) throw new TooLargeError(`upload exceeds the ${max}-byte limit`)
+    yield chunk
+  }
+}
