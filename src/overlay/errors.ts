@@ -91,3 +91,11 @@ export class InvalidOperationError extends CodedError {
     super(InvalidOperationError.code, message, options)
   }
 }
+
+/** A tree that cannot be written out (destination not empty, a file cannot be created, ...). */
+export class ExportError extends CodedError {
+  static readonly code = 'OVERLAY_EXPORT_FAILED'
+  constructor (message: string, options?: ErrorOptions) {
+    super(ExportError.code, message, options)
+  }
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// Builds the small N-API addon native/posix.c (utimensat, mknod, l*xattr) into
+// build/Release/xeno_posix.node with node-gyp, using the headers of the running Node when
+// they are installed (offline), else letting node-gyp fetch them. Skips when up to date.
+import { spawnSync } from 'node:child_process'
+import { existsSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+
+const root = new URL('..', import.meta.url).pathname
+const out = join(root, 'build', 'Release', 'xeno_posix.node')
+const src = join(root, 'native', 'posix.c')
+if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) process.exit(0)
+
+function nodeGyp () {
+  try { return createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js') } catch {}
+  const npmBundled = join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
+  if (existsSync(npmBundled)) return npmBundled
+  throw new Error('node-gyp not found (it ships with npm)')
+}
+const prefix = join(dirname(process.execPath), '..')
+const args = [nodeGyp(), 'rebuild', '--loglevel=error']
+if (existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`)
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+if (r.status !== 0) { console.error('build-native: node-gyp failed'); process.exit(1) }

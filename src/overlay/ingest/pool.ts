@@ -1,0 +1,164 @@
+import { Worker } from 'node:worker_threads'
+import { CID } from 'multiformats/cid'
+import type { PreparedChunk } from '../../cas/prepare.js'
+import { ImportError } from '../errors.js'
+import { FileIndexBuilder, type BlockSink, type FileContent } from '../file-write.js'
+import type { FileJob, JobsMessage, ResultMessage, WorkerInit } from './protocol.js'
+
+/** A block sink that can also take chunks already hashed and compressed (LocalStore). */
+export interface IngestSink extends BlockSink {
+  putPrepared?: (p: PreparedChunk) => unknown
+}
+
+export interface IngestPoolOptions {
+  /** Worker threads (default 2: one per core here; the main thread stores and builds nodes). */
+  readonly workers?: number
+  /** zstd level of stored payloads (default 1). Forced to 0 when the sink has no putPrepared. */
+  readonly level?: number
+  /** Called with the content bytes of each stored chunk (progress). */
+  readonly onBytes?: (n: number) => void
+}
+
+export interface IngestCounters { files: number, bytes: number, chunks: number }
+
+const BATCH_FILES = 64
+const BATCH_BYTES = 4 * 1024 * 1024
+const BATCHES_IN_FLIGHT = 2
+const MAX_IN_FLIGHT_BYTES = 32 * 1024 * 1024
+
+interface Pending { job: FileJob, size: number, builder: FileIndexBuilder, resolve: (c: FileContent) => void, reject: (e: unknown) => void }
+interface Slot { worker: Worker, credit: Int32Array, batches: number[] }
+
+/**
+ * Reads, chunks, hashes and compresses files on worker threads and stores the chunks from
+ * the main thread, in file order, building each file's index. `submit` never blocks the
+ * caller's reading of directories; memory is bounded by the shared credit (payload bytes
+ * posted and not yet stored) and by the batch limits. Close it with `close()`.
+ */
+export class IngestPool {
+  readonly counters: IngestCounters = { files: 0, bytes: 0, chunks: 0 }
+  readonly #sink: IngestSink
+  readonly #slots: Slot[] = []
+  readonly #queue: Pending[] = []
+  readonly #files = new Map<number, Pending>()
+  readonly #batchOf = new Map<number, { slot: Slot, left: number }>()
+  readonly #prepared: boolean
+  readonly #onBytes: ((n: number) => void) | undefined
+  #waiters: Array<() => void> = []
+  #nextId = 1
+  #chain: Promise<void> = Promise.resolve()
+  #failure: unknown
+
+  constructor (sink: IngestSink, options: IngestPoolOptions = {}) {
+    this.#sink = sink
+    this.#prepared = typeof sink.putPrepared === 'function'
+    this.#onBytes = options.onBytes
+    const level = this.#prepared ? (options.level ?? 1) : 0
+    for (let i = 0; i < (options.workers ?? 2); i++) {
+      const credit = new SharedArrayBuffer(4)
+      const init: WorkerInit = { credit, level, maxInFlightBytes: MAX_IN_FLIGHT_BYTES }
+      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init })
+      const slot: Slot = { worker, credit: new Int32Array(credit), batches: [] }
+      worker.on('message', (msg: ResultMessage) => { this.#chain = this.#chain.then(async () => { await this.#consume(slot, msg) }) })
+      worker.on('error', (err) => { this.#fail(new ImportError('ingest worker failed', { cause: err })) })
+      this.#slots.push(slot)
+    }
+  }
+
+  /** Files submitted and not yet finished. */
+  get pending (): number { return this.#files.size }
+
+  /** Resolves once at most `max` files are pending (lets a walker stay a bounded distance ahead). */
+  async waitBelow (max: number): Promise<void> {
+    while (this.#files.size > max && this.#failure === undefined) {
+      await new Promise<void>((resolve) => { this.#waiters.push(resolve) })
+    }
+    if (this.#failure !== undefined) throw this.#failure
+  }
+
+  /**
+   * Queues the regular file at `path` (`size` from lstat, a scheduling hint only). Resolves
+   * its content reference once every chunk and index node is in the sink; rejects
+   * ImportError if it cannot be read.
+   */
+  submit (path: string, size: number): Promise<FileContent> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure)
+    return new Promise((resolve, reject) => {
+      const job = { id: this.#nextId++, path }
+      const p: Pending = { job, size, builder: new FileIndexBuilder(this.#sink), resolve, reject }
+      this.#files.set(job.id, p)
+      this.#queue.push(p)
+      this.#dispatch()
+    })
+  }
+
+  #dispatch (): void {
+    while (this.#queue.length > 0) {
+      const slot = this.#slots.reduce((a, b) => (b.batches.length < a.batches.length ? b : a))
+      if (slot.batches.length >= BATCHES_IN_FLIGHT) return
+      const jobs: FileJob[] = []
+      let bytes = 0
+      while (this.#queue.length > 0 && jobs.length < BATCH_FILES && bytes < BATCH_BYTES) {
+        const p = this.#queue.shift()!
+        jobs.push(p.job)
+        bytes += p.size
+      }
+      const batch = { slot, left: jobs.length }
+      for (const j of jobs) this.#batchOf.set(j.id, batch)
+      slot.batches.push(jobs.length)
+      const msg: JobsMessage = { type: 'jobs', jobs }
+      slot.worker.postMessage(msg)
+    }
+  }
+
+  async #consume (slot: Slot, msg: ResultMessage): Promise<void> {
+    try {
+      for (const c of msg.chunks) {
+        const p = this.#files.get(c.file)
+        if (p === undefined) continue
+        const cid = CID.decode(c.cid)
+        const payload = new Uint8Array(msg.buffer, c.offset, c.length)
+        if (this.#prepared) await this.#sink.putPrepared!({ cid, payload, compressed: c.compressed, rawSize: c.rawSize })
+        else await this.#sink.put(cid, payload)
+        await p.builder.add(cid, c.rawSize)
+        this.counters.chunks++
+        this.counters.bytes += c.rawSize
+        this.#onBytes?.(c.rawSize)
+      }
+      for (const d of msg.done) await this.#finishFile(d.file, d.error)
+    } catch (err) {
+      this.#fail(err)
+    } finally {
+      Atomics.sub(slot.credit, 0, msg.bytes)
+      Atomics.notify(slot.credit, 0)
+    }
+  }
+
+  async #finishFile (id: number, error?: { code?: string, message: string }): Promise<void> {
+    const p = this.#files.get(id)
+    const batch = this.#batchOf.get(id)
+    this.#files.delete(id)
+    this.#batchOf.delete(id)
+    if (batch !== undefined && --batch.left === 0) { batch.slot.batches.shift(); this.#dispatch() }
+    if (this.#waiters.length > 0) { const w = this.#waiters; this.#waiters = []; for (const f of w) f() }
+    if (p === undefined) return
+    if (error !== undefined) { p.reject(new ImportError(`cannot read ${p.job.path}: ${error.message}`)); return }
+    this.counters.files++
+    p.resolve(await p.builder.finish())
+  }
+
+  #fail (err: unknown): void {
+    if (this.#failure === undefined) this.#failure = err
+    for (const p of this.#files.values()) p.reject(err)
+    this.#files.clear()
+    this.#queue.length = 0
+    const w = this.#waiters; this.#waiters = []; for (const f of w) f()
+  }
+
+  /** Stops the workers. Pending files reject. Idempotent. */
+  async close (): Promise<void> {
+    this.#fail(new ImportError('ingest pool closed'))
+    await Promise.all(this.#slots.map(async (s) => await s.worker.terminate()))
+    this.#slots.length = 0
+  }
+}
