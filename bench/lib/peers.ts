@@ -104,7 +104,11 @@ export async function toolVersion (tool: string): Promise<string> {
   const args = tool === 'restic' ? ['version'] : ['--version']
   try {
     const { stdout } = await run(tool, args)
-    return stdout.split('\n').find((l) => l.trim() !== '')?.trim() ?? 'unknown'
+    const lines = stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+    // ostree prints a YAML block: "libostree:", " Version: '2022.7'", ...
+    const version = lines.find((l) => l.startsWith('Version:'))
+    if (version !== undefined) return `${tool} ${version.slice(8).trim().replaceAll("'", '')}`
+    return lines[0] ?? 'unknown'
   } catch {
     return 'unknown'
   }

@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs'
 import { lstat, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 
@@ -48,4 +49,27 @@ export async function sampleTreeBytes (root: string, limitBytes: number): Promis
     bytes += data.length
   }
   return { files, bytes }
+}
+
+/**
+ * Reads every listed file through one reused 1 MiB buffer with synchronous calls: the least a
+ * single thread of this process pays to read the tree (the "read alone" raw limit).
+ * Returns the bytes read.
+ */
+export function readFilesSync (paths: readonly string[]): number {
+  const buf = Buffer.allocUnsafe(1 << 20)
+  let bytes = 0
+  for (const path of paths) {
+    const fd = openSync(path, 'r')
+    try {
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, null)
+        if (n === 0) break
+        bytes += n
+      }
+    } finally {
+      closeSync(fd)
+    }
+  }
+  return bytes
 }

@@ -1,0 +1,154 @@
+/**
+ * bench/ingest (issue 2, "Must show"): import one real tree with xeno and, in the same run and
+ * on the same warm page cache, with `casync make`, `borg create`, `restic backup` and
+ * `ostree commit`, each into a fresh store in a temporary directory. Prints wall time, CPU time
+ * (user + sys of the command and its children), peak RSS, store bytes (sum of file sizes) and
+ * the ratios against xeno, then the raw limits of this machine (read, BLAKE3, chunker, zstd
+ * alone) over the same tree's bytes.
+ *
+ *   npx tsc -p . && node dist/bench/ingest.bench.js [TREE] [--only xeno,casync,...] [--json FILE]
+ *
+ * TREE defaults to $XENO_BENCH_TREE or /work/data/t1 (bench/data/make-datasets.sh makes it).
+ * Run it as root: the peers must read every file of a root file-system.
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { cpuSeconds, measure, measureInProcess } from './lib/measure.js'
+import { borgCreate, casyncMake, type IngestRun, type Ingester, ostreeCommit, resticBackup, toolVersion } from './lib/peers.js'
+import { measureRawLimits, type RawLimit } from './lib/raw-limits.js'
+import { treeSize } from './lib/size.js'
+import { fmtCount, fmtMB, fmtMiB, fmtRatio, fmtSeconds, renderTable } from './lib/table.js'
+import { listFiles, readFilesSync, sampleTreeBytes, warmPageCache } from './lib/tree-data.js'
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const XENO = join(REPO, 'bin', 'xeno')
+const SAMPLE_LIMIT_BYTES = 256 * 1024 * 1024
+
+/** True once `xeno template import` exists (engineer B's importer). */
+function xenoImportAvailable (): boolean {
+  return spawnSync(process.execPath, [XENO, 'template', 'import', '--help'], { stdio: 'ignore' }).status === 0
+}
+
+/** `xeno template import TREE --store DIR --json` into a fresh store. */
+const xenoImport: Ingester = async (tree, work) => {
+  const store = join(work, 'store')
+  const argv = [process.execPath, XENO, 'template', 'import', tree, '--store', store, '--json']
+  const measurement = await measure(argv)
+  const { root } = JSON.parse(measurement.stdout) as { root: string }
+  const size = await treeSize(store)
+  return {
+    tool: 'xeno template import',
+    command: `node bin/xeno template import ${tree} --store DIR --json`,
+    measurement,
+    storeBytes: size.bytes,
+    storeFiles: size.files,
+    note: `root ${root}`
+  }
+}
+
+const TOOLS: Record<string, { ingest: Ingester, binary: string }> = {
+  xeno: { ingest: xenoImport, binary: 'node' },
+  casync: { ingest: casyncMake, binary: 'casync' },
+  borg: { ingest: borgCreate, binary: 'borg' },
+  restic: { ingest: resticBackup, binary: 'restic' },
+  ostree: { ingest: ostreeCommit, binary: 'ostree' }
+}
+
+async function runOne (name: string, tree: string): Promise<IngestRun | undefined> {
+  const work = await mkdtemp(join(tmpdir(), `xeno-bench-ingest-${name}-`))
+  try {
+    return await TOOLS[name].ingest(tree, work)
+  } catch (err) {
+    console.error(`ingest: ${name} failed: ${(err as Error).message}`)
+    return undefined
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
+function printRuns (runs: IngestRun[], treeBytes: number): void {
+  const ref = runs.find((r) => r.tool.startsWith('xeno')) ?? runs[0]
+  const refName = ref.tool.split(' ')[0]
+  console.log(renderTable<IngestRun>([
+    { header: 'tool', cell: (r) => r.tool, align: 'left' },
+    { header: 'wall', cell: (r) => fmtSeconds(r.measurement.wallS) },
+    { header: 'CPU (user+sys)', cell: (r) => fmtSeconds(cpuSeconds(r.measurement)) },
+    { header: 'cores used', cell: (r) => (cpuSeconds(r.measurement) / r.measurement.wallS).toFixed(2) },
+    { header: 'peak RSS', cell: (r) => fmtMiB(r.measurement.maxRssBytes) },
+    { header: 'store', cell: (r) => fmtMB(r.storeBytes) },
+    { header: 'store/tree', cell: (r) => `${(100 * r.storeBytes / treeBytes).toFixed(1)}%` },
+    { header: 'store files', cell: (r) => fmtCount(r.storeFiles) },
+    { header: `wall / ${refName}`, cell: (r) => fmtRatio(r.measurement.wallS, ref.measurement.wallS) },
+    { header: `CPU / ${refName}`, cell: (r) => fmtRatio(cpuSeconds(r.measurement), cpuSeconds(ref.measurement)) },
+    { header: `store / ${refName}`, cell: (r) => fmtRatio(r.storeBytes, ref.storeBytes) }
+  ], runs))
+  for (const r of runs) console.log(`  ${r.tool}: ${r.command}${r.note !== undefined ? `  (${r.note})` : ''}`)
+}
+
+function printLimits (limits: RawLimit[], treeBytes: number): void {
+  console.log(renderTable<RawLimit>([
+    { header: 'stage alone, one core', cell: (l) => l.stage, align: 'left' },
+    { header: 'bytes', cell: (l) => fmtMB(l.bytes) },
+    { header: 'wall', cell: (l) => fmtSeconds(l.seconds) },
+    { header: 'CPU', cell: (l) => fmtSeconds(l.cpuSeconds) },
+    { header: 'MB/s per core', cell: (l) => (l.bytesPerSecond / 1e6).toFixed(0) },
+    { header: 'whole tree, 1 core', cell: (l) => fmtSeconds(treeBytes / l.bytesPerSecond) },
+    { header: 'whole tree, 2 cores', cell: (l) => fmtSeconds(treeBytes / l.bytesPerSecond / 2) }
+  ], limits))
+  const serial = limits.filter((l) => !l.stage.startsWith('read')).reduce((s, l) => s + treeBytes / l.bytesPerSecond, 0)
+  console.log(`  hash + chunk + compress of every byte in series: ${fmtSeconds(serial)} on one core, ${fmtSeconds(serial / 2)} on two` +
+    ' (an upper bound for the CPU part: zstd runs on new chunks only)')
+}
+
+async function main (): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { only: { type: 'string' }, json: { type: 'string' } }
+  })
+  const tree = resolve(positionals[0] ?? process.env.XENO_BENCH_TREE ?? '/work/data/t1')
+  const wanted = values.only?.split(',') ?? Object.keys(TOOLS)
+  for (const w of wanted) if (!(w in TOOLS)) throw new Error(`unknown tool ${w}; known: ${Object.keys(TOOLS).join(', ')}`)
+
+  const size = await treeSize(tree)
+  console.log(`tree ${tree}: ${fmtMB(size.bytes)} in ${fmtCount(size.files)} files, ${fmtCount(size.entries)} entries`)
+  await warmPageCache(tree)
+  const paths = (await listFiles(tree)).map((f) => f.path)
+  const read = await measureInProcess(() => readFilesSync(paths))
+  console.log(`page cache warm (a second read of every file took ${fmtSeconds(read.wallS)})`)
+
+  const versions = await Promise.all(['casync', 'borg', 'restic', 'ostree'].map(toolVersion))
+  console.log(`peers: ${versions.join('; ')}; node ${process.version}`)
+  console.log(`machine: ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} (shared: other work inflates wall times)`)
+
+  const runs: IngestRun[] = []
+  for (const name of wanted) {
+    if (name === 'xeno' && !xenoImportAvailable()) {
+      console.error('ingest: `xeno template import` not available yet; skipping xeno (ratios are against the first peer)')
+      continue
+    }
+    console.error(`ingest: running ${name} ...`)
+    const run = await runOne(name, tree)
+    if (run !== undefined) runs.push(run)
+  }
+  console.log('')
+  if (runs.length > 0) printRuns(runs, size.bytes)
+
+  console.log('')
+  const sample = await sampleTreeBytes(tree, SAMPLE_LIMIT_BYTES)
+  const limits = [
+    { stage: 'read every file (warm page cache)', bytes: read.value, seconds: read.wallS, cpuSeconds: read.userS + read.sysS, bytesPerSecond: read.value / read.wallS },
+    ...await measureRawLimits(sample.files)
+  ]
+  printLimits(limits, size.bytes)
+  console.log(`load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
+
+  if (values.json !== undefined) {
+    await writeFile(values.json, JSON.stringify({ tree, size, versions, runs, limits, date: new Date().toISOString() }, null, 2) + '\n')
+  }
+}
+
+await main()
