@@ -30,9 +30,9 @@ export interface NameRecord {
 /** One trusted key and the name prefixes it may sign ("" = every name). */
 export interface TrustEntry { readonly key: string, readonly names: readonly string[] }
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]*(\/[A-Za-z0-9][A-Za-z0-9._+-]*)*$/
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/
 
-/** True for a well-formed name: `/`-separated segments of [A-Za-z0-9._+-], each starting with an alphanumeric, ≤ 255 bytes. */
+/** True for a well-formed name: `/`-separated segments of [A-Za-z0-9._-], each starting with an alphanumeric, ≤ 255 bytes. */
 export function isValidName (name: unknown): name is string {
   return typeof name === 'string' && name.length <= 255 && NAME_RE.test(name)
 }

@@ -80,6 +80,8 @@ export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): vo
         if (pending.length >= GRANT_BATCH) await flush()
       }
     } finally {
+      // What was verified stays: make it durable (when the store buffers) and owned, even on failure.
+      await ctx.store.flush?.()
       await flush()
     }
     void reply.header('content-type', MEDIA.msgpack)

@@ -63,6 +63,8 @@ export function registerNameRoutes (app: FastifyInstance, ctx: SyncContext): voi
     }
     const cids = await completeTree(store, index, p, CID.parse(record.root))
     if (isPublic(record.name) && !p.open) for (let i = 0; i < cids.length; i += CHECK_BATCH) await index.grant(PUBLIC_TENANT, cids.slice(i, i + CHECK_BATCH))
+    // Published trees are pinned under their name, so the store's GC keeps them.
+    await store.pin?.(record.name, CID.parse(record.root))
     await index.putName(record)
     return record
   }

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import type { CID } from 'multiformats/cid'
 import type { ChunkStore } from '../cas/interface.js'
 import { createAuthenticator, type Principal } from './auth.js'
 import type { SyncConfig, SyncLimits } from './config.js'
@@ -17,9 +18,15 @@ export interface SyncAppOptions {
   logger?: boolean
 }
 
+/** A ChunkStore, and the durability and pinning hooks of a local store when it has them (LocalStore does). */
+export type SyncStore = ChunkStore & {
+  flush?: () => Promise<void>
+  pin?: (name: string, root: CID) => Promise<void>
+}
+
 /** What route modules share. */
 export interface SyncContext {
-  readonly store: ChunkStore
+  readonly store: SyncStore
   readonly index: SyncIndex
   readonly config: SyncConfig
   readonly limits: SyncLimits
@@ -39,7 +46,7 @@ function isLoopback (address: string | undefined): boolean {
  * Builds the XenoStore HTTP app over `store` (see protocol.ts for the routes). Never calls
  * `listen`; the caller owns the app and closes it (which does not close `store` or `index`).
  */
-export function buildSyncApp (store: ChunkStore, options: SyncAppOptions = {}): FastifyInstance {
+export function buildSyncApp (store: SyncStore, options: SyncAppOptions = {}): FastifyInstance {
   const config = options.config ?? {}
   const limits: SyncLimits = {
     maxCidsPerRequest: config.limits?.maxCidsPerRequest ?? DEFAULT_MAX_CIDS_PER_REQUEST,

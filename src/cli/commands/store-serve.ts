@@ -1,0 +1,58 @@
+import { join } from 'node:path'
+import { once } from 'node:events'
+import { openLocalStore } from '../../cas/store/local.js'
+import { BadConfigError } from '../../sync/errors.js'
+import { loadConfig } from '../../sync/config.js'
+import { buildSyncApp } from '../../sync/server.js'
+import { openSyncIndex } from '../../sync/state.js'
+import { UsageError, stringOption, type Command } from '../command.js'
+
+function parseListen (text: string): { host: string, port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(text)
+  if (m === null) throw new UsageError(`--listen takes HOST:PORT, not "${text}"`)
+  return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) }
+}
+
+const isLoopbackHost = (h: string): boolean => h === 'localhost' || h === '::1' || h.startsWith('127.')
+
+const command: Command = {
+  summary: 'run a XenoStore (chunk store, names, tenants) over HTTP',
+  usage: '[--listen HOST:PORT] [--data DIR] [--config FILE]',
+  help: [
+    'Serves the sync protocol (has, want, CAR uploads, single blocks, signed names) until',
+    'interrupted. --data DIR holds the chunks (DIR/chunks) and the tenant/name index (DIR/sync);',
+    'default: the --store directory. Without --config there is one open tenant and only',
+    'loopback addresses may listen or connect. Prints "listening on URL" once ready.',
+    '--listen 127.0.0.1:0 picks a free port.'
+  ].join('\n'),
+  options: { listen: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' } },
+  maxArgs: 0,
+  async run (ctx) {
+    const { host, port } = parseListen(stringOption(ctx.options, 'listen') ?? '127.0.0.1:7070')
+    const configFile = stringOption(ctx.options, 'config')
+    const config = configFile !== undefined ? await loadConfig(configFile) : undefined
+    if (config?.tenants === undefined && !isLoopbackHost(host)) {
+      throw new BadConfigError(`refusing to serve ${host} without a tenant config (--config): the open default is for loopback only`)
+    }
+    const dir = stringOption(ctx.options, 'data') ?? ctx.storeDir
+    const store = await openLocalStore(join(dir, 'chunks'))
+    const index = await openSyncIndex(join(dir, 'sync'))
+    const app = buildSyncApp(store, { config, index })
+    let url: string
+    try {
+      url = await app.listen({ host, port })
+    } catch (err) {
+      await index.close(); await store.close()
+      throw err
+    }
+    process.stdout.write(`listening on ${url}\n`)
+    if (!ctx.signal.aborted) await once(ctx.signal, 'abort')
+    await app.close()
+    await index.close()
+    await store.close()
+    return { url, stopped: true }
+  },
+  human: () => ''
+}
+
+export default command
