@@ -1,3 +1,11 @@
+import type { CID } from 'multiformats/cid'
+
+/** Map key of a CID: its binary form as a latin1 string (compact, exact). */
+export function keyOf (cid: CID): string { return Buffer.from(cid.bytes).toString('latin1') }
+
+/** Map key of binary CID bytes (same as keyOf). */
+export function keyOfBytes (bytes: Uint8Array): string { return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1') }
+
 /** A write in flight: everything stored or found present under it is safe from GC until released. */
 export interface WriteLease extends Disposable {
   /** Ends the lease (idempotent). Pin the root first: after release, only pins protect. */

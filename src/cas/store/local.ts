@@ -1,12 +1,14 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
+import { checkStore, type FsckOptions, type FsckReport } from '../fsck.js'
+import { collectGarbage, type GcOptions, type GcReport } from '../gc.js'
 import { ChunkInvalidError, ChunkMissingError, PinNotFoundError, StoreClosedError } from '../errors.js'
 import type { AbortOptions, AwaitIterable, ChunkStore } from '../interface.js'
 import { checkPinName, type Pin } from '../pins.js'
 import { preparePayload, type PreparedChunk } from '../prepare.js'
 import { verifyChunk } from '../verify.js'
-import { WriteGuard, type WriteLease } from './guard.js'
+import { keyOf, WriteGuard, type WriteLease } from './guard.js'
 import { IndexDb } from './index-db.js'
 import { PackFiles } from './pack-files.js'
 import { decodeEntry, type IndexEntry } from './pack-format.js'
@@ -49,8 +51,7 @@ export interface StoreParts {
   readonly guard: WriteGuard
 }
 
-/** Map key of a CID: its binary form as a latin1 string (compact, exact). */
-export function keyOf (cid: CID): string { return Buffer.from(cid.bytes).toString('latin1') }
+export { keyOf }
 
 /**
  * Opens (creating) the local chunk store in `dir`: `dir/packs/NNNNNN.pack` append-only
@@ -91,6 +92,7 @@ export class LocalStore implements ChunkStore {
   readonly #p: StoreParts
   readonly #level: number
   #closed = false
+  #maint: Promise<void> = Promise.resolve()
   /** What opening found and repaired (torn tails, re-indexed records). */
   readonly recovery: RecoveryReport
 
@@ -291,8 +293,31 @@ export class LocalStore implements ChunkStore {
     return s
   }
 
-  /** Flushes and closes. Idempotent. */
+  /**
+   * Garbage collection (see gc.ts collectGarbage): removes every block not reachable from a
+   * pin and not protected by a write in flight. Runs one at a time with fsck.
+   */
+  async gc (options?: GcOptions): Promise<GcReport> {
+    this.#check(options)
+    return await this.#maintenance(async () => await collectGarbage(this, options))
+  }
+
+  /** Consistency check and repair (see fsck.ts checkStore). Runs one at a time with gc. */
+  async fsck (options?: FsckOptions): Promise<FsckReport> {
+    this.#check(options)
+    return await this.#maintenance(async () => await checkStore(this, options))
+  }
+
+  async #maintenance<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.#maint.then(fn)
+    this.#maint = run.then(() => {}, () => {})
+    return await run
+  }
+
+  /** Flushes and closes (after a running gc or fsck). Idempotent. */
   async close (): Promise<void> {
+    if (this.#closed) return
+    await this.#maint
     if (this.#closed) return
     try {
       await this.#p.writer.commit(true)

@@ -80,6 +80,20 @@ export class PackWriter {
     await run
   }
 
+  /**
+   * Commits everything appended so far (durably) and starts a new active pack, so that every
+   * pack numbered below the result is sealed: nothing is appended to it or pending for it.
+   */
+  async seal (): Promise<number> {
+    return await this.exclusive(async () => {
+      const t = this.#table
+      t.activePack = t.nextPack++
+      t.activeSize = 0
+      await this.#commit(true)
+      return t.activePack
+    })
+  }
+
   /** Runs `fn` between commits (nothing is being written or indexed meanwhile). */
   async exclusive<T> (fn: () => Promise<T>): Promise<T> {
     const run = this.#chain.then(fn)

@@ -1,0 +1,118 @@
+import type { CID } from 'multiformats/cid'
+import { hasCode } from '../util/coded-error.js'
+import { ChunkInvalidError } from './errors.js'
+import type { AbortOptions, ChunkReader } from './interface.js'
+import { mayHaveLinks, walkDag } from './links.js'
+import { checkPacks, type FsckProblem } from './store/check-packs.js'
+import type { LocalStore } from './store/local.js'
+import { decodeEntry, RECORD_HEADER_BYTES } from './store/pack-format.js'
+import type { RecoveryReport } from './store/recover.js'
+
+export type { FsckProblem }
+
+export interface FsckOptions extends AbortOptions {
+  /** Fix what can be fixed (see checkPacks); without it fsck changes nothing. */
+  readonly repair?: boolean
+  /** Called after each pack is checked. */
+  readonly onPack?: (done: number, total: number) => void
+}
+
+/** What fsck found. `ok` is true when no problem is left (none found, or all repaired). */
+export interface FsckReport {
+  ok: boolean
+  repair: boolean
+  packs: number
+  records: number
+  verified: number
+  corrupt: number
+  dangling: number
+  orphans: number
+  damagedRegions: number
+  unreferencedPacks: number
+  lostPacks: number
+  /** Blocks reachable from pins that the store lacks (fetch or import them again). */
+  missing: number
+  /** Reclaimable by gc; not a fault. */
+  garbageRecords: number
+  garbageBytes: number
+  strayFiles: string[]
+  /** What opening the store repaired (torn tails, re-indexed records). */
+  recovered: RecoveryReport
+  /** Problems found (at most MAX_LISTED; the counts above are complete). */
+  problems: FsckProblem[]
+  unrepaired: number
+}
+
+const MAX_LISTED = 1000
+const MISSING_BATCH = 1024
+
+/**
+ * Verifies every record of every pack against the index and its CID, then walks every pin
+ * for absent blocks. Repairs with `repair` (absent blocks cannot be repaired locally; they
+ * are reported). Counters (stats) are recomputed from the index when they disagree.
+ */
+export async function checkStore (store: LocalStore, options: FsckOptions = {}): Promise<FsckReport> {
+  const parts = store.parts
+  const repair = options.repair === true
+  await parts.writer.commit(true)
+  const packs = await parts.writer.exclusive(async () => {
+    const found = await checkPacks(parts, repair, options.onPack)
+    await fixCounters(store)
+    return found
+  })
+  const problems = packs.problems
+  const count = (kind: FsckProblem['kind']): number => problems.filter((p) => p.kind === kind).length
+  let missing = 0
+  for (const pin of await store.pins()) {
+    options.signal?.throwIfAborted()
+    for (const cid of await missingUnder(store, pin.root, options)) {
+      missing++
+      problems.push({ kind: 'missing', cid: cid.toString(), pin: pin.name, detail: `reachable from pin ${pin.name} but absent`, repaired: false })
+    }
+  }
+  const unrepaired = problems.filter((p) => !p.repaired).length
+  return {
+    ok: unrepaired === 0, repair, packs: packs.packs, records: packs.records, verified: packs.verified,
+    corrupt: count('corrupt'), dangling: count('dangling'), orphans: count('orphan'), damagedRegions: count('damaged'),
+    unreferencedPacks: count('unreferenced-pack'), lostPacks: count('lost-pack'), missing,
+    garbageRecords: packs.garbageRecords, garbageBytes: packs.garbageBytes, strayFiles: packs.strayFiles,
+    recovered: store.recovery, problems: problems.slice(0, MAX_LISTED), unrepaired
+  }
+}
+
+/** Absent blocks under `root` (a shared `visited` is not used: each pin is reported in full). */
+async function missingUnder (store: LocalStore, root: CID, options: AbortOptions): Promise<CID[]> {
+  const absent: CID[] = []
+  const reader: ChunkReader = {
+    has: async (cid) => await store.has(cid),
+    get: async (cid) => {
+      try { return await store.get(cid) } catch (err) { if (hasCode(err, ChunkInvalidError.code)) return undefined; throw err }
+    }
+  }
+  let leaves: CID[] = []
+  const flush = async (): Promise<void> => {
+    for await (const cid of store.missing(leaves)) absent.push(cid)
+    leaves = []
+  }
+  for await (const cid of walkDag(reader, root, { onMissing: 'skip', missing: (cid) => absent.push(cid), signal: options.signal })) {
+    if (mayHaveLinks(cid)) continue // read by the walk: absent ones were reported through `missing`
+    leaves.push(cid)
+    if (leaves.length >= MISSING_BATCH) await flush()
+  }
+  await flush()
+  return absent
+}
+
+async function fixCounters (store: LocalStore): Promise<void> {
+  const { index, table } = store.parts
+  const c = { chunks: 0, rawBytes: 0, storedBytes: 0 }
+  for await (const [k, v] of index.chunks.iterator()) {
+    const e = decodeEntry(v)
+    if (e === undefined) continue
+    c.chunks++; c.rawBytes += e.rawSize; c.storedBytes += RECORD_HEADER_BYTES + k.length + e.length
+  }
+  const t = table.counters
+  if (t.chunks === c.chunks && t.rawBytes === c.rawBytes && t.storedBytes === c.storedBytes) return
+  Object.assign(t, c)
+  await index.batch([{ type: 'put', sublevel: 'meta', key: 'counters', value: t }], true)
+}

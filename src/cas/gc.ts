@@ -1,0 +1,111 @@
+import { CID } from 'multiformats/cid'
+import type { AbortOptions } from './interface.js'
+import { walkDag } from './links.js'
+import { compactPack, type PackPlan } from './store/compact.js'
+import { keyOfBytes } from './store/guard.js'
+import type { LocalStore, StoreParts } from './store/local.js'
+import { decodeEntry, RECORD_HEADER_BYTES } from './store/pack-format.js'
+
+export interface GcOptions extends AbortOptions {
+  /** Plan and report only; change nothing. */
+  readonly dryRun?: boolean
+  /** Called after each pack is swept. */
+  readonly onPack?: (done: number, total: number) => void
+}
+
+/** What a GC run found and freed. */
+export interface GcReport {
+  pins: number
+  /** Blocks reachable from the pins (present or not). */
+  reachable: number
+  /** Linking blocks under a pin that are absent (their subtrees could not be walked). */
+  missing: number
+  /** Unpinned blocks kept because a write in flight stored or relied on them. */
+  protected: number
+  removedChunks: number
+  removedRawBytes: number
+  /** Bytes of pack files deleted minus bytes of packs written. */
+  freedBytes: number
+  packsRewritten: number
+  packsDeleted: number
+  /** Packs left alone because a concurrent write started relying on their garbage. */
+  packsSkipped: number
+  /** Reachable blocks that failed verification while being moved (now absent: fetch them again). */
+  corrupt: number
+  dryRun: boolean
+}
+
+/**
+ * Removes every block not reachable from a pin and not protected by a write in flight
+ * (WriteLease, or any put/has/missing while GC runs), by rewriting the sealed packs that
+ * hold garbage (see store/compact.ts). Blocks pinned while it runs are marked before any
+ * sweep. Safe to interrupt at any point (kill -9 included). Not reentrant: the store
+ * serializes gc and fsck.
+ */
+export async function collectGarbage (store: LocalStore, options: GcOptions = {}): Promise<GcReport> {
+  const parts = store.parts
+  const { guard } = parts
+  guard.beginGc()
+  try {
+    const sealBelow = await parts.writer.seal()
+    const marked = new Set<string>()
+    const report: GcReport = { pins: 0, reachable: 0, missing: 0, protected: 0, removedChunks: 0, removedRawBytes: 0, freedBytes: 0, packsRewritten: 0, packsDeleted: 0, packsSkipped: 0, corrupt: 0, dryRun: options.dryRun === true }
+    const pins = await store.pins()
+    report.pins = pins.length
+    const walk = async (roots: CID[]): Promise<void> => {
+      for await (const _ of walkDag(store, roots, { visited: marked, onMissing: 'skip', missing: () => { report.missing++ }, signal: options.signal })) { /* marking */ }
+    }
+    await walk(pins.map((p) => p.root))
+    const settle = async (): Promise<void> => {
+      while (guard.lateRoots.length > 0) await walk(guard.lateRoots.splice(0).map((b) => CID.decode(b)))
+    }
+    await settle()
+    const plans = await planSweep(parts, sealBelow, marked, report)
+    report.reachable = marked.size
+    const todo = [...plans.values()].filter((p) => p.garbage.size > 0 || p.live === 0 || p.liveBytes < (parts.table.packs.get(p.pack)?.tail ?? Infinity))
+    let done = 0
+    for (const plan of todo) {
+      options.signal?.throwIfAborted()
+      if (report.dryRun) {
+        for (const g of plan.garbage.values()) { report.removedChunks++; report.removedRawBytes += g.entry.rawSize }
+        report.freedBytes += (parts.table.packs.get(plan.pack)?.tail ?? 0) - plan.liveBytes
+        continue
+      }
+      await settle()
+      const r = await compactPack(parts, plan, (key) => marked.has(key) || guard.isTouched(key))
+      if (r.skipped) report.packsSkipped++
+      else if (plan.live > 0) report.packsRewritten++
+      else report.packsDeleted++
+      report.removedChunks += r.removed; report.removedRawBytes += r.removedRawBytes
+      report.freedBytes += r.freedBytes; report.corrupt += r.corrupt
+      options.onPack?.(++done, todo.length)
+    }
+    return report
+  } finally {
+    guard.endGc()
+  }
+}
+
+/** One pass over the index: live and garbage entries of every sealed pack (and packs with none). */
+async function planSweep (parts: StoreParts, sealBelow: number, marked: Set<string>, report: GcReport): Promise<Map<number, PackPlan>> {
+  const plans = new Map<number, PackPlan>()
+  const planOf = (pack: number): PackPlan => {
+    let p = plans.get(pack)
+    if (p === undefined) { p = { pack, garbage: new Map(), live: 0, liveBytes: 0 }; plans.set(pack, p) }
+    return p
+  }
+  for await (const [k, v] of parts.index.chunks.iterator()) {
+    const e = decodeEntry(v)
+    if (e === undefined || e.pack >= sealBelow) continue
+    const key = keyOfBytes(k)
+    const plan = planOf(e.pack)
+    if (marked.has(key) || parts.guard.isTouched(key)) {
+      if (!marked.has(key)) report.protected++
+      plan.live++; plan.liveBytes += RECORD_HEADER_BYTES + k.length + e.length
+    } else plan.garbage.set(e.offset, { key, cidBytes: k, entry: e })
+  }
+  const onDisk = new Set((await parts.files.list()).packs)
+  for (const n of onDisk) if (n < sealBelow && parts.table.packs.get(n)?.dead !== true) planOf(n)
+  for (const n of plans.keys()) if (!onDisk.has(n)) plans.delete(n) // a lost pack: fsck's business
+  return plans
+}

@@ -1,0 +1,136 @@
+import { CID } from 'multiformats/cid'
+import type { IndexOp } from './index-db.js'
+import type { StoreParts } from './local.js'
+import { decodeEntry, decodeRecordHeader, encodeEntry, RECORD_HEADER_BYTES, type IndexEntry } from './pack-format.js'
+import { isStop, openPayload, scanPack } from './pack-scan.js'
+
+/** One thing fsck found. `repaired` says whether --repair fixed it. */
+export interface FsckProblem {
+  kind: 'corrupt' | 'dangling' | 'orphan' | 'damaged' | 'unreferenced-pack' | 'lost-pack' | 'missing'
+  detail: string
+  cid?: string
+  pin?: string
+  pack?: number
+  offset?: number
+  bytes?: number
+  repaired: boolean
+}
+
+/** Tallies of the pack pass. */
+export interface PackCheck {
+  packs: number
+  records: number
+  verified: number
+  /** Whole records no index entry uses (duplicates, dropped blocks): gc reclaims them. */
+  garbageRecords: number
+  garbageBytes: number
+  strayFiles: string[]
+  problems: FsckProblem[]
+}
+
+type Located = { cidBytes: Uint8Array, entry: IndexEntry }
+const MAGIC = Buffer.from([0x58, 0x50, 0x4b, 0x31])
+
+/**
+ * Reads every pack from start to end and checks it against the index: every indexed record
+ * must be at its offset and verify (else corrupt/dangling), every whole record that
+ * verifies should be indexed (else orphan), bytes that are no record are a damaged region
+ * (skipped up to the next record header). With `repair`: corrupt and dangling entries are
+ * deleted (the blocks read as absent and are stored again by the next put or pull),
+ * orphans are indexed, packs no entry uses are deleted. Runs between writer commits.
+ */
+export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (done: number, total: number) => void): Promise<PackCheck> {
+  const { files, index, table } = parts
+  const byPack = new Map<number, Map<number, Located>>()
+  for await (const [k, v] of index.chunks.iterator()) {
+    const entry = decodeEntry(v) ?? { pack: -1, offset: 0, length: 0, flags: 0, rawSize: 0 }
+    let m = byPack.get(entry.pack)
+    if (m === undefined) byPack.set(entry.pack, m = new Map())
+    m.set(entry.offset, { cidBytes: k, entry })
+  }
+  const { packs, others } = await files.list()
+  const out: PackCheck = { packs: packs.length, records: 0, verified: 0, garbageRecords: 0, garbageBytes: 0, strayFiles: others, problems: [] }
+  const ops: IndexOp[] = []
+  const indexedNow = new Set<string>()
+  let done = 0
+  for (const n of packs) {
+    const entries = byPack.get(n) ?? new Map<number, Located>()
+    byPack.delete(n)
+    const size = await files.size(n)
+    let liveLeft = 0
+    let pos = 0
+    while (pos < size) {
+      let next = size
+      for await (const r of scanPack(files, n, pos, size)) {
+        if (isStop(r)) {
+          next = await resync(parts, n, r.offset + 1, size)
+          out.problems.push({ kind: 'damaged', pack: n, offset: r.offset, bytes: next - r.offset, detail: `${next - r.offset} bytes that are no whole record (dead space)`, repaired: repair })
+          break
+        }
+        out.records++
+        const e = entries.get(r.offset)
+        const block = openPayload(r.cidBytes, r.header.flags, r.header.rawSize, r.payload)
+        if (e !== undefined && Buffer.compare(e.cidBytes, r.cidBytes) === 0 && e.entry.length === r.header.payloadLength) {
+          entries.delete(r.offset)
+          if (block !== undefined) { out.verified++; liveLeft++; continue }
+          out.problems.push({ kind: 'corrupt', cid: cidText(r.cidBytes), pack: n, offset: r.offset, detail: 'stored bytes do not match their hash', repaired: repair })
+          if (repair) ops.push({ type: 'del', sublevel: 'chunks', key: e.cidBytes }); else liveLeft++
+          continue
+        }
+        const key = Buffer.from(r.cidBytes).toString('latin1')
+        if (block === undefined || indexedNow.has(key) || await index.chunks.get(r.cidBytes) !== undefined) {
+          out.garbageRecords++; out.garbageBytes += r.length
+          continue
+        }
+        out.problems.push({ kind: 'orphan', cid: block.cid.toString(), pack: n, offset: r.offset, detail: 'valid record missing from the index', repaired: repair })
+        if (repair) {
+          indexedNow.add(key); liveLeft++
+          ops.push({ type: 'put', sublevel: 'chunks', key: Uint8Array.from(r.cidBytes), value: encodeEntry({ pack: n, offset: r.offset, length: r.header.payloadLength, flags: r.header.flags, rawSize: r.header.rawSize }) })
+        }
+      }
+      pos = next
+    }
+    for (const e of entries.values()) dangling(out, ops, e, repair, `no such record in pack ${n}`)
+    if (liveLeft === 0 && n !== table.activePack) {
+      out.problems.push({ kind: 'unreferenced-pack', pack: n, bytes: size, detail: 'no index entry uses this pack', repaired: repair })
+      if (repair) { ops.push({ type: 'put', sublevel: 'meta', key: `pack/${n}`, value: { tail: size, dead: true } }); table.packs.set(n, { tail: size, dead: true }) }
+    }
+    onPack?.(++done, packs.length)
+  }
+  for (const [n, entries] of byPack) {
+    out.problems.push({ kind: 'lost-pack', pack: n, detail: `${entries.size} index entries point into a pack file that is gone`, repaired: repair })
+    for (const e of entries.values()) dangling(out, ops, e, repair, n < 0 ? 'malformed index entry' : `pack ${n} is gone`)
+    if (repair && n >= 0) { ops.push({ type: 'del', sublevel: 'meta', key: `pack/${n}` }); table.packs.delete(n) }
+  }
+  if (repair && ops.length > 0) await applyRepairs(parts, ops)
+  return out
+}
+
+function dangling (out: PackCheck, ops: IndexOp[], e: Located, repair: boolean, detail: string): void {
+  out.problems.push({ kind: 'dangling', cid: cidText(e.cidBytes), pack: e.entry.pack, offset: e.entry.offset, detail, repaired: repair })
+  if (repair) ops.push({ type: 'del', sublevel: 'chunks', key: e.cidBytes })
+}
+
+async function applyRepairs (parts: StoreParts, ops: IndexOp[]): Promise<void> {
+  await parts.index.batch(ops, true)
+  for (const [n, s] of parts.table.packs) {
+    if (s.dead === true) { await parts.files.remove(n); parts.table.packs.delete(n); await parts.index.batch([{ type: 'del', sublevel: 'meta', key: `pack/${n}` }], true) }
+  }
+}
+
+/** Offset of the next plausible record header at or after `from` (or `end`). */
+async function resync (parts: StoreParts, pack: number, from: number, end: number): Promise<number> {
+  const BLOCK = 1024 * 1024
+  for (let pos = from; pos < end; pos += BLOCK - RECORD_HEADER_BYTES) {
+    const buf = await parts.files.read(pack, pos, Math.min(BLOCK, end - pos))
+    for (let i = buf.indexOf(MAGIC); i >= 0; i = buf.indexOf(MAGIC, i + 1)) {
+      if (i + RECORD_HEADER_BYTES > buf.length && pos + buf.length < end) break
+      if (decodeRecordHeader(buf, i) !== undefined) return pos + i
+    }
+  }
+  return end
+}
+
+function cidText (bytes: Uint8Array): string {
+  try { return CID.decode(bytes).toString() } catch { return Buffer.from(bytes).toString('hex') }
+}

@@ -1,0 +1,101 @@
+import type { IndexOp } from './index-db.js'
+import type { StoreParts } from './local.js'
+import { decodeEntry, encodeEntry, encodeRecordHead, RECORD_HEADER_BYTES, type IndexEntry } from './pack-format.js'
+import { isStop, openPayload, scanPack } from './pack-scan.js'
+
+/** What GC decided about one sealed pack. */
+export interface PackPlan {
+  readonly pack: number
+  /** Index entries in this pack that nothing protects, by record offset. */
+  readonly garbage: Map<number, { key: string, cidBytes: Uint8Array, entry: IndexEntry }>
+  live: number
+  liveBytes: number
+}
+
+/** Outcome of rewriting one pack. */
+export interface CompactResult {
+  removed: number
+  removedRawBytes: number
+  /** Pack bytes deleted minus pack bytes written. */
+  freedBytes: number
+  /** Live records that failed verification and were dropped from the index. */
+  corrupt: number
+  /** True when a block planned as garbage became protected, so the pack was left alone. */
+  skipped: boolean
+}
+
+const WRITE_BYTES = 8 * 1024 * 1024
+
+/**
+ * Sweeps one sealed pack crash-safely: copies its live, verified records into a new pack,
+ * fsyncs it, then in ONE synced index batch moves the live entries, deletes the garbage
+ * ones and marks the old pack dead; only then deletes the old file (recovery deletes dead
+ * packs a crash left behind). The switch runs between writer commits, and is abandoned when
+ * `isProtected` now holds for any planned garbage (a concurrent write relied on it).
+ */
+export async function compactPack (parts: StoreParts, plan: PackPlan, isProtected: (key: string) => boolean): Promise<CompactResult> {
+  const { files, index, table, writer, guard } = parts
+  const oldSize = await files.size(plan.pack)
+  const target = plan.live > 0 ? table.nextPack++ : undefined
+  const moved: Array<{ cidBytes: Uint8Array, entry: IndexEntry }> = []
+  const dropped: Array<{ cidBytes: Uint8Array, entry: IndexEntry }> = []
+  let outPos = 0
+  if (target !== undefined) {
+    let bufs: Uint8Array[] = []
+    let bufStart = 0
+    for await (const r of scanPack(files, plan.pack, 0, oldSize)) {
+      if (isStop(r)) break
+      if (plan.garbage.has(r.offset)) continue
+      const e = decodeEntry(await index.chunks.get(r.cidBytes) ?? new Uint8Array())
+      if (e === undefined || e.pack !== plan.pack || e.offset !== r.offset) continue // a duplicate or dropped record
+      if (openPayload(r.cidBytes, r.header.flags, r.header.rawSize, r.payload) === undefined) { dropped.push({ cidBytes: Uint8Array.from(r.cidBytes), entry: e }); continue }
+      bufs.push(encodeRecordHead(r.cidBytes, r.header.flags, r.header.rawSize, r.payload.length), r.payload)
+      moved.push({ cidBytes: Uint8Array.from(r.cidBytes), entry: { ...e, pack: target, offset: outPos } })
+      outPos += r.length
+      if (outPos - bufStart >= WRITE_BYTES) { await files.write(target, bufStart, bufs); bufs = []; bufStart = outPos }
+    }
+    await files.write(target, bufStart, bufs)
+    await files.sync()
+  }
+  const result: CompactResult = { removed: 0, removedRawBytes: 0, freedBytes: 0, corrupt: dropped.length, skipped: false }
+  if (moved.length + dropped.length < plan.live) {
+    // Live records the scan could not reach (a damaged region): never delete their pack.
+    if (target !== undefined) await files.remove(target)
+    return { ...result, corrupt: 0, skipped: true }
+  }
+  await writer.exclusive(async () => {
+    // Synchronous from here to the batch call: no lookup can rely on a garbage block unseen.
+    for (const g of plan.garbage.values()) if (isProtected(g.key)) { result.skipped = true; return }
+    guard.epoch++
+    for (const g of plan.garbage.values()) guard.doomed.add(g.key)
+    const ops: IndexOp[] = []
+    const c = table.counters
+    for (const m of moved) ops.push({ type: 'put', sublevel: 'chunks', key: m.cidBytes, value: encodeEntry(m.entry) })
+    for (const g of [...plan.garbage.values(), ...dropped]) {
+      ops.push({ type: 'del', sublevel: 'chunks', key: g.cidBytes })
+      c.chunks--; c.rawBytes -= g.entry.rawSize; c.storedBytes -= RECORD_HEADER_BYTES + g.cidBytes.length + g.entry.length
+      result.removed++; result.removedRawBytes += g.entry.rawSize
+    }
+    if (target !== undefined) ops.push({ type: 'put', sublevel: 'meta', key: `pack/${target}`, value: { tail: outPos } })
+    ops.push({ type: 'put', sublevel: 'meta', key: `pack/${plan.pack}`, value: { tail: oldSize, dead: true } })
+    ops.push({ type: 'put', sublevel: 'meta', key: 'counters', value: c })
+    try {
+      await index.batch(ops, true)
+    } finally {
+      guard.epoch++
+      guard.doomed.clear()
+    }
+    if (target !== undefined) table.packs.set(target, { tail: outPos })
+    table.packs.set(plan.pack, { tail: oldSize, dead: true })
+  })
+  if (result.skipped) {
+    if (target !== undefined) await files.remove(target)
+    result.removed = 0; result.corrupt = 0
+    return result
+  }
+  await files.remove(plan.pack)
+  await index.batch([{ type: 'del', sublevel: 'meta', key: `pack/${plan.pack}` }], false)
+  table.packs.delete(plan.pack)
+  result.freedBytes = oldSize - outPos
+  return result
+}
