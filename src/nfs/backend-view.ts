@@ -1,0 +1,217 @@
+import { statfs } from 'node:fs/promises'
+import type { Attrs as ViewAttrs, ReadView, WriteView } from '../overlay/view.js'
+import type { Attrs, Caller, CreateHow, Filesystem, FsStat, NodeId, ReaddirResult, SetAttrs } from './backend.js'
+import { NfsStatusError, StaleHandleError } from './errors.js'
+import { nfsstat3, stable_how, type StableHow } from './nfs3/consts.js'
+
+/**
+ * The NFS Filesystem over an overlay view (overlay/view.ts): node ids are the view's inode
+ * numbers, which it keeps stable across restarts and renames; a handle's path is found with
+ * `pathOf` and checked with `stat` (another inode there, or nothing: NFS3ERR_STALE).
+ * A ReadView without write methods is exported read-only (NFS3ERR_ROFS).
+ */
+
+const NS_PER_MS = 1_000_000n
+/** Names remembered per listing position, to resume READDIR at a cookie without ambiguity. */
+const MAX_COOKIE_NAMES = 65_536
+
+function toAttrs (a: ViewAttrs): Attrs {
+  const size = BigInt(a.size)
+  return {
+    type: a.kind,
+    mode: a.mode,
+    nlink: a.kind === 'dir' ? Math.max(2, a.nlink) : a.nlink,
+    uid: a.uid,
+    gid: a.gid,
+    size,
+    used: (size + 4095n) & ~4095n,
+    rdev: { major: a.devMajor ?? 0, minor: a.devMinor ?? 0 },
+    fileid: a.ino,
+    atimeNs: a.mtimeNs,
+    mtimeNs: a.mtimeNs,
+    ctimeNs: a.ctimeNs
+  }
+}
+
+function join (dir: string, name: string): string { return dir === '/' ? `/${name}` : `${dir}/${name}` }
+function parentOf (path: string): string { const i = path.lastIndexOf('/'); return i <= 0 ? '/' : path.slice(0, i) }
+function baseOf (path: string): string { return path.slice(path.lastIndexOf('/') + 1) }
+function nowNs (): bigint { return BigInt(Date.now()) * NS_PER_MS }
+
+/** CREATE EXCLUSIVE keeps the client's verifier in the new file's mtime (as knfsd does), RFC 1813 §3.3.8. */
+function verifierTime (v: Uint8Array): bigint {
+  const b = Buffer.from(v)
+  return BigInt(b.readUInt32BE(0)) * 1_000_000_000n + BigInt(b.readUInt32BE(4) % 1_000_000_000)
+}
+
+export interface ViewFilesystemOptions {
+  /** FSSTAT figures; default: those of the file-system holding `statfsPath` (default '/'). */
+  statfsPath?: string
+}
+
+/** A Filesystem over `view`; writes need a WriteView. */
+export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesystemOptions = {}): Filesystem {
+  const w = (): WriteView => {
+    if (view.readOnly || !('write' in view)) throw new NfsStatusError(nfsstat3.NFS3ERR_ROFS)
+    return view
+  }
+  const cookieNames = new Map<string, string>()
+  const remember = (dir: NodeId, cookie: bigint, name: string): void => {
+    const key = `${dir}:${cookie}`
+    cookieNames.delete(key)
+    cookieNames.set(key, name)
+    if (cookieNames.size > MAX_COOKIE_NAMES) cookieNames.delete(cookieNames.keys().next().value as string)
+  }
+
+  async function located (id: NodeId): Promise<{ path: string, a: ViewAttrs }> {
+    const path = await view.pathOf(id)
+    if (path === undefined) throw new StaleHandleError()
+    let a: ViewAttrs | undefined
+    try {
+      a = await view.stat(path)
+    } catch (err) {
+      throw new StaleHandleError(`file handle is stale: ${(err as Error).message}`)
+    }
+    if (a === undefined || a.ino !== id) throw new StaleHandleError()
+    return { path, a }
+  }
+  const pathOf = async (id: NodeId): Promise<string> => (await located(id)).path
+  const childOf = async (dir: NodeId, name: string): Promise<string> => join(await pathOf(dir), name)
+  const createAttrs = (set: SetAttrs, caller: Caller, mtimeNs?: bigint): { mode?: number, uid: number, gid: number, mtimeNs?: bigint } => ({
+    mode: set.mode, uid: set.uid ?? caller.uid, gid: set.gid ?? caller.gid, mtimeNs: mtimeNs ?? (typeof set.mtimeNs === 'bigint' ? set.mtimeNs : undefined)
+  })
+
+  const fs: Filesystem = {
+    root: 1n,
+    get readOnly () { return view.readOnly || !('write' in view) },
+
+    async getattr (id) { return toAttrs((await located(id)).a) },
+
+    async setattr (id, set) {
+      const path = await pathOf(id)
+      const mtimeNs = set.mtimeNs === 'now' ? nowNs() : set.mtimeNs
+      return toAttrs(await w().setattr(path, {
+        mode: set.mode, uid: set.uid, gid: set.gid, size: set.size === undefined ? undefined : Number(set.size), mtimeNs
+      }))
+    },
+
+    async lookup (dir, name) {
+      const { path, a } = await located(dir)
+      if (a.kind !== 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_NOTDIR)
+      if (name === '.') return dir
+      const target = name === '..' ? parentOf(path) : join(path, name)
+      const child = await view.stat(target)
+      if (child === undefined) throw new NfsStatusError(nfsstat3.NFS3ERR_NOENT)
+      return child.ino
+    },
+
+    async readlink (id) {
+      const { path, a } = await located(id)
+      if (a.kind !== 'symlink') throw new NfsStatusError(nfsstat3.NFS3ERR_INVAL)
+      return a.target ?? await view.readlink(path)
+    },
+
+    async read (id, offset, count) {
+      const { path, a } = await located(id)
+      if (a.kind === 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_ISDIR)
+      if (a.kind !== 'file') throw new NfsStatusError(nfsstat3.NFS3ERR_INVAL)
+      if (offset >= BigInt(a.size)) return { data: new Uint8Array(0), eof: true }
+      const data = await view.read(path, Number(offset), count)
+      return { data, eof: offset + BigInt(data.length) >= BigInt(a.size) }
+    },
+
+    async write (id, offset, data, stable) {
+      const { path, a } = await located(id)
+      if (a.kind === 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_ISDIR)
+      if (a.kind !== 'file') throw new NfsStatusError(nfsstat3.NFS3ERR_INVAL)
+      const v = w()
+      await v.write(path, Number(offset), data)
+      // Each resolved view mutation survives a crash of this process; sync() adds power loss.
+      if (stable !== stable_how.UNSTABLE) await v.sync()
+      return { committed: (stable === stable_how.UNSTABLE ? stable_how.UNSTABLE : stable_how.FILE_SYNC) as StableHow }
+    },
+
+    async commit (id) {
+      await located(id)
+      if (!fs.readOnly) await w().sync()
+    },
+
+    async create (dir, name, how: CreateHow, caller) {
+      const path = await childOf(dir, name)
+      const existing = await view.stat(path)
+      if (how.mode === 'exclusive') {
+        const stamp = verifierTime(how.verifier)
+        if (existing !== undefined) {
+          if (existing.kind === 'file' && existing.mtimeNs === stamp) return existing.ino
+          throw new NfsStatusError(nfsstat3.NFS3ERR_EXIST)
+        }
+        return (await w().create(path, { mode: 0o600, uid: caller.uid, gid: caller.gid, mtimeNs: stamp })).ino
+      }
+      if (existing !== undefined) {
+        if (how.mode === 'guarded') throw new NfsStatusError(nfsstat3.NFS3ERR_EXIST)
+        if (existing.kind === 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_ISDIR)
+        if (how.attrs.size !== undefined) await w().setattr(path, { size: Number(how.attrs.size) })
+        return existing.ino
+      }
+      const created = await w().create(path, createAttrs(how.attrs, caller))
+      if (how.attrs.size !== undefined && how.attrs.size > 0n) await w().setattr(path, { size: Number(how.attrs.size) })
+      return created.ino
+    },
+
+    async mkdir (dir, name, set, caller) {
+      return (await w().mkdir(await childOf(dir, name), createAttrs(set, caller))).ino
+    },
+
+    async symlink (dir, name, target, set, caller) {
+      return (await w().symlink(await childOf(dir, name), target, createAttrs(set, caller))).ino
+    },
+
+    async mknod (dir, name, type, rdev, set, caller) {
+      return (await w().mknod(await childOf(dir, name), type, rdev, createAttrs(set, caller))).ino
+    },
+
+    async remove (dir, name) { await w().unlink(await childOf(dir, name)) },
+    async rmdir (dir, name) { await w().rmdir(await childOf(dir, name)) },
+
+    async rename (fromDir, fromName, toDir, toName) {
+      const [from, to] = await Promise.all([childOf(fromDir, fromName), childOf(toDir, toName)])
+      await w().rename(from, to)
+    },
+
+    async link (id, dir, name) {
+      const [existing, path] = await Promise.all([pathOf(id), childOf(dir, name)])
+      await w().link(existing, path)
+    },
+
+    async readdir (dir, cookie, maxEntries): Promise<ReaddirResult> {
+      const { path, a } = await located(dir)
+      if (a.kind !== 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_NOTDIR)
+      let after: string | undefined
+      if (cookie !== 0n) {
+        after = cookieNames.get(`${dir}:${cookie}`)
+        if (after === undefined) {
+          const p = await view.pathOf(cookie)
+          if (p === undefined) throw new NfsStatusError(nfsstat3.NFS3ERR_BAD_COOKIE)
+          after = baseOf(p)
+        }
+      }
+      const entries: ReaddirResult['entries'] = []
+      let eof = true
+      for await (const e of view.readdir(path, after)) {
+        if (entries.length >= maxEntries) { eof = false; break }
+        remember(dir, e.attrs.ino, e.name)
+        entries.push({ name: e.name, id: e.attrs.ino, cookie: e.attrs.ino, attrs: toAttrs(e.attrs) })
+      }
+      return { entries, eof, verifier: 0n }
+    },
+
+    async fsstat (): Promise<FsStat> {
+      const st = await statfs(options.statfsPath ?? '/', { bigint: true })
+      return {
+        tbytes: st.blocks * st.bsize, fbytes: st.bfree * st.bsize, abytes: st.bavail * st.bsize,
+        tfiles: st.files, ffiles: st.ffree, afiles: st.ffree
+      }
+    }
+  }
+  return fs
+}

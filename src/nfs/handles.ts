@@ -1,0 +1,80 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { mkdir, readFile, writeFile, rename } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { NodeId } from './backend.js'
+import { BadHandleError, StaleHandleError } from './errors.js'
+
+/**
+ * File handles (nfs_fh3, RFC 1813 §2.5: at most 64 bytes, opaque to clients):
+ *
+ *   version u8 (1) | export id u32 | node id u64 | MAC 16 bytes = 29 bytes
+ *
+ * The MAC is HMAC-SHA256 (truncated to 128 bits) of the first 13 bytes, keyed by a server secret
+ * kept in the state directory, so handles survive restarts and cannot be forged. A handle
+ * that fails the MAC is BADHANDLE; a valid handle of another export is STALE.
+ */
+const VERSION = 1
+const BODY_BYTES = 13
+const MAC_BYTES = 16
+export const HANDLE_BYTES = BODY_BYTES + MAC_BYTES
+const SECRET_FILE = 'handle-secret'
+const SECRET_BYTES = 32
+
+/** The 32-bit export id of an export name (stable: derived from the name only). */
+export function exportIdOf (name: string): number {
+  return createHash('sha256').update(name).digest().readUInt32BE(0)
+}
+
+/** Encodes and verifies file handles with one server secret. */
+export class HandleCodec {
+  readonly #secret: Buffer
+
+  constructor (secret: Uint8Array) {
+    if (secret.length < 16) throw new RangeError('handle secret must be at least 16 bytes')
+    this.#secret = Buffer.from(secret)
+  }
+
+  /**
+   * Loads the secret from `<stateDir>/handle-secret`, creating it (random, mode 0600, written
+   * atomically) the first time. Handles stay valid as long as this file does.
+   */
+  static async open (stateDir: string): Promise<HandleCodec> {
+    const file = join(stateDir, SECRET_FILE)
+    await mkdir(stateDir, { recursive: true })
+    try {
+      return new HandleCodec(await readFile(file))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    }
+    const tmp = `${file}.${process.pid}.tmp`
+    await writeFile(tmp, randomBytes(SECRET_BYTES), { mode: 0o600, flag: 'wx' })
+    await rename(tmp, file)
+    return new HandleCodec(await readFile(file))
+  }
+
+  #mac (body: Uint8Array): Buffer {
+    return createHmac('sha256', this.#secret).update(body).digest().subarray(0, MAC_BYTES)
+  }
+
+  /** The handle of node `id` in export `exportId`. A fresh array each call. */
+  encode (exportId: number, id: NodeId): Uint8Array {
+    const out = Buffer.alloc(HANDLE_BYTES)
+    out.writeUInt8(VERSION, 0)
+    out.writeUInt32BE(exportId >>> 0, 1)
+    out.writeBigUInt64BE(id, 5)
+    this.#mac(out.subarray(0, BODY_BYTES)).copy(out, BODY_BYTES)
+    return out
+  }
+
+  /**
+   * The node id in `fh`. Throws BadHandleError when the length, version or MAC is wrong, and
+   * StaleHandleError when the handle is genuine but names another export.
+   */
+  decode (fh: Uint8Array, exportId: number): NodeId {
+    if (fh.length !== HANDLE_BYTES || fh[0] !== VERSION) throw new BadHandleError()
+    const b = Buffer.from(fh.buffer, fh.byteOffset, fh.length)
+    if (!timingSafeEqual(this.#mac(b.subarray(0, BODY_BYTES)), b.subarray(BODY_BYTES))) throw new BadHandleError()
+    if (b.readUInt32BE(1) !== exportId >>> 0) throw new StaleHandleError('file handle belongs to another export')
+    return b.readBigUInt64BE(5)
+  }
+}

@@ -1,0 +1,70 @@
+import type { NfsExport } from '../exports.js'
+import { auth_flavor } from '../rpc.js'
+import type { RpcProgram } from '../server.js'
+import type { XdrWriter } from '../xdr.js'
+import { MNTPATHLEN, MOUNT_PROGRAM, MOUNT_V3, MOUNTPROC3, mountstat3 } from '../nfs3/consts.js'
+import type { Nfs3State } from '../nfs3/context.js'
+
+/** Mount list entries kept for DUMP; older ones are forgotten beyond this. */
+const MAX_MOUNT_LIST = 1024
+
+/**
+ * MOUNT version 3 (RFC 1813 Appendix I): MNT hands out the root handle of an export to an
+ * allowed address, EXPORT lists the exports with their allowed addresses (so `nfs-ls -D` and
+ * `showmount -e` work), DUMP/UMNT/UMNTALL keep an advisory list of mounts.
+ */
+export function mountProgram (s: Nfs3State): RpcProgram {
+  const mounts = new Map<string, { host: string, dir: string }>()
+  const byName = (name: string): NfsExport | undefined => {
+    const clean = name.length > 1 ? name.replace(/\/+$/, '') : name
+    return s.exports.find((e) => e.name === clean)
+  }
+  return {
+    prog: MOUNT_PROGRAM,
+    vers: MOUNT_V3,
+    procs: {
+      [MOUNTPROC3.NULL]: () => () => {},
+      /** MOUNTPROC3_MNT, Appendix I §5.2.1. */
+      [MOUNTPROC3.MNT]: (args, ctx) => {
+        const dir = args.string(MNTPATHLEN)
+        const exp = byName(dir)
+        if (exp === undefined) return (out) => { out.uint32(mountstat3.MNT3ERR_NOENT) }
+        if (!exp.allows(ctx.remoteAddress)) return (out) => { out.uint32(mountstat3.MNT3ERR_ACCES) }
+        const key = `${ctx.remoteAddress}\0${exp.name}`
+        mounts.delete(key)
+        mounts.set(key, { host: ctx.remoteAddress, dir: exp.name })
+        if (mounts.size > MAX_MOUNT_LIST) mounts.delete(mounts.keys().next().value as string)
+        const fh = s.handle(exp, exp.fs.root)
+        return (out) => {
+          out.uint32(mountstat3.MNT3_OK).opaque(fh)
+          out.uint32(2).uint32(auth_flavor.AUTH_SYS).uint32(auth_flavor.AUTH_NONE)
+        }
+      },
+      /** MOUNTPROC3_DUMP, Appendix I §5.2.2. */
+      [MOUNTPROC3.DUMP]: () => (out) => {
+        for (const m of mounts.values()) out.bool(true).string(m.host).string(m.dir)
+        out.bool(false)
+      },
+      /** MOUNTPROC3_UMNT, Appendix I §5.2.3. */
+      [MOUNTPROC3.UMNT]: (args, ctx) => {
+        const dir = args.string(MNTPATHLEN)
+        mounts.delete(`${ctx.remoteAddress}\0${byName(dir)?.name ?? dir}`)
+        return () => {}
+      },
+      /** MOUNTPROC3_UMNTALL, Appendix I §5.2.4. */
+      [MOUNTPROC3.UMNTALL]: (_args, ctx) => {
+        for (const [k, m] of mounts) if (m.host === ctx.remoteAddress) mounts.delete(k)
+        return () => {}
+      },
+      /** MOUNTPROC3_EXPORT, Appendix I §5.2.5. */
+      [MOUNTPROC3.EXPORT]: () => (out: XdrWriter) => {
+        for (const e of s.exports) {
+          out.bool(true).string(e.name)
+          for (const g of e.allow) out.bool(true).string(g)
+          out.bool(false)
+        }
+        out.bool(false)
+      }
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import type { Attrs } from '../backend.js'
+import { NfsStatusError } from '../errors.js'
+import type { Procedure } from '../server.js'
+import { readFh, writePostOpAttr, writePostOpFh } from './attrs.js'
+import { respond, tryGetattr, type Nfs3State, type Target } from './context.js'
+import { NFS3_COOKIEVERFSIZE, nfsstat3 } from './consts.js'
+import { HANDLE_BYTES } from '../handles.js'
+import { MAX_DIR_REPLY_1MIB } from './limits.js'
+import { entry3Size, fitEntries, verifierBytes } from './readdir.js'
+
+const READDIRPLUS_OVERHEAD = 4 + 88 + 8 + 4 + 4
+/** post_op_attr (4 + 84) and post_op_fh3 (4 + 4 + handle) added to each entry. */
+const PLUS_EXTRA = 88 + 8 + HANDLE_BYTES + 3
+
+/**
+ * READDIRPLUS3, RFC 1813 §3.3.17: entries with attributes and handles. `dircount` bounds the
+ * entry3 part, `maxcount` the whole reply.
+ */
+export function readdirplus (s: Nfs3State): Procedure {
+  return async (args, ctx) => {
+    const fh = readFh(args)
+    const cookie = args.uint64()
+    args.opaqueFixed(NFS3_COOKIEVERFSIZE)
+    const dircount = args.uint32()
+    const maxcount = Math.min(args.uint32(), MAX_DIR_REPLY_1MIB)
+    let t: Target | undefined
+    return await respond(async () => {
+      t = s.resolve(fh, ctx)
+      const budget = maxcount - READDIRPLUS_OVERHEAD
+      if (budget < 0) throw new NfsStatusError(nfsstat3.NFS3ERR_TOOSMALL)
+      const dirAttrs = await t.exp.fs.getattr(t.id)
+      if (dirAttrs.type !== 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_NOTDIR)
+      const want = Math.max(1, Math.min(Math.floor(budget / (28 + PLUS_EXTRA)), Math.floor(Math.max(dircount, 512) / 24)))
+      const res = await t.exp.fs.readdir(t.id, cookie, want)
+      let fit = fitEntries(res.entries, res.eof, budget, (e) => entry3Size(e.name) + PLUS_EXTRA)
+      if (dircount > 0) {
+        const byDir = fitEntries(fit.entries, fit.eof, Math.max(dircount, 512), (e) => entry3Size(e.name))
+        fit = byDir
+      }
+      const exp = t.exp
+      const attrs: Array<Attrs | undefined> = await Promise.all(fit.entries.map(async (e) => e.attrs ?? await tryGetattr(t, e.id)))
+      return (out) => {
+        writePostOpAttr(out, dirAttrs, exp.fsid)
+        out.opaqueFixed(verifierBytes(res.verifier))
+        fit.entries.forEach((e, i) => {
+          out.bool(true).uint64(e.id).string(e.name).uint64(e.cookie)
+          writePostOpAttr(out, attrs[i], exp.fsid)
+          writePostOpFh(out, attrs[i] === undefined ? undefined : s.handle(exp, e.id))
+        })
+        out.bool(false).bool(fit.eof)
+      }
+    }, async () => {
+      const a = await tryGetattr(t)
+      return (out) => { writePostOpAttr(out, a, t?.exp.fsid ?? 0n) }
+    })
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * TCP record marking, RFC 5531 §11: a record is a sequence of fragments, each preceded by a
+ * 4-byte big-endian header whose top bit marks the last fragment and whose low 31 bits give the
+ * fragment's length.
+ */
+
+const LAST_FRAGMENT = 0x8000_0000
+const LENGTH_MASK = 0x7fff_ffff
+
+/** What a RecordDecoder reports. */
+export interface RecordSink {
+  /** A whole record. The bytes belong to the sink. */
+  record (bytes: Uint8Array): void
+  /**
+   * A record longer than the bound was skipped without being buffered; `head` holds up to its
+   * first 4 bytes (the RPC xid, so the caller can reply with an error).
+   */
+  oversized (head: Uint8Array, size: number): void
+}
+
+/**
+ * Reassembles records from a byte stream cut anywhere. Memory is bounded by `maxRecordSize`
+ * (plus one input chunk): a record that grows past it is discarded as it streams in and
+ * reported through `oversized`. Not reentrant; feed chunks in order with `push`.
+ */
+export class RecordDecoder {
+  readonly #sink: RecordSink
+  readonly #max: number
+  readonly #header = new Uint8Array(4)
+  #headerHave = 0
+  #fragLeft = 0
+  #last = false
+  #inFragment = false
+  #pieces: Uint8Array[] = []
+  #size = 0
+  #discarding = false
+  #head = new Uint8Array(0)
+
+  constructor (sink: RecordSink, maxRecordSize: number) {
+    if (!(maxRecordSize > 0 && maxRecordSize <= LENGTH_MASK)) throw new RangeError('maxRecordSize out of range')
+    this.#sink = sink
+    this.#max = maxRecordSize
+  }
+
+  /** True when no partial record is buffered (a clean place for the stream to end). */
+  get idle (): boolean { return !this.#inFragment && this.#headerHave === 0 && this.#size === 0 && !this.#discarding }
+
+  /** Feeds the next bytes of the stream. `chunk` may be retained (views) until the record is delivered. */
+  push (chunk: Uint8Array): void {
+    let at = 0
+    while (at < chunk.length) {
+      if (!this.#inFragment) {
+        const take = Math.min(4 - this.#headerHave, chunk.length - at)
+        this.#header.set(chunk.subarray(at, at + take), this.#headerHave)
+        this.#headerHave += take
+        at += take
+        if (this.#headerHave < 4) return
+        this.#headerHave = 0
+        this.#startFragment()
+        if (this.#fragLeft === 0 && this.#last) { this.#finish(); continue }
+        if (this.#fragLeft === 0) { this.#inFragment = false; continue }
+        continue
+      }
+      const take = Math.min(this.#fragLeft, chunk.length - at)
+      const piece = chunk.subarray(at, at + take)
+      at += take
+      this.#fragLeft -= take
+      if (this.#discarding) this.#keepHead(piece)
+      else this.#pieces.push(piece)
+      if (this.#fragLeft === 0) {
+        this.#inFragment = false
+        if (this.#last) this.#finish()
+      }
+    }
+  }
+
+  #startFragment (): void {
+    const h = ((this.#header[0]! << 24) | (this.#header[1]! << 16) | (this.#header[2]! << 8) | this.#header[3]!) >>> 0
+    this.#last = (h & LAST_FRAGMENT) !== 0
+    this.#fragLeft = h & LENGTH_MASK
+    this.#inFragment = true
+    this.#size += this.#fragLeft
+    if (!this.#discarding && this.#size > this.#max) {
+      // Switch to discarding: keep only the first 4 bytes (the xid) of what was buffered.
+      this.#discarding = true
+      for (const p of this.#pieces) this.#keepHead(p)
+      this.#pieces = []
+    }
+  }
+
+  #keepHead (piece: Uint8Array): void {
+    if (this.#head.length >= 4 || piece.length === 0) return
+    const want = 4 - this.#head.length
+    const next = new Uint8Array(this.#head.length + Math.min(want, piece.length))
+    next.set(this.#head)
+    next.set(piece.subarray(0, next.length - this.#head.length), this.#head.length)
+    this.#head = next
+  }
+
+  #finish (): void {
+    this.#inFragment = false
+    const size = this.#size
+    if (this.#discarding) {
+      const head = this.#head
+      this.#discarding = false
+      this.#head = new Uint8Array(0)
+      this.#size = 0
+      this.#sink.oversized(head, size)
+      return
+    }
+    const pieces = this.#pieces
+    this.#pieces = []
+    this.#size = 0
+    this.#sink.record(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, size))
+  }
+}
+
+/** Frames `length` bytes as one last fragment: returns the 4-byte record mark. */
+export function recordMark (length: number): Uint8Array {
+  if (!(length >= 0 && length <= LENGTH_MASK)) throw new RangeError('record too long for one fragment')
+  const h = new Uint8Array(4)
+  new DataView(h.buffer).setUint32(0, (LAST_FRAGMENT | length) >>> 0, false)
+  return h
+}

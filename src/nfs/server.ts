@@ -1,0 +1,203 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import { NfsConfigError, XdrError } from './errors.js'
+import { RecordDecoder, recordMark } from './record.js'
+import {
+  accept_stat, acceptedReply, authErrorReply, decodeCall, peekXid, progMismatchReply, rpcMismatchReply,
+  type AuthStat, type CallHeader, type Credentials
+} from './rpc.js'
+import type { XdrReader, XdrWriter } from './xdr.js'
+
+/** Who is calling, passed to every procedure. */
+export interface CallContext {
+  readonly cred: Credentials
+  /** Peer IP address as Node reports it (IPv4-mapped IPv6 addresses are unmapped). */
+  readonly remoteAddress: string
+  readonly remotePort: number
+  readonly xid: number
+}
+
+/** Appends a procedure's result body to the reply. */
+export type Encoder = (out: XdrWriter) => void
+
+/**
+ * One RPC procedure: decodes its arguments (an XdrError there becomes GARBAGE_ARGS), does the
+ * work and returns the encoder of its result body. Throwing RpcAuthError denies the call with
+ * AUTH_ERROR; any other error becomes SYSTEM_ERR (and is logged).
+ */
+export type Procedure = (args: XdrReader, ctx: CallContext) => Promise<Encoder> | Encoder
+
+/** One version of one program: procedure number → procedure. */
+export interface RpcProgram {
+  readonly prog: number
+  readonly vers: number
+  readonly procs: Readonly<Record<number, Procedure>>
+}
+
+/** Thrown by a procedure to reply MSG_DENIED / AUTH_ERROR (RFC 5531 §9). */
+export class RpcAuthError extends Error {
+  readonly code = 'NFS_RPC_AUTH'
+  constructor (readonly stat: AuthStat) { super(`RPC authentication error ${stat}`) }
+}
+
+export interface RpcServerOptions {
+  /** Largest accepted record; longer ones are skipped and answered GARBAGE_ARGS. Default 1 MiB + 64 KiB. */
+  maxRecordSize?: number
+  /** Calls in flight per connection before the server stops reading from it. Default 64. */
+  maxInFlight?: number
+  /** Queued reply bytes per connection before the server stops reading from it. Default 8 MiB. */
+  maxQueuedBytes?: number
+  /** Concurrent connections; more are closed at once. Default 512. */
+  maxConnections?: number
+  log?: (message: string) => void
+}
+
+export const DEFAULT_MAX_RECORD_SIZE = 1_048_576 + 65_536
+const DEFAULT_MAX_IN_FLIGHT = 64
+const DEFAULT_MAX_QUEUED_BYTES_8MIB = 8_388_608
+const DEFAULT_MAX_CONNECTIONS = 512
+
+/** Counters for tests and stats. */
+export interface RpcStats { calls: number, garbage: number, oversized: number, systemErrors: number, connections: number }
+
+/**
+ * ONC RPC v2 over TCP (RFC 5531): any number of listeners share one dispatch table. Each
+ * connection may have many calls in flight; replies are written as they complete, in any order.
+ */
+export class RpcServer {
+  readonly #programs = new Map<number, Map<number, RpcProgram>>()
+  readonly #servers: Server[] = []
+  readonly #sockets = new Set<Socket>()
+  readonly #opts: Required<Omit<RpcServerOptions, 'log'>> & { log: (m: string) => void }
+  readonly stats: RpcStats = { calls: 0, garbage: 0, oversized: 0, systemErrors: 0, connections: 0 }
+  #closed = false
+
+  constructor (options: RpcServerOptions = {}) {
+    this.#opts = {
+      maxRecordSize: options.maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE,
+      maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+      maxQueuedBytes: options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES_8MIB,
+      maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      log: options.log ?? (() => {})
+    }
+  }
+
+  /** Registers a program version; a later registration of the same pair replaces it. */
+  add (program: RpcProgram): this {
+    let versions = this.#programs.get(program.prog)
+    if (versions === undefined) this.#programs.set(program.prog, versions = new Map())
+    versions.set(program.vers, program)
+    return this
+  }
+
+  /** Listens on host:port (port 0: ephemeral) and resolves the bound address. */
+  async listen (port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    if (this.#closed) throw new NfsConfigError('server is closed')
+    const server = createServer({ noDelay: true }, (socket) => { this.#accept(socket) })
+    this.#servers.push(server)
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, host, () => { server.off('error', reject); resolve() })
+    })
+    return server.address() as AddressInfo
+  }
+
+  /** Stops listening and closes every connection. Idempotent. */
+  async close (): Promise<void> {
+    this.#closed = true
+    for (const s of this.#sockets) s.destroy()
+    await Promise.all(this.#servers.map(async (s) => await new Promise<void>((resolve) => s.close(() => { resolve() }))))
+    this.#servers.length = 0
+  }
+
+  #accept (socket: Socket): void {
+    if (this.#sockets.size >= this.#opts.maxConnections || this.#closed) { socket.destroy(); return }
+    this.#sockets.add(socket)
+    this.stats.connections++
+    const remoteAddress = unmapIpv4(socket.remoteAddress ?? '')
+    const remotePort = socket.remotePort ?? 0
+    let inFlight = 0
+    let paused = false
+    const throttle = (): void => {
+      const busy = inFlight >= this.#opts.maxInFlight || socket.writableLength >= this.#opts.maxQueuedBytes
+      if (busy && !paused) { paused = true; socket.pause() } else if (!busy && paused) { paused = false; socket.resume() }
+    }
+    const send = (reply: XdrWriter): void => {
+      if (socket.destroyed) return
+      const pieces = reply.pieces()
+      socket.cork()
+      socket.write(recordMark(reply.length))
+      for (const p of pieces) socket.write(p)
+      socket.uncork()
+    }
+    socket.on('drain', throttle)
+    const decoder = new RecordDecoder({
+      record: (bytes) => {
+        inFlight++
+        throttle()
+        void this.#dispatch(bytes, remoteAddress, remotePort).then((reply) => {
+          inFlight--
+          if (reply !== undefined) send(reply)
+          throttle()
+        })
+      },
+      oversized: (head, size) => {
+        this.stats.oversized++
+        this.#opts.log(`rpc: skipped a record of ${size} bytes from ${remoteAddress}`)
+        const xid = peekXid(head)
+        if (xid !== undefined) send(acceptedReply(xid, accept_stat.GARBAGE_ARGS))
+      }
+    }, this.#opts.maxRecordSize)
+    socket.on('data', (chunk: Buffer) => { decoder.push(chunk) })
+    socket.on('error', () => { socket.destroy() })
+    socket.on('close', () => { this.#sockets.delete(socket) })
+  }
+
+  /** Decodes and runs one call; resolves the reply, or undefined when none is due. Never rejects. */
+  async #dispatch (bytes: Uint8Array, remoteAddress: string, remotePort: number): Promise<XdrWriter | undefined> {
+    let decoded
+    try {
+      decoded = decodeCall(bytes)
+    } catch (err) {
+      this.stats.garbage++
+      const xid = peekXid(bytes)
+      return xid === undefined ? undefined : acceptedReply(xid, accept_stat.GARBAGE_ARGS)
+    }
+    switch (decoded.kind) {
+      case 'not-a-call': return undefined
+      case 'rpc-mismatch': return rpcMismatchReply(decoded.xid)
+      case 'auth-error': return authErrorReply(decoded.xid, decoded.stat)
+    }
+    this.stats.calls++
+    return await this.#run(decoded.call, remoteAddress, remotePort)
+  }
+
+  async #run (call: CallHeader, remoteAddress: string, remotePort: number): Promise<XdrWriter> {
+    const versions = this.#programs.get(call.prog)
+    if (versions === undefined) return acceptedReply(call.xid, accept_stat.PROG_UNAVAIL)
+    const program = versions.get(call.vers)
+    if (program === undefined) {
+      const vs = [...versions.keys()]
+      return progMismatchReply(call.xid, Math.min(...vs), Math.max(...vs))
+    }
+    const proc = program.procs[call.proc]
+    if (proc === undefined) return acceptedReply(call.xid, accept_stat.PROC_UNAVAIL)
+    const ctx: CallContext = { cred: call.cred, remoteAddress, remotePort, xid: call.xid }
+    try {
+      const encode = await proc(call.args, ctx)
+      const out = acceptedReply(call.xid, accept_stat.SUCCESS)
+      encode(out)
+      return out
+    } catch (err) {
+      if (err instanceof XdrError) { this.stats.garbage++; return acceptedReply(call.xid, accept_stat.GARBAGE_ARGS) }
+      if (err instanceof RpcAuthError) return authErrorReply(call.xid, err.stat)
+      this.stats.systemErrors++
+      this.#opts.log(`rpc: prog ${call.prog} v${call.vers} proc ${call.proc} failed: ${(err as Error)?.stack ?? String(err)}`)
+      return acceptedReply(call.xid, accept_stat.SYSTEM_ERR)
+    }
+  }
+}
+
+/** '::ffff:127.0.0.1' → '127.0.0.1'; other addresses unchanged. */
+export function unmapIpv4 (address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
+}

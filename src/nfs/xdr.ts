@@ -1,0 +1,202 @@
+import { XdrError } from './errors.js'
+
+/**
+ * XDR (RFC 4506) decoding and encoding: big-endian 4-byte units, opaque data and strings padded
+ * to a multiple of 4 with zero bytes.
+ */
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+const utf8Encoder = new TextEncoder()
+const UINT32_MAX = 0xffff_ffff
+
+/** Number of zero bytes that pad `n` bytes to a 4-byte boundary (RFC 4506 §4.10). */
+export function pad4 (n: number): number { return (4 - (n & 3)) & 3 }
+
+/**
+ * Reads XDR from one buffer. Every method throws XdrError (code NFS_BAD_XDR) when the data runs
+ * out, a length exceeds its bound, a bool or optional discriminant is not 0 or 1, or a string is
+ * not UTF-8; it never reads past the buffer. `opaque*` return views into the buffer: they stay
+ * valid as long as the buffer, which belongs to the caller.
+ */
+export class XdrReader {
+  readonly #bytes: Uint8Array
+  readonly #view: DataView
+  #pos: number
+
+  constructor (bytes: Uint8Array, offset = 0) {
+    this.#bytes = bytes
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    this.#pos = offset
+  }
+
+  /** Offset of the next unread byte. */
+  get position (): number { return this.#pos }
+  /** Bytes not yet read. */
+  get remaining (): number { return this.#bytes.length - this.#pos }
+
+  #need (n: number, what: string): number {
+    if (n > this.#bytes.length - this.#pos) throw new XdrError(`${what} runs past the end (${n} bytes wanted, ${this.remaining} left)`)
+    const at = this.#pos
+    this.#pos += n
+    return at
+  }
+
+  /** unsigned int (RFC 4506 §4.2). */
+  uint32 (): number { return this.#view.getUint32(this.#need(4, 'unsigned int'), false) }
+  /** int (RFC 4506 §4.1). */
+  int32 (): number { return this.#view.getInt32(this.#need(4, 'int'), false) }
+  /** unsigned hyper (RFC 4506 §4.5). */
+  uint64 (): bigint { return this.#view.getBigUint64(this.#need(8, 'unsigned hyper'), false) }
+  /** hyper (RFC 4506 §4.5). */
+  int64 (): bigint { return this.#view.getBigInt64(this.#need(8, 'hyper'), false) }
+
+  /** bool (RFC 4506 §4.4): anything but 0 or 1 is an error. */
+  bool (): boolean {
+    const v = this.uint32()
+    if (v > 1) throw new XdrError(`bool is ${v}`)
+    return v === 1
+  }
+
+  /** Fixed-length opaque (RFC 4506 §4.9), padding skipped. */
+  opaqueFixed (n: number): Uint8Array {
+    const at = this.#need(n + pad4(n), 'fixed opaque')
+    return this.#bytes.subarray(at, at + n)
+  }
+
+  /** Variable-length opaque<max> (RFC 4506 §4.10): a length above `max` is an error. */
+  opaque (max = UINT32_MAX): Uint8Array {
+    const n = this.uint32()
+    if (n > max) throw new XdrError(`opaque of ${n} bytes exceeds its bound of ${max}`)
+    return this.opaqueFixed(n)
+  }
+
+  /** string<max> (RFC 4506 §4.11), decoded as UTF-8. */
+  string (max = UINT32_MAX): string {
+    const bytes = this.opaque(max)
+    try {
+      return utf8.decode(bytes)
+    } catch (err) {
+      throw new XdrError('string is not UTF-8', { cause: err })
+    }
+  }
+
+  /** Optional-data discriminant (RFC 4506 §4.19): true when a value follows. */
+  optional (): boolean { return this.bool() }
+
+  /** Asserts every byte was consumed (trailing garbage is GARBAGE_ARGS for RPC). */
+  end (): void {
+    if (this.remaining !== 0) throw new XdrError(`${this.remaining} trailing bytes`)
+  }
+}
+
+const INITIAL_SIZE = 512
+
+/**
+ * Builds XDR into a growable buffer. Cannot fail for in-range values; out-of-range numbers are
+ * programming errors (RangeError). `opaqueRef` appends large payloads by reference (no copy),
+ * so the output is a list of pieces: see `pieces()`.
+ */
+export class XdrWriter {
+  #buf: Uint8Array
+  #view: DataView
+  #pos = 0
+  readonly #done: Uint8Array[] = []
+  #doneLength = 0
+
+  constructor (size = INITIAL_SIZE) {
+    this.#buf = new Uint8Array(size)
+    this.#view = new DataView(this.#buf.buffer)
+  }
+
+  /** Total bytes written so far. */
+  get length (): number { return this.#doneLength + this.#pos }
+
+  #room (n: number): number {
+    if (this.#pos + n > this.#buf.length) {
+      const next = new Uint8Array(Math.max(this.#buf.length * 2, this.#pos + n))
+      next.set(this.#buf.subarray(0, this.#pos))
+      this.#buf = next
+      this.#view = new DataView(next.buffer)
+    }
+    const at = this.#pos
+    this.#pos += n
+    return at
+  }
+
+  uint32 (v: number): this {
+    if (!(v >= 0 && v <= UINT32_MAX && Number.isInteger(v))) throw new RangeError(`uint32 out of range: ${v}`)
+    const at = this.#room(4)
+    this.#view.setUint32(at, v, false)
+    return this
+  }
+
+  int32 (v: number): this {
+    const at = this.#room(4)
+    this.#view.setInt32(at, v, false)
+    return this
+  }
+
+  uint64 (v: bigint | number): this {
+    const at = this.#room(8)
+    this.#view.setBigUint64(at, BigInt(v), false)
+    return this
+  }
+
+  int64 (v: bigint | number): this {
+    const at = this.#room(8)
+    this.#view.setBigInt64(at, BigInt(v), false)
+    return this
+  }
+
+  bool (v: boolean): this { return this.uint32(v ? 1 : 0) }
+
+  /** Fixed-length opaque: copies `bytes` and zero padding. */
+  opaqueFixed (bytes: Uint8Array): this {
+    const at = this.#room(bytes.length + pad4(bytes.length))
+    this.#buf.set(bytes, at)
+    this.#buf.fill(0, at + bytes.length, this.#pos)
+    return this
+  }
+
+  /** Variable-length opaque: length, bytes (copied), padding. */
+  opaque (bytes: Uint8Array): this { return this.uint32(bytes.length).opaqueFixed(bytes) }
+
+  /**
+   * Variable-length opaque appended by reference: `bytes` is not copied and must not change until
+   * the writer's pieces have been sent.
+   */
+  opaqueRef (bytes: Uint8Array): this {
+    if (bytes.length < 4096) return this.opaque(bytes)
+    this.uint32(bytes.length)
+    this.#flush()
+    this.#done.push(bytes)
+    this.#doneLength += bytes.length
+    const p = pad4(bytes.length)
+    if (p > 0) this.#buf.fill(0, this.#room(p), this.#pos)
+    return this
+  }
+
+  string (s: string): this { return this.opaque(utf8Encoder.encode(s)) }
+
+  #flush (): void {
+    if (this.#pos === 0) return
+    this.#done.push(this.#buf.subarray(0, this.#pos))
+    this.#doneLength += this.#pos
+    this.#buf = new Uint8Array(INITIAL_SIZE)
+    this.#view = new DataView(this.#buf.buffer)
+    this.#pos = 0
+  }
+
+  /** The encoded bytes as pieces in order (views; the writer must not be used afterwards). */
+  pieces (): Uint8Array[] {
+    this.#flush()
+    return this.#done
+  }
+
+  /** The encoded bytes as one array (copies when there is more than one piece). */
+  bytes (): Uint8Array {
+    const pieces = this.pieces()
+    if (pieces.length === 1) return pieces[0]!
+    return Buffer.concat(pieces)
+  }
+}
