@@ -113,3 +113,5 @@ export async function toolVersion (tool: string): Promise<string> {
     return 'unknown'
   }
 }
+
+export { casyncDeploy, ostreeDeploy, rsyncDeploy, zstdFloor, type DeployOptions, type DeployRun } from './deploy-peers.js'

@@ -1,4 +1,6 @@
-import { blake3Digest, chunkLengths, compress } from '../../src/cas/index.js'
+import { chunkLengths } from '../../src/cas/chunker/cdc.js'
+import { compress } from '../../src/cas/compress.js'
+import { blake3Digest } from '../../src/cas/hasher.js'
 import { measureInProcess } from './measure.js'
 
 /** Single-core throughput of one stage of the import pipeline, on given data. */
