@@ -118,7 +118,7 @@ export class LocalStore implements ChunkStore {
       const epoch = this.#p.guard.epoch
       const loc = await this.locate(cid)
       if (loc === undefined) return undefined
-      if (loc.rec !== undefined) return this.#open(cid, loc.rec.entry, loc.rec.payload)
+      if (loc.rec !== undefined) return this.#open(cid, loc.rec.entry, loc.rec.payload, false)
       const e = loc.entry
       let payload: Uint8Array
       try {
@@ -130,7 +130,7 @@ export class LocalStore implements ChunkStore {
       }
       if (payload.length < e.length && this.#p.guard.epoch !== epoch && attempt < 3) continue
       try {
-        return this.#open(cid, e, payload)
+        return this.#open(cid, e, payload, true)
       } catch (err) {
         await this.#drop(cid, e)
         throw err
@@ -138,11 +138,14 @@ export class LocalStore implements ChunkStore {
     }
   }
 
-  #open (cid: CID, e: IndexEntry, payload: Uint8Array): Uint8Array {
+  /** Verified block of a payload; copies unless `fresh` (a buffer nobody else holds). */
+  #open (cid: CID, e: IndexEntry, payload: Uint8Array, fresh: boolean): Uint8Array {
     if (payload.length !== e.length) throw new ChunkInvalidError(cid, 'its record is cut short')
     const block = openPayload(cid.bytes, e.flags, e.rawSize, payload)
     if (block === undefined) throw new ChunkInvalidError(cid)
-    return block.bytes === payload ? payload.slice() : block.bytes
+    // A plain Uint8Array the caller owns (never a Buffer: equal to what MemoryChunkStore returns).
+    const b = block.bytes === payload && !fresh ? payload.slice() : block.bytes
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
   }
 
   /** Drops a corrupt entry so the block reads as absent and can be stored again. */
