@@ -38,10 +38,13 @@ function parentOf (path: string): string { const i = path.lastIndexOf('/'); retu
 function baseOf (path: string): string { return path.slice(path.lastIndexOf('/') + 1) }
 function nowNs (): bigint { return BigInt(Date.now()) * NS_PER_MS }
 
-/** CREATE EXCLUSIVE keeps the client's verifier in the new file's mtime (as knfsd does), RFC 1813 §3.3.8. */
+/**
+ * CREATE EXCLUSIVE keeps the client's verifier in the new file's mtime (as knfsd does), RFC 1813
+ * §3.3.8: 32 bits as seconds and 10 more as whole milliseconds, which every view stores exactly.
+ */
 function verifierTime (v: Uint8Array): bigint {
   const b = Buffer.from(v)
-  return BigInt(b.readUInt32BE(0)) * 1_000_000_000n + BigInt(b.readUInt32BE(4) % 1_000_000_000)
+  return BigInt(b.readUInt32BE(0)) * 1_000_000_000n + BigInt(b.readUInt32BE(4) % 1000) * 1_000_000n
 }
 
 export interface ViewFilesystemOptions {

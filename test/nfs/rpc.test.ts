@@ -1,0 +1,116 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { RpcServer } from '../../src/nfs/server.js'
+import { accept_stat, auth_stat, reject_stat } from '../../src/nfs/rpc.js'
+import { XdrWriter } from '../../src/nfs/xdr.js'
+import { recordMark } from '../../src/nfs/record.js'
+import { RpcClient } from './client.js'
+
+const PROG = 400_123
+
+interface Ctx { server: RpcServer, port: number, client: RpcClient }
+const Rpc = suite<Ctx>('ONC RPC server (RFC 5531)')
+
+Rpc.before.each(async (ctx) => {
+  ctx.server = new RpcServer({ maxRecordSize: 4096 })
+  ctx.server.add({ prog: PROG, vers: 2, procs: { 0: () => () => {} } })
+  ctx.server.add({
+    prog: PROG,
+    vers: 3,
+    procs: {
+      0: () => () => {},
+      /** echo of a uint after `ms` milliseconds: replies complete out of order. */
+      1: async (args) => {
+        const v = args.uint32()
+        const ms = args.uint32()
+        await new Promise((resolve) => setTimeout(resolve, ms))
+        return (out) => { out.uint32(v) }
+      },
+      2: (_args, ctx) => (out) => { out.uint32(ctx.cred.uid ?? 99999).string(ctx.remoteAddress) },
+      3: () => { throw new Error('boom') }
+    }
+  })
+  ctx.port = (await ctx.server.listen(0)).port
+  ctx.client = await RpcClient.connect(ctx.port)
+})
+Rpc.after.each(async (ctx) => { await ctx.client.close(); await ctx.server.close() })
+
+Rpc('NULL succeeds', async ({ client }) => {
+  const r = await client.call(PROG, 3, 0)
+  assert.is(r.kind, 'accepted')
+  assert.is(r.kind === 'accepted' && r.stat, accept_stat.SUCCESS)
+})
+
+Rpc('unknown program, version and procedure get PROG_UNAVAIL, PROG_MISMATCH (2..3), PROC_UNAVAIL', async ({ client }) => {
+  const a = await client.call(PROG + 1, 3, 0)
+  assert.ok(a.kind === 'accepted' && a.stat === accept_stat.PROG_UNAVAIL)
+  const b = await client.call(PROG, 9, 0)
+  assert.ok(b.kind === 'accepted' && b.stat === accept_stat.PROG_MISMATCH)
+  if (b.kind === 'accepted') { assert.is(b.body.uint32(), 2); assert.is(b.body.uint32(), 3) }
+  const c = await client.call(PROG, 3, 77)
+  assert.ok(c.kind === 'accepted' && c.stat === accept_stat.PROC_UNAVAIL)
+})
+
+Rpc('truncated arguments get GARBAGE_ARGS; a failing procedure gets SYSTEM_ERR', async ({ client, server }) => {
+  const a = await client.call(PROG, 3, 1, (w) => { w.uint32(5) })
+  assert.ok(a.kind === 'accepted' && a.stat === accept_stat.GARBAGE_ARGS)
+  const b = await client.call(PROG, 3, 3)
+  assert.ok(b.kind === 'accepted' && b.stat === accept_stat.SYSTEM_ERR)
+  assert.is(server.stats.systemErrors, 1)
+})
+
+Rpc('RPC version 3 gets MSG_DENIED RPC_MISMATCH 2..2', async ({ client }) => {
+  const msg = new XdrWriter().uint32(77).uint32(0).uint32(3).uint32(PROG).uint32(3).uint32(0).uint32(0).uint32(0).uint32(0).uint32(0).bytes()
+  const r = await client.send(77, msg)
+  assert.ok(r.kind === 'denied' && r.rejectStat === reject_stat.RPC_MISMATCH)
+  if (r.kind === 'denied') { assert.is(r.body.uint32(), 2); assert.is(r.body.uint32(), 2) }
+})
+
+Rpc('unknown flavors and malformed AUTH_SYS get AUTH_ERROR AUTH_BADCRED', async ({ client }) => {
+  const gss = new XdrWriter().uint32(78).uint32(0).uint32(2).uint32(PROG).uint32(3).uint32(0).uint32(6).uint32(0).uint32(0).uint32(0).bytes()
+  const r = await client.send(78, gss)
+  assert.ok(r.kind === 'denied' && r.rejectStat === reject_stat.AUTH_ERROR)
+  if (r.kind === 'denied') assert.is(r.body.uint32(), auth_stat.AUTH_BADCRED)
+  const bad = new XdrWriter().uint32(79).uint32(0).uint32(2).uint32(PROG).uint32(3).uint32(0).uint32(1).opaque(Uint8Array.of(0, 0, 0, 1)).uint32(0).uint32(0).bytes()
+  const s = await client.send(79, bad)
+  assert.ok(s.kind === 'denied' && s.rejectStat === reject_stat.AUTH_ERROR)
+})
+
+Rpc('AUTH_SYS credentials and the peer address reach the procedure', async ({ client }) => {
+  const r = await client.call(PROG, 3, 2, () => {}, { uid: 1234, gid: 5, gids: [1, 2] })
+  assert.ok(r.kind === 'accepted' && r.stat === 0)
+  if (r.kind === 'accepted') { assert.is(r.body.uint32(), 1234); assert.is(r.body.string(), '127.0.0.1') }
+})
+
+Rpc('many calls are in flight at once and replies come back as they complete', async ({ client }) => {
+  const order: number[] = []
+  const calls = [50, 30, 10, 0].map(async (ms, i) => {
+    const r = await client.call(PROG, 3, 1, (w) => { w.uint32(i).uint32(ms) })
+    assert.ok(r.kind === 'accepted' && r.stat === 0)
+    if (r.kind === 'accepted') order.push(r.body.uint32())
+  })
+  await Promise.all(calls)
+  assert.equal(order, [3, 2, 1, 0])
+})
+
+Rpc('an oversized record is answered GARBAGE_ARGS and the connection keeps working', async ({ client, server }) => {
+  const big = new XdrWriter().uint32(4242).uint32(0).uint32(2).uint32(PROG).uint32(3).uint32(0).uint32(0).uint32(0).uint32(0).uint32(0)
+  big.opaqueFixed(new Uint8Array(10_000))
+  const bytes = big.bytes()
+  const reply = client.expect(4242)
+  client.writeRaw(Buffer.concat([recordMark(bytes.length), bytes]))
+  const r = await reply
+  assert.ok(r.kind === 'accepted' && r.stat === accept_stat.GARBAGE_ARGS)
+  assert.is(server.stats.oversized, 1)
+  const n = await client.call(PROG, 3, 0)
+  assert.ok(n.kind === 'accepted' && n.stat === 0)
+})
+
+Rpc('replies (not calls) and garbage headers are dropped without closing the connection', async ({ client }) => {
+  client.writeRaw(Buffer.concat([recordMark(8), Uint8Array.of(0, 0, 0, 1, 0, 0, 0, 1)]))
+  client.writeRaw(Buffer.concat([recordMark(2), Uint8Array.of(1, 2)]))
+  const n = await client.call(PROG, 3, 0)
+  assert.ok(n.kind === 'accepted' && n.stat === 0)
+})
+
+Rpc.run()
