@@ -1,0 +1,111 @@
+import type { ChunkReader } from '../cas/interface.js'
+import { NotDirError, NotFoundError, ReadOnlyError } from './errors.js'
+import type { Entry } from './interface.js'
+import { lowerInoKey, type InodeTable } from './inodes.js'
+import type { KvTxn } from './kv.js'
+import type { Resolved } from './layer.js'
+import { joinPath } from './path.js'
+import type { Union } from './union.js'
+import { isUpperEntry, nodeOfEntry, type UpperNode } from './upper-node.js'
+import { putDirent, putNode, ROOT_UPPER_INO, type UpperLayer } from './writable.js'
+
+/** Everything one mutation of the writable layer works with; `txn` commits it atomically. */
+export interface MutationCtx {
+  readonly txn: KvTxn
+  /** The writable layer read through `txn`. */
+  readonly upper: UpperLayer
+  readonly union: Union<UpperLayer>
+  readonly inodes: InodeTable
+  readonly store: ChunkReader
+  readonly now: bigint
+}
+
+/** An object of the writable layer: its ino, node (mutable copy) and path inside the layer. */
+export interface UpperObject { readonly ino: number, readonly node: UpperNode, readonly rel: string }
+
+export function inUpper (ctx: MutationCtx, r: Resolved<UpperLayer>): boolean {
+  return r.sources[0].layer === ctx.upper && isUpperEntry(r.entry)
+}
+
+/** The upper path of `r`; ReadOnlyError where no writable layer reaches. */
+export function relOf (r: Resolved<UpperLayer>): string {
+  if (r.upper === undefined) throw new ReadOnlyError(joinPath(r.names))
+  return joinPath(r.upper.rel)
+}
+
+/** The ino of a union object that only lower layers hold (allocated on first sight). */
+export async function lowerIno (ctx: MutationCtx, names: readonly string[], entry: Entry): Promise<number> {
+  if (names.length === 0) return ROOT_UPPER_INO
+  const [ino] = await ctx.inodes.assign([{ key: lowerInoKey(joinPath(names), entry.hardlink), path: joinPath(names) }])
+  return ino
+}
+
+/**
+ * The resolved directory `names` and its chain, with every directory of the chain present in
+ * the writable layer (copied up as plain, non-opaque directories where needed).
+ * OVERLAY_NOT_FOUND, OVERLAY_NOT_DIR, OVERLAY_READ_ONLY.
+ */
+export async function upperDir (ctx: MutationCtx, names: readonly string[]): Promise<Array<Resolved<UpperLayer>>> {
+  let chain = await ctx.union.chain(names)
+  if (chain.length !== names.length + 1) throw new NotFoundError(joinPath(names))
+  const dir = chain[chain.length - 1]
+  if (dir.entry.kind !== 'dir') throw new NotDirError(joinPath(names))
+  relOf(dir)
+  let copied = false
+  for (let i = 0; i < chain.length; i++) {
+    const r = chain[i]
+    if (inUpper(ctx, r)) continue
+    const ino = await lowerIno(ctx, r.names, r.entry)
+    const node = nodeOfEntry(r.entry, ctx.now)
+    delete node.o
+    putNode(ctx.txn, ino, node)
+    if (i > 0) putDirent(ctx.txn, relOf(chain[i - 1]), r.names[r.names.length - 1], { i: ino })
+    ctx.inodes.moved(ctx.txn, ino, joinPath(r.names))
+    copied = true
+  }
+  if (copied) chain = await ctx.union.chain(names)
+  return chain
+}
+
+/** Copies `r` (whose parent directory is already in the writable layer) up, if it is not. */
+export async function copyUp (ctx: MutationCtx, parent: Resolved<UpperLayer>, r: Resolved<UpperLayer>): Promise<UpperObject> {
+  if (inUpper(ctx, r) && isUpperEntry(r.entry)) {
+    return { ino: r.entry.upper.ino, node: { ...r.entry.upper.node }, rel: r.entry.upper.path }
+  }
+  const ino = await lowerIno(ctx, r.names, r.entry)
+  const node = nodeOfEntry(r.entry, ctx.now)
+  delete node.o
+  const name = r.names[r.names.length - 1]
+  const dirRel = relOf(parent)
+  putNode(ctx.txn, ino, node)
+  putDirent(ctx.txn, dirRel, name, { i: ino })
+  ctx.inodes.moved(ctx.txn, ino, joinPath(r.names))
+  return { ino, node, rel: dirRel === '/' ? `/${name}` : `${dirRel}/${name}` }
+}
+
+/** True when a layer below the writable one shows `name` in `dir` (so removal needs a whiteout). */
+export async function lowerHas (ctx: MutationCtx, dir: Resolved<UpperLayer>, name: string): Promise<boolean> {
+  for (const s of dir.sources) {
+    if (s.layer === ctx.upper) continue
+    const e = await s.layer.lookup(s.entry, name)
+    if (e === undefined) continue
+    return e.kind !== 'whiteout'
+  }
+  return false
+}
+
+/** Marks directory `dir` (in the writable layer) as changed now. */
+export async function touchDir (ctx: MutationCtx, dir: Resolved<UpperLayer>): Promise<void> {
+  const obj = await copyUpDir(ctx, dir)
+  obj.node.t = ctx.now
+  obj.node.c = ctx.now
+  putNode(ctx.txn, obj.ino, obj.node)
+}
+
+async function copyUpDir (ctx: MutationCtx, dir: Resolved<UpperLayer>): Promise<UpperObject> {
+  const fresh = await ctx.union.resolve(dir.names)
+  if (fresh === undefined || !isUpperEntry(fresh.entry) || fresh.sources[0].layer !== ctx.upper) {
+    throw new TypeError(`directory ${joinPath(dir.names)} should be in the writable layer`)
+  }
+  return { ino: fresh.entry.upper.ino, node: { ...fresh.entry.upper.node }, rel: fresh.entry.upper.path }
+}

@@ -1,0 +1,74 @@
+import { decodeJson, encodeJson, type Kv, type KvReader, type KvTxn } from './kv.js'
+
+const NEXT_KEY = 'meta:next-ino'
+const FIRST_FREE_INO = 2
+
+/** Key of a lower-layer object in the table: its path, or its hard-link group leader. */
+export function lowerInoKey (path: string, hardlink?: string): string {
+  return hardlink !== undefined ? `h:/${hardlink}` : `p:${path}`
+}
+
+/**
+ * Inode numbers of a view, persisted in a Kv: `p:<path>` (or `h:/<leader>` for a hard-link
+ * group of a lower layer) → ino for objects only lower layers hold, `i:<ino>` → the last path
+ * an ino was handed out at, and one counter. Numbers are never reused. Objects of the
+ * writable layer carry their ino in their own node (writable.ts) and use `allocate` only.
+ * Not safe for concurrent writers: the owning view serialises calls that write.
+ */
+export class InodeTable {
+  readonly #kv: Kv
+  #next: number
+
+  private constructor (kv: Kv, next: number) { this.#kv = kv; this.#next = next }
+
+  /** Loads the counter. */
+  static async open (kv: Kv): Promise<InodeTable> {
+    const raw = await kv.get(NEXT_KEY)
+    return new InodeTable(kv, raw === undefined ? FIRST_FREE_INO : decodeJson<number>(raw))
+  }
+
+  /** A fresh ino; the counter goes into `txn` (committed with the object that uses it). */
+  allocate (txn: KvTxn): number {
+    const ino = this.#next++
+    txn.put(NEXT_KEY, encodeJson(this.#next))
+    return ino
+  }
+
+  /** The ino recorded under `key`, or undefined. */
+  async peek (key: string, reader: KvReader = this.#kv): Promise<number | undefined> {
+    const raw = await reader.get(key)
+    return raw === undefined ? undefined : decodeJson<number>(raw)
+  }
+
+  /**
+   * The inos of lower objects (key, path), allocating and persisting the missing ones in one
+   * batch. The caller holds the view's write lock.
+   */
+  async assign (items: ReadonlyArray<{ key: string, path: string }>): Promise<number[]> {
+    const out: number[] = []
+    const ops: Array<{ key: string, value: Uint8Array }> = []
+    const fresh = new Map<string, number>()
+    for (const { key, path } of items) {
+      let ino = fresh.get(key) ?? await this.peek(key)
+      if (ino === undefined) {
+        ino = this.#next++
+        fresh.set(key, ino)
+        ops.push({ key, value: encodeJson(ino) }, { key: `i:${ino}`, value: encodeJson(path) })
+      }
+      out.push(ino)
+    }
+    if (ops.length > 0) await this.#kv.batch([...ops, { key: NEXT_KEY, value: encodeJson(this.#next) }])
+    return out
+  }
+
+  /** Records in `txn` that `ino` now lives at `path` (rename, copy-up). */
+  moved (txn: KvTxn, ino: number, path: string): void {
+    txn.put(`i:${ino}`, encodeJson(path))
+  }
+
+  /** The last path recorded for `ino`, or undefined. */
+  async pathOf (ino: number, reader: KvReader = this.#kv): Promise<string | undefined> {
+    const raw = await reader.get(`i:${ino}`)
+    return raw === undefined ? undefined : decodeJson<string>(raw)
+  }
+}

@@ -1,0 +1,211 @@
+import type { ChunkReader } from '../cas/interface.js'
+import { createObject, linkObject, rmdirObject, setattrObject, unlinkObject, writeObject } from './cow-ops.js'
+import { renameObject } from './cow-rename.js'
+import type { MutationCtx } from './cow.js'
+import { InvalidOperationError, IsDirError, NotFoundError, ReadOnlyError } from './errors.js'
+import type { Entry } from './interface.js'
+import { InodeTable, lowerInoKey } from './inodes.js'
+import { createMemoryKv, KvTxn, type Kv } from './kv.js'
+import type { Resolved, Source, UnionLayer } from './layer.js'
+import { joinPath, splitPath } from './path.js'
+import { Union, type DirHook } from './union.js'
+import { isUpperEntry, nowNs } from './upper-node.js'
+import type { Attrs, CreateAttrs, Ino, SetAttrs, ViewDirEntry, WriteView } from './view.js'
+import { UpperLayer, type WritableLayer } from './writable.js'
+
+export interface ViewOptions {
+  /** Immutable layers, top first, below the writable layer (if any). */
+  readonly lowers: readonly UnionLayer[]
+  /** Where lower content and trees are read from (also the writable layer's copied-up files). */
+  readonly store: ChunkReader
+  /** The writable layer on top; without it the view is read-only. */
+  readonly writable?: WritableLayer
+  /** Inode table of a read-only view (default: in memory, inos stable for this process only). */
+  readonly state?: Kv
+  /** Called on every resolved directory, e.g. `.mount` handling (mount.ts). */
+  readonly onDir?: DirHook<UpperLayer>
+}
+
+const READDIR_PAGE = 256
+
+/**
+ * The union of a layer stack as a file system (WriteView; overlay/view.ts has the contract).
+ * Mutations and inode assignment are serialised by one lock; each mutation is one atomic
+ * batch of the writable layer's Kv.
+ */
+export class UnionView implements WriteView {
+  readonly readOnly: boolean
+  readonly #opts: ViewOptions
+  readonly #kv: Kv
+  readonly #inodes: InodeTable
+  #lock: Promise<unknown> = Promise.resolve()
+
+  private constructor (opts: ViewOptions, kv: Kv, inodes: InodeTable) {
+    this.#opts = opts
+    this.#kv = kv
+    this.#inodes = inodes
+    this.readOnly = opts.writable === undefined
+  }
+
+  static async open (opts: ViewOptions): Promise<UnionView> {
+    const kv = opts.writable?.kv ?? opts.state ?? createMemoryKv()
+    return new UnionView(opts, kv, await InodeTable.open(kv))
+  }
+
+  #union (upper?: UpperLayer): Union<UpperLayer> {
+    const top = upper ?? (this.#opts.writable !== undefined ? new UpperLayer(this.#kv, this.#opts.store) : undefined)
+    return new Union<UpperLayer>(top !== undefined ? [top, ...this.#opts.lowers] : this.#opts.lowers,
+      { upper: top, onDir: this.#opts.onDir })
+  }
+
+  async #locked<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.#lock.then(fn, fn)
+    this.#lock = run.catch(() => {})
+    return await run
+  }
+
+  /** Attributes of visible entries (names = parent path names), assigning lower inos in one batch. */
+  async #attrs (items: ReadonlyArray<{ names: readonly string[], entry: Entry }>): Promise<Attrs[]> {
+    const lower = items.map((it, i) => ({ it, i })).filter(({ it }) => !isUpperEntry(it.entry) && it.names.length > 0)
+    const inos = lower.length === 0 ? [] : await this.#locked(async () => await this.#inodes.assign(lower.map(({ it }) => ({
+      key: lowerInoKey(joinPath(it.names), it.entry.hardlink), path: joinPath(it.names)
+    }))))
+    const byIndex = new Map(lower.map(({ i }, k) => [i, inos[k]]))
+    return items.map(({ entry }, i) => attrsOf(entry, isUpperEntry(entry) ? entry.upper.ino : byIndex.get(i) ?? 1))
+  }
+
+  async #resolve (path: string): Promise<Resolved<UpperLayer> | undefined> {
+    return await this.#union().resolve(splitPath(path))
+  }
+
+  async stat (path: string): Promise<Attrs | undefined> {
+    const r = await this.#resolve(path)
+    return r === undefined ? undefined : (await this.#attrs([r]))[0]
+  }
+
+  async statRequired (path: string): Promise<Attrs> {
+    const a = await this.stat(path)
+    if (a === undefined) throw new NotFoundError(path)
+    return a
+  }
+
+  async pathOf (ino: Ino): Promise<string | undefined> {
+    if (ino === 1n) return '/'
+    return await this.#inodes.pathOf(Number(ino))
+  }
+
+  async * readdir (path: string, after?: string): AsyncIterable<ViewDirEntry> {
+    const r = await this.#resolve(path)
+    if (r === undefined) throw new NotFoundError(path)
+    let page: Source[] = []
+    const flush = async function * (this: UnionView): AsyncIterable<ViewDirEntry> {
+      const attrs = await this.#attrs(page.map((s) => ({ names: [...r.names, s.entry.name], entry: s.entry })))
+      for (let i = 0; i < page.length; i++) yield { name: page[i].entry.name, attrs: attrs[i] }
+      page = []
+    }
+    for await (const s of this.#union().readdir(r, after)) {
+      page.push(s)
+      if (page.length >= READDIR_PAGE) yield * flush.call(this)
+    }
+    yield * flush.call(this)
+  }
+
+  async readlink (path: string): Promise<string> {
+    const r = await this.#resolve(path)
+    if (r === undefined) throw new NotFoundError(path)
+    if (r.entry.kind !== 'symlink' || r.entry.target === undefined) throw new InvalidOperationError(`not a symlink: ${path}`)
+    return r.entry.target
+  }
+
+  async read (path: string, offset: number, length: number): Promise<Uint8Array> {
+    const r = await this.#resolve(path)
+    if (r === undefined) throw new NotFoundError(path)
+    if (r.entry.kind === 'dir') throw new IsDirError(path)
+    if (r.entry.kind !== 'file') return new Uint8Array(0)
+    return await r.sources[0].layer.read(r.entry, offset, length)
+  }
+
+  /** Runs one mutation in a transaction of the writable layer and returns the attrs of `result`. */
+  async #mutate (path: string | undefined, fn: (ctx: MutationCtx) => Promise<void>): Promise<Attrs> {
+    if (this.#opts.writable === undefined) throw new ReadOnlyError(path ?? '/')
+    await this.#locked(async () => {
+      const txn = new KvTxn(this.#kv)
+      const upper = new UpperLayer(txn, this.#opts.store)
+      const ctx: MutationCtx = { txn, upper, union: this.#union(upper), inodes: this.#inodes, store: this.#opts.store, now: nowNs() }
+      await fn(ctx)
+      await txn.commit()
+    })
+    return path === undefined ? await this.statRequired('/') : await this.statRequired(path)
+  }
+
+  async create (path: string, attrs: CreateAttrs = {}): Promise<Attrs> {
+    return await this.#mutate(path, async (ctx) => { await createObject(ctx, path, 'file', attrs) })
+  }
+
+  async mkdir (path: string, attrs: CreateAttrs = {}): Promise<Attrs> {
+    return await this.#mutate(path, async (ctx) => { await createObject(ctx, path, 'dir', attrs) })
+  }
+
+  async symlink (path: string, target: string, attrs: CreateAttrs = {}): Promise<Attrs> {
+    return await this.#mutate(path, async (ctx) => {
+      await createObject(ctx, path, 'symlink', attrs, { l: target, z: Buffer.byteLength(target) })
+    })
+  }
+
+  async mknod (path: string, kind: 'chardev' | 'blockdev' | 'fifo' | 'socket', dev: { major: number, minor: number },
+    attrs: CreateAttrs = {}): Promise<Attrs> {
+    const extra = kind === 'chardev' || kind === 'blockdev' ? { r: [dev.major, dev.minor] as [number, number] } : {}
+    return await this.#mutate(path, async (ctx) => { await createObject(ctx, path, kind, attrs, extra) })
+  }
+
+  async link (existing: string, path: string): Promise<Attrs> {
+    return await this.#mutate(path, async (ctx) => { await linkObject(ctx, existing, path) })
+  }
+
+  async write (path: string, offset: number, data: Uint8Array): Promise<Attrs> {
+    return await this.#mutate(path, async (ctx) => { await writeObject(ctx, path, offset, data) })
+  }
+
+  async setattr (path: string, set: SetAttrs): Promise<Attrs> {
+    return await this.#mutate(path, async (ctx) => { await setattrObject(ctx, path, set) })
+  }
+
+  async unlink (path: string): Promise<void> {
+    await this.#mutate(undefined, async (ctx) => { await unlinkObject(ctx, path) })
+  }
+
+  async rmdir (path: string): Promise<void> {
+    await this.#mutate(undefined, async (ctx) => { await rmdirObject(ctx, path) })
+  }
+
+  async rename (from: string, to: string): Promise<void> {
+    await this.#mutate(undefined, async (ctx) => { await renameObject(ctx, from, to) })
+  }
+
+  async sync (): Promise<void> {
+    await this.#locked(async () => { await this.#kv.batch([{ key: 'meta:sync', value: new Uint8Array(0) }], true) })
+  }
+
+  /** Closes the view (not the layers or the store, which the caller opened). */
+  async close (): Promise<void> {
+    await this.#locked(async () => { if (this.#opts.writable === undefined && this.#opts.state === undefined) await this.#kv.close() })
+  }
+}
+
+/** Opens a view over `lowers` (top first), with `writable` on top if given. */
+export async function openUnionView (opts: ViewOptions): Promise<UnionView> {
+  return await UnionView.open(opts)
+}
+
+function attrsOf (e: Entry, ino: number): Attrs {
+  if (e.kind === 'whiteout') throw new TypeError('a whiteout has no attributes')
+  const node = isUpperEntry(e) ? e.upper.node : undefined
+  return {
+    ino: BigInt(ino), kind: e.kind, mode: e.mode, uid: e.uid, gid: e.gid, size: e.size,
+    nlink: node !== undefined ? (e.kind === 'dir' ? 1 : node.nl) : (e.hardlink !== undefined ? 2 : 1),
+    mtimeNs: e.mtimeNs, ctimeNs: node?.c ?? e.mtimeNs,
+    ...(e.target !== undefined ? { target: e.target } : {}),
+    ...(e.devMajor !== undefined ? { devMajor: e.devMajor, devMinor: e.devMinor ?? 0 } : {}),
+    ...(e.xattrs !== undefined ? { xattrs: e.xattrs } : {})
+  }
+}
