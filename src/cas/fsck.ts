@@ -1,9 +1,10 @@
 import type { CID } from 'multiformats/cid'
 import { hasCode } from '../util/coded-error.js'
-import { ChunkInvalidError } from './errors.js'
+import { ChunkInvalidError, StoreCorruptError } from './errors.js'
 import type { AbortOptions, ChunkReader } from './interface.js'
 import { mayHaveLinks, walkDag } from './links.js'
 import { checkPacks, type FsckProblem } from './store/check-packs.js'
+import { compactPack } from './store/compact.js'
 import type { LocalStore } from './store/local.js'
 import { decodeEntry, RECORD_HEADER_BYTES } from './store/pack-format.js'
 import type { RecoveryReport } from './store/recover.js'
@@ -60,6 +61,7 @@ export async function checkStore (store: LocalStore, options: FsckOptions = {}):
     await fixCounters(store)
     return found
   })
+  if (repair) await rewriteDamaged(store, packs.rewrite)
   const problems = packs.problems
   const count = (kind: FsckProblem['kind']): number => problems.filter((p) => p.kind === kind).length
   let missing = 0
@@ -101,6 +103,16 @@ async function missingUnder (store: LocalStore, root: CID, options: AbortOptions
   }
   await flush()
   return absent
+}
+
+/** Rewrites packs with damaged regions, keeping their live records (store/compact.ts). */
+async function rewriteDamaged (store: LocalStore, packs: Array<{ pack: number, live: number }>): Promise<void> {
+  const parts = store.parts
+  for (const { pack, live } of packs) {
+    if (pack === parts.table.activePack) await parts.writer.seal()
+    const r = await compactPack(parts, { pack, garbage: new Map(), live, liveBytes: 0 }, () => false)
+    if (r.skipped) throw new StoreCorruptError(`pack ${pack} could not be rewritten around its damage`)
+  }
 }
 
 async function fixCounters (store: LocalStore): Promise<void> {

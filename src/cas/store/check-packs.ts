@@ -1,8 +1,8 @@
 import { CID } from 'multiformats/cid'
 import type { IndexOp } from './index-db.js'
 import type { StoreParts } from './local.js'
-import { decodeEntry, decodeRecordHeader, encodeEntry, RECORD_HEADER_BYTES, type IndexEntry } from './pack-format.js'
-import { isStop, openPayload, scanPack } from './pack-scan.js'
+import { decodeEntry, encodeEntry, type IndexEntry } from './pack-format.js'
+import { isStop, openPayload, scanPack, type ScanStop } from './pack-scan.js'
 
 /** One thing fsck found. `repaired` says whether --repair fixed it. */
 export interface FsckProblem {
@@ -26,10 +26,11 @@ export interface PackCheck {
   garbageBytes: number
   strayFiles: string[]
   problems: FsckProblem[]
+  /** Packs with damaged regions and live records: repair rewrites them (compactPack). */
+  rewrite: Array<{ pack: number, live: number }>
 }
 
 type Located = { cidBytes: Uint8Array, entry: IndexEntry }
-const MAGIC = Buffer.from([0x58, 0x50, 0x4b, 0x31])
 
 /**
  * Reads every pack from start to end and checks it against the index: every indexed record
@@ -49,7 +50,7 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
     m.set(entry.offset, { cidBytes: k, entry })
   }
   const { packs, others } = await files.list()
-  const out: PackCheck = { packs: packs.length, records: 0, verified: 0, garbageRecords: 0, garbageBytes: 0, strayFiles: others, problems: [] }
+  const out: PackCheck = { packs: packs.length, records: 0, verified: 0, garbageRecords: 0, garbageBytes: 0, strayFiles: others, problems: [], rewrite: [] }
   const ops: IndexOp[] = []
   const indexedNow = new Set<string>()
   let done = 0
@@ -58,38 +59,38 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
     byPack.delete(n)
     const size = await files.size(n)
     let liveLeft = 0
-    let pos = 0
-    while (pos < size) {
-      let next = size
-      for await (const r of scanPack(files, n, pos, size)) {
-        if (isStop(r)) {
-          next = await resync(parts, n, r.offset + 1, size)
-          out.problems.push({ kind: 'damaged', pack: n, offset: r.offset, bytes: next - r.offset, detail: `${next - r.offset} bytes that are no whole record (dead space)`, repaired: repair })
-          break
-        }
-        out.records++
-        const e = entries.get(r.offset)
-        const block = openPayload(r.cidBytes, r.header.flags, r.header.rawSize, r.payload)
-        if (e !== undefined && Buffer.compare(e.cidBytes, r.cidBytes) === 0 && e.entry.length === r.header.payloadLength) {
-          entries.delete(r.offset)
-          if (block !== undefined) { out.verified++; liveLeft++; continue }
-          out.problems.push({ kind: 'corrupt', cid: cidText(r.cidBytes), pack: n, offset: r.offset, detail: 'stored bytes do not match their hash', repaired: repair })
-          if (repair) ops.push({ type: 'del', sublevel: 'chunks', key: e.cidBytes }); else liveLeft++
-          continue
-        }
-        const key = Buffer.from(r.cidBytes).toString('latin1')
-        if (block === undefined || indexedNow.has(key) || await index.chunks.get(r.cidBytes) !== undefined) {
-          out.garbageRecords++; out.garbageBytes += r.length
-          continue
-        }
-        out.problems.push({ kind: 'orphan', cid: block.cid.toString(), pack: n, offset: r.offset, detail: 'valid record missing from the index', repaired: repair })
-        if (repair) {
-          indexedNow.add(key); liveLeft++
-          ops.push({ type: 'put', sublevel: 'chunks', key: Uint8Array.from(r.cidBytes), value: encodeEntry({ pack: n, offset: r.offset, length: r.header.payloadLength, flags: r.header.flags, rawSize: r.header.rawSize }) })
-        }
+    let damagedBytes = 0
+    let stop: ScanStop | undefined
+    for await (const r of scanPack(files, n, 0, size, { resync: true })) {
+      if (stop !== undefined) {
+        const bytes = (isStop(r) ? r.offset : r.offset) - stop.offset
+        damaged(out, n, stop.offset, bytes, repair); damagedBytes += bytes
+        stop = undefined
       }
-      pos = next
+      if (isStop(r)) { stop = r; continue }
+      out.records++
+      const e = entries.get(r.offset)
+      const block = openPayload(r.cidBytes, r.header.flags, r.header.rawSize, r.payload)
+      if (e !== undefined && Buffer.compare(e.cidBytes, r.cidBytes) === 0 && e.entry.length === r.header.payloadLength) {
+        entries.delete(r.offset)
+        if (block !== undefined) { out.verified++; liveLeft++; continue }
+        out.problems.push({ kind: 'corrupt', cid: cidText(r.cidBytes), pack: n, offset: r.offset, detail: 'stored bytes do not match their hash', repaired: repair })
+        if (repair) ops.push({ type: 'del', sublevel: 'chunks', key: e.cidBytes }); else liveLeft++
+        continue
+      }
+      const key = Buffer.from(r.cidBytes).toString('latin1')
+      if (block === undefined || indexedNow.has(key) || await index.chunks.get(r.cidBytes) !== undefined) {
+        out.garbageRecords++; out.garbageBytes += r.length
+        continue
+      }
+      out.problems.push({ kind: 'orphan', cid: block.cid.toString(), pack: n, offset: r.offset, detail: 'valid record missing from the index', repaired: repair })
+      if (repair) {
+        indexedNow.add(key); liveLeft++
+        ops.push({ type: 'put', sublevel: 'chunks', key: Uint8Array.from(r.cidBytes), value: encodeEntry({ pack: n, offset: r.offset, length: r.header.payloadLength, flags: r.header.flags, rawSize: r.header.rawSize }) })
+      }
     }
+    if (stop !== undefined) { damaged(out, n, stop.offset, size - stop.offset, repair); damagedBytes += size - stop.offset }
+    if (damagedBytes > 0 && liveLeft > 0) out.rewrite.push({ pack: n, live: liveLeft })
     for (const e of entries.values()) dangling(out, ops, e, repair, `no such record in pack ${n}`)
     if (liveLeft === 0 && n !== table.activePack) {
       out.problems.push({ kind: 'unreferenced-pack', pack: n, bytes: size, detail: 'no index entry uses this pack', repaired: repair })
@@ -106,6 +107,10 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
   return out
 }
 
+function damaged (out: PackCheck, pack: number, offset: number, bytes: number, repair: boolean): void {
+  out.problems.push({ kind: 'damaged', pack, offset, bytes, detail: `${bytes} bytes that are no whole record${repair ? ' (pack rewritten without them)' : ''}`, repaired: repair })
+}
+
 function dangling (out: PackCheck, ops: IndexOp[], e: Located, repair: boolean, detail: string): void {
   out.problems.push({ kind: 'dangling', cid: cidText(e.cidBytes), pack: e.entry.pack, offset: e.entry.offset, detail, repaired: repair })
   if (repair) ops.push({ type: 'del', sublevel: 'chunks', key: e.cidBytes })
@@ -116,19 +121,6 @@ async function applyRepairs (parts: StoreParts, ops: IndexOp[]): Promise<void> {
   for (const [n, s] of parts.table.packs) {
     if (s.dead === true) { await parts.files.remove(n); parts.table.packs.delete(n); await parts.index.batch([{ type: 'del', sublevel: 'meta', key: `pack/${n}` }], true) }
   }
-}
-
-/** Offset of the next plausible record header at or after `from` (or `end`). */
-async function resync (parts: StoreParts, pack: number, from: number, end: number): Promise<number> {
-  const BLOCK = 1024 * 1024
-  for (let pos = from; pos < end; pos += BLOCK - RECORD_HEADER_BYTES) {
-    const buf = await parts.files.read(pack, pos, Math.min(BLOCK, end - pos))
-    for (let i = buf.indexOf(MAGIC); i >= 0; i = buf.indexOf(MAGIC, i + 1)) {
-      if (i + RECORD_HEADER_BYTES > buf.length && pos + buf.length < end) break
-      if (decodeRecordHeader(buf, i) !== undefined) return pos + i
-    }
-  }
-  return end
 }
 
 function cidText (bytes: Uint8Array): string {

@@ -43,8 +43,8 @@ export async function compactPack (parts: StoreParts, plan: PackPlan, isProtecte
   if (target !== undefined) {
     let bufs: Uint8Array[] = []
     let bufStart = 0
-    for await (const r of scanPack(files, plan.pack, 0, oldSize)) {
-      if (isStop(r)) break
+    for await (const r of scanPack(files, plan.pack, 0, oldSize, { resync: true })) {
+      if (isStop(r)) continue // damaged bytes: left behind
       if (plan.garbage.has(r.offset)) continue
       const e = decodeEntry(await index.chunks.get(r.cidBytes) ?? new Uint8Array())
       if (e === undefined || e.pack !== plan.pack || e.offset !== r.offset) continue // a duplicate or dropped record

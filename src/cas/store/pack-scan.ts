@@ -20,11 +20,38 @@ export interface ScanStop { readonly offset: number, readonly reason: 'torn' | '
 
 /**
  * Reads the records of pack `pack` from `from` to `end`, in order, in large sequential
- * reads. Yields records (not verified: see verifyRecord); yields a ScanStop and ends at
- * the first bytes that are not a whole, well-formed record ('torn' when the record runs
- * past `end`, 'garbage' when the header is not one).
+ * reads. Yields records (not verified: see openPayload). At bytes that are not a whole,
+ * well-formed record it yields a ScanStop ('torn' when a record runs past `end`, 'garbage'
+ * when there is no header) and ends, or with `resync` goes on at the next plausible header.
  */
-export async function * scanPack (files: PackFiles, pack: number, from: number, end: number): AsyncGenerator<ScannedRecord | ScanStop> {
+export async function * scanPack (files: PackFiles, pack: number, from: number, end: number, options: { resync?: boolean } = {}): AsyncGenerator<ScannedRecord | ScanStop> {
+  let pos = from
+  while (pos < end) {
+    let next = end
+    for await (const r of scanRun(files, pack, pos, end)) {
+      yield r
+      if (isStop(r)) { next = options.resync === true ? await resync(files, pack, r.offset + 1, end) : end; break }
+    }
+    pos = next
+  }
+}
+
+const MAGIC = Buffer.from([0x58, 0x50, 0x4b, 0x31])
+
+/** Offset of the next plausible record header at or after `from` (or `end`). */
+async function resync (files: PackFiles, pack: number, from: number, end: number): Promise<number> {
+  const BLOCK = 1024 * 1024
+  for (let pos = from; pos < end; pos += BLOCK - RECORD_HEADER_BYTES) {
+    const buf = await files.read(pack, pos, Math.min(BLOCK, end - pos))
+    for (let i = buf.indexOf(MAGIC); i >= 0; i = buf.indexOf(MAGIC, i + 1)) {
+      if (i + RECORD_HEADER_BYTES > buf.length && pos + buf.length < end) break
+      if (decodeRecordHeader(buf, i) !== undefined) return pos + i
+    }
+  }
+  return end
+}
+
+async function * scanRun (files: PackFiles, pack: number, from: number, end: number): AsyncGenerator<ScannedRecord | ScanStop> {
   let buf = Buffer.alloc(0)
   let bufStart = from
   let pos = from
