@@ -1,0 +1,78 @@
+import { once } from 'node:events'
+import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { ChunkMissingError } from '../../cas/errors.js'
+import { exportDirectory } from '../../overlay/export-dir.js'
+import { exportTar } from '../../overlay/export-tar.js'
+import { ExportError } from '../../overlay/errors.js'
+import { openTree } from '../../overlay/tree.js'
+import { UsageError, type Command } from '../command.js'
+import { openCliStore, resolveRoot } from '../store.js'
+
+interface ExportCliResult { root: string, dest: string, format: 'directory' | 'tar', files?: number, bytes: number, skipped?: string[] }
+
+/** Writes a tar stream to `dest` ('-' is stdout, else a file written as DEST.partial, then renamed). */
+async function writeTar (source: AsyncIterable<Uint8Array>, dest: string): Promise<number> {
+  let total = 0
+  if (dest === '-') {
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0); throw err })
+    for await (const piece of source) {
+      total += piece.length
+      if (!process.stdout.write(piece)) await once(process.stdout, 'drain')
+    }
+    return total
+  }
+  const partial = `${dest}.partial`
+  let fd: number
+  try { fd = openSync(partial, 'w', 0o644) } catch (err) { throw new ExportError(`cannot create ${dest}`, { cause: err }) }
+  try {
+    for await (const piece of source) {
+      let off = 0
+      while (off < piece.length) off += writeSync(fd, piece, off, piece.length - off)
+      total += piece.length
+    }
+  } catch (err) {
+    closeSync(fd)
+    rmSync(partial, { force: true })
+    throw err
+  }
+  closeSync(fd)
+  renameSync(partial, dest)
+  return total
+}
+
+const command: Command = {
+  summary: 'write a tree out as a directory or a tar archive',
+  usage: 'ROOT DEST',
+  help: [
+    'ROOT is a CID or a pin name. DEST ending in .tar is written as a POSIX tar (- for stdout);',
+    'anything else is a directory, created if absent, that must be empty. Every piece of',
+    'metadata is restored: owners (as root), modes, nanosecond mtimes, xattrs, hard links,',
+    'devices, fifos and sockets (a tar cannot hold sockets: they are listed as skipped).'
+  ].join('\n'),
+  minArgs: 2,
+  maxArgs: 2,
+  async run (ctx): Promise<ExportCliResult | undefined> {
+    const [rootText, dest] = ctx.positionals
+    if (dest === '-' && ctx.json) throw new UsageError('--json cannot be used when the tar goes to stdout')
+    await using store = await openCliStore(ctx)
+    const root = await resolveRoot(store, rootText)
+    if (!await store.has(root)) throw new ChunkMissingError(root)
+    const bar = ctx.progress('export', (await openTree(store, root).rootEntry()).size || undefined, 'bytes')
+    try {
+      if (dest === '-' || dest.endsWith('.tar')) {
+        const skipped: string[] = []
+        const bytes = await writeTar(exportTar(store, root, { signal: ctx.signal, onBytes: (n) => bar.add(n), onSkip: (p) => skipped.push(p) }), dest)
+        if (dest === '-') return undefined
+        return { root: root.toString(), dest, format: 'tar', bytes, skipped }
+      }
+      const r = await exportDirectory(store, root, dest, { signal: ctx.signal, onBytes: (n) => bar.add(n) })
+      return { root: root.toString(), dest, format: 'directory', ...r }
+    } finally {
+      bar.done()
+    }
+  },
+  human: (r: ExportCliResult) => `${r.root} -> ${r.dest} (${r.format}, ${r.files !== undefined ? `${r.files} files, ` : ''}${r.bytes} bytes)` +
+    (r.skipped !== undefined && r.skipped.length > 0 ? `\nskipped (a tar cannot hold sockets): ${r.skipped.join(', ')}` : '')
+}
+
+export default command
