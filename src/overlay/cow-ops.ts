@@ -119,13 +119,14 @@ async function rootObject (ctx: MutationCtx): Promise<{ ino: number, node: Upper
 
 /** A new name `path` for the non-directory at `existing`. */
 export async function linkObject (ctx: MutationCtx, existing: string, path: string): Promise<void> {
-  const src = await target(ctx, existing)
-  if (src.r.entry.kind === 'dir') throw new IsDirError(existing)
-  const obj = await copyUp(ctx, src.chain[src.chain.length - 1], src.r)
+  let src = await target(ctx, existing)
   const { parent, name } = parentAndName(path)
   const chain = await upperDir(ctx, parent)
   const dir = chain[chain.length - 1]
   if (await ctx.union.child(dir, name) !== undefined) throw new ExistsError(path)
+  if (src.r.entry.kind === 'dir') throw new IsDirError(existing)
+  src = await target(ctx, existing)
+  const obj = await copyUp(ctx, src.chain[src.chain.length - 1], src.r)
   putNode(ctx.txn, obj.ino, { ...obj.node, nl: obj.node.nl + 1, c: ctx.now })
   putDirent(ctx.txn, relOf(dir), name, { i: obj.ino })
   await touchDir(ctx, dir)

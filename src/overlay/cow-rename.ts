@@ -41,12 +41,14 @@ async function at (ctx: MutationCtx, path: string): Promise<{ dir: Resolved<Uppe
 export async function renameObject (ctx: MutationCtx, from: string, to: string): Promise<void> {
   const fromPath = joinPath(parentAndName(from).parent.concat(parentAndName(from).name))
   const toPath = joinPath(parentAndName(to).parent.concat(parentAndName(to).name))
-  if (fromPath === toPath) { if ((await at(ctx, from)).r === undefined) throw new NotFoundError(from); return }
-  if (toPath.startsWith(fromPath + '/')) throw new BadPathError(to, 'cannot move a directory into itself')
-  await at(ctx, to)
+  // Errors in the kernel's order: both parents, then the source, then the shapes.
+  await at(ctx, from)
+  const dst = await at(ctx, to)
   let src = await at(ctx, from)
   if (src.r === undefined) throw new NotFoundError(from)
-  const dst = await at(ctx, to)
+  if (fromPath === toPath) return
+  if (toPath.startsWith(fromPath + '/')) throw new BadPathError(to, 'cannot move a directory into itself')
+  if (fromPath.startsWith(toPath + '/') || toPath === '/') throw new NotEmptyError(to) // the target holds the source (Linux: ENOTEMPTY)
   const isDir = src.r.entry.kind === 'dir'
   if (dst.r !== undefined) {
     if (isUpperEntry(dst.r.entry) && isUpperEntry(src.r.entry) && dst.r.entry.upper.ino === src.r.entry.upper.ino) return
