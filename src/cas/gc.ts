@@ -107,5 +107,6 @@ async function planSweep (parts: StoreParts, sealBelow: number, marked: Set<stri
   const onDisk = new Set((await parts.files.list()).packs)
   for (const n of onDisk) if (n < sealBelow && parts.table.packs.get(n)?.dead !== true) planOf(n)
   for (const n of plans.keys()) if (!onDisk.has(n)) plans.delete(n) // a lost pack: fsck's business
+  for (const r of parts.writer.pending.values()) plans.delete(r.entry.pack) // never true after seal(); cheap insurance
   return plans
 }

@@ -87,10 +87,10 @@ export class PackWriter {
   async seal (): Promise<number> {
     return await this.exclusive(async () => {
       const t = this.#table
-      t.activePack = t.nextPack++
+      const first = t.activePack = t.nextPack++
       t.activeSize = 0
       await this.#commit(true)
-      return t.activePack
+      return first // not t.activePack: appends during the commit may have rolled it on
     })
   }
 
