@@ -42,6 +42,8 @@ export interface Command {
   readonly maxArgs?: number
   run (ctx: CommandContext): Promise<unknown>
   human? (result: any): string
+  /** Exit status for a result that was printed (default 0), e.g. 1 when fsck leaves problems. */
+  exitCode? (result: any): number
 }
 
 /** Thrown for wrong usage: printed with the command's usage line and exit code 2. */

@@ -100,7 +100,7 @@ export async function main (argv: string[]): Promise<number> {
       const text = cmd.human(result)
       if (text !== '') process.stdout.write(text.endsWith('\n') ? text : text + '\n')
     }
-    return 0
+    return cmd.exitCode?.(result) ?? 0
   } catch (err) {
     const isUsage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true
     const message = describeError(err)
