@@ -2,7 +2,7 @@ import { CID } from 'multiformats/cid'
 import { BadCidError, PinNotFoundError } from '../cas/errors.js'
 import { isPinName } from '../cas/pins.js'
 import { openLocalStore, type LocalStore } from '../cas/store/local.js'
-import type { CommandContext } from './command.js'
+import { UsageError, type CommandContext } from './command.js'
 
 /** Seconds to wait for another xeno process to release the store (env XENO_LOCK_WAIT, default 0). */
 function lockWaitMs (): number {
@@ -15,8 +15,27 @@ function lockWaitMs (): number {
  * CAS_STORE_LOCKED when another process holds it (after XENO_LOCK_WAIT seconds).
  * The caller closes it (`await using store = await openCliStore(ctx)`).
  */
-export async function openCliStore (ctx: Pick<CommandContext, 'storeDir'>): Promise<LocalStore> {
-  return await openLocalStore(ctx.storeDir, { lockWaitMs: lockWaitMs() })
+export async function openCliStore (ctx: Pick<CommandContext, 'storeDir'>, options: { lockWaitMs?: number } = {}): Promise<LocalStore> {
+  return await openLocalStore(ctx.storeDir, { lockWaitMs: options.lockWaitMs ?? lockWaitMs() })
+}
+
+/** The `--wait SECONDS` option of maintenance commands, in ms (undefined when absent). */
+export function waitOption (options: CommandContext['options']): number | undefined {
+  const v = options.wait
+  if (v === undefined) return undefined
+  const s = Number(v)
+  if (typeof v !== 'string' || !Number.isFinite(s) || s < 0) throw new UsageError('--wait takes a number of seconds')
+  return s * 1000
+}
+
+/** Bytes for people: 1.5 MiB. */
+export function formatBytes (n: number): string {
+  if (Math.abs(n) < 1024) return `${n} B`
+  const units = ['KiB', 'MiB', 'GiB', 'TiB']
+  let v = n / 1024
+  let i = 0
+  while (Math.abs(v) >= 1024 && i < units.length - 1) { v /= 1024; i++ }
+  return `${v.toFixed(1)} ${units[i]}`
 }
 
 /**

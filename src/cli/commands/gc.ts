@@ -1,0 +1,43 @@
+import type { GcReport } from '../../cas/index.js'
+import type { Command } from '../command.js'
+import { formatBytes, openCliStore, waitOption } from '../store.js'
+
+/** `xeno gc`: remove every block no pin reaches. */
+const gc: Command = {
+  summary: 'remove every chunk and tree node that no pin reaches',
+  usage: '[--dry-run] [--wait SECONDS]',
+  help: [
+    'Marks everything reachable from the pins (xeno pin), then rewrites the pack files that hold',
+    'anything else. Crash-safe: a kill at any moment loses nothing that is pinned.',
+    'The store is used by one process at a time: while an import runs, gc fails with',
+    'CAS_STORE_LOCKED, or waits for it with --wait SECONDS (also XENO_LOCK_WAIT).',
+    '',
+    '  --dry-run        report what would be freed, change nothing',
+    '  --wait SECONDS   wait this long for another xeno process to release the store'
+  ].join('\n'),
+  options: { 'dry-run': { type: 'boolean' }, wait: { type: 'string' } },
+  maxArgs: 0,
+  async run (ctx): Promise<GcReport> {
+    await using store = await openCliStore(ctx, { lockWaitMs: waitOption(ctx.options) })
+    const progress = ctx.progress('gc', undefined, 'items')
+    try {
+      return await store.gc({
+        dryRun: ctx.options['dry-run'] === true,
+        signal: ctx.signal,
+        onPack: (done, total) => { progress.setTotal(total); progress.add(1); progress.detail(`${done}/${total} packs`) }
+      })
+    } finally {
+      progress.done()
+    }
+  },
+  human (r: GcReport): string {
+    const verb = r.dryRun ? 'would remove' : 'removed'
+    const lines = [`${verb} ${r.removedChunks} chunks (${formatBytes(r.removedRawBytes)} raw), ${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.freedBytes)} on disk`,
+      `kept ${r.reachable} blocks reachable from ${r.pins} pins` + (r.protected > 0 ? `, ${r.protected} more written by imports in progress` : ''),
+      `packs: ${r.packsRewritten} rewritten, ${r.packsDeleted} deleted` + (r.packsSkipped > 0 ? `, ${r.packsSkipped} left for next time (in use)` : '')]
+    if (r.missing > 0) lines.push(`warning: ${r.missing} tree nodes under pins are missing (see xeno fsck)`)
+    if (r.corrupt > 0) lines.push(`warning: ${r.corrupt} corrupt blocks were dropped (fetch or import them again)`)
+    return lines.join('\n')
+  }
+}
+export default gc
