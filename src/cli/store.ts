@@ -58,7 +58,7 @@ export async function resolveRoot (store: Pick<LocalStore, 'resolvePin'>, text: 
   throw new BadCidError(text, { cause: parseError })
 }
 
-/** Long base32/base58 strings with a CID's prefix are meant as CIDs, not names. */
+/** Text that starts like a CIDv1 in base32 (`baf…`) or a CIDv0 (`Qm…`) is meant as a CID, not a name. */
 function looksLikeCid (text: string): boolean {
-  return text.length >= 46 && (/^b[a-z2-7]+$/.test(text) || /^Qm[1-9A-HJ-NP-Za-km-z]+$/.test(text) || /^z[1-9A-HJ-NP-Za-km-z]+$/.test(text))
+  return /^baf[a-z2-7]{5,}$/.test(text) || /^Qm[1-9A-HJ-NP-Za-km-z]{6,}$/.test(text)
 }
