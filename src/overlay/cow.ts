@@ -51,6 +51,7 @@ export async function upperDir (ctx: MutationCtx, names: readonly string[]): Pro
   const dir = chain[chain.length - 1]
   if (dir.entry.kind !== 'dir') throw new NotDirError(joinPath(names))
   relOf(dir)
+  if (dir.upper?.layer !== ctx.upper) throw new ReadOnlyError(`${joinPath(names)} (in a writable layer of a .mount: not writable through this view)`)
   let copied = false
   for (let i = 0; i < chain.length; i++) {
     const r = chain[i]

@@ -38,4 +38,6 @@ export interface Resolved<W = unknown> {
   readonly upper?: UpperTarget<W>
   /** The `.mount` nesting depth at this path (0 outside any mount). */
   readonly mountDepth: number
+  /** URLs mounted on the way here (cycle detection, mount.ts). */
+  readonly mounted?: readonly string[]
 }

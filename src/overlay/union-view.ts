@@ -66,12 +66,13 @@ export class UnionView implements WriteView {
 
   /** Attributes of visible entries (names = parent path names), assigning lower inos in one batch. */
   async #attrs (items: ReadonlyArray<{ names: readonly string[], entry: Entry }>): Promise<Attrs[]> {
-    const lower = items.map((it, i) => ({ it, i })).filter(({ it }) => !isUpperEntry(it.entry) && it.names.length > 0)
+    const own = (e: Entry): boolean => isUpperEntry(e) && e.upper.owner === this.#kv
+    const lower = items.map((it, i) => ({ it, i })).filter(({ it }) => !own(it.entry) && it.names.length > 0)
     const inos = lower.length === 0 ? [] : await this.#locked(async () => await this.#inodes.assign(lower.map(({ it }) => ({
       key: lowerInoKey(joinPath(it.names), it.entry.hardlink), path: joinPath(it.names)
     }))))
     const byIndex = new Map(lower.map(({ i }, k) => [i, inos[k]]))
-    return items.map(({ entry }, i) => attrsOf(entry, isUpperEntry(entry) ? entry.upper.ino : byIndex.get(i) ?? 1))
+    return items.map(({ entry }, i) => attrsOf(entry, own(entry) && isUpperEntry(entry) ? entry.upper.ino : byIndex.get(i) ?? 1))
   }
 
   async #resolve (path: string): Promise<Resolved<UpperLayer> | undefined> {

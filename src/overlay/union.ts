@@ -61,7 +61,7 @@ export class Union<W = unknown> {
     }
     if (merged.length === 0) return undefined
     const upper: UpperTarget<W> | undefined = dir.upper !== undefined ? { layer: dir.upper.layer, rel: [...dir.upper.rel, name] } : undefined
-    const child: Resolved<W> = { names: [...dir.names, name], entry: merged[0].entry, sources: merged, upper, mountDepth: dir.mountDepth }
+    const child: Resolved<W> = { names: [...dir.names, name], entry: merged[0].entry, sources: merged, upper, mountDepth: dir.mountDepth, mounted: dir.mounted }
     return child.entry.kind === 'dir' ? await this.#dir(child) : child
   }
 

@@ -28,7 +28,7 @@ export interface UpperNode {
 
 /** An entry handed out by the writable layer: the path inside the layer and the node. */
 export interface UpperEntry extends Entry {
-  readonly upper: { readonly ino: number, readonly path: string, readonly node: UpperNode }
+  readonly upper: { readonly ino: number, readonly path: string, readonly node: UpperNode, readonly owner?: unknown }
 }
 
 export function isUpperEntry (e: Entry): e is UpperEntry {
@@ -36,7 +36,7 @@ export function isUpperEntry (e: Entry): e is UpperEntry {
 }
 
 /** The Entry of a node (CIDs absent except a base file's content). */
-export function entryOfNode (name: string, ino: number, path: string, node: UpperNode): UpperEntry {
+export function entryOfNode (name: string, ino: number, path: string, node: UpperNode, owner?: unknown): UpperEntry {
   const x = node.x !== undefined ? Object.fromEntries(Object.entries(node.x).map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))])) : undefined
   return {
     name, kind: node.k, mode: node.m, uid: node.u, gid: node.g, mtimeNs: node.t, size: node.z,
@@ -45,7 +45,7 @@ export function entryOfNode (name: string, ino: number, path: string, node: Uppe
     ...(node.r !== undefined ? { devMajor: node.r[0], devMinor: node.r[1] } : {}),
     ...(x !== undefined ? { xattrs: x } : {}),
     ...(node.o === true ? { opaque: true } : {}),
-    upper: { ino, path, node }
+    upper: { ino, path, node, owner }
   }
 }
 

@@ -53,7 +53,7 @@ export class UpperLayer implements UnionLayer {
 
   async rootEntry (): Promise<UpperEntry | undefined> {
     const node = await this.node(ROOT_UPPER_INO)
-    return node === undefined ? undefined : entryOfNode('', ROOT_UPPER_INO, '/', node)
+    return node === undefined ? undefined : entryOfNode('', ROOT_UPPER_INO, '/', node, this.kv)
   }
 
   async lookup (dir: Entry, name: string): Promise<Entry | undefined> {
@@ -67,7 +67,7 @@ export class UpperLayer implements UnionLayer {
     if (d.w !== undefined) return { name, kind: 'whiteout', mode: 0, uid: 0, gid: 0, mtimeNs: 0n, size: 0 }
     const node = await this.node(d.i)
     if (node === undefined) throw new TypeError(`writable layer: entry ${base}/${name} names missing node ${d.i}`)
-    return entryOfNode(name, d.i, base === '/' ? `/${name}` : `${base}/${name}`, node)
+    return entryOfNode(name, d.i, base === '/' ? `/${name}` : `${base}/${name}`, node, this.kv)
   }
 
   async * readdir (dir: Entry, after?: string): AsyncIterable<Entry> {
