@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <dirent.h>
+#include <stdint.h>
+#include <unistd.h>
 
 #define PATH_BYTES 4096
 #define NAME_BYTES 256
@@ -25,6 +28,8 @@ static napi_value throw_errno (napi_env env, int err, const char *syscall, const
     case EPERM: name = "EPERM"; break; case EACCES: name = "EACCES"; break;
     case ENOTSUP: name = "ENOTSUP"; break; case ENODATA: name = "ENODATA"; break;
     case ERANGE: name = "ERANGE"; break; case ENOSPC: name = "ENOSPC"; break;
+    case EILSEQ: name = "EILSEQ"; break; case ENAMETOOLONG: name = "ENAMETOOLONG"; break;
+    case ENOTDIR: name = "ENOTDIR"; break; case ELOOP: name = "ELOOP"; break;
     default: name = "EIO";
   }
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
@@ -87,12 +92,9 @@ static napi_value do_mknod (napi_env env, napi_callback_info info) {
 }
 
 // lxattrs(path) -> { name: Buffer } | null (none). ENOTSUP (no xattr support) counts as none.
-static napi_value lxattrs (napi_env env, napi_callback_info info) {
-  size_t argc = 1; napi_value argv[1], result, nul;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+static napi_value lxattrs_of (napi_env env, const char *path) {
+  napi_value result, nul;
   napi_get_null(env, &nul);
-  char path[PATH_BYTES];
-  if (argc < 1 || !get_string(env, argv[0], path, sizeof path)) return NULL;
   char stack[1024]; char *list = stack;
   ssize_t n = llistxattr(path, list, sizeof stack);
   if (n < 0 && errno == ERANGE) {
@@ -123,6 +125,14 @@ static napi_value lxattrs (napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value lxattrs (napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char path[PATH_BYTES];
+  if (argc < 1 || !get_string(env, argv[0], path, sizeof path)) return NULL;
+  return lxattrs_of(env, path);
+}
+
 // lsetxattr(path, name, value: Uint8Array)
 static napi_value do_lsetxattr (napi_env env, napi_callback_info info) {
   size_t argc = 3; napi_value argv[3];
@@ -138,12 +148,173 @@ static napi_value do_lsetxattr (napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- content-defined chunking: the hot loop of src/cas/chunker/cdc.ts findBoundary, in C.
+// Same gear table (passed once by cdcInit), same masks, same cuts (checked by tests).
+static uint32_t gear[256];
+static int gear_ready = 0;
+
+static napi_value cdc_init (napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_typedarray_type type; size_t length; void *data; napi_value ab; size_t offset;
+  if (argc < 1 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, &ab, &offset) != napi_ok ||
+      type != napi_uint32_array || length != 256) {
+    napi_throw_type_error(env, NULL, "cdcInit needs the 256-entry Uint32Array gear table");
+    return NULL;
+  }
+  memcpy(gear, data, sizeof gear);
+  gear_ready = 1;
+  return NULL;
+}
+
+static int64_t find_boundary (const uint8_t *d, int64_t start, int64_t end, int final,
+                              uint32_t min, uint32_t avg, uint32_t max, uint32_t small, uint32_t large) {
+  int64_t available = end - start;
+  if (available <= min) return final ? available : -1;
+  int64_t normal_end = start + (available < avg ? available : avg);
+  int64_t hard_end = start + (available < max ? available : max);
+  uint32_t hash = 0;
+  int64_t i = start + min;
+  for (; i < normal_end; i++) { hash = (hash << 1) + gear[d[i]]; if ((hash & small) == 0) return i + 1 - start; }
+  for (; i < hard_end; i++) { hash = (hash << 1) + gear[d[i]]; if ((hash & large) == 0) return i + 1 - start; }
+  if (available >= max) return max;
+  return final ? available : -1;
+}
+
+// cdcCuts(data: Uint8Array, final: boolean, min, avg, max) -> Uint32Array of chunk lengths,
+// as many whole chunks as `data` holds (all of it when final).
+static napi_value cdc_cuts (napi_env env, napi_callback_info info) {
+  size_t argc = 5; napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (!gear_ready) { napi_throw_error(env, NULL, "cdcInit not called"); return NULL; }
+  napi_typedarray_type type; size_t length; void *data; napi_value ab; size_t offset;
+  if (argc < 5 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, &ab, &offset) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "cdcCuts needs a Uint8Array");
+    return NULL;
+  }
+  bool final; uint32_t min, avg, max;
+  napi_get_value_bool(env, argv[1], &final);
+  napi_get_value_uint32(env, argv[2], &min);
+  napi_get_value_uint32(env, argv[3], &avg);
+  napi_get_value_uint32(env, argv[4], &max);
+  int bits = 0; while ((1u << bits) < avg) bits++;
+  uint32_t small = 0xffffffffu << (32 - (bits + 2));
+  uint32_t large = 0xffffffffu << (32 - (bits - 2));
+  size_t cap = length / min + 2, n = 0;
+  uint32_t *cuts = malloc(cap * sizeof *cuts);
+  int64_t start = 0;
+  while (start < (int64_t)length) {
+    int64_t len = find_boundary(data, start, (int64_t)length, final, min, avg, max, small, large);
+    if (len < 0) break;
+    cuts[n++] = (uint32_t)len;
+    start += len;
+  }
+  napi_value buf, arr; void *out;
+  napi_create_arraybuffer(env, n * sizeof *cuts, &out, &buf);
+  memcpy(out, cuts, n * sizeof *cuts);
+  free(cuts);
+  napi_create_typedarray(env, napi_uint32_array, n, buf, 0, &arr);
+  return arr;
+}
+
+// ---- scandir: one call per directory for the import walk.
+#define SCAN_FIELDS 13
+static int cmp_names (const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int valid_utf8 (const unsigned char *s) {
+  while (*s) {
+    int n = *s < 0x80 ? 0 : (*s >> 5) == 6 ? 1 : (*s >> 4) == 14 ? 2 : (*s >> 3) == 30 ? 3 : -1;
+    if (n < 0) return 0;
+    for (int i = 1; i <= n; i++) if ((s[i] & 0xc0) != 0x80) return 0;
+    s += n + 1;
+  }
+  return 1;
+}
+
+// scandir(path) -> { names: string[] (sorted bytewise), stats: Float64Array(n * 13)
+//   [mode, uid, gid, size, nlink, devHi, devLo, inoHi, inoLo, rdevMajor, rdevMinor, mtimeSec, mtimeNsec],
+//   targets: (string|undefined)[] (symlinks), xattrs: ({name: Buffer}|null)[] }
+// Throws with code EILSEQ for a name that is not valid UTF-8.
+static napi_value scan_dir (napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char path[PATH_BYTES];
+  if (argc < 1 || !get_string(env, argv[0], path, sizeof path)) return NULL;
+  DIR *dir = opendir(path);
+  if (dir == NULL) return throw_errno(env, errno, "opendir", path);
+  size_t cap = 64, n = 0;
+  char **names = malloc(cap * sizeof *names);
+  struct dirent *de;
+  errno = 0;
+  while ((de = readdir(dir)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+    if (n == cap) { cap *= 2; names = realloc(names, cap * sizeof *names); }
+    names[n++] = strdup(de->d_name);
+  }
+  int dfd = dirfd(dir);
+  qsort(names, n, sizeof *names, cmp_names);
+  napi_value result, jnames, jtargets, jxattrs, statsBuf, stats, undef;
+  napi_get_undefined(env, &undef);
+  napi_create_object(env, &result);
+  napi_create_array_with_length(env, n, &jnames);
+  napi_create_array_with_length(env, n, &jtargets);
+  napi_create_array_with_length(env, n, &jxattrs);
+  double *st; napi_create_arraybuffer(env, n * SCAN_FIELDS * sizeof(double), (void **)&st, &statsBuf);
+  napi_create_typedarray(env, napi_float64_array, n * SCAN_FIELDS, statsBuf, 0, &stats);
+  size_t plen = strlen(path);
+  napi_value failed = NULL;
+  for (size_t i = 0; i < n && failed == NULL; i++) {
+    if (!valid_utf8((const unsigned char *)names[i])) {
+      char full[PATH_BYTES + 256]; snprintf(full, sizeof full, "%s/%s", path, names[i]);
+      throw_errno(env, EILSEQ, "scandir", full); failed = undef; break;
+    }
+    struct stat s;
+    if (fstatat(dfd, names[i], &s, AT_SYMLINK_NOFOLLOW) != 0) {
+      char full[PATH_BYTES + 256]; snprintf(full, sizeof full, "%s/%s", path, names[i]);
+      throw_errno(env, errno, "lstat", full); failed = undef; break;
+    }
+    double *f = st + i * SCAN_FIELDS;
+    f[0] = s.st_mode; f[1] = s.st_uid; f[2] = s.st_gid; f[3] = (double)s.st_size; f[4] = (double)s.st_nlink;
+    f[5] = (double)((uint64_t)s.st_dev >> 32); f[6] = (double)((uint64_t)s.st_dev & 0xffffffffu);
+    f[7] = (double)((uint64_t)s.st_ino >> 32); f[8] = (double)((uint64_t)s.st_ino & 0xffffffffu);
+    f[9] = major(s.st_rdev); f[10] = minor(s.st_rdev);
+    f[11] = (double)s.st_mtim.tv_sec; f[12] = (double)s.st_mtim.tv_nsec;
+    napi_value jname; napi_create_string_utf8(env, names[i], NAPI_AUTO_LENGTH, &jname);
+    napi_set_element(env, jnames, i, jname);
+    char full[PATH_BYTES + 256];
+    if (plen + strlen(names[i]) + 2 > sizeof full) { throw_errno(env, ENAMETOOLONG, "scandir", path); failed = undef; break; }
+    memcpy(full, path, plen); full[plen] = '/'; strcpy(full + plen + 1, names[i]);
+    if (S_ISLNK(s.st_mode)) {
+      char target[PATH_BYTES];
+      ssize_t tl = readlinkat(dfd, names[i], target, sizeof target - 1);
+      if (tl < 0) { throw_errno(env, errno, "readlink", full); failed = undef; break; }
+      napi_value jt; napi_create_string_utf8(env, target, (size_t)tl, &jt);
+      napi_set_element(env, jtargets, i, jt);
+    }
+    napi_value x = lxattrs_of(env, full);
+    if (x == NULL) { failed = undef; break; }
+    napi_set_element(env, jxattrs, i, x);
+  }
+  for (size_t i = 0; i < n; i++) free(names[i]);
+  free(names);
+  closedir(dir);
+  if (failed != NULL) return NULL;
+  napi_set_named_property(env, result, "names", jnames);
+  napi_set_named_property(env, result, "stats", stats);
+  napi_set_named_property(env, result, "targets", jtargets);
+  napi_set_named_property(env, result, "xattrs", jxattrs);
+  return result;
+}
+
 static napi_value init (napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "utimens", NULL, utimens, NULL, NULL, NULL, napi_enumerable, NULL },
     { "mknod", NULL, do_mknod, NULL, NULL, NULL, napi_enumerable, NULL },
     { "lxattrs", NULL, lxattrs, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "lsetxattr", NULL, do_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL }
+    { "lsetxattr", NULL, do_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "cdcInit", NULL, cdc_init, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "cdcCuts", NULL, cdc_cuts, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "scandir", NULL, scan_dir, NULL, NULL, NULL, napi_enumerable, NULL }
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -1,15 +1,15 @@
-import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs'
-import { join } from 'node:path'
+import { lstatSync, type BigIntStats } from 'node:fs'
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions } from '../cas/interface.js'
 import { encodeTreeRoot } from './codec.js'
-import { sortNames, writeDir } from './dir-write.js'
+import { writeDir } from './dir-write.js'
 import { ImportError } from './errors.js'
 import type { FileContent } from './file-write.js'
-import { draftFromStat, plainXattrs, type EntryDraft } from './import-meta.js'
+import { draftFromScan, draftFromStat, plainXattrs, type EntryDraft } from './import-meta.js'
+import { batching } from './ingest/batch-sink.js'
 import { IngestPool, type IngestSink } from './ingest/pool.js'
 import type { Entry } from './interface.js'
-import { posix } from './posix.js'
+import { posix, SCAN, SCAN_FIELDS, type ScanResult } from './posix.js'
 
 export interface ImportOptions extends AbortOptions {
   /** Ingest worker threads (default 2). */
@@ -55,8 +55,11 @@ interface LinkGroup {
  */
 export async function importDirectory (dir: string, sink: IngestSink, options: ImportOptions = {}): Promise<ImportResult> {
   const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes })
+  const nodes = batching(sink)
   try {
-    return await new DirImport(pool, sink, options).run(dir)
+    const result = await new DirImport(pool, nodes.sink, options).run(dir)
+    await nodes.flush()
+    return result
   } finally {
     await pool.close()
   }
@@ -76,7 +79,8 @@ class DirImport {
     this.#signal = options.signal
   }
 
-  async run (dir: string): Promise<ImportResult> {
+  async run (input: string): Promise<ImportResult> {
+    const dir = input.replace(/\/+$/, '') || '/'
     const st = stat(dir)
     if (!st.isDirectory()) throw new ImportError(`not a directory: ${dir}`)
     const done = await this.#walk(dir, '', this.#draft('', st, dir))
@@ -96,26 +100,30 @@ class DirImport {
   }
 
   /**
-   * Walks one directory: reads its children in name order, queues files, recurses into
-   * subdirectories (the walk itself, not their completion). Resolves once the walk of this
-   * subtree is done, with a promise of the directory's finished Entry.
+   * Walks one directory: reads its children in name order (one scandir call), queues files,
+   * recurses into subdirectories (the walk itself, not their completion). Resolves once the
+   * walk of this subtree is done, with a promise of the directory's finished Entry.
    */
   async #walk (path: string, rel: string, draft: EntryDraft): Promise<{ entry: Promise<Entry> }> {
     this.#signal?.throwIfAborted()
     this.counts.dirs++
+    const scan = this.#scan(path)
+    const { names, stats } = scan
     const children: Array<Entry | Promise<Entry>> = []
-    for (const name of this.#names(path)) {
-      const full = join(path, name)
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]
+      const full = path + '/' + name
       const childRel = rel === '' ? name : `${rel}/${name}`
-      const st = stat(full)
-      const e = this.#draft(name, st, full)
+      const e = draftFromScan(name, stats, i, full)
+      const x = scan.xattrs[i]
+      if (x !== null) e.xattrs = plainXattrs(x)
       if (e.kind === 'dir') {
         children.push((await this.#walk(full, childRel, e)).entry)
       } else if (e.kind === 'file') {
-        children.push(this.#file(full, childRel, st, e))
+        children.push(this.#file(full, childRel, stats, i, e))
       } else {
         if (e.kind === 'symlink') {
-          e.target = readlinkSync(full)
+          e.target = scan.targets[i] ?? ''
           e.size = Buffer.byteLength(e.target)
           this.counts.symlinks++
         } else {
@@ -134,33 +142,33 @@ class DirImport {
     return { entry }
   }
 
-  #names (path: string): string[] {
-    let names: string[]
-    try { names = readdirSync(path) } catch (err) { throw new ImportError(`cannot read directory ${path}`, { cause: err }) }
-    for (const n of names) {
-      if (n.includes('\ufffd') && !readdirSync(path, { encoding: 'buffer' }).some((b) => b.toString('utf8') === n && Buffer.from(n).equals(b))) {
-        throw new ImportError(`file name is not valid UTF-8 in ${path}: ${JSON.stringify(n)}`)
-      }
+  #scan (path: string): ScanResult {
+    try {
+      return this.#posix.scandir(path)
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException
+      if (e.code === 'EILSEQ') throw new ImportError(`file name is not valid UTF-8: ${e.path ?? path}`)
+      throw new ImportError(`cannot read directory ${path}`, { cause: err })
     }
-    return sortNames(names)
   }
 
-  #file (full: string, rel: string, st: BigIntStats, e: EntryDraft): Promise<Entry> {
+  #file (full: string, rel: string, stats: Float64Array, i: number, e: EntryDraft): Promise<Entry> {
     this.counts.files++
-    const entry = st.nlink <= 1n
-      ? this.#pool.submit(full, Number(st.size)).then((c) => withContent(e, c))
-      : this.#linked(full, rel, st, e)
+    const b = i * SCAN_FIELDS
+    const size = stats[b + SCAN.SIZE]
+    const entry = stats[b + SCAN.NLINK] <= 1
+      ? this.#pool.submit(full, size).then((c) => withContent(e, c))
+      : this.#linked(full, rel, `${stats[b + SCAN.DEV_HI]}:${stats[b + SCAN.DEV_LO]}:${stats[b + SCAN.INO_HI]}:${stats[b + SCAN.INO_LO]}`, size, e)
     entry.catch(() => {}) // observed later by Promise.all; never an unhandled rejection
     return entry
   }
 
-  #linked (full: string, rel: string, st: BigIntStats, e: EntryDraft): Promise<Entry> {
-    const key = `${st.dev}:${st.ino}`
+  #linked (full: string, rel: string, key: string, size: number, e: EntryDraft): Promise<Entry> {
     let g = this.#links.get(key)
     if (g === undefined) {
       let settle: (multi: boolean) => void = () => {}
       const multi = new Promise<boolean>((resolve) => { settle = resolve })
-      g = { leader: rel, count: 0, content: this.#pool.submit(full, Number(st.size)), multi, settle }
+      g = { leader: rel, count: 0, content: this.#pool.submit(full, size), multi, settle }
       g.content.catch(() => {})
       this.#links.set(key, g)
     } else {

@@ -16,7 +16,33 @@ export interface Posix {
   lxattrs (path: string): Record<string, Uint8Array> | null
   /** lsetxattr(2). */
   lsetxattr (path: string, name: string, value: Uint8Array): void
+  /** Loads the chunker's gear table (src/cas/chunker/cdc.ts GEAR) for cdcCuts. */
+  cdcInit (gear: Uint32Array): void
+  /**
+   * The chunk lengths of `data` by the FastCDC rule of findBoundary (same cuts): as many whole
+   * chunks as `data` holds, and the remainder too when `final`.
+   */
+  cdcCuts (data: Uint8Array, final: boolean, minSize: number, avgSize: number, maxSize: number): Uint32Array
+  /**
+   * One directory: names sorted by bytes, their lstat fields (SCAN_* offsets, SCAN_FIELDS per
+   * name), symlink targets and xattrs. Throws code EILSEQ for a name that is not UTF-8.
+   */
+  scandir (path: string): ScanResult
 }
+
+export interface ScanResult {
+  readonly names: string[]
+  readonly stats: Float64Array
+  readonly targets: Array<string | undefined>
+  readonly xattrs: Array<Record<string, Uint8Array> | null>
+}
+
+/** Field offsets in ScanResult.stats. */
+export const SCAN = {
+  MODE: 0, UID: 1, GID: 2, SIZE: 3, NLINK: 4, DEV_HI: 5, DEV_LO: 6, INO_HI: 7, INO_LO: 8,
+  RDEV_MAJOR: 9, RDEV_MINOR: 10, MTIME_SEC: 11, MTIME_NSEC: 12
+} as const
+export const SCAN_FIELDS = 13
 
 export const S_IFMT = 0o170000
 export const S_IFSOCK = 0o140000

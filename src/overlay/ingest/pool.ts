@@ -8,6 +8,8 @@ import type { FileJob, JobsMessage, ResultMessage, WorkerInit } from './protocol
 /** A block sink that can also take chunks already hashed and compressed (LocalStore). */
 export interface IngestSink extends BlockSink {
   putPrepared?: (p: PreparedChunk) => unknown
+  /** Many at once (one index read): preferred when present. */
+  putPreparedMany?: (ps: readonly PreparedChunk[]) => unknown
 }
 
 export interface IngestPoolOptions {
@@ -113,14 +115,17 @@ export class IngestPool {
 
   async #consume (slot: Slot, msg: ResultMessage): Promise<void> {
     try {
-      for (const c of msg.chunks) {
+      const prepared = msg.chunks.map((c): PreparedChunk => ({
+        cid: CID.decode(c.cid), payload: new Uint8Array(msg.buffer, c.offset, c.length), compressed: c.compressed, rawSize: c.rawSize
+      }))
+      const sink = this.#sink
+      if (sink.putPreparedMany !== undefined) await sink.putPreparedMany(prepared)
+      else for (const p of prepared) await (this.#prepared ? sink.putPrepared!(p) : sink.put(p.cid, p.payload))
+      for (let i = 0; i < msg.chunks.length; i++) {
+        const c = msg.chunks[i]
         const p = this.#files.get(c.file)
         if (p === undefined) continue
-        const cid = CID.decode(c.cid)
-        const payload = new Uint8Array(msg.buffer, c.offset, c.length)
-        if (this.#prepared) await this.#sink.putPrepared!({ cid, payload, compressed: c.compressed, rawSize: c.rawSize })
-        else await this.#sink.put(cid, payload)
-        await p.builder.add(cid, c.rawSize)
+        await p.builder.add(prepared[i].cid, c.rawSize)
         this.counters.chunks++
         this.counters.bytes += c.rawSize
         this.#onBytes?.(c.rawSize)

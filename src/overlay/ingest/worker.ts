@@ -1,7 +1,8 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
-import { CHUNKER_V1, findBoundary } from '../../cas/chunker/cdc.js'
+import { CHUNKER_V1, GEAR } from '../../cas/chunker/cdc.js'
 import { prepareChunk } from '../../cas/prepare.js'
+import { posix } from '../posix.js'
 import type { ChunkRecord, FileDone, FileJob, JobsMessage, ResultMessage, WorkerInit } from './protocol.js'
 
 /**
@@ -18,8 +19,11 @@ if (port === null) throw new Error('ingest worker must run in a worker thread')
 
 const WINDOW_BYTES = 8 * 1024 * 1024
 const OUT_BYTES = 4 * 1024 * 1024
-const MAX = CHUNKER_V1.maxSize
+const { minSize, avgSize, maxSize } = CHUNKER_V1
 const window = new Uint8Array(WINDOW_BYTES)
+// The cut search runs in C (native/posix.c cdcCuts, same cuts as cdc.ts findBoundary).
+const P = posix()
+P.cdcInit(GEAR)
 
 let out = new Uint8Array(OUT_BYTES)
 let outPos = 0
@@ -63,18 +67,17 @@ function ingest (job: FileJob): void {
     let start = 0
     let end = 0
     let eof = false
-    for (;;) {
-      if (!eof && end - start < MAX) {
-        if (start > 0) { window.copyWithin(0, start, end); end -= start; start = 0 }
+    while (!eof) {
+      if (start > 0) { window.copyWithin(0, start, end); end -= start; start = 0 }
+      while (end < WINDOW_BYTES) {
         const n = readSync(fd, window, end, WINDOW_BYTES - end, null)
-        if (n === 0) eof = true
-        else end += n
-        continue
+        if (n === 0) { eof = true; break }
+        end += n
       }
-      if (start === end) break
-      const len = findBoundary(window, start, end, eof)
-      emit(job.id, window.subarray(start, start + len))
-      start += len
+      for (const len of P.cdcCuts(window.subarray(start, end), eof, minSize, avgSize, maxSize)) {
+        emit(job.id, window.subarray(start, start + len))
+        start += len
+      }
     }
   } finally {
     closeSync(fd)

@@ -1,0 +1,46 @@
+import type { CID } from 'multiformats/cid'
+import { preparePayload, type PreparedChunk } from '../../cas/prepare.js'
+import type { IngestSink } from './pool.js'
+
+/** A sink whose batched put is the fast path (LocalStore: one index read per batch). */
+export type BatchTarget = IngestSink & { putPreparedMany: (ps: readonly PreparedChunk[]) => unknown }
+
+/**
+ * Collects the tree nodes an import writes (`put`, from the writers on this thread) and
+ * stores them `maxBlocks` at a time through `putPreparedMany`: a per-block index lookup costs
+ * more than encoding the node. Nodes are not readable from the target until flushed, which
+ * suits an import (it reads nothing back). The CIDs come from the codec, so they are trusted.
+ * Call `flush()` before using the root.
+ */
+export class BatchingSink implements IngestSink {
+  readonly #target: BatchTarget
+  readonly #max: number
+  #pending: PreparedChunk[] = []
+
+  constructor (target: BatchTarget, maxBlocks = 256) {
+    this.#target = target
+    this.#max = maxBlocks
+  }
+
+  get putPrepared (): IngestSink['putPrepared'] { return this.#target.putPrepared?.bind(this.#target) }
+  get putPreparedMany (): IngestSink['putPreparedMany'] { return this.#target.putPreparedMany.bind(this.#target) }
+
+  async put (cid: CID, bytes: Uint8Array): Promise<void> {
+    this.#pending.push(preparePayload(cid, bytes))
+    if (this.#pending.length >= this.#max) await this.flush()
+  }
+
+  /** Stores every collected node. */
+  async flush (): Promise<void> {
+    const batch = this.#pending
+    this.#pending = []
+    if (batch.length > 0) await this.#target.putPreparedMany(batch)
+  }
+}
+
+/** A BatchingSink over `sink` when it supports batches, else `sink` itself. */
+export function batching (sink: IngestSink): { sink: IngestSink, flush: () => Promise<void> } {
+  if (typeof sink.putPreparedMany !== 'function') return { sink, flush: async () => {} }
+  const b = new BatchingSink(sink as BatchTarget)
+  return { sink: b, flush: async () => { await b.flush() } }
+}
