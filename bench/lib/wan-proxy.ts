@@ -1,0 +1,98 @@
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
+
+export interface WanLinkOptions {
+  /** Round-trip time added by the link, in milliseconds (half each way). The paper: 85. */
+  readonly rttMs: number
+  /** Bottleneck rate per direction in bytes per second (the paper: 108 KB/s = 108_000). */
+  readonly bytesPerSecond: number
+  /** Bytes queued per direction before the sender is paused (default 256 KiB). */
+  readonly queueLimitBytes?: number
+}
+
+export interface WanProxy {
+  /** host:port to connect to instead of the target. */
+  readonly host: string
+  readonly port: number
+  /** Bytes carried client→target and target→client since start. */
+  counts (): { up: number, down: number, connections: number }
+  close (): Promise<void>
+}
+
+const SEGMENT_BYTES = 16_384
+
+/**
+ * One direction of an emulated link: each piece leaves after the previous one has been
+ * serialised at `bytesPerSecond` (one bottleneck queue per connection and direction) and
+ * arrives a one-way delay later. Order is kept; the source is paused while the queue is full.
+ */
+function pipeThroughLink (from: Socket, to: Socket, opts: WanLinkOptions, onBytes: (n: number) => void): void {
+  const oneWayMs = opts.rttMs / 2
+  const limit = opts.queueLimitBytes ?? 262_144
+  let lastDepart = 0
+  let queued = 0
+  const send = (piece: Buffer): void => {
+    const now = performance.now()
+    const depart = Math.max(now, lastDepart) + (piece.length / opts.bytesPerSecond) * 1000
+    lastDepart = depart
+    queued += piece.length
+    if (queued > limit) from.pause()
+    setTimeout(() => {
+      queued -= piece.length
+      if (!to.destroyed) to.write(piece)
+      if (queued <= limit && from.isPaused()) from.resume()
+    }, depart + oneWayMs - now)
+  }
+  from.on('data', (data: Buffer) => {
+    onBytes(data.length)
+    // Segments of at most 16 KiB, so the first bytes of a big read arrive when a real link
+    // would deliver them, not after the whole read has been serialised.
+    for (let i = 0; i < data.length; i += SEGMENT_BYTES) send(data.subarray(i, i + SEGMENT_BYTES))
+  })
+  // A FIN travels the link too: forward it after the data queued before it.
+  from.on('end', () => {
+    const now = performance.now()
+    setTimeout(() => { if (!to.destroyed) to.end() }, Math.max(now, lastDepart) + oneWayMs - now)
+  })
+  from.on('error', () => to.destroy())
+}
+
+/**
+ * A userspace TCP proxy on 127.0.0.1 that emulates a wide-area link to `target` (this kernel has
+ * no netem): added round-trip delay and a rate limit in each direction. Connect the client to
+ * `host:port` instead of the target. The connection set-up itself pays one RTT (the proxy
+ * delays its accept by rttMs), like a TCP handshake over the real link.
+ */
+export async function startWanProxy (target: { host: string, port: number }, opts: WanLinkOptions): Promise<WanProxy> {
+  let up = 0
+  let down = 0
+  let connections = 0
+  const sockets = new Set<Socket>()
+  const server: Server = createServer({ pauseOnConnect: true }, (client) => {
+    connections++
+    sockets.add(client)
+    client.on('close', () => sockets.delete(client))
+    setTimeout(() => {
+      const upstream = connect(target.port, target.host, () => {
+        pipeThroughLink(client, upstream, opts, (n) => { up += n })
+        pipeThroughLink(upstream, client, opts, (n) => { down += n })
+        client.resume()
+      })
+      sockets.add(upstream)
+      upstream.on('close', () => { sockets.delete(upstream); client.destroy() })
+      upstream.on('error', () => client.destroy())
+      client.on('close', () => upstream.destroy())
+    }, opts.rttMs)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    host: '127.0.0.1',
+    port,
+    counts: () => ({ up, down, connections }),
+    async close () {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+}
