@@ -50,12 +50,16 @@ const xenoImport: Ingester = async (tree, work) => {
   }
 }
 
-const TOOLS: Record<string, { ingest: Ingester, binary: string }> = {
-  xeno: { ingest: xenoImport, binary: 'node' },
-  casync: { ingest: casyncMake, binary: 'casync' },
-  borg: { ingest: borgCreate, binary: 'borg' },
-  restic: { ingest: resticBackup, binary: 'restic' },
-  ostree: { ingest: ostreeCommit, binary: 'ostree' }
+const TOOLS: Record<string, { ingest: Ingester, binary: string, debian: string }> = {
+  xeno: { ingest: xenoImport, binary: 'node', debian: 'nodejs' },
+  casync: { ingest: casyncMake, binary: 'casync', debian: 'casync' },
+  borg: { ingest: borgCreate, binary: 'borg', debian: 'borgbackup' },
+  restic: { ingest: resticBackup, binary: 'restic', debian: 'restic' },
+  ostree: { ingest: ostreeCommit, binary: 'ostree', debian: 'ostree' }
+}
+
+function onPath (binary: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' }).status === 0
 }
 
 async function runOne (name: string, tree: string): Promise<IngestRun | undefined> {
@@ -128,6 +132,10 @@ async function main (): Promise<void> {
   for (const name of wanted) {
     if (name === 'xeno' && !xenoImportAvailable()) {
       console.error('ingest: `xeno template import` not available yet; skipping xeno (ratios are against the first peer)')
+      continue
+    }
+    if (!onPath(TOOLS[name].binary)) {
+      console.error(`ingest: ${TOOLS[name].binary} not found; skipping ${name} (apt-get install -y ${TOOLS[name].debian})`)
       continue
     }
     console.error(`ingest: running ${name} ...`)
