@@ -74,16 +74,16 @@ export class FileIndexBuilder {
     for (let level = 0; level < levels.length; level++) {
       const parts = levels[level]
       const top = level === levels.length - 1
-      if (top && parts.length === 1) {
-        return { cid: parts[0].cid, size: this.#size }
-      }
+      if (top && parts.length === 1) return { cid: parts[0].cid, size: this.#size }
       if (parts.length === 0) {
         if (top) return { size: 0 }
         continue
       }
       const node = await this.#write(parts)
       if (top) return { cid: node.cid, size: this.#size }
-      levels[level + 1].push(node)
+      levels[level] = []
+      // Through #push, so a full level above spills upwards instead of growing past the limit.
+      await this.#push(level + 1, node)
     }
     throw new Error('unreachable')
   }
