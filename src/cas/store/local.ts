@@ -123,7 +123,7 @@ export class LocalStore implements ChunkStore {
       const e = loc.entry
       let payload: Uint8Array
       try {
-        payload = await this.#p.files.read(e.pack, e.offset + 16 + cid.bytes.length, e.length)
+        payload = await this.#p.files.readSmall(e.pack, e.offset + 16 + cid.bytes.length, e.length)
       } catch (err) {
         if (this.#p.guard.epoch !== epoch && attempt < 3) continue // GC moved it meanwhile
         await this.#drop(cid, e)
