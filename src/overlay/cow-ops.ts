@@ -1,7 +1,7 @@
 import { ExistsError, InvalidOperationError, IsDirError, NotDirError, NotEmptyError, NotFoundError } from './errors.js'
 import type { Resolved } from './layer.js'
 import { joinPath, parentAndName, splitPath } from './path.js'
-import { copyUp, inUpper, lowerHas, relOf, touchDir, upperDir, type MutationCtx } from './cow.js'
+import { copyUp, inUpper, lowerHas, relinkPath, relOf, touchDir, upperDir, type MutationCtx } from './cow.js'
 import type { UpperNode } from './upper-node.js'
 import { dropFileContent, truncateFile, writeFileRange } from './upper-edit.js'
 import { descendantRange, direntKey, direntRange, putDirent, putNode, type UpperLayer } from './writable.js'
@@ -51,6 +51,7 @@ async function removeName (ctx: MutationCtx, dir: Resolved<UpperLayer>, r: Resol
       ctx.txn.del(`n:${ino}`)
     } else if (node.nl > 1) {
       putNode(ctx.txn, ino, { ...node, nl: node.nl - 1, c: ctx.now })
+      await relinkPath(ctx, ino, direntKey(rel, name))
     } else {
       await dropFileContent(ctx.txn, ctx.upper.chunks, ino, node)
       ctx.txn.del(`n:${ino}`)

@@ -1,4 +1,4 @@
-import { copyUp, inUpper, lowerHas, relOf, touchDir, upperDir, type MutationCtx, type UpperObject } from './cow.js'
+import { copyUp, inUpper, lowerHas, relinkPath, relOf, touchDir, upperDir, type MutationCtx, type UpperObject } from './cow.js'
 import { BadPathError, IsDirError, NotDirError, NotEmptyError, NotFoundError } from './errors.js'
 import type { Resolved } from './layer.js'
 import { joinPath, parentAndName } from './path.js'
@@ -82,6 +82,7 @@ async function removeExisting (ctx: MutationCtx, dir: Resolved<UpperLayer>, r: R
     ctx.txn.del(`n:${ino}`)
   } else if (node.nl > 1) {
     putNode(ctx.txn, ino, { ...node, nl: node.nl - 1, c: ctx.now })
+    await relinkPath(ctx, ino, direntKey(relOf(dir), r.names[r.names.length - 1]))
   } else {
     const { dropFileContent } = await import('./upper-edit.js')
     await dropFileContent(ctx.txn, ctx.upper.chunks, ino, node)

@@ -2,7 +2,7 @@ import type { ChunkReader } from '../cas/interface.js'
 import { NotDirError, NotFoundError, ReadOnlyError } from './errors.js'
 import type { Entry } from './interface.js'
 import { lowerInoKey, type InodeTable } from './inodes.js'
-import type { KvTxn } from './kv.js'
+import { decodeJson, type KvTxn } from './kv.js'
 import type { Resolved } from './layer.js'
 import { joinPath } from './path.js'
 import type { Union } from './union.js'
@@ -93,6 +93,20 @@ export async function lowerHas (ctx: MutationCtx, dir: Resolved<UpperLayer>, nam
     return e.kind !== 'whiteout'
   }
   return false
+}
+
+/**
+ * After a name of a hard-linked object is removed: points the ino's recorded path at one of
+ * its other names (a scan of the layer's entries; removing one name of several is rare).
+ */
+export async function relinkPath (ctx: MutationCtx, ino: number, removedKey: string): Promise<void> {
+  for await (const [key, raw] of ctx.txn.range('d:', 'd;')) {
+    if (key === removedKey) continue
+    if ((decodeJson<{ i?: number }>(raw)).i !== ino) continue
+    const [dir, name] = key.slice(2).split('\0')
+    ctx.inodes.moved(ctx.txn, ino, dir === '/' ? `/${name}` : `${dir}/${name}`)
+    return
+  }
 }
 
 /** Marks directory `dir` (in the writable layer) as changed now. */

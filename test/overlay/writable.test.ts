@@ -135,6 +135,7 @@ W('symlink, mknod, hard link, chmod, chown, utimes', async (ctx) => {
   assert.is(text(await ctx.view.read('/etc/passwd', 0, 10)), 'ROOT')
   await ctx.view.unlink('/etc/passwd')
   assert.is((await ctx.view.statRequired('/etc/passwd2')).nlink, 1)
+  assert.is(await ctx.view.pathOf(h.ino), '/etc/passwd2', 'the ino follows the remaining name')
   const a = await ctx.view.setattr('/bin/sh', { mode: 0o4755, uid: 5, gid: 6, mtimeNs: 123n })
   assert.equal([a.mode, a.uid, a.gid, a.mtimeNs], [0o4755, 5, 6, 123n])
   assert.is(text(await ctx.view.read('/bin/sh', 0, 10)), 'elf')
