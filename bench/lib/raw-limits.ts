@@ -11,7 +11,7 @@ export interface RawLimit {
   readonly seconds: number
   /** CPU time of this process meanwhile (above `seconds` when a native stage uses threads). */
   readonly cpuSeconds: number
-  /** bytes / seconds, for one core. */
+  /** bytes / CPU seconds: one core's throughput. */
   readonly bytesPerSecond: number
 }
 
@@ -19,9 +19,10 @@ export interface RawLimit {
 async function limit (stage: string, files: readonly Uint8Array[], fn: (data: Uint8Array) => void): Promise<RawLimit> {
   const bytes = files.reduce((s, f) => s + f.length, 0)
   const m = await measureInProcess(() => { for (const f of files) fn(f) })
-  // Wall time: these stages are synchronous on the main thread, so wall ≈ CPU on an idle core;
-  // on a shared machine wall is the honest figure for "how fast can one core do it here".
-  return { stage, bytes, seconds: m.wallS, cpuSeconds: m.userS + m.sysS, bytesPerSecond: bytes / m.wallS }
+  // These stages run synchronously on the main thread, so CPU time is one core's time; on a
+  // shared machine it leaves out the time the thread waited for a core, which wall time counts.
+  const cpu = m.userS + m.sysS
+  return { stage, bytes, seconds: m.wallS, cpuSeconds: cpu, bytesPerSecond: bytes / (cpu > 0 ? cpu : m.wallS) }
 }
 
 /**
