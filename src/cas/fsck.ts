@@ -65,9 +65,10 @@ export async function checkStore (store: LocalStore, options: FsckOptions = {}):
   const problems = packs.problems
   const count = (kind: FsckProblem['kind']): number => problems.filter((p) => p.kind === kind).length
   let missing = 0
+  const visited = new Set<string>() // shared: a block under several pins is checked once, reported under the first
   for (const pin of await store.pins()) {
     options.signal?.throwIfAborted()
-    for (const cid of await missingUnder(store, pin.root, options)) {
+    for (const cid of await missingUnder(store, pin.root, visited, options)) {
       missing++
       problems.push({ kind: 'missing', cid: cid.toString(), pin: pin.name, detail: `reachable from pin ${pin.name} but absent`, repaired: false })
     }
@@ -82,8 +83,8 @@ export async function checkStore (store: LocalStore, options: FsckOptions = {}):
   }
 }
 
-/** Absent blocks under `root` (a shared `visited` is not used: each pin is reported in full). */
-async function missingUnder (store: LocalStore, root: CID, options: AbortOptions): Promise<CID[]> {
+/** Absent blocks under `root` that are not in `visited` (which it extends). */
+async function missingUnder (store: LocalStore, root: CID, visited: Set<string>, options: AbortOptions): Promise<CID[]> {
   const absent: CID[] = []
   const reader: ChunkReader = {
     has: async (cid) => await store.has(cid),
@@ -96,7 +97,7 @@ async function missingUnder (store: LocalStore, root: CID, options: AbortOptions
     for await (const cid of store.missing(leaves)) absent.push(cid)
     leaves = []
   }
-  for await (const cid of walkDag(reader, root, { onMissing: 'skip', missing: (cid) => absent.push(cid), signal: options.signal })) {
+  for await (const cid of walkDag(reader, root, { visited, onMissing: 'skip', missing: (cid) => absent.push(cid), signal: options.signal })) {
     if (mayHaveLinks(cid)) continue // read by the walk: absent ones were reported through `missing`
     leaves.push(cid)
     if (leaves.length >= MISSING_BATCH) await flush()

@@ -22,10 +22,10 @@ export interface PendingRecord {
   readonly payload: Uint8Array
 }
 
-/** Start writing buffered records once this many bytes wait. */
+/** Schedule a write of buffered records once this many bytes wait (one writev each). */
 const WRITE_BEHIND_BYTES = 8 * 1024 * 1024
-/** Appenders wait for the write-behind when this many bytes wait (bounds memory). */
-const MAX_BUFFERED_BYTES = 64 * 1024 * 1024
+/** Appenders wait when this many bytes wait: bounds the store's buffers to ~2x this. */
+const MAX_BUFFERED_BYTES = 32 * 1024 * 1024
 
 /**
  * Appends records to the active pack and commits them to the index. Order of a commit:
@@ -42,7 +42,8 @@ export class PackWriter {
   #queue: PendingRecord[] = []
   #queuedBytes = 0
   #chain: Promise<void> = Promise.resolve()
-  #inFlight = false
+  /** A write-behind commit is queued and has not yet taken the queue. */
+  #scheduled = false
   #failure: unknown
 
   constructor (files: PackFiles, index: IndexDb, table: PackTable, packLimitBytes: number) {
@@ -64,7 +65,10 @@ export class PackWriter {
     this.pending.set(key, rec)
     this.#queue.push(rec)
     this.#queuedBytes += length
-    if (this.#queuedBytes >= WRITE_BEHIND_BYTES && !this.#inFlight) void this.commit(false).catch(() => {})
+    if (this.#queuedBytes >= WRITE_BEHIND_BYTES && !this.#scheduled) {
+      this.#scheduled = true
+      this.commit(false).catch(() => {}) // a failure is kept in #failure and rethrown to the next caller
+    }
     return rec
   }
 
@@ -105,7 +109,7 @@ export class PackWriter {
     if (this.#failure !== undefined) throw this.#failure
     const batch = this.#queue
     this.#queue = []; this.#queuedBytes = 0
-    this.#inFlight = true
+    this.#scheduled = false
     try {
       await this.#writeRecords(batch)
       if (durable) await this.#files.sync()
@@ -129,8 +133,6 @@ export class PackWriter {
     } catch (err) {
       this.#failure = err // a half-written batch must not be followed by more appends
       throw err
-    } finally {
-      this.#inFlight = false
     }
   }
 
