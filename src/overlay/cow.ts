@@ -24,7 +24,7 @@ export interface MutationCtx {
 export interface UpperObject { readonly ino: number, readonly node: UpperNode, readonly rel: string }
 
 export function inUpper (ctx: MutationCtx, r: Resolved<UpperLayer>): boolean {
-  return r.sources[0].layer === ctx.upper && isUpperEntry(r.entry)
+  return r.sources[0].layer === ctx.upper && isUpperEntry(r.sources[0].entry)
 }
 
 /** The upper path of `r`; ReadOnlyError where no writable layer reaches. */
@@ -55,12 +55,15 @@ export async function upperDir (ctx: MutationCtx, names: readonly string[]): Pro
   let copied = false
   for (let i = 0; i < chain.length; i++) {
     const r = chain[i]
-    if (inUpper(ctx, r)) continue
-    const ino = await lowerIno(ctx, r.names, r.entry)
+    // Only the part of the chain this writable layer covers (below a `.mount` point it
+    // starts at the mount point, the layer's root).
+    if (r.upper?.layer !== ctx.upper || inUpper(ctx, r)) continue
+    const isRoot = r.upper.rel.length === 0
+    const ino = isRoot ? ROOT_UPPER_INO : await lowerIno(ctx, r.names, r.entry)
     const node = nodeOfEntry(r.entry, ctx.now)
     delete node.o
     putNode(ctx.txn, ino, node)
-    if (i > 0) putDirent(ctx.txn, relOf(chain[i - 1]), r.names[r.names.length - 1], { i: ino })
+    if (!isRoot) putDirent(ctx.txn, relOf(chain[i - 1]), r.names[r.names.length - 1], { i: ino })
     ctx.inodes.moved(ctx.txn, ino, joinPath(r.names))
     copied = true
   }
@@ -119,8 +122,8 @@ export async function touchDir (ctx: MutationCtx, dir: Resolved<UpperLayer>): Pr
 
 async function copyUpDir (ctx: MutationCtx, dir: Resolved<UpperLayer>): Promise<UpperObject> {
   const fresh = await ctx.union.resolve(dir.names)
-  if (fresh === undefined || !isUpperEntry(fresh.entry) || fresh.sources[0].layer !== ctx.upper) {
-    throw new TypeError(`directory ${joinPath(dir.names)} should be in the writable layer`)
-  }
-  return { ino: fresh.entry.upper.ino, node: { ...fresh.entry.upper.node }, rel: fresh.entry.upper.path }
+  // At a `.mount` point the visible entry is the outer one; the layer's root is a source.
+  const own = fresh?.sources.find((s) => s.layer === ctx.upper)?.entry
+  if (own === undefined || !isUpperEntry(own)) throw new TypeError(`directory ${joinPath(dir.names)} should be in the writable layer`)
+  return { ino: own.upper.ino, node: { ...own.upper.node }, rel: own.upper.path }
 }

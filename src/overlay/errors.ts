@@ -99,3 +99,11 @@ export class ExportError extends CodedError {
     super(ExportError.code, message, options)
   }
 }
+
+/** A rename or link between two writable layers (a `.mount` boundary): like EXDEV, copy instead. */
+export class CrossLayerError extends CodedError {
+  static readonly code = 'OVERLAY_CROSS_LAYER'
+  constructor (from: string, to: string, options?: ErrorOptions) {
+    super(CrossLayerError.code, `${from} and ${to} are in different writable layers`, options)
+  }
+}

@@ -71,7 +71,7 @@ interface Mounted { readonly layer: UnionLayer, readonly writable?: UpperLayer }
 export function createMountHook<W> (resolvers: MountResolvers): DirHook<W> {
   const writables = new Map<string, Promise<WritableLayer>>()
   const openW = resolvers.writable ?? (async (dir: string) => await openWritableLayer(dir))
-  const resolveUrl = async (m: MountLine, file: string): Promise<Mounted> => {
+  const resolveUrl = async (m: MountLine, file: string, union: Union<W>): Promise<Mounted> => {
     const where = `${file}:${m.line}`
     const url = m.url
     const local = url.startsWith('/') ? url : url.startsWith('file://') ? url.slice(7) : undefined
@@ -79,7 +79,8 @@ export function createMountHook<W> (resolvers: MountResolvers): DirHook<W> {
       const dir = resolvePath(local)
       let w = writables.get(dir)
       if (w === undefined) { w = openW(dir); writables.set(dir, w) }
-      const layer = new UpperLayer((await w).kv, resolvers.store)
+      const kv = (await w).kv
+      const layer = (union.bound(kv) as UpperLayer | undefined) ?? new UpperLayer(kv, resolvers.store)
       return { layer, writable: m.writable ? layer : undefined }
     }
     if (m.writable) throw new BadMountError(`${where}: only a local directory can be writable`)
@@ -108,7 +109,7 @@ export function createMountHook<W> (resolvers: MountResolvers): DirHook<W> {
     let cut = false
     for (const m of lines) {
       if (chain.includes(m.url)) throw new BadMountError(`${path}:${m.line}: ${m.url} is mounted inside itself (cycle)`)
-      const mounted = await resolveUrl(m, path)
+      const mounted = await resolveUrl(m, path, union)
       if (mounted.writable !== undefined) upper = { layer: mounted.writable as W, rel: [] }
       const root = await mounted.layer.rootEntry()
       if (root === undefined || cut) continue

@@ -2,7 +2,7 @@ import type { ChunkReader } from '../cas/interface.js'
 import { createObject, linkObject, rmdirObject, setattrObject, unlinkObject, writeObject } from './cow-ops.js'
 import { renameObject } from './cow-rename.js'
 import type { MutationCtx } from './cow.js'
-import { InvalidOperationError, IsDirError, NotFoundError, ReadOnlyError } from './errors.js'
+import { CrossLayerError, InvalidOperationError, IsDirError, NotFoundError, ReadOnlyError } from './errors.js'
 import type { Entry } from './interface.js'
 import { InodeTable, lowerInoKey } from './inodes.js'
 import { createMemoryKv, KvTxn, type Kv } from './kv.js'
@@ -44,7 +44,7 @@ export class UnionView implements WriteView {
     this.#opts = opts
     this.#kv = kv
     this.#inodes = inodes
-    this.readOnly = opts.writable === undefined
+    this.readOnly = opts.writable === undefined && opts.onDir === undefined
   }
 
   static async open (opts: ViewOptions): Promise<UnionView> {
@@ -52,10 +52,10 @@ export class UnionView implements WriteView {
     return new UnionView(opts, kv, await InodeTable.open(kv))
   }
 
-  #union (upper?: UpperLayer): Union<UpperLayer> {
+  #union (upper?: UpperLayer, bindings?: ReadonlyMap<unknown, UpperLayer>): Union<UpperLayer> {
     const top = upper ?? (this.#opts.writable !== undefined ? new UpperLayer(this.#kv, this.#opts.store) : undefined)
     return new Union<UpperLayer>(top !== undefined ? [top, ...this.#opts.lowers] : this.#opts.lowers,
-      { upper: top, onDir: this.#opts.onDir })
+      { upper: top, onDir: this.#opts.onDir, bindings })
   }
 
   async #locked<T> (fn: () => Promise<T>): Promise<T> {
@@ -68,9 +68,10 @@ export class UnionView implements WriteView {
   async #attrs (items: ReadonlyArray<{ names: readonly string[], entry: Entry }>): Promise<Attrs[]> {
     const own = (e: Entry): boolean => isUpperEntry(e) && e.upper.owner === this.#kv
     const lower = items.map((it, i) => ({ it, i })).filter(({ it }) => !own(it.entry) && it.names.length > 0)
-    const inos = lower.length === 0 ? [] : await this.#locked(async () => await this.#inodes.assign(lower.map(({ it }) => ({
-      key: lowerInoKey(joinPath(it.names), it.entry.hardlink), path: joinPath(it.names)
-    }))))
+    const keys = lower.map(({ it }) => ({ key: lowerInoKey(joinPath(it.names), it.entry.hardlink), path: joinPath(it.names) }))
+    // Known inos need no lock; only new ones are assigned (and persisted) under it.
+    let inos = await Promise.all(keys.map(async (k) => await this.#inodes.peek(k.key)))
+    if (inos.some((i) => i === undefined)) inos = await this.#locked(async () => await this.#inodes.assign(keys))
     const byIndex = new Map(lower.map(({ i }, k) => [i, inos[k]]))
     return items.map(({ entry }, i) => attrsOf(entry, own(entry) && isUpperEntry(entry) ? entry.upper.ino : byIndex.get(i) ?? 1))
   }
@@ -126,29 +127,62 @@ export class UnionView implements WriteView {
     return await r.sources[0].layer.read(r.entry, offset, length)
   }
 
-  /** Runs one mutation in a transaction of the writable layer and returns the attrs of `result`. */
-  async #mutate (path: string | undefined, fn: (ctx: MutationCtx) => Promise<void>): Promise<Attrs> {
-    if (this.#opts.writable === undefined) throw new ReadOnlyError(path ?? '/')
+  /**
+   * The Kv of the writable layer that takes writes at `paths` (all of them: the view's own, or
+   * that of a `.mount` above them). OVERLAY_READ_ONLY where none does, OVERLAY_CROSS_LAYER
+   * when they differ.
+   */
+  async #targetKv (paths: readonly string[]): Promise<Kv> {
+    let found: Kv | undefined
+    for (const path of paths) {
+      const names = splitPath(path)
+      const chain = await this.#union().chain(names.slice(0, -1))
+      const layer = chain[chain.length - 1].upper?.layer
+      if (layer === undefined) throw new ReadOnlyError(path)
+      const kv = layer.kv as Kv
+      if (found !== undefined && found !== kv) throw new CrossLayerError(paths[0], path)
+      found = kv
+    }
+    if (found === undefined) throw new TypeError('no path')
+    return found
+  }
+
+  /** Runs one mutation of `paths` in a transaction of their writable layer; resolves the attrs of `result`. */
+  async #mutate (paths: readonly string[], result: string | undefined, fn: (ctx: MutationCtx) => Promise<void>): Promise<Attrs> {
+    if (this.#opts.writable === undefined && this.#opts.onDir === undefined) throw new ReadOnlyError(paths[0])
     await this.#locked(async () => {
-      const txn = new KvTxn(this.#kv)
+      const kv = await this.#targetKv(paths)
+      const own = kv === this.#kv
+      const txn = new KvTxn(kv)
       const upper = new UpperLayer(txn, this.#opts.store)
-      const ctx: MutationCtx = { txn, upper, union: this.#union(upper), inodes: this.#inodes, store: this.#opts.store, now: nowNs() }
+      const union = own ? this.#union(upper) : this.#union(undefined, new Map([[kv, upper]]))
+      const inodes = own ? this.#inodes : await this.#mountInodes(kv)
+      const ctx: MutationCtx = { txn, upper, union, inodes, store: this.#opts.store, now: nowNs() }
       await fn(ctx)
       await txn.commit()
+      this.#dirty.add(kv)
     })
-    return path === undefined ? await this.statRequired('/') : await this.statRequired(path)
+    return result === undefined ? await this.statRequired('/') : await this.statRequired(result)
+  }
+
+  readonly #mountTables = new Map<Kv, Promise<InodeTable>>()
+  /** Node numbers inside a `.mount` writable layer (the view shows path-keyed inos for them). */
+  async #mountInodes (kv: Kv): Promise<InodeTable> {
+    let t = this.#mountTables.get(kv)
+    if (t === undefined) { t = InodeTable.open(kv); this.#mountTables.set(kv, t) }
+    return await t
   }
 
   async create (path: string, attrs: CreateAttrs = {}): Promise<Attrs> {
-    return await this.#mutate(path, async (ctx) => { await createObject(ctx, path, 'file', attrs) })
+    return await this.#mutate([path], path, async (ctx) => { await createObject(ctx, path, 'file', attrs) })
   }
 
   async mkdir (path: string, attrs: CreateAttrs = {}): Promise<Attrs> {
-    return await this.#mutate(path, async (ctx) => { await createObject(ctx, path, 'dir', attrs) })
+    return await this.#mutate([path], path, async (ctx) => { await createObject(ctx, path, 'dir', attrs) })
   }
 
   async symlink (path: string, target: string, attrs: CreateAttrs = {}): Promise<Attrs> {
-    return await this.#mutate(path, async (ctx) => {
+    return await this.#mutate([path], path, async (ctx) => {
       await createObject(ctx, path, 'symlink', attrs, { l: target, z: Buffer.byteLength(target) })
     })
   }
@@ -156,35 +190,40 @@ export class UnionView implements WriteView {
   async mknod (path: string, kind: 'chardev' | 'blockdev' | 'fifo' | 'socket', dev: { major: number, minor: number },
     attrs: CreateAttrs = {}): Promise<Attrs> {
     const extra = kind === 'chardev' || kind === 'blockdev' ? { r: [dev.major, dev.minor] as [number, number] } : {}
-    return await this.#mutate(path, async (ctx) => { await createObject(ctx, path, kind, attrs, extra) })
+    return await this.#mutate([path], path, async (ctx) => { await createObject(ctx, path, kind, attrs, extra) })
   }
 
   async link (existing: string, path: string): Promise<Attrs> {
-    return await this.#mutate(path, async (ctx) => { await linkObject(ctx, existing, path) })
+    return await this.#mutate([existing, path], path, async (ctx) => { await linkObject(ctx, existing, path) })
   }
 
   async write (path: string, offset: number, data: Uint8Array): Promise<Attrs> {
-    return await this.#mutate(path, async (ctx) => { await writeObject(ctx, path, offset, data) })
+    return await this.#mutate([path], path, async (ctx) => { await writeObject(ctx, path, offset, data) })
   }
 
   async setattr (path: string, set: SetAttrs): Promise<Attrs> {
-    return await this.#mutate(path, async (ctx) => { await setattrObject(ctx, path, set) })
+    return await this.#mutate([path], path, async (ctx) => { await setattrObject(ctx, path, set) })
   }
 
   async unlink (path: string): Promise<void> {
-    await this.#mutate(undefined, async (ctx) => { await unlinkObject(ctx, path) })
+    await this.#mutate([path], '/', async (ctx) => { await unlinkObject(ctx, path) })
   }
 
   async rmdir (path: string): Promise<void> {
-    await this.#mutate(undefined, async (ctx) => { await rmdirObject(ctx, path) })
+    await this.#mutate([path], '/', async (ctx) => { await rmdirObject(ctx, path) })
   }
 
   async rename (from: string, to: string): Promise<void> {
-    await this.#mutate(undefined, async (ctx) => { await renameObject(ctx, from, to) })
+    await this.#mutate([from, to], '/', async (ctx) => { await renameObject(ctx, from, to) })
   }
 
+  readonly #dirty = new Set<Kv>()
+
   async sync (): Promise<void> {
-    await this.#locked(async () => { await this.#kv.batch([{ key: 'meta:sync', value: new Uint8Array(0) }], true) })
+    await this.#locked(async () => {
+      for (const kv of new Set([this.#kv, ...this.#dirty])) await kv.batch([{ key: 'meta:sync', value: new Uint8Array(0) }], true)
+      this.#dirty.clear()
+    })
   }
 
   /** Closes the view (not the layers or the store, which the caller opened). */

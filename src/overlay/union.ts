@@ -11,6 +11,12 @@ export interface UnionOptions<W> {
   upper?: W
   /** Called on every resolved directory (the root included). */
   onDir?: DirHook<W>
+  /**
+   * Layer objects to use instead of the ones a hook would make, keyed by what the hook keys
+   * them by (mount.ts: a writable layer's Kv), e.g. to read a `.mount` writable layer through
+   * the transaction of a mutation.
+   */
+  bindings?: ReadonlyMap<unknown, W>
 }
 
 /**
@@ -42,6 +48,9 @@ export class Union<W = unknown> {
     const upper = this.#options.upper !== undefined ? { layer: this.#options.upper, rel: [] } : undefined
     return await this.#dir({ names: [], entry: sources[0].entry, sources, upper, mountDepth: 0 })
   }
+
+  /** The layer bound to `key` (UnionOptions.bindings), if any. */
+  bound (key: unknown): W | undefined { return this.#options.bindings?.get(key) }
 
   async #dir (dir: Resolved<W>): Promise<Resolved<W>> {
     return this.#options.onDir !== undefined ? await this.#options.onDir(dir, this) : dir

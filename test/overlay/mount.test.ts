@@ -113,4 +113,35 @@ Mount('a local writable layer directory mounts with its content', async () => {
   } finally { await rmrf(dir) }
 })
 
+Mount('writes below a .mount go to its writable layer, the rest to the view own layer', async () => {
+  const dir = await tmpdir()
+  const own = await tmpdir()
+  try {
+    const store = new MemoryChunkStore()
+    const base = await buildTree(store, { '/var/log/.mount': `${dir} rw`, '/var/log/old': 'old', '/etc/hosts': 'h' })
+    const logs = await openWritableLayer(dir)
+    const mine = await openWritableLayer(own)
+    const v = await openUnionView({
+      lowers: [openTree(store, base)], store, writable: mine, onDir: createMountHook({ store, writable: async () => logs }) as never
+    })
+    await v.create('/var/log/syslog')
+    await v.write('/var/log/syslog', 0, new TextEncoder().encode('line 1\n'))
+    await v.write('/var/log/old', 3, new TextEncoder().encode('er'))
+    await v.mkdir('/var/log/apache2')
+    await v.rename('/var/log/syslog', '/var/log/apache2/error.log')
+    await v.create('/etc/motd')
+    await rejects(v.rename('/etc/motd', '/var/log/motd'), 'OVERLAY_CROSS_LAYER')
+    assert.equal(await dump(v, '/var/log'), {
+      '/var/log/.mount': `file 644 ${dir} rw`, '/var/log/apache2': 'dir 755', '/var/log/apache2/error.log': 'file 644 line 1\n', '/var/log/old': 'file 644 older'
+    })
+    const empty = await buildTree(store, {})
+    const alone = await openUnionView({ lowers: [openTree(store, empty)], store, writable: logs })
+    assert.equal(Object.keys(await dump(alone)), ['/apache2', '/apache2/error.log', '/old'])
+    const ownOnly = await openUnionView({ lowers: [openTree(store, empty)], store, writable: mine })
+    assert.equal(Object.keys(await dump(ownOnly)), ['/etc', '/etc/motd'])
+    await v.sync()
+    await logs.close(); await mine.close()
+  } finally { await rmrf(dir); await rmrf(own) }
+})
+
 Mount.run()
