@@ -1,11 +1,13 @@
 import { execFile, spawn } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
+import { connect, createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { blake3Digest } from '../../src/cas/hasher.js'
-import { startStaticServer } from './http-static.js'
+import { startStaticServer, type StaticServer } from './http-static.js'
 import { measure, type Measurement } from './measure.js'
 import { listFiles } from './tree-data.js'
+import { startWanProxy, type WanLinkOptions } from './wan-proxy.js'
 
 const run = promisify(execFile)
 
@@ -32,6 +34,30 @@ export interface DeployOptions {
   readonly target: string
   /** An empty scratch directory on the same file-system as the trees; the caller removes it. */
   readonly work: string
+  /** When set, the client reaches the server through an emulated wide-area link (wan-proxy.ts). */
+  readonly link?: WanLinkOptions
+}
+
+/** A counting static server over `dir`, reached directly or through an emulated link. */
+async function serve (dir: string, link: WanLinkOptions | undefined): Promise<{ url: string, server: StaticServer, close: () => Promise<void> }> {
+  const server = await startStaticServer(dir)
+  if (link === undefined) return { url: server.url, server, close: () => server.close() }
+  const u = new URL(server.url)
+  const proxy = await startWanProxy({ host: u.hostname, port: Number(u.port) }, link)
+  return {
+    url: `http://${proxy.host}:${proxy.port}`,
+    server,
+    close: async () => { await proxy.close(); await server.close() }
+  }
+}
+
+function linkNote (link: WanLinkOptions | undefined): string | undefined {
+  return link === undefined ? undefined : `through an emulated link: ${link.rttMs} ms RTT, ${(link.bytesPerSecond / 1000).toFixed(0)} KB/s`
+}
+
+function joinNotes (...notes: (string | undefined)[]): string | undefined {
+  const kept = notes.filter((n): n is string => n !== undefined)
+  return kept.length > 0 ? kept.join('; ') : undefined
 }
 
 /**
@@ -39,41 +65,87 @@ export interface DeployOptions {
  * missing chunk), from a chunk store made with `casync make` defaults and served by a counting
  * static server on loopback. The seed is the base tree, as on a server that holds it.
  */
-export async function casyncDeploy ({ base, target, work }: DeployOptions): Promise<DeployRun> {
+export async function casyncDeploy ({ base, target, work, link }: DeployOptions): Promise<DeployRun> {
   const srv = join(work, 'casync-srv')
   await run('mkdir', ['-p', srv])
   await run('casync', ['make', `--store=${join(srv, 'default.castr')}`, join(srv, 'target.caidx'), target])
-  const server = await startStaticServer(srv)
+  const http = await serve(srv, link)
   try {
-    const argv = ['casync', 'extract', `--store=${server.url}/default.castr`, `--seed=${base}`,
-      `${server.url}/target.caidx`, join(work, 'casync-out')]
+    const argv = ['casync', 'extract', `--store=${http.url}/default.castr`, `--seed=${base}`,
+      `${http.url}/target.caidx`, join(work, 'casync-out')]
     const measurement = await measure(argv)
-    const c = server.counts()
-    return { tool: 'casync extract --seed (HTTP)', command: argv.join(' '), wireBytes: c.wireBytes, requests: c.requests, measurement }
+    const c = http.server.counts()
+    return {
+      tool: 'casync extract --seed (HTTP)', command: argv.join(' '), wireBytes: c.wireBytes, requests: c.requests, measurement,
+      note: linkNote(link)
+    }
   } finally {
-    await server.close()
+    await http.close()
   }
 }
 
-/** `rsync -aHAX --delete -z` from the target onto a copy of the base; bytes from --stats. */
-export async function rsyncDeploy ({ base, target, work }: DeployOptions, compress = true): Promise<DeployRun> {
+/** A TCP port that was free a moment ago (for daemons that cannot listen on port 0). */
+async function freePort (): Promise<number> {
+  const srv = createServer()
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  const { port } = srv.address() as AddressInfo
+  await new Promise<void>((resolve) => srv.close(() => resolve()))
+  return port
+}
+
+/**
+ * `rsync -aHAX --delete -z` from the target onto a copy of the base; bytes from --stats. Over a
+ * pipe to a local rsync, or, with `link`, from an rsync daemon on loopback through the emulated
+ * link (rsync://), so its time is comparable.
+ */
+export async function rsyncDeploy ({ base, target, work, link }: DeployOptions, compress = true): Promise<DeployRun> {
   const dest = join(work, 'rsync-dest')
   await run('cp', ['-a', base, dest])
-  const argv = ['rsync', '-aHAX', '--numeric-ids', '--delete', ...(compress ? ['-z'] : []), '--stats', `${target}/`, `${dest}/`]
-  const measurement = await measure(argv)
-  const num = (label: string): number => {
-    const m = new RegExp(`${label}: ([\\d,]+)`).exec(measurement.stdout)
-    if (m === null) throw new Error(`rsync --stats: no "${label}"`)
-    return Number(m[1].replaceAll(',', ''))
+  const opts = ['-aHAX', '--numeric-ids', '--delete', ...(compress ? ['-z'] : []), '--stats']
+  let daemon: ReturnType<typeof spawn> | undefined
+  let proxy: Awaited<ReturnType<typeof startWanProxy>> | undefined
+  try {
+    let source = `${target}/`
+    if (link !== undefined) {
+      const port = await freePort()
+      const conf = join(work, 'rsyncd.conf')
+      await writeFile(conf, `use chroot = no\nnumeric ids = yes\n[target]\npath = ${target}\nread only = yes\nuid = root\ngid = root\n`)
+      daemon = spawn('rsync', ['--daemon', '--no-detach', `--config=${conf}`, '--address=127.0.0.1', `--port=${port}`], { stdio: 'ignore' })
+      await waitForPort(port)
+      proxy = await startWanProxy({ host: '127.0.0.1', port }, link)
+      source = `rsync://${proxy.host}:${proxy.port}/target/`
+    }
+    const argv = ['rsync', ...opts, source, `${dest}/`]
+    const measurement = await measure(argv)
+    const num = (label: string): number => {
+      const m = new RegExp(`${label}: ([\\d,]+)`).exec(measurement.stdout)
+      if (m === null) throw new Error(`rsync --stats: no "${label}"`)
+      return Number(m[1].replaceAll(',', ''))
+    }
+    return {
+      tool: compress ? 'rsync -z' : 'rsync',
+      command: argv.join(' '),
+      wireBytes: num('Total bytes sent') + num('Total bytes received'),
+      requests: undefined,
+      measurement,
+      note: joinNotes('one session; bytes from rsync --stats (sent + received)', linkNote(link))
+    }
+  } finally {
+    await proxy?.close()
+    daemon?.kill()
   }
-  return {
-    tool: compress ? 'rsync -z' : 'rsync',
-    command: argv.join(' '),
-    wireBytes: num('Total bytes sent') + num('Total bytes received'),
-    requests: undefined,
-    measurement,
-    note: 'one session; bytes from rsync --stats (sent + received)'
+}
+
+async function waitForPort (port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true) })
+      s.on('error', () => resolve(false))
+    })
+    if (ok) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
   }
+  throw new Error(`nothing listens on 127.0.0.1:${port}`)
 }
 
 /** A hard-linked copy of `tree` without device nodes, fifos and sockets, which ostree cannot store. */
@@ -89,7 +161,7 @@ async function ostreeView (tree: string, dest: string): Promise<number> {
  * ostree checksums content and metadata, not the repository). No static deltas are generated:
  * ostree's default for a plain `ostree commit` workflow.
  */
-export async function ostreeDeploy ({ base, target, work }: DeployOptions): Promise<DeployRun> {
+export async function ostreeDeploy ({ base, target, work, link }: DeployOptions): Promise<DeployRun> {
   const srv = join(work, 'ostree-srv')
   const client = join(work, 'ostree-client')
   const baseView = join(work, 'ostree-base')
@@ -106,22 +178,22 @@ export async function ostreeDeploy ({ base, target, work }: DeployOptions): Prom
   } finally {
     await run('rm', ['-rf', baseView, targetView])
   }
-  const server = await startStaticServer(srv)
+  const http = await serve(srv, link)
   try {
-    await run('ostree', ['remote', 'add', `--repo=${client}`, '--no-gpg-verify', 'srv', server.url])
+    await run('ostree', ['remote', 'add', `--repo=${client}`, '--no-gpg-verify', 'srv', http.url])
     const argv = ['ostree', 'pull', `--repo=${client}`, 'srv', 'target']
     const measurement = await measure(argv)
-    const c = server.counts()
+    const c = http.server.counts()
     return {
       tool: 'ostree pull (HTTP)',
       command: argv.join(' '),
       wireBytes: c.wireBytes,
       requests: c.requests,
       measurement,
-      note: skipped > 0 ? `${skipped} device nodes left out of both commits` : undefined
+      note: joinNotes(skipped > 0 ? `${skipped} device nodes left out of both commits` : undefined, linkNote(link))
     }
   } finally {
-    await server.close()
+    await http.close()
   }
 }
 
