@@ -1,0 +1,116 @@
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { openLevelKv, type Kv } from '../../overlay/kv.js'
+import { createMountHook } from '../../overlay/mount.js'
+import { openTree, type Tree } from '../../overlay/tree.js'
+import { openUnionView } from '../../overlay/union-view.js'
+import type { UpperLayer } from '../../overlay/writable.js'
+import { openWritableLayer, type WritableLayer } from '../../overlay/writable.js'
+import { createNfsServer, viewFilesystem, type Filesystem } from '../../nfs/index.js'
+import { DirView } from '../../nfs/dir-view.js'
+import { UsageError, stringOption, stringsOption, type Command } from '../command.js'
+import { openCliStore } from '../store.js'
+import { cliMountResolvers, resolveLayerRoot } from '../view.js'
+
+function parseListen (text: string): { host: string, port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(text)
+  if (m === null) throw new UsageError(`--listen takes HOST:PORT, not "${text}"`)
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) }
+}
+
+function portOption (text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--${name} takes a port number`)
+  return n
+}
+
+const command: Command = {
+  summary: 'export a layer stack (copy-on-write) over NFSv3 + MOUNT v3',
+  usage: '--layer ROOT ... [--writable DIR] --allow ADDR ... [--listen HOST:PORT] [--mount-port PORT]',
+  help: [
+    'Serves the union of the --layer stack (top first: CID, cas://CID, template://NAME[@CID],',
+    'pin name) read straight from the local chunk store. With --writable DIR, writes go',
+    'copy-on-write into that writable layer (created if absent); without it the export is',
+    'read-only. Runs until interrupted and prints "listening on HOST:PORT" once ready.',
+    '  --allow ADDR       client address or IPv4 CIDR allowed to mount and use it (repeatable;',
+    '                     default 127.0.0.1); others are refused at MOUNT and at every call',
+    '  --listen H:P       NFS address (default 127.0.0.1:2049; port 0 picks a free one)',
+    '  --mount-port P     MOUNT on its own port (default: the NFS port serves MOUNT too)',
+    '  --portmap-port P   also answer PORTMAP v2 there (111 for clients that need it)',
+    '  --export NAME      the path clients mount (default /export)',
+    '  --state DIR        handle secret and inode table (default STORE/nfs-state); keep it',
+    '                     to keep file handles valid across restarts',
+    '  --root-squash      map uid 0 to 65534',
+    '  --dir DIR          export a plain directory instead of a layer stack',
+    'Clients: nfs-ls "nfs://127.0.0.1/export?version=3&nfsport=P&mountport=P".'
+  ].join('\n'),
+  options: {
+    layer: { type: 'string', multiple: true },
+    writable: { type: 'string' },
+    allow: { type: 'string', multiple: true },
+    listen: { type: 'string' },
+    'mount-port': { type: 'string' },
+    'portmap-port': { type: 'string' },
+    export: { type: 'string' },
+    state: { type: 'string' },
+    'root-squash': { type: 'boolean' },
+    dir: { type: 'string' }
+  },
+  maxArgs: 0,
+  async run (ctx) {
+    const { host, port } = parseListen(stringOption(ctx.options, 'listen') ?? '127.0.0.1:2049')
+    const layers = stringsOption(ctx.options, 'layer')
+    const plainDir = stringOption(ctx.options, 'dir')
+    if ((layers.length === 0) === (plainDir === undefined)) throw new UsageError('give --layer ROOT (repeatable) or --dir DIR')
+    const writableDir = stringOption(ctx.options, 'writable')
+    const stateDir = stringOption(ctx.options, 'state') ?? join(ctx.storeDir, 'nfs-state')
+    const allow = stringsOption(ctx.options, 'allow')
+    const name = stringOption(ctx.options, 'export') ?? '/export'
+    const closers: Array<() => Promise<void>> = []
+    const closeAll = async (): Promise<void> => { for (const c of closers.reverse()) await c() }
+    try {
+      let fs: Filesystem
+      if (plainDir !== undefined) {
+        fs = viewFilesystem(new DirView(plainDir))
+      } else {
+        const store = await openCliStore(ctx)
+        closers.push(async () => { await store.close() })
+        const trees: Tree[] = []
+        for (const l of layers) trees.push(openTree(store, await resolveLayerRoot(store, l)))
+        let writable: WritableLayer | undefined
+        let state: Kv | undefined
+        if (writableDir !== undefined) {
+          writable = await openWritableLayer(writableDir)
+          closers.push(async () => { await writable?.close() })
+        } else {
+          // A read-only view keeps its inode table here, so handles survive restarts.
+          state = await openLevelKv(join(stateDir, 'inodes'))
+          closers.push(async () => { await state?.close() })
+        }
+        const view = await openUnionView({ lowers: trees, store, writable, state, onDir: createMountHook<UpperLayer>(cliMountResolvers(store)) })
+        closers.push(async () => { await view.close() })
+        fs = viewFilesystem(view, { statfsPath: writableDir ?? ctx.storeDir })
+      }
+      const server = await createNfsServer({
+        stateDir,
+        host,
+        port,
+        mountPort: portOption(stringOption(ctx.options, 'mount-port'), 'mount-port'),
+        portmapPort: portOption(stringOption(ctx.options, 'portmap-port'), 'portmap-port'),
+        exports: [{ name, fs, allow: allow.length > 0 ? allow : ['127.0.0.1'], rootSquash: ctx.options['root-squash'] === true }],
+        log: (m) => { process.stderr.write(`${m}\n`) }
+      })
+      closers.push(async () => { await server.close() })
+      process.stdout.write(`listening on ${host}:${server.port} (mount ${server.mountPort}${server.portmapPort !== undefined ? `, portmap ${server.portmapPort}` : ''}) export ${name}\n`)
+      if (!ctx.signal.aborted) await once(ctx.signal, 'abort')
+      const result = { host, port: server.port, mountPort: server.mountPort, export: name, calls: server.stats.calls, stopped: true }
+      return result
+    } finally {
+      await closeAll()
+    }
+  },
+  human: () => ''
+}
+
+export default command
