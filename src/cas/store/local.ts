@@ -1,29 +1,17 @@
-import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { checkStore, type FsckOptions, type FsckReport } from '../fsck.js'
 import { collectGarbage, type GcOptions, type GcReport } from '../gc.js'
-import { ChunkInvalidError, ChunkMissingError, PinNotFoundError, StoreClosedError } from '../errors.js'
+import { ChunkMissingError, PinNotFoundError, StoreClosedError } from '../errors.js'
 import type { AbortOptions, AwaitIterable, ChunkStore } from '../interface.js'
 import { checkPinName, type Pin } from '../pins.js'
 import { preparePayload, type PreparedChunk } from '../prepare.js'
 import { verifyChunk } from '../verify.js'
-import { keyOf, WriteGuard, type WriteLease } from './guard.js'
-import { IndexDb } from './index-db.js'
-import { PackFiles } from './pack-files.js'
-import { decodeEntry, type IndexEntry } from './pack-format.js'
-import { openPayload } from './pack-scan.js'
-import { recover, type RecoveryReport } from './recover.js'
-import { PackWriter, type PackTable, type PendingRecord } from './writer.js'
-
-export interface LocalStoreOptions {
-  /** A pack is closed and a new one started past this size (default 64 MiB). */
-  readonly packSizeBytes?: number
-  /** zstd level for put() (default 1; 0 stores everything uncompressed). */
-  readonly compressionLevel?: number
-  /** Wait up to this long for another process to release the store (default 0: fail at once). */
-  readonly lockWaitMs?: number
-}
+import { keyOf, type WriteGuard, type WriteLease } from './guard.js'
+import type { IndexDb } from './index-db.js'
+import type { PackFiles } from './pack-files.js'
+import { locate, readBlock, type Location } from './read.js'
+import type { RecoveryReport } from './recover.js'
+import type { PackTable, PackWriter } from './writer.js'
 
 /** Totals of a store. `storedBytes` counts live records; `packBytes` the pack files on disk. */
 export interface StoreStats {
@@ -35,12 +23,9 @@ export interface StoreStats {
   pins: number
 }
 
-export const DEFAULT_PACK_SIZE_BYTES = 64 * 1024 * 1024
 /** CIDs looked up per event-loop turn in missing(). */
 const MISSING_BATCH = 256
 
-/** Where a located block is: still in memory, or in a pack. */
-export type Location = { rec: PendingRecord, entry?: undefined } | { rec?: undefined, entry: IndexEntry }
 
 /** The parts GC and fsck work on (not a public API). */
 export interface StoreParts {
@@ -53,56 +38,8 @@ export interface StoreParts {
 }
 
 export { keyOf }
-
-/*
- * Layout (chosen by bench/store.bench.ts on the 187 MiB Debian sample, 6.8k CDC chunks):
- *   dir/packs/NNNNNN.pack   append-only packs of self-describing records (pack-format.ts),
- *                           rolled at 64 MiB; zstd-1 payloads when that is smaller
- *   dir/index/              LevelDB: CID -> {pack, offset, length, flags, raw size}; pins; meta
- * One file per chunk (tmp + rename in 256 fan-out folders) wrote 10-18 MiB/s here, packs
- * 100+ MiB/s on the same chunks, with one inode per 64 MiB instead of one per chunk (a busy
- * cache holds millions) and one fsync per flush instead of one per chunk.
- *
- * Durability: a commit writes records (write-behind, 8 MiB at a time), then indexes them;
- * flush()/pin()/close() fsync the packs before a synced index batch. After kill -9 the
- * kernel still has every write(2), so opening re-indexes whole valid records past each
- * pack's indexed tail and cuts a torn one (recover.ts). After a power loss an index entry
- * may point at lost bytes: reads verify every block, so that reads as corrupt and is dropped.
- *
- * Concurrency: one process at a time, enforced by LevelDB's LOCK (fcntl; released by the
- * kernel when the holder dies): a second open rejects CAS_STORE_LOCKED, or waits lockWaitMs.
- * Within the process, imports (WriteLease), gc and fsck coordinate through guard.ts, so a
- * daemon can collect garbage while it pulls and imports. A CLI gc started during a CLI
- * import fails fast (or waits with --wait) and so can never sweep the import's chunks.
- */
-
-/**
- * Opens (creating) the local chunk store in `dir`: `dir/packs/NNNNNN.pack` append-only
- * pack files and a LevelDB index in `dir/index`. Recovers from any earlier crash before
- * resolving (see `recovery`). One process at a time: rejects CAS_STORE_LOCKED when another
- * holds the store longer than `lockWaitMs`.
- */
-export async function openLocalStore (dir: string, options: LocalStoreOptions = {}): Promise<LocalStore> {
-  await mkdir(dir, { recursive: true })
-  const index = await IndexDb.open(join(dir, 'index'), dir, options.lockWaitMs ?? 0)
-  try {
-    const files = new PackFiles(join(dir, 'packs'))
-    await files.init()
-    const table: PackTable = { packs: new Map(), counters: { chunks: 0, rawBytes: 0, storedBytes: 0 }, nextPack: 1, activePack: 0, activeSize: 0 }
-    const recovery = await recover(files, index, table)
-    const limit = options.packSizeBytes ?? DEFAULT_PACK_SIZE_BYTES
-    const last = table.nextPack - 1
-    const lastState = table.packs.get(last)
-    if (lastState !== undefined && lastState.dead !== true && !recovery.damagedPacks.includes(last) && lastState.tail < limit) {
-      table.activePack = last; table.activeSize = lastState.tail
-    } else table.activePack = table.nextPack++
-    const writer = new PackWriter(files, index, table, limit)
-    return new LocalStore({ dir, files, index, table, writer, guard: new WriteGuard() }, recovery, options.compressionLevel ?? 1)
-  } catch (err) {
-    await index.close()
-    throw err
-  }
-}
+export type { Location }
+export { openLocalStore, DEFAULT_PACK_SIZE_BYTES, type LocalStoreOptions } from './open.js'
 
 /**
  * A ChunkStore of blocks of any codec (raw chunks, dag-cbor nodes) in pack files. Every
@@ -137,69 +74,14 @@ export class LocalStore implements ChunkStore {
 
   async get (cid: CID, options?: AbortOptions): Promise<Uint8Array | undefined> {
     this.#check(options)
-    for (let attempt = 0; ; attempt++) {
-      const epoch = this.#p.guard.epoch
-      const loc = await this.locate(cid)
-      if (loc === undefined) return undefined
-      if (loc.rec !== undefined) return this.#open(cid, loc.rec.entry, loc.rec.payload, false)
-      const e = loc.entry
-      let payload: Uint8Array
-      try {
-        payload = await this.#p.files.readSmall(e.pack, e.offset + 16 + cid.bytes.length, e.length)
-      } catch (err) {
-        if (this.#p.guard.epoch !== epoch && attempt < 3) continue // GC moved it meanwhile
-        await this.#drop(cid, e)
-        throw new ChunkInvalidError(cid, 'its pack cannot be read', { cause: err })
-      }
-      if (payload.length < e.length && this.#p.guard.epoch !== epoch && attempt < 3) continue
-      try {
-        return this.#open(cid, e, payload, true)
-      } catch (err) {
-        await this.#drop(cid, e)
-        throw err
-      }
-    }
+    return await readBlock(this.#p, cid)
   }
 
-  /** Verified block of a payload; copies unless `fresh` (a buffer nobody else holds). */
-  #open (cid: CID, e: IndexEntry, payload: Uint8Array, fresh: boolean): Uint8Array {
-    if (payload.length !== e.length) throw new ChunkInvalidError(cid, 'its record is cut short')
-    const block = openPayload(cid.bytes, e.flags, e.rawSize, payload)
-    if (block === undefined) throw new ChunkInvalidError(cid)
-    // A plain Uint8Array the caller owns (never a Buffer: equal to what MemoryChunkStore returns).
-    const b = block.bytes === payload && !fresh ? payload.slice() : block.bytes
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
-  }
+  /** Where `cid` is stored, or undefined (see read.ts locate). */
+  async locate (cid: CID): Promise<Location | undefined> { return locate(this.#p, cid) }
 
-  /** Drops a corrupt entry so the block reads as absent and can be stored again. */
-  async #drop (cid: CID, e: IndexEntry): Promise<void> {
-    if (this.#closed) return
-    const current = await this.locate(cid)
-    if (current?.entry === undefined || current.entry.pack !== e.pack || current.entry.offset !== e.offset) return
-    const t = this.#p.table.counters
-    t.chunks--; t.rawBytes -= e.rawSize; t.storedBytes -= 16 + cid.bytes.length + e.length
-    await this.#p.index.batch([{ type: 'del', sublevel: 'chunks', key: cid.bytes }, { type: 'put', sublevel: 'meta', key: 'counters', value: t }], false)
-  }
-
-  /** Where `cid` is stored, or undefined. Safe against a concurrent GC index switch. */
-  async locate (cid: CID): Promise<Location | undefined> { return this.locateSync(cid) }
-
-  /**
-   * Synchronous lookup: pending records, then LevelDB's getSync (a few µs from its cache,
-   * ~25x faster than an async get's thread-pool round trip, which dominated put()). Being
-   * synchronous, it cannot interleave with a GC index switch; keys being dropped are absent.
-   */
-  locateSync (cid: CID): Location | undefined {
-    const key = keyOf(cid)
-    const { writer, guard, index } = this.#p
-    const rec = writer.pending.get(key)
-    if (rec !== undefined) return { rec }
-    if (guard.doomed.has(key)) return undefined
-    const raw = index.chunks.getSync(cid.bytes)
-    if (raw === undefined) return undefined
-    const entry = decodeEntry(raw)
-    return entry === undefined ? undefined : { entry }
-  }
+  /** Synchronous locate(). */
+  locateSync (cid: CID): Location | undefined { return locate(this.#p, cid) }
 
   /** Idempotent. Verifies `bytes` against `cid` (CAS_CHUNK_INVALID). `bytes` stay the caller's. */
   async put (cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void> {
