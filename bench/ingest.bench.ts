@@ -6,9 +6,12 @@
  * the ratios against xeno, then the raw limits of this machine (read, BLAKE3, chunker, zstd
  * alone) over the same tree's bytes.
  *
- *   npx tsc -p . && node dist/bench/ingest.bench.js [TREE] [--only xeno,casync,...] [--repeat N] [--json FILE]
+ *   npx tsc -p . && node dist/bench/ingest.bench.js [TREE] [--only xeno,casync,...] [--repeat N] [--then T2,...] [--json FILE]
  *
  * --repeat N runs N interleaved rounds and reports each tool's fastest (default 1).
+ * --then T2[,T3...] then imports T2, T3... into the same store, one after the other, and shows
+ * what each stored again (e.g. --then /work/data/t1,/work/data/t1-upgraded: a re-import
+ * that should store nothing, then an upgraded copy that should store only changed chunks).
  * TREE defaults to $XENO_BENCH_TREE or /work/data/t1 (bench/data/make-datasets.sh makes it).
  * Run it as root: the peers must read every file of a root file-system.
  */
@@ -63,16 +66,37 @@ function onPath (binary: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' }).status === 0
 }
 
-async function runOne (name: string, tree: string): Promise<IngestRun | undefined> {
+/** A tool's first import of the tree, then its imports of `then` into the same store, in order. */
+interface Session { readonly first: IngestRun, readonly then: IngestRun[] }
+
+async function runOne (name: string, tree: string, then: readonly string[]): Promise<Session | undefined> {
   const work = await mkdtemp(join(tmpdir(), `xeno-bench-ingest-${name}-`))
   try {
-    return await TOOLS[name].ingest(tree, work)
+    const first = await TOOLS[name].ingest(tree, work)
+    const rest: IngestRun[] = []
+    for (const next of then) rest.push(await TOOLS[name].ingest(next, work))
+    return { first, then: rest }
   } catch (err) {
     console.error(`ingest: ${name} failed: ${(err as Error).message}`)
     return undefined
   } finally {
     await rm(work, { recursive: true, force: true })
   }
+}
+
+interface FollowUp { tool: string, tree: string, run: IngestRun, addedBytes: number }
+
+/** The imports after the first, into the same store: what each stored again. */
+function printFollowUps (rows: FollowUp[]): void {
+  console.log(renderTable<FollowUp>([
+    { header: 'tool', cell: (r) => r.tool, align: 'left' },
+    { header: 'then imported', cell: (r) => r.tree, align: 'left' },
+    { header: 'wall', cell: (r) => fmtSeconds(r.run.measurement.wallS) },
+    { header: 'CPU', cell: (r) => fmtSeconds(cpuSeconds(r.run.measurement)) },
+    { header: 'peak RSS', cell: (r) => fmtMiB(r.run.measurement.maxRssBytes) },
+    { header: 'store grew by', cell: (r) => fmtMB(r.addedBytes) },
+    { header: 'store after', cell: (r) => fmtMB(r.run.storeBytes) }
+  ], rows))
 }
 
 function printRuns (runs: IngestRun[], treeBytes: number): void {
@@ -112,7 +136,7 @@ function printLimits (limits: RawLimit[], treeBytes: number): void {
 async function main (): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { only: { type: 'string' }, json: { type: 'string' }, repeat: { type: 'string' } }
+    options: { only: { type: 'string' }, json: { type: 'string' }, repeat: { type: 'string' }, then: { type: 'string' } }
   })
   const tree = resolve(positionals[0] ?? process.env.XENO_BENCH_TREE ?? '/work/data/t1')
   const wanted = values.only?.split(',') ?? Object.keys(TOOLS)
@@ -120,7 +144,8 @@ async function main (): Promise<void> {
 
   const size = await treeSize(tree)
   console.log(`tree ${tree}: ${fmtMB(size.bytes)} in ${fmtCount(size.files)} files, ${fmtCount(size.entries)} entries`)
-  await warmPageCache(tree)
+  const then = values.then === undefined ? [] : values.then.split(',').map((t) => resolve(t))
+  for (const t of [tree, ...then]) await warmPageCache(t)
   const paths = (await listFiles(tree)).map((f) => f.path)
   const read = await measureInProcess(() => readFilesSync(paths))
   console.log(`page cache warm (a second read of every file took ${fmtSeconds(read.wallS)})`)
@@ -143,27 +168,41 @@ async function main (): Promise<void> {
   // Rounds interleave the tools, so a burst of load from elsewhere hits them alike; each tool's
   // fastest round is reported, with the range of its wall times.
   const rounds = Math.max(1, Number(values.repeat ?? '1'))
-  const best = new Map<string, IngestRun>()
+  const best = new Map<string, Session>()
   const walls = new Map<string, number[]>()
   for (let round = 1; round <= rounds; round++) {
     for (const name of runnable) {
       console.error(`ingest: round ${round}/${rounds}: ${name} ...`)
-      const run = await runOne(name, tree)
-      if (run === undefined) continue
-      walls.set(name, [...(walls.get(name) ?? []), run.measurement.wallS])
+      const session = await runOne(name, tree, then)
+      if (session === undefined) continue
+      walls.set(name, [...(walls.get(name) ?? []), session.first.measurement.wallS])
       const prev = best.get(name)
-      if (prev === undefined || run.measurement.wallS < prev.measurement.wallS) best.set(name, run)
+      if (prev === undefined || session.first.measurement.wallS < prev.first.measurement.wallS) best.set(name, session)
     }
   }
   const runs = runnable.flatMap((name) => {
-    const run = best.get(name)
+    const run = best.get(name)?.first
     if (run === undefined) return []
     const w = walls.get(name) ?? []
     const range = w.length > 1 ? `wall over ${w.length} rounds ${Math.min(...w).toFixed(2)}–${Math.max(...w).toFixed(2)} s` : undefined
     return [{ ...run, note: [run.note, range].filter((x) => x !== undefined).join('; ') || undefined }]
   })
+  const followUps = runnable.flatMap((name) => {
+    const session = best.get(name)
+    if (session === undefined) return []
+    let before = session.first.storeBytes
+    return session.then.map((run, i) => {
+      const row = { tool: run.tool, tree: then[i], run, addedBytes: run.storeBytes - before }
+      before = run.storeBytes
+      return row
+    })
+  })
   console.log('')
   if (runs.length > 0) printRuns(runs, size.bytes)
+  if (followUps.length > 0) {
+    console.log('')
+    printFollowUps(followUps)
+  }
 
   console.log('')
   const sample = await sampleTreeBytes(tree, SAMPLE_LIMIT_BYTES)
@@ -175,7 +214,7 @@ async function main (): Promise<void> {
   console.log(`load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
 
   if (values.json !== undefined) {
-    await writeFile(values.json, JSON.stringify({ tree, size, versions, runs, limits, date: new Date().toISOString() }, null, 2) + '\n')
+    await writeFile(values.json, JSON.stringify({ tree, size, versions, runs, followUps, limits, date: new Date().toISOString() }, null, 2) + '\n')
   }
 }
 

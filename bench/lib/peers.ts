@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -7,7 +8,7 @@ import { treeSize } from './size.js'
 
 const run = promisify(execFile)
 
-/** One peer tool's import ("ingest") of a tree into a fresh store. */
+/** One peer tool's import ("ingest") of a tree into a store. */
 export interface IngestRun {
   readonly tool: string
   /** The timed command, as run (set-up commands such as `borg init` are not timed). */
@@ -20,8 +21,20 @@ export interface IngestRun {
   readonly note?: string
 }
 
-/** Imports `tree` into a new store under `work` (an empty directory the caller removes). */
+/**
+ * Imports `tree` into the store under `work` (an empty directory the caller removes), creating
+ * the store on the first call; a later call with the same `work` adds to that store, so the
+ * second import of a tree (or of an upgraded copy) shows what the tool stores again.
+ * `storeBytes` is the whole store after the call.
+ */
 export type Ingester = (tree: string, work: string) => Promise<IngestRun>
+
+let serial = 0
+/** A name no earlier call used (archive, index and branch names must differ per import). */
+function nextName (prefix: string): string {
+  serial++
+  return `${prefix}${serial}`
+}
 
 async function storeFigures (dir: string): Promise<{ storeBytes: number, storeFiles: number }> {
   const s = await treeSize(dir)
@@ -34,8 +47,8 @@ async function storeFigures (dir: string): Promise<{ storeBytes: number, storeFi
  */
 export const casyncMake: Ingester = async (tree, work) => {
   const store = join(work, 'store')
-  await mkdir(store)
-  const argv = ['casync', 'make', `--store=${join(store, 'default.castr')}`, join(store, 'tree.caidx'), tree]
+  await mkdir(store, { recursive: true })
+  const argv = ['casync', 'make', `--store=${join(store, 'default.castr')}`, join(store, `${nextName('tree')}.caidx`), tree]
   const measurement = await measure(argv)
   return { tool: 'casync make', command: argv.join(' '), measurement, ...await storeFigures(store) }
 }
@@ -48,8 +61,8 @@ export const casyncMake: Ingester = async (tree, work) => {
 export const borgCreate: Ingester = async (tree, work) => {
   const repo = join(work, 'repo')
   const env = { BORG_BASE_DIR: join(work, 'borg-base'), BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes' }
-  await run('borg', ['init', '--encryption=none', repo], { env: { ...process.env, ...env } })
-  const argv = ['borg', 'create', `${repo}::a`, '.']
+  if (!existsSync(repo)) await run('borg', ['init', '--encryption=none', repo], { env: { ...process.env, ...env } })
+  const argv = ['borg', 'create', `${repo}::${nextName('a')}`, '.']
   const measurement = await measure(argv, { cwd: tree, env })
   return { tool: 'borg create', command: argv.join(' '), measurement, ...await storeFigures(repo) }
 }
@@ -61,7 +74,7 @@ export const borgCreate: Ingester = async (tree, work) => {
 export const resticBackup: Ingester = async (tree, work) => {
   const repo = join(work, 'repo')
   const env = { RESTIC_PASSWORD: 'bench', RESTIC_CACHE_DIR: join(work, 'cache') }
-  await run('restic', ['init', '--repository-version', '2', '--repo', repo], { env: { ...process.env, ...env } })
+  if (!existsSync(repo)) await run('restic', ['init', '--repository-version', '2', '--repo', repo], { env: { ...process.env, ...env } })
   const argv = ['restic', 'backup', '--quiet', '--repo', repo, '.']
   const measurement = await measure(argv, { cwd: tree, env })
   return { tool: 'restic backup', command: argv.join(' '), measurement, ...await storeFigures(repo) }
@@ -75,7 +88,7 @@ export const resticBackup: Ingester = async (tree, work) => {
  */
 export const ostreeCommit: Ingester = async (tree, work) => {
   const repo = join(work, 'repo')
-  await run('ostree', ['init', `--repo=${repo}`, '--mode=archive'])
+  if (!existsSync(repo)) await run('ostree', ['init', `--repo=${repo}`, '--mode=archive'])
   const view = join(work, 'tree')
   await run('cp', ['-al', tree, view])
   const { stdout } = await run('find', [view, '(', '-type', 'b', '-o', '-type', 'c', '-o', '-type', 'p', '-o', '-type', 's', ')', '-print', '-delete'])
