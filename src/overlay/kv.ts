@@ -108,3 +108,42 @@ export class KvTxn implements KvReader {
     this.#pending.clear()
   }
 }
+
+const MAX_CACHED_VALUE_BYTES = 4096
+
+/**
+ * A Kv with a read cache of `get` (absent keys included), kept exact by dropping every key a
+ * batch writes; so every writer must go through the returned object. Large values (chunks)
+ * are not cached.
+ */
+export function cacheKv (kv: Kv, maxEntries = 65_536): Kv {
+  const cache = new Map<string, Uint8Array | undefined>()
+  let generation = 0
+  return {
+    async get (key) {
+      if (cache.has(key)) {
+        const v = cache.get(key)
+        cache.delete(key); cache.set(key, v)
+        return v
+      }
+      const gen = generation
+      const v = await kv.get(key)
+      // A batch that ran while we read may have changed the key: cache only if none did.
+      if (gen === generation && (v === undefined || v.length <= MAX_CACHED_VALUE_BYTES)) {
+        cache.set(key, v)
+        if (cache.size > maxEntries) cache.delete(cache.keys().next().value as string)
+      }
+      return v
+    },
+    range: (gte, lt, limit) => kv.range(gte, lt, limit),
+    async batch (ops, sync) {
+      generation++
+      for (const o of ops) cache.delete(o.key)
+      try { await kv.batch(ops, sync) } finally {
+        generation++
+        for (const o of ops) cache.delete(o.key)
+      }
+    },
+    async close () { cache.clear(); await kv.close() }
+  }
+}

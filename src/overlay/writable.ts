@@ -4,7 +4,7 @@ import type { ChunkReader } from '../cas/interface.js'
 import { compareNames } from './codec.js'
 import { IsDirError } from './errors.js'
 import type { Entry } from './interface.js'
-import { decodeJson, encodeJson, openLevelKv, type Kv, type KvReader, type KvTxn } from './kv.js'
+import { cacheKv, decodeJson, encodeJson, openLevelKv, type Kv, type KvReader, type KvTxn } from './kv.js'
 import type { UnionLayer } from './layer.js'
 import { entryOfNode, isUpperEntry, type UpperEntry, type UpperNode } from './upper-node.js'
 import { LayerChunks, readUpperFile } from './upper-spans.js'
@@ -109,6 +109,6 @@ export interface WritableLayer {
 /** Opens (creating if needed) the writable layer in directory `dir`. */
 export async function openWritableLayer (dir: string): Promise<WritableLayer> {
   await mkdir(dir, { recursive: true })
-  const kv = await openLevelKv(join(dir, 'meta'))
+  const kv = cacheKv(await openLevelKv(join(dir, 'meta')))
   return { dir, kv, close: async () => { await kv.close() } }
 }
