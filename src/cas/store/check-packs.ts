@@ -95,6 +95,9 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
     if (liveLeft === 0 && n !== table.activePack) {
       out.problems.push({ kind: 'unreferenced-pack', pack: n, bytes: size, detail: 'no index entry uses this pack', repaired: repair })
       if (repair) { ops.push({ type: 'put', sublevel: 'meta', key: `pack/${n}`, value: { tail: size, dead: true } }); table.packs.set(n, { tail: size, dead: true }) }
+    } else if (repair && table.packs.get(n)?.tail !== size) {
+      // The indexed tail must match the file (it is past the end after a pack was cut short).
+      ops.push({ type: 'put', sublevel: 'meta', key: `pack/${n}`, value: { tail: size } }); table.packs.set(n, { tail: size })
     }
     onPack?.(++done, packs.length)
   }
