@@ -9,6 +9,7 @@ import { seededBytes } from '../helpers/bytes.js'
 import { rmrf, tmpdir } from '../helpers/tmpdir.js'
 import { buildTree, dump, type Spec } from './union-helpers.js'
 
+type CID = import('multiformats/cid').CID
 interface Ctx { dir: string, store: MemoryChunkStore, layer: WritableLayer, view: UnionView, root: import('multiformats/cid').CID }
 const W = suite<Ctx>('writable layer')
 
@@ -142,6 +143,34 @@ W('symlink, mknod, hard link, chmod, chown, utimes', async (ctx) => {
   const root = await ctx.view.setattr('/', { mode: 0o700 })
   assert.is(root.mode, 0o700)
   await rejects(ctx.view.rmdir('/'), 'OVERLAY_INVALID')
+})
+
+W('copy-up reads no chunk: chmod reads none, a small write only the chunks it touches', async (ctx) => {
+  const big = seededBytes(3, 3_000_000)
+  const inner = new MemoryChunkStore()
+  const root = await buildTree(inner, {})
+  const src = await tmpdir()
+  try {
+    const { writeFile } = await import('node:fs/promises')
+    const { importDirectory } = await import('../../src/overlay/import-dir.js')
+    await writeFile(`${src}/big`, big)
+    const lower = (await importDirectory(src, inner, { workers: 1 })).root
+    let rawGets = 0
+    const counting = {
+      has: async (c: CID) => await inner.has(c),
+      get: async (c: CID) => { if (c.code === 0x55) rawGets++; return await inner.get(c) }
+    }
+    const dir = await tmpdir()
+    const layer = await openWritableLayer(dir)
+    const v = await openUnionView({ lowers: [openTree(counting, lower), openTree(counting, root)], store: counting, writable: layer })
+    await v.setattr('/big', { mode: 0o600, uid: 7 })
+    assert.is(rawGets, 0, 'chmod/chown of a lower file reads no content')
+    await v.write('/big', 1_500_000, new Uint8Array([1, 2, 3]))
+    assert.ok(rawGets >= 1 && rawGets <= 2, `${rawGets} chunks read for a 3-byte write`)
+    big.set([1, 2, 3], 1_500_000)
+    assert.ok(Buffer.from(await v.read('/big', 0, big.length)).equals(Buffer.from(big)))
+    await v.close(); await layer.close(); await rmrf(dir)
+  } finally { await rmrf(src) }
 })
 
 W.run()
