@@ -17,7 +17,7 @@ const credit = new Int32Array(init.credit)
 const port = parentPort
 if (port === null) throw new Error('ingest worker must run in a worker thread')
 
-const WINDOW_BYTES = 8 * 1024 * 1024
+const WINDOW_BYTES = 4 * 1024 * 1024
 const OUT_BYTES = 4 * 1024 * 1024
 const { minSize, avgSize, maxSize } = CHUNKER_V1
 const window = new Uint8Array(WINDOW_BYTES)
