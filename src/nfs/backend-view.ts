@@ -1,5 +1,5 @@
 import { statfs } from 'node:fs/promises'
-import type { Attrs as ViewAttrs, ReadView, WriteView } from '../overlay/view.js'
+import type { Attrs as ViewAttrs, ReadView, WriteView } from '../overlay/index.js'
 import type { Attrs, Caller, CreateHow, Filesystem, FsStat, NodeId, ReaddirResult, SetAttrs } from './backend.js'
 import { NfsStatusError, StaleHandleError } from './errors.js'
 import { nfsstat3, stable_how, type StableHow } from './nfs3/consts.js'
@@ -50,7 +50,15 @@ function verifierTime (v: Uint8Array): bigint {
 export interface ViewFilesystemOptions {
   /** FSSTAT figures; default: those of the file-system holding `statfsPath` (default '/'). */
   statfsPath?: string
+  /**
+   * Remember where each node is and its attributes until the next mutation through this
+   * Filesystem (default true). Only correct while this Filesystem is the view's only writer.
+   */
+  cacheAttrs?: boolean
 }
+
+/** Nodes whose path and attributes are remembered between mutations. */
+const MAX_KNOWN_NODES = 65_536
 
 /** A Filesystem over `view`; writes need a WriteView. */
 export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesystemOptions = {}): Filesystem {
@@ -59,14 +67,39 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
     return view
   }
   const cookieNames = new Map<string, string>()
-  const remember = (dir: NodeId, cookie: bigint, name: string): void => {
+  const rememberCookie = (dir: NodeId, cookie: bigint, name: string): void => {
     const key = `${dir}:${cookie}`
     cookieNames.delete(key)
     cookieNames.set(key, name)
     if (cookieNames.size > MAX_COOKIE_NAMES) cookieNames.delete(cookieNames.keys().next().value as string)
   }
 
+  // Path and attributes by node, valid until the next mutation: `generation` moves before and
+  // after each one, so a lookup that raced with a mutation is not remembered.
+  const known = new Map<NodeId, { path: string, a: ViewAttrs }>()
+  let generation = 0
+  const cacheAttrs = options.cacheAttrs ?? true
+  const remember = (gen: number, path: string, a: ViewAttrs): void => {
+    if (!cacheAttrs || gen !== generation) return
+    known.delete(a.ino)
+    known.set(a.ino, { path, a })
+    if (known.size > MAX_KNOWN_NODES) known.delete(known.keys().next().value as NodeId)
+  }
+  const mutating = async <T>(fn: () => Promise<T>): Promise<T> => {
+    generation++
+    known.clear()
+    try {
+      return await fn()
+    } finally {
+      generation++
+      known.clear()
+    }
+  }
+
   async function located (id: NodeId): Promise<{ path: string, a: ViewAttrs }> {
+    const hit = known.get(id)
+    if (hit !== undefined) return hit
+    const gen = generation
     const path = await view.pathOf(id)
     if (path === undefined) throw new StaleHandleError()
     let a: ViewAttrs | undefined
@@ -76,6 +109,7 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
       throw new StaleHandleError(`file handle is stale: ${(err as Error).message}`)
     }
     if (a === undefined || a.ino !== id) throw new StaleHandleError()
+    remember(gen, path, a)
     return { path, a }
   }
   const pathOf = async (id: NodeId): Promise<string> => (await located(id)).path
@@ -103,8 +137,10 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
       if (a.kind !== 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_NOTDIR)
       if (name === '.') return dir
       const target = name === '..' ? parentOf(path) : join(path, name)
+      const gen = generation
       const child = await view.stat(target)
       if (child === undefined) throw new NfsStatusError(nfsstat3.NFS3ERR_NOENT)
+      remember(gen, target, child)
       return child.ino
     },
 
@@ -118,9 +154,9 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
       const { path, a } = await located(id)
       if (a.kind === 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_ISDIR)
       if (a.kind !== 'file') throw new NfsStatusError(nfsstat3.NFS3ERR_INVAL)
-      if (offset >= BigInt(a.size)) return { data: new Uint8Array(0), eof: true }
+      if (offset >= BigInt(a.size)) return { data: new Uint8Array(0), eof: true, attrs: toAttrs(a) }
       const data = await view.read(path, Number(offset), count)
-      return { data, eof: offset + BigInt(data.length) >= BigInt(a.size) }
+      return { data, eof: offset + BigInt(data.length) >= BigInt(a.size), attrs: toAttrs(a) }
     },
 
     async write (id, offset, data, stable) {
@@ -200,9 +236,11 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
       }
       const entries: ReaddirResult['entries'] = []
       let eof = true
+      const gen = generation
       for await (const e of view.readdir(path, after)) {
         if (entries.length >= maxEntries) { eof = false; break }
-        remember(dir, e.attrs.ino, e.name)
+        rememberCookie(dir, e.attrs.ino, e.name)
+        remember(gen, join(path, e.name), e.attrs)
         entries.push({ name: e.name, id: e.attrs.ino, cookie: e.attrs.ino, attrs: toAttrs(e.attrs) })
       }
       return { entries, eof, verifier: 0n }
@@ -216,5 +254,11 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
       }
     }
   }
+  for (const m of MUTATIONS) {
+    const op = fs[m] as (...args: unknown[]) => Promise<unknown>
+    ;(fs as unknown as Record<string, unknown>)[m] = async (...args: unknown[]) => await mutating(async () => await op(...args))
+  }
   return fs
 }
+
+const MUTATIONS = ['setattr', 'write', 'create', 'mkdir', 'symlink', 'mknod', 'remove', 'rmdir', 'rename', 'link'] as const

@@ -83,8 +83,12 @@ export interface Filesystem {
   /** Resolves the child `name` of directory `dir` ('.' and '..' included). */
   lookup (dir: NodeId, name: string): Promise<NodeId>
   readlink (id: NodeId): Promise<string>
-  /** Up to `count` bytes from `offset`; `eof` when the read reached the end of the file. */
-  read (id: NodeId, offset: bigint, count: number): Promise<{ data: Uint8Array, eof: boolean }>
+  /**
+   * Up to `count` bytes from `offset`; `eof` when the read reached the end of the file. `attrs`,
+   * when given, are the file's current attributes (spares READ a getattr). `data` may be shared
+   * with a cache: the caller must not modify it.
+   */
+  read (id: NodeId, offset: bigint, count: number): Promise<{ data: Uint8Array, eof: boolean, attrs?: Attrs }>
   /**
    * Writes `data` at `offset`. Resolves when the data is at least as stable as `stable`
    * asks; `committed` says how stable it really is (never less than asked).

@@ -8,6 +8,8 @@ import type { UpperLayer } from '../../overlay/writable.js'
 import { openWritableLayer, type WritableLayer } from '../../overlay/writable.js'
 import { createNfsServer, viewFilesystem, type Filesystem } from '../../nfs/index.js'
 import { DirView } from '../../nfs/dir-view.js'
+import { ChunkCache } from '../../nfs/chunk-cache.js'
+import { AccessTrace, tracedFilesystem } from '../../nfs/trace.js'
 import { UsageError, stringOption, stringsOption, type Command } from '../command.js'
 import { openCliStore } from '../store.js'
 import { cliMountResolvers, resolveLayerRoot } from '../view.js'
@@ -43,6 +45,8 @@ const command: Command = {
     '                     to keep file handles valid across restarts',
     '  --root-squash      map uid 0 to 65534',
     '  --dir DIR          export a plain directory instead of a layer stack',
+    '  --cache-mb N       decompressed chunks kept in memory (default 256)',
+    '  --trace FILE       append an access trace (blocks and files in first-read order)',
     'Clients: nfs-ls "nfs://127.0.0.1/export?version=3&nfsport=P&mountport=P".'
   ].join('\n'),
   options: {
@@ -55,7 +59,9 @@ const command: Command = {
     export: { type: 'string' },
     state: { type: 'string' },
     'root-squash': { type: 'boolean' },
-    dir: { type: 'string' }
+    dir: { type: 'string' },
+    'cache-mb': { type: 'string' },
+    trace: { type: 'string' }
   },
   maxArgs: 0,
   async run (ctx) {
@@ -68,16 +74,23 @@ const command: Command = {
     const allow = stringsOption(ctx.options, 'allow')
     const name = stringOption(ctx.options, 'export') ?? '/export'
     const closers: Array<() => Promise<void>> = []
+    const traceFile = stringOption(ctx.options, 'trace')
+    const trace = traceFile === undefined ? undefined : new AccessTrace(traceFile)
+    if (trace !== undefined) closers.push(async () => { await trace.close() })
     const closeAll = async (): Promise<void> => { for (const c of closers.reverse()) await c() }
     try {
       let fs: Filesystem
       if (plainDir !== undefined) {
-        fs = viewFilesystem(new DirView(plainDir))
+        // A plain directory may change behind the server's back: no attribute cache.
+        fs = viewFilesystem(new DirView(plainDir), { cacheAttrs: false, statfsPath: plainDir })
       } else {
         const store = await openCliStore(ctx)
         closers.push(async () => { await store.close() })
+        const cacheMb = Number(stringOption(ctx.options, 'cache-mb') ?? 256)
+        if (!(cacheMb >= 0)) throw new UsageError('--cache-mb takes a number')
+        const reader = new ChunkCache(store, { maxBytes: cacheMb * 1_048_576, onRead: trace === undefined ? undefined : (cid, from) => { trace?.chunk(cid, from) } })
         const trees: Tree[] = []
-        for (const l of layers) trees.push(openTree(store, await resolveLayerRoot(store, l)))
+        for (const l of layers) trees.push(openTree(reader, await resolveLayerRoot(store, l)))
         let writable: WritableLayer | undefined
         let state: Kv | undefined
         if (writableDir !== undefined) {
@@ -88,9 +101,10 @@ const command: Command = {
           state = await openLevelKv(join(stateDir, 'inodes'))
           closers.push(async () => { await state?.close() })
         }
-        const view = await openUnionView({ lowers: trees, store, writable, state, onDir: createMountHook<UpperLayer>(cliMountResolvers(store)) })
+        const view = await openUnionView({ lowers: trees, store: reader, writable, state, onDir: createMountHook<UpperLayer>(cliMountResolvers(store)) })
         closers.push(async () => { await view.close() })
         fs = viewFilesystem(view, { statfsPath: writableDir ?? ctx.storeDir })
+        if (trace !== undefined) fs = tracedFilesystem(fs, trace, async (id) => await view.pathOf(id))
       }
       const server = await createNfsServer({
         stateDir,

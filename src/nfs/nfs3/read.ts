@@ -12,8 +12,8 @@ export function read (s: Nfs3State): Procedure {
     let t: Target | undefined
     return await respond(async () => {
       t = s.resolve(fh, ctx)
-      const { data, eof } = await t.exp.fs.read(t.id, offset, count)
-      const a = await tryGetattr(t)
+      const { data, eof, attrs } = await t.exp.fs.read(t.id, offset, count)
+      const a = attrs ?? await tryGetattr(t)
       const fsid = t.exp.fsid
       return (out) => { writePostOpAttr(out, a, fsid); out.uint32(data.length).bool(eof).opaqueRef(data) }
     }, async () => {
