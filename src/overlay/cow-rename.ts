@@ -3,6 +3,7 @@ import { BadPathError, IsDirError, NotDirError, NotEmptyError, NotFoundError } f
 import type { Resolved } from './layer.js'
 import { joinPath, parentAndName } from './path.js'
 import { isUpperEntry } from './upper-node.js'
+import { lowerInoKey } from './inodes.js'
 import { decodeJson } from './kv.js'
 import { descendantRange, direntKey, direntRange, putDirent, putNode, type Dirent, type UpperLayer } from './writable.js'
 
@@ -12,19 +13,25 @@ import { descendantRange, direntKey, direntRange, putDirent, putNode, type Diren
  * the writable layer alone holds the subtree, so it can move to a path where the lower
  * layers have nothing (or something else).
  */
-async function copyUpTree (ctx: MutationCtx, parent: Resolved<UpperLayer>, r: Resolved<UpperLayer>): Promise<UpperObject> {
-  const obj = await copyUp(ctx, parent, r)
+async function copyUpTree (ctx: MutationCtx, parent: Resolved<UpperLayer>, r: Resolved<UpperLayer>, knownIno?: number): Promise<UpperObject> {
+  const obj = await copyUp(ctx, parent, r, knownIno)
   if (obj.node.k !== 'dir' || obj.node.o === true) return obj
   const self = await ctx.union.resolve(r.names)
   if (self === undefined) throw new TypeError('copied-up directory vanished')
   const names: string[] = []
   for await (const child of ctx.union.readdir(self)) names.push(child.entry.name)
+  const todo: Array<Resolved<UpperLayer>> = []
   for (const name of names) {
     const child = await ctx.union.child(self, name)
     if (child === undefined) continue
     if (inUpper(ctx, child) && (child.entry.kind !== 'dir' || child.entry.opaque === true)) continue
-    await copyUpTree(ctx, self, child)
+    todo.push(child)
   }
+  // One inode-table batch per directory, not one per entry.
+  const lower = todo.filter((c) => !inUpper(ctx, c))
+  const inos = await ctx.inodes.assign(lower.map((c) => ({ key: lowerInoKey(joinPath(c.names), c.entry.hardlink), path: joinPath(c.names) })))
+  const inoOf = new Map(lower.map((c, i) => [c, inos[i]]))
+  for (const child of todo) await copyUpTree(ctx, self, child, inoOf.get(child))
   obj.node.o = true
   putNode(ctx.txn, obj.ino, obj.node)
   return obj

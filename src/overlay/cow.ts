@@ -72,11 +72,11 @@ export async function upperDir (ctx: MutationCtx, names: readonly string[]): Pro
 }
 
 /** Copies `r` (whose parent directory is already in the writable layer) up, if it is not. */
-export async function copyUp (ctx: MutationCtx, parent: Resolved<UpperLayer>, r: Resolved<UpperLayer>): Promise<UpperObject> {
+export async function copyUp (ctx: MutationCtx, parent: Resolved<UpperLayer>, r: Resolved<UpperLayer>, knownIno?: number): Promise<UpperObject> {
   if (inUpper(ctx, r) && isUpperEntry(r.entry)) {
     return { ino: r.entry.upper.ino, node: { ...r.entry.upper.node }, rel: r.entry.upper.path }
   }
-  const ino = await lowerIno(ctx, r.names, r.entry)
+  const ino = knownIno ?? await lowerIno(ctx, r.names, r.entry)
   const node = nodeOfEntry(r.entry, ctx.now)
   delete node.o
   const name = r.names[r.names.length - 1]

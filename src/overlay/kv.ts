@@ -1,4 +1,5 @@
 import { ClassicLevel } from 'classic-level'
+import { compareNamesFast as compareKeys } from './dir-write.js'
 
 /** One write of an atomic batch: `value` undefined deletes `key`. */
 export interface KvOp { readonly key: string, readonly value?: Uint8Array }
@@ -39,7 +40,7 @@ export async function openLevelKv (dir: string): Promise<Kv> {
 /** A Kv in memory (sorted on demand); nothing survives the process. */
 export function createMemoryKv (): Kv {
   const map = new Map<string, Uint8Array>()
-  const cmp = (a: string, b: string): number => Buffer.compare(Buffer.from(a), Buffer.from(b))
+  const cmp = compareKeys
   return {
     async get (key) { return map.get(key) },
     async * range (gte, lt, limit = Infinity) {
@@ -73,11 +74,15 @@ export type KvReader = Pick<Kv, 'get' | 'range'>
 
 /**
  * A transaction over a Kv: reads see its own pending writes, `commit` applies them as one
- * atomic batch. Not isolated from other writers: callers serialise mutations.
+ * atomic batch. Not isolated from other writers: callers serialise mutations. New pending
+ * keys are sorted and merged into the sorted ones at the next range, so interleaved puts and
+ * ranges cost O(n) per range, not O(n) per put.
  */
 export class KvTxn implements KvReader {
   readonly #kv: Kv
   readonly #pending = new Map<string, Uint8Array | undefined>()
+  #sorted: string[] = []
+  #fresh: string[] = []
   constructor (kv: Kv) { this.#kv = kv }
 
   get size (): number { return this.#pending.size }
@@ -86,26 +91,65 @@ export class KvTxn implements KvReader {
     return this.#pending.has(key) ? this.#pending.get(key) : await this.#kv.get(key)
   }
 
-  put (key: string, value: Uint8Array): void { this.#pending.set(key, value) }
-  del (key: string): void { this.#pending.set(key, undefined) }
+  #lowerBound (key: string): number {
+    let lo = 0
+    let hi = this.#sorted.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (compareKeys(this.#sorted[mid], key) < 0) lo = mid + 1; else hi = mid
+    }
+    return lo
+  }
+
+  #set (key: string, value: Uint8Array | undefined): void {
+    if (!this.#pending.has(key)) this.#fresh.push(key)
+    this.#pending.set(key, value)
+  }
+
+  put (key: string, value: Uint8Array): void { this.#set(key, value) }
+  del (key: string): void { this.#set(key, undefined) }
+
+  #merge (): void {
+    if (this.#fresh.length === 0) return
+    const fresh = this.#fresh.sort(compareKeys)
+    const old = this.#sorted
+    const out: string[] = new Array(old.length + fresh.length)
+    let i = 0
+    let j = 0
+    let k = 0
+    while (i < old.length || j < fresh.length) {
+      out[k++] = j >= fresh.length || (i < old.length && compareKeys(old[i], fresh[j]) < 0) ? old[i++] : fresh[j++]
+    }
+    this.#sorted = out
+    this.#fresh = []
+  }
 
   async * range (gte: string, lt: string, limit = Infinity): AsyncIterable<[string, Uint8Array]> {
-    const merged = new Map<string, Uint8Array>()
-    for await (const [k, v] of this.#kv.range(gte, lt)) merged.set(k, v)
-    const inRange = (k: string): boolean => Buffer.compare(Buffer.from(k), Buffer.from(gte)) >= 0 && Buffer.compare(Buffer.from(k), Buffer.from(lt)) < 0
-    for (const [k, v] of this.#pending) {
-      if (!inRange(k)) continue
-      if (v === undefined) merged.delete(k); else merged.set(k, v)
-    }
-    const keys = [...merged.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+    this.#merge()
+    const mine: string[] = []
+    for (let i = this.#lowerBound(gte); i < this.#sorted.length && compareKeys(this.#sorted[i], lt) < 0; i++) mine.push(this.#sorted[i])
+    const theirs: Array<[string, Uint8Array]> = []
+    for await (const kv of this.#kv.range(gte, lt)) theirs.push(kv)
+    let a = 0
+    let b = 0
     let n = 0
-    for (const k of keys) { if (n++ >= limit) return; yield [k, merged.get(k) as Uint8Array] }
+    while ((a < mine.length || b < theirs.length) && n < limit) {
+      const c = a >= mine.length ? 1 : b >= theirs.length ? -1 : compareKeys(mine[a], theirs[b][0])
+      if (c <= 0) {
+        const key = mine[a++]
+        if (c === 0) b++
+        const v = this.#pending.get(key)
+        if (v !== undefined) { n++; yield [key, v] }
+      } else { n++; yield theirs[b++] }
+    }
   }
 
   /** Applies every pending write atomically. */
   async commit (sync = false): Promise<void> {
     await this.#kv.batch([...this.#pending].map(([key, value]) => ({ key, value })), sync)
     this.#pending.clear()
+    this.#sorted = []
+    this.#fresh = []
   }
 }
 
