@@ -1,7 +1,7 @@
 import { CID } from 'multiformats/cid'
 import type { AbortOptions } from './interface.js'
 import { walkDag } from './links.js'
-import { compactPack, type PackPlan } from './store/compact.js'
+import { compactPack, type CompactResult, type PackPlan } from './store/compact.js'
 import { keyOfBytes } from './store/guard.js'
 import type { LocalStore, StoreParts } from './store/local.js'
 import { decodeEntry, RECORD_HEADER_BYTES } from './store/pack-format.js'
@@ -71,8 +71,11 @@ export async function collectGarbage (store: LocalStore, options: GcOptions = {}
         report.freedBytes += (parts.table.packs.get(plan.pack)?.tail ?? 0) - plan.liveBytes
         continue
       }
-      await settle()
-      const r = await compactPack(parts, plan, (key) => marked.has(key) || guard.isTouched(key))
+      // Roots pinned meanwhile are walked first; while any wait unwalked, everything counts as
+      // protected (compactPack then skips) and the pack is tried again.
+      const isProtected = (key: string): boolean => guard.lateRoots.length > 0 || marked.has(key) || guard.isTouched(key)
+      let r = await sweepOnce(plan, settle, isProtected, parts)
+      for (let tries = 1; r.skipped && tries < SWEEP_TRIES; tries++) r = await sweepOnce(plan, settle, isProtected, parts)
       if (r.skipped) report.packsSkipped++
       else if (plan.live > 0) report.packsRewritten++
       else report.packsDeleted++
@@ -84,6 +87,17 @@ export async function collectGarbage (store: LocalStore, options: GcOptions = {}
   } finally {
     guard.endGc()
   }
+}
+
+const SWEEP_TRIES = 3
+
+/** Walks late roots, turns planned garbage that became protected into live records, sweeps. */
+async function sweepOnce (plan: PackPlan, settle: () => Promise<void>, isProtected: (key: string) => boolean, parts: StoreParts): Promise<CompactResult> {
+  await settle()
+  for (const [offset, g] of plan.garbage) {
+    if (isProtected(g.key)) { plan.garbage.delete(offset); plan.live++; plan.liveBytes += RECORD_HEADER_BYTES + g.cidBytes.length + g.entry.length }
+  }
+  return await compactPack(parts, plan, isProtected)
 }
 
 /** One pass over the index: live and garbage entries of every sealed pack (and packs with none). */

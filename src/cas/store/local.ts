@@ -162,9 +162,12 @@ export class LocalStore implements ChunkStore {
     this.#check()
     checkPinName(name)
     if (!await this.has(root)) throw new ChunkMissingError(root)
-    if (this.#p.guard.gcRunning) this.#p.guard.lateRoots.push(root.bytes)
+    const { guard } = this.#p
+    if (guard.gcRunning) guard.lateRoots.push(root.bytes)
     await this.#p.writer.commit(true)
     await this.#p.index.batch([{ type: 'put', sublevel: 'pins', key: name, value: root.bytes }], true)
+    // A gc that began while the batch was in flight may have read the pins without this one.
+    if (guard.gcRunning) guard.lateRoots.push(root.bytes)
   }
 
   /** Removes a pin; resolves false when there was none. Its blocks go at the next gc(). */
