@@ -4,6 +4,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MemoryChunkStore } from '../../src/cas/store/memory.js'
 import { commitLayer } from '../../src/overlay/commit.js'
+import { diffTrees } from '../../src/overlay/diff.js'
 import { importDirectory } from '../../src/overlay/import-dir.js'
 import { openTree } from '../../src/overlay/tree.js'
 import { openUnionView, type UnionView } from '../../src/overlay/union-view.js'
@@ -54,14 +55,31 @@ async function seed (dir: string): Promise<void> {
   await fs.symlink('a/x', join(dir, 'sl'))
 }
 
-async function runModel (seedNo: number, steps: number): Promise<void> {
+async function runModel (seedNo: number, steps: number, stacked = false): Promise<void> {
   const real = await tmpdir()
   const wdir = await tmpdir()
   const store = new MemoryChunkStore()
   await seed(real)
-  const base = (await importDirectory(real, store, { workers: 1 })).root
+  let base = (await importDirectory(real, store, { workers: 1 })).root
+  let lowers = [openTree(store, base)]
+  if (stacked) {
+    // Two lower layers: the seed, and an overlay (by diff) with whiteouts and an opaque dir.
+    await fs.rm(join(real, 'a/x'))
+    await fs.rm(join(real, 'c/d'), { recursive: true })
+    await fs.writeFile(join(real, 'c/d'), 'now a file')
+    await fs.rm(join(real, 'e'), { recursive: true })
+    await fs.writeFile(join(real, 'e'), 'x')
+    await fs.rm(join(real, 'e'))
+    await fs.mkdir(join(real, 'e'))
+    await fs.writeFile(join(real, 'e/new'), seededBytes(99, 90_000))
+    await fs.writeFile(join(real, 'a/b/y'), seededBytes(98, 210_000))
+    const next = (await importDirectory(real, store, { workers: 1 })).root
+    const overlay = (await diffTrees(openTree(store, base), openTree(store, next), store)).root
+    lowers = [openTree(store, overlay), openTree(store, base)]
+    base = next
+  }
   const layer = await openWritableLayer(wdir)
-  const view: UnionView = await openUnionView({ lowers: [openTree(store, base)], store, writable: layer })
+  const view: UnionView = await openUnionView({ lowers, store, writable: layer })
   const rnd = seededRandom(seedNo)
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]
   const names = ['a', 'b', 'c', 'x', 'y', 'new', 'e', 'top']
@@ -133,8 +151,8 @@ async function runModel (seedNo: number, steps: number): Promise<void> {
     const expected = await dump(fromReal)
     assert.equal(await dump(view), expected, 'union view equals the real directory')
     const committed = await commitLayer(layer.kv, store, store, { rootFallback: await openTree(store, base).rootEntry() })
-    const stacked = await openUnionView({ lowers: [openTree(store, committed.root), openTree(store, base)], store })
-    assert.equal(await dump(stacked), expected, 'committed overlay over its base equals the real directory')
+    const all = await openUnionView({ lowers: [openTree(store, committed.root), ...lowers], store })
+    assert.equal(await dump(all), expected, 'committed overlay over its base equals the real directory')
   } finally {
     await view.close(); await layer.close(); await rmrf(real); await rmrf(wdir)
   }
@@ -142,6 +160,9 @@ async function runModel (seedNo: number, steps: number): Promise<void> {
 
 for (const seedNo of [1, 2, 3, 4, 5, 6]) {
   Model(`random operation sequence, seed ${seedNo}`, async () => { await runModel(seedNo, 250) })
+}
+for (const seedNo of [7, 8, 9]) {
+  Model(`random operation sequence over two lower layers, seed ${seedNo}`, async () => { await runModel(seedNo, 250, true) })
 }
 
 Model.run()
