@@ -12,6 +12,8 @@ import { ChunkCache } from '../../nfs/chunk-cache.js'
 import { AccessTrace, tracedFilesystem } from '../../nfs/trace.js'
 import { UsageError, stringOption, stringsOption, type Command } from '../command.js'
 import { openCliStore } from '../store.js'
+import type { ChunkReader } from '../../cas/index.js'
+import { Peer, PeerRejectedError, ROUTES, peerHas } from '../../sync/index.js'
 import { cliMountResolvers, resolveLayerRoot } from '../view.js'
 
 function parseListen (text: string): { host: string, port: number } {
@@ -25,6 +27,21 @@ function portOption (text: string | undefined, name: string): number | undefined
   const n = Number(text)
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--${name} takes a port number`)
   return n
+}
+
+/** The blocks of a XenoStore as a ChunkReader: one `GET /v1/blocks/:cid` each (sync/protocol.ts). */
+function peerReader (peer: Peer): ChunkReader {
+  return {
+    async has (cid) { return (await peerHas(peer, [cid]))[0] === true },
+    async get (cid) {
+      try {
+        return await peer.fetchBytes('GET', `${ROUTES.blocks}/${cid.toString()}`)
+      } catch (err) {
+        if (err instanceof PeerRejectedError && err.status === 404) return undefined
+        throw err
+      }
+    }
+  }
 }
 
 const command: Command = {
@@ -47,6 +64,8 @@ const command: Command = {
     '  --dir DIR          export a plain directory instead of a layer stack',
     '  --cache-mb N       decompressed chunks kept in memory (default 256)',
     '  --trace FILE       append an access trace (blocks and files in first-read order)',
+    '  --from URL         XenoStore to fetch missing blocks from on first read (lazy; verified',
+    '                     and kept in the local store); --token T for a tenant store',
     'Clients: nfs-ls "nfs://127.0.0.1/export?version=3&nfsport=P&mountport=P".'
   ].join('\n'),
   options: {
@@ -61,7 +80,9 @@ const command: Command = {
     'root-squash': { type: 'boolean' },
     dir: { type: 'string' },
     'cache-mb': { type: 'string' },
-    trace: { type: 'string' }
+    trace: { type: 'string' },
+    from: { type: 'string' },
+    token: { type: 'string' }
   },
   maxArgs: 0,
   async run (ctx) {
@@ -88,7 +109,10 @@ const command: Command = {
         closers.push(async () => { await store.close() })
         const cacheMb = Number(stringOption(ctx.options, 'cache-mb') ?? 256)
         if (!(cacheMb >= 0)) throw new UsageError('--cache-mb takes a number')
-        const reader = new ChunkCache(store, { maxBytes: cacheMb * 1_048_576, onRead: trace === undefined ? undefined : (cid, from) => { trace?.chunk(cid, from) } })
+        const from = stringOption(ctx.options, 'from')
+        const peer = from === undefined ? undefined : new Peer(from, { token: stringOption(ctx.options, 'token') })
+        if (peer !== undefined) closers.push(async () => { peer.close() })
+        const reader = new ChunkCache(store, { remote: peer === undefined ? undefined : peerReader(peer), maxBytes: cacheMb * 1_048_576, onRead: trace === undefined ? undefined : (cid, from) => { trace?.chunk(cid, from) } })
         const trees: Tree[] = []
         for (const l of layers) trees.push(openTree(reader, await resolveLayerRoot(store, l)))
         let writable: WritableLayer | undefined
