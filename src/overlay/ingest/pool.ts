@@ -3,7 +3,7 @@ import { CID } from 'multiformats/cid'
 import type { PreparedChunk } from '../../cas/prepare.js'
 import { ImportError } from '../errors.js'
 import { FileIndexBuilder, type BlockSink, type FileContent } from '../file-write.js'
-import type { FileJob, JobsMessage, ResultMessage, WorkerInit } from './protocol.js'
+import { CHUNK, CHUNK_FIELDS, type FileJob, type JobsMessage, type ResultMessage, type WorkerInit } from './protocol.js'
 
 /** A block sink that can also take chunks already hashed and compressed (LocalStore). */
 export interface IngestSink extends BlockSink {
@@ -115,20 +115,30 @@ export class IngestPool {
 
   async #consume (slot: Slot, msg: ResultMessage): Promise<void> {
     try {
-      const prepared = msg.chunks.map((c): PreparedChunk => ({
-        cid: CID.decode(c.cid), payload: new Uint8Array(msg.buffer, c.offset, c.length), compressed: c.compressed, rawSize: c.rawSize
-      }))
+      const { meta, buffer } = msg
+      const n = meta.length / CHUNK_FIELDS
+      const prepared: PreparedChunk[] = new Array(n)
+      for (let i = 0; i < n; i++) {
+        const m = i * CHUNK_FIELDS
+        prepared[i] = {
+          // A copy: a view would keep the whole message buffer alive as long as the CID.
+          cid: CID.decode(new Uint8Array(buffer, meta[m + CHUNK.CID_OFFSET], meta[m + CHUNK.CID_LENGTH]).slice()),
+          payload: new Uint8Array(buffer, meta[m + CHUNK.OFFSET], meta[m + CHUNK.LENGTH]),
+          compressed: meta[m + CHUNK.COMPRESSED] === 1,
+          rawSize: meta[m + CHUNK.RAW_SIZE]
+        }
+      }
       const sink = this.#sink
       if (sink.putPreparedMany !== undefined) await sink.putPreparedMany(prepared)
       else for (const p of prepared) await (this.#prepared ? sink.putPrepared!(p) : sink.put(p.cid, p.payload))
-      for (let i = 0; i < msg.chunks.length; i++) {
-        const c = msg.chunks[i]
-        const p = this.#files.get(c.file)
+      for (let i = 0; i < n; i++) {
+        const p = this.#files.get(meta[i * CHUNK_FIELDS + CHUNK.FILE])
         if (p === undefined) continue
-        await p.builder.add(prepared[i].cid, c.rawSize)
+        const rawSize = prepared[i].rawSize
+        await p.builder.add(prepared[i].cid, rawSize)
         this.counters.chunks++
-        this.counters.bytes += c.rawSize
-        this.#onBytes?.(c.rawSize)
+        this.counters.bytes += rawSize
+        this.#onBytes?.(rawSize)
       }
       for (const d of msg.done) await this.#finishFile(d.file, d.error)
     } catch (err) {

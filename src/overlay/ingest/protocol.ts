@@ -10,24 +10,24 @@ export interface FileJob { readonly id: number, readonly path: string }
 /** main -> worker: a batch of jobs. */
 export interface JobsMessage { readonly type: 'jobs', readonly jobs: FileJob[] }
 
-/** One prepared chunk inside a ResultMessage: its payload is buffer[offset, offset + length). */
-export interface ChunkRecord {
-  readonly file: number
-  readonly cid: Uint8Array
-  readonly offset: number
-  readonly length: number
-  readonly compressed: boolean
-  readonly rawSize: number
-}
+/**
+ * Per-chunk fields in ResultMessage.meta, CHUNK_FIELDS numbers per chunk: the file id, where
+ * its payload and its CID bytes are in the buffer, whether the payload is zstd, and the
+ * chunk's own size. A flat Float64Array clones as one buffer, where an object per chunk
+ * would clone thousands of small arrays.
+ */
+export const CHUNK = { FILE: 0, OFFSET: 1, LENGTH: 2, COMPRESSED: 3, RAW_SIZE: 4, CID_OFFSET: 5, CID_LENGTH: 6 } as const
+export const CHUNK_FIELDS = 7
 
 /** A file that ended in this message (all its chunks are in this or earlier messages). */
 export interface FileDone { readonly file: number, readonly error?: { code?: string, message: string } }
 
-/** worker -> main: chunks in file order, then the files that completed. */
+/** worker -> main: chunks (payloads and CIDs packed in `buffer`), then the files that completed. */
 export interface ResultMessage {
   readonly type: 'result'
   readonly buffer: ArrayBuffer
-  readonly chunks: ChunkRecord[]
+  /** CHUNK_FIELDS numbers per chunk, in file order. */
+  readonly meta: Float64Array
   readonly done: FileDone[]
   /** Payload bytes in this message, to return as credit once stored. */
   readonly bytes: number

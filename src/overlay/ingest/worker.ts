@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { CHUNKER_V1, GEAR } from '../../cas/chunker/cdc.js'
 import { prepareChunk } from '../../cas/prepare.js'
 import { posix } from '../posix.js'
-import type { ChunkRecord, FileDone, FileJob, JobsMessage, ResultMessage, WorkerInit } from './protocol.js'
+import { CHUNK_FIELDS, type FileDone, type FileJob, type JobsMessage, type ResultMessage, type WorkerInit } from './protocol.js'
 
 /**
  * Ingest worker: for each job, reads the file (small files in one read, large ones through
@@ -27,11 +27,13 @@ P.cdcInit(GEAR)
 
 let out = new Uint8Array(OUT_BYTES)
 let outPos = 0
-let chunks: ChunkRecord[] = []
+const MAX_CHUNKS_PER_MESSAGE = 4096
+let meta = new Float64Array(MAX_CHUNKS_PER_MESSAGE * CHUNK_FIELDS)
+let count = 0
 let done: FileDone[] = []
 
 function flush (): void {
-  if (chunks.length === 0 && done.length === 0) return
+  if (count === 0 && done.length === 0) return
   // Mostly empty buffers are shrunk before the transfer, so credit counts real memory.
   const buffer = outPos < OUT_BYTES / 2 ? out.slice(0, outPos).buffer : out.buffer
   for (;;) {
@@ -40,20 +42,31 @@ function flush (): void {
     Atomics.wait(credit, 0, inFlight, 1000)
   }
   Atomics.add(credit, 0, buffer.byteLength)
-  const msg: ResultMessage = { type: 'result', buffer, chunks, done, bytes: buffer.byteLength }
-  port!.postMessage(msg, [buffer])
+  const msg: ResultMessage = { type: 'result', buffer, meta: meta.slice(0, count * CHUNK_FIELDS), done, bytes: buffer.byteLength }
+  port!.postMessage(msg, [buffer, msg.meta.buffer as ArrayBuffer])
   if (buffer === out.buffer) out = new Uint8Array(OUT_BYTES)
   outPos = 0
-  chunks = []
+  count = 0
   done = []
 }
 
 function emit (file: number, bytes: Uint8Array): void {
   const p = prepareChunk(bytes, { level: init.level })
-  if (outPos + p.payload.length > OUT_BYTES) flush()
+  const cid = p.cid.bytes
+  if (outPos + p.payload.length + cid.length > OUT_BYTES || count === MAX_CHUNKS_PER_MESSAGE) flush()
+  const m = count * CHUNK_FIELDS
+  meta[m] = file
+  meta[m + 1] = outPos
+  meta[m + 2] = p.payload.length
+  meta[m + 3] = p.compressed ? 1 : 0
+  meta[m + 4] = p.rawSize
   out.set(p.payload, outPos)
-  chunks.push({ file, cid: p.cid.bytes, offset: outPos, length: p.payload.length, compressed: p.compressed, rawSize: p.rawSize })
   outPos += p.payload.length
+  meta[m + 5] = outPos
+  meta[m + 6] = cid.length
+  out.set(cid, outPos)
+  outPos += cid.length
+  count++
 }
 
 function open (path: string): number {
