@@ -94,7 +94,7 @@ function printFollowUps (rows: FollowUp[]): void {
     { header: 'wall', cell: (r) => fmtSeconds(r.run.measurement.wallS) },
     { header: 'CPU', cell: (r) => fmtSeconds(cpuSeconds(r.run.measurement)) },
     { header: 'peak RSS', cell: (r) => fmtMiB(r.run.measurement.maxRssBytes) },
-    { header: 'store grew by', cell: (r) => fmtMB(r.addedBytes) },
+    { header: 'store grew by', cell: (r) => Math.abs(r.addedBytes) < 1e6 ? `${(r.addedBytes / 1e3).toFixed(1)} kB` : fmtMB(r.addedBytes) },
     { header: 'store after', cell: (r) => fmtMB(r.run.storeBytes) }
   ], rows))
 }
