@@ -1,5 +1,7 @@
 import { CID } from 'multiformats/cid'
-import type { AbortOptions } from './interface.js'
+import { hasCode } from '../util/coded-error.js'
+import { ChunkInvalidError } from './errors.js'
+import type { AbortOptions, ChunkReader } from './interface.js'
 import { walkDag } from './links.js'
 import { compactPack, type CompactResult, type PackPlan } from './store/compact.js'
 import { keyOfBytes } from './store/guard.js'
@@ -52,8 +54,13 @@ export async function collectGarbage (store: LocalStore, options: GcOptions = {}
     const report: GcReport = { pins: 0, reachable: 0, missing: 0, protected: 0, removedChunks: 0, removedRawBytes: 0, freedBytes: 0, packsRewritten: 0, packsDeleted: 0, packsSkipped: 0, corrupt: 0, dryRun: options.dryRun === true }
     const pins = await store.pins()
     report.pins = pins.length
+    // A node that fails its hash is dropped by get() and counted as missing, like an absent one.
+    const reader: ChunkReader = {
+      has: async (cid) => await store.has(cid),
+      get: async (cid) => { try { return await store.get(cid) } catch (err) { if (hasCode(err, ChunkInvalidError.code)) return undefined; throw err } }
+    }
     const walk = async (roots: CID[]): Promise<void> => {
-      for await (const _ of walkDag(store, roots, { visited: marked, onMissing: 'skip', missing: () => { report.missing++ }, signal: options.signal })) { /* marking */ }
+      for await (const _ of walkDag(reader, roots, { visited: marked, onMissing: 'skip', missing: () => { report.missing++ }, signal: options.signal })) { /* marking */ }
     }
     await walk(pins.map((p) => p.root))
     const settle = async (): Promise<void> => {

@@ -54,13 +54,17 @@ export function chunkStoreContract (name: string, factory: () => Promise<StoreFi
     assert.equal(await fx.store.get(cid), bytes)
   })
 
-  test('the store keeps its own copy: changing the caller\'s bytes after put() changes nothing', async ({ fx }) => {
-    const bytes = seededBytes(7, 3000)
-    const copy = bytes.slice()
-    const cid = cidForChunk(bytes)
-    await fx.store.put(cid, bytes)
-    bytes.fill(0)
-    assert.equal(await fx.store.get(cid), copy)
+  test('the store keeps its own copy: changing bytes given to put() or got from get() changes nothing', async ({ fx }) => {
+    for (const bytes of [seededBytes(7, 3000), Buffer.from(seededBytes(8, 3000))]) { // Buffer#slice does not copy
+      const copy = new Uint8Array(bytes)
+      const cid = cidForChunk(bytes)
+      await fx.store.put(cid, bytes)
+      bytes.fill(0)
+      const got = await fx.store.get(cid)
+      assert.equal(got, copy)
+      got?.fill(1)
+      assert.equal(await fx.store.get(cid), copy)
+    }
   })
 
   test('dag-cbor blocks are stored and read under their own CIDs', async ({ fx }) => {

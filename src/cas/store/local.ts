@@ -89,7 +89,7 @@ export class LocalStore implements ChunkStore {
     verifyChunk(cid, bytes)
     if (this.locateSync(cid) !== undefined) { this.#p.guard.touch(keyOf(cid)); return }
     const p = preparePayload(cid, bytes, this.#level)
-    await this.#append(p.compressed ? p : { ...p, payload: bytes.slice() })
+    await this.#append(p.compressed ? p : { ...p, payload: new Uint8Array(bytes) }) // a copy (Buffer#slice would not copy)
   }
 
   /**

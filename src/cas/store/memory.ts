@@ -20,14 +20,16 @@ export class MemoryChunkStore implements ChunkStore {
 
   async get (cid: CID, options?: AbortOptions): Promise<Uint8Array | undefined> {
     this.#check(options)
-    return this.#blocks.get(cid.toString())
+    const bytes = this.#blocks.get(cid.toString())
+    return bytes === undefined ? undefined : new Uint8Array(bytes) // the caller owns what it gets
   }
 
   async put (cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void> {
     this.#check(options)
     verifyChunk(cid, bytes)
     const key = cid.toString()
-    if (!this.#blocks.has(key)) this.#blocks.set(key, bytes.slice())
+    // new Uint8Array(x) copies; Buffer#slice would not (it is subarray).
+    if (!this.#blocks.has(key)) this.#blocks.set(key, new Uint8Array(bytes))
   }
 
   async * missing (cids: AwaitIterable<CID>, options?: AbortOptions): AsyncIterable<CID> {

@@ -62,7 +62,7 @@ function openBlock (cid: CID, e: IndexEntry, payload: Uint8Array, fresh: boolean
   const block = openPayload(cid.bytes, e.flags, e.rawSize, payload)
   if (block === undefined) throw new ChunkInvalidError(cid)
   // A plain Uint8Array the caller owns (never a Buffer: equal to what MemoryChunkStore returns).
-  const b = block.bytes === payload && !fresh ? payload.slice() : block.bytes
+  const b = block.bytes === payload && !fresh ? new Uint8Array(payload) : block.bytes
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 }
 
