@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert'
 import { MemoryChunkStore } from '../../src/cas/store/memory.js'
 import { commitLayer } from '../../src/overlay/commit.js'
 import { diffTrees } from '../../src/overlay/diff.js'
+import { checkWritableLayer } from '../../src/overlay/writable-check.js'
 import { importDirectory } from '../../src/overlay/import-dir.js'
 import { openTree } from '../../src/overlay/tree.js'
 import { openUnionView, type UnionView } from '../../src/overlay/union-view.js'
@@ -150,6 +151,7 @@ async function runModel (seedNo: number, steps: number, stacked = false): Promis
     const fromReal = await openUnionView({ lowers: [openTree(store, (await importDirectory(real, store, { workers: 1 })).root)], store })
     const expected = await dump(fromReal)
     assert.equal(await dump(view), expected, 'union view equals the real directory')
+    assert.equal(await checkWritableLayer(layer.kv, store), [], 'writable layer invariants')
     const committed = await commitLayer(layer.kv, store, store, { rootFallback: await openTree(store, base).rootEntry() })
     const all = await openUnionView({ lowers: [openTree(store, committed.root), ...lowers], store })
     assert.equal(await dump(all), expected, 'committed overlay over its base equals the real directory')

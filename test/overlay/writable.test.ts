@@ -173,4 +173,26 @@ W('copy-up reads no chunk: chmod reads none, a small write only the chunks it to
   } finally { await rmrf(src) }
 })
 
+W('concurrent operations (many NFS requests in flight) serialise correctly', async (ctx) => {
+  await ctx.view.create('/f')
+  const block = (i: number): Uint8Array => new Uint8Array(50_000).fill(i)
+  const ops: Array<Promise<unknown>> = []
+  for (let i = 0; i < 40; i++) {
+    ops.push(ctx.view.write('/f', i * 50_000, block(i)))
+    ops.push(ctx.view.create(`/etc/n${i}`))
+    ops.push(ctx.view.stat('/etc/passwd'))
+    if (i % 10 === 0) ops.push(ctx.view.rename('/etc/hosts', `/etc/hosts${i}`).catch(() => undefined))
+  }
+  await Promise.all(ops)
+  const all = await ctx.view.read('/f', 0, 2_000_000)
+  assert.is(all.length, 2_000_000)
+  for (let i = 0; i < 40; i++) assert.ok(all.subarray(i * 50_000, (i + 1) * 50_000).every((b) => b === i), `block ${i}`)
+  const names: string[] = []
+  for await (const e of ctx.view.readdir('/etc')) names.push(e.name)
+  assert.is(names.filter((n) => n.startsWith('n')).length, 40)
+  assert.is(names.filter((n) => n.startsWith('hosts')).length, 1)
+  const { checkWritableLayer } = await import('../../src/overlay/writable-check.js')
+  assert.equal(await checkWritableLayer(ctx.layer.kv, ctx.store), [])
+})
+
 W.run()
