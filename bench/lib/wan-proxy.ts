@@ -61,28 +61,37 @@ function pipeThroughLink (from: Socket, to: Socket, opts: WanLinkOptions, onByte
  * A userspace TCP proxy on 127.0.0.1 that emulates a wide-area link to `target` (this kernel has
  * no netem): added round-trip delay and a rate limit in each direction. Connect the client to
  * `host:port` instead of the target. The connection set-up itself pays one RTT (the proxy
- * delays its accept by rttMs), like a TCP handshake over the real link.
+ * delays its accept by rttMs), like a TCP handshake over the real link. Without `opts` it only
+ * counts: a transparent proxy that measures any client's TCP payload bytes in each direction.
  */
-export async function startWanProxy (target: { host: string, port: number }, opts: WanLinkOptions): Promise<WanProxy> {
+export async function startWanProxy (target: { host: string, port: number }, opts?: WanLinkOptions): Promise<WanProxy> {
   let up = 0
   let down = 0
   let connections = 0
   const sockets = new Set<Socket>()
+  const pipe = (from: Socket, to: Socket, onBytes: (n: number) => void): void => {
+    if (opts !== undefined) return pipeThroughLink(from, to, opts, onBytes)
+    from.on('data', (b: Buffer) => onBytes(b.length))
+    from.on('error', () => to.destroy())
+    from.pipe(to)
+  }
   const server: Server = createServer({ pauseOnConnect: true }, (client) => {
     connections++
     sockets.add(client)
     client.on('close', () => sockets.delete(client))
     setTimeout(() => {
       const upstream = connect(target.port, target.host, () => {
-        pipeThroughLink(client, upstream, opts, (n) => { up += n })
-        pipeThroughLink(upstream, client, opts, (n) => { down += n })
+        pipe(client, upstream, (n) => { up += n })
+        pipe(upstream, client, (n) => { down += n })
         client.resume()
       })
       sockets.add(upstream)
-      upstream.on('close', () => { sockets.delete(upstream); client.destroy() })
+      // A close is forwarded as a FIN after the queued data (pipeThroughLink's 'end'), so
+      // only errors tear the other side down at once.
+      upstream.on('close', () => sockets.delete(upstream))
       upstream.on('error', () => client.destroy())
       client.on('close', () => upstream.destroy())
-    }, opts.rttMs)
+    }, opts?.rttMs ?? 0)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
