@@ -1,6 +1,6 @@
 import { cdcChunker } from '../cas/chunker/cdc.js'
 import { cidForChunk } from '../cas/hasher.js'
-import { prepareChunk } from '../cas/prepare.js'
+import { prepareChunk, type PreparedChunk } from '../cas/prepare.js'
 import { encodeTreeRoot } from './codec.js'
 import { sortNames, writeDir } from './dir-write.js'
 import { ImportError } from './errors.js'
@@ -8,10 +8,16 @@ import { FileIndexBuilder, type FileContent } from './file-write.js'
 import type { ImportOptions, ImportResult } from './import-dir.js'
 import type { EntryDraft } from './import-meta.js'
 import { normaliseTarPath, readTar, type TarMember } from './import-tar-reader.js'
-import type { IngestSink } from './ingest/pool.js'
+import { batching } from './ingest/batch-sink.js'
+import { IngestPool, type IngestSink } from './ingest/pool.js'
 import type { Entry, EntryKind } from './interface.js'
 
 interface TNode { draft: EntryDraft, children?: Map<string, TNode>, link?: string, group?: LinkGroup }
+
+/** Members up to this size go whole to the worker pool; larger ones are chunked here, streaming. */
+const WHOLE_MEMBER_BYTES = 16 * 1024 * 1024
+/** Content handed to workers and not yet stored stays under this (bounds memory). */
+const MAX_PENDING_BYTES = 64 * 1024 * 1024
 interface LinkGroup { members: number, leader?: string }
 
 const KIND_OF_TYPE: Record<string, EntryKind> = { 0: 'file', 1: 'file', 2: 'symlink', 3: 'chardev', 4: 'blockdev', 5: 'dir', 6: 'fifo' }
@@ -30,7 +36,21 @@ function defaultDir (name: string): TNode {
  * for malformed archives, hard links to absent files, and paths with `..`.
  */
 export async function importTar (source: AsyncIterable<Uint8Array>, sink: IngestSink, options: ImportOptions = {}): Promise<ImportResult> {
+  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes })
+  const nodes = batching(sink)
+  try {
+    const result = await readMembers(source, pool, nodes.sink, sink, options)
+    await nodes.flush()
+    return result
+  } finally {
+    await pool.close()
+  }
+}
+
+async function readMembers (source: AsyncIterable<Uint8Array>, pool: IngestPool, sink: IngestSink, chunkSink: IngestSink,
+  options: ImportOptions): Promise<ImportResult> {
   const root = defaultDir('')
+  const contents: Array<Promise<unknown>> = []
   const counts = { files: 0, dirs: 0, symlinks: 0, specials: 0, hardlinks: 0, bytes: 0, chunks: 0 }
   const links: TNode[] = []
   for await (const m of readTar(source)) {
@@ -54,17 +74,33 @@ export async function importTar (source: AsyncIterable<Uint8Array>, sink: Ingest
     const node: TNode = { draft }
     if (kind === 'dir') node.children = existing?.children ?? new Map()
     else if (m.type === '1') { node.link = normaliseTarPath(m.linkname); links.push(node) } else if (kind === 'file') {
-      const c = await storeContent(m.body, sink, counts, options.onBytes)
-      draft.size = c.size
-      if (c.cid !== undefined) draft.cid = c.cid
+      const content = m.size <= WHOLE_MEMBER_BYTES
+        ? pool.submitData(await collect(m.body, m.size))
+        : Promise.resolve(await storeContent(m.body, chunkSink, counts, options.onBytes)) // the body must be read before the next member
+      const done = content.then((c) => { draft.size = c.size; if (c.cid !== undefined) draft.cid = c.cid })
+      done.catch(() => {})
+      contents.push(done)
+      await pool.waitBelow(4096, MAX_PENDING_BYTES)
     } else if (kind === 'symlink') { draft.target = m.linkname; draft.size = Buffer.byteLength(m.linkname) }
     parent.children!.set(draft.name, node)
   }
+  await Promise.all(contents)
+  counts.bytes += pool.counters.bytes
+  counts.chunks += pool.counters.chunks
   for (const node of links) resolveLink(root, node)
   const rootEntry = await finish(root, '', sink, counts)
   const block = encodeTreeRoot(rootEntry)
   await sink.put(block.cid, block.bytes)
   return { root: block.cid, ...counts }
+}
+
+/** A member's whole body in one fresh buffer (owned, so it can be transferred). */
+async function collect (body: AsyncIterable<Uint8Array>, size: number): Promise<Uint8Array> {
+  const out = new Uint8Array(size)
+  let at = 0
+  for await (const piece of body) { out.set(piece, at); at += piece.length }
+  if (at !== size) throw new ImportError('tar member shorter than its header says')
+  return out
 }
 
 function draftOf (m: TarMember, kind: EntryKind): EntryDraft {
@@ -110,9 +146,15 @@ function resolveLink (root: TNode, node: TNode): void {
 async function storeContent (body: AsyncIterable<Uint8Array>, sink: IngestSink,
   counts: { bytes: number, chunks: number }, onBytes?: (n: number) => void): Promise<FileContent> {
   const builder = new FileIndexBuilder(sink)
+  let batch: PreparedChunk[] = []
   for await (const chunk of cdcChunker()(body)) {
     let cid
-    if (sink.putPrepared !== undefined) {
+    if (sink.putPreparedMany !== undefined) {
+      const p = prepareChunk(chunk)
+      cid = p.cid
+      batch.push(p)
+      if (batch.length >= 64) { await sink.putPreparedMany(batch); batch = [] }
+    } else if (sink.putPrepared !== undefined) {
       const p = prepareChunk(chunk)
       cid = p.cid
       await sink.putPrepared(p)
@@ -125,6 +167,7 @@ async function storeContent (body: AsyncIterable<Uint8Array>, sink: IngestSink,
     counts.bytes += chunk.length
     onBytes?.(chunk.length)
   }
+  if (batch.length > 0) await sink.putPreparedMany!(batch)
   return await builder.finish()
 }
 

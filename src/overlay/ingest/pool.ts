@@ -47,6 +47,7 @@ export class IngestPool {
   readonly #prepared: boolean
   readonly #onBytes: ((n: number) => void) | undefined
   #waiters: Array<() => void> = []
+  #dataBytes = 0
   #nextId = 1
   #chain: Promise<void> = Promise.resolve()
   #failure: unknown
@@ -70,9 +71,12 @@ export class IngestPool {
   /** Files submitted and not yet finished. */
   get pending (): number { return this.#files.size }
 
-  /** Resolves once at most `max` files are pending (lets a walker stay a bounded distance ahead). */
-  async waitBelow (max: number): Promise<void> {
-    while (this.#files.size > max && this.#failure === undefined) {
+  /**
+   * Resolves once at most `max` files (and at most `maxDataBytes` of submitData content) are
+   * pending: lets a producer stay a bounded distance ahead.
+   */
+  async waitBelow (max: number, maxDataBytes = Infinity): Promise<void> {
+    while ((this.#files.size > max || this.#dataBytes > maxDataBytes) && this.#failure === undefined) {
       await new Promise<void>((resolve) => { this.#waiters.push(resolve) })
     }
     if (this.#failure !== undefined) throw this.#failure
@@ -84,9 +88,25 @@ export class IngestPool {
    * ImportError if it cannot be read.
    */
   submit (path: string, size: number): Promise<FileContent> {
+    return this.#enqueue({ id: this.#nextId++, path }, size)
+  }
+
+  /**
+   * Queues content held in memory (e.g. a tar member). `data` must own its whole buffer,
+   * which is transferred to a worker (unusable here afterwards). Resolves like submit.
+   */
+  submitData (data: Uint8Array): Promise<FileContent> {
+    if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) throw new RangeError('submitData needs a Uint8Array that owns its buffer')
+    this.#dataBytes += data.byteLength
+    return this.#enqueue({ id: this.#nextId++, data: data.buffer as ArrayBuffer }, data.byteLength)
+  }
+
+  /** Bytes of submitData content not yet finished. */
+  get pendingDataBytes (): number { return this.#dataBytes }
+
+  #enqueue (job: FileJob, size: number): Promise<FileContent> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
     return new Promise((resolve, reject) => {
-      const job = { id: this.#nextId++, path }
       const p: Pending = { job, size, builder: new FileIndexBuilder(this.#sink), resolve, reject }
       this.#files.set(job.id, p)
       this.#queue.push(p)
@@ -109,7 +129,7 @@ export class IngestPool {
       for (const j of jobs) this.#batchOf.set(j.id, batch)
       slot.batches.push(jobs.length)
       const msg: JobsMessage = { type: 'jobs', jobs }
-      slot.worker.postMessage(msg)
+      slot.worker.postMessage(msg, jobs.flatMap((j) => j.data !== undefined ? [j.data] : []))
     }
   }
 
@@ -152,6 +172,7 @@ export class IngestPool {
   async #finishFile (id: number, error?: { code?: string, message: string }): Promise<void> {
     const p = this.#files.get(id)
     const batch = this.#batchOf.get(id)
+    if (p?.job.data !== undefined) this.#dataBytes -= p.size
     this.#files.delete(id)
     this.#batchOf.delete(id)
     if (batch !== undefined && --batch.left === 0) { batch.slot.batches.shift(); this.#dispatch() }
@@ -166,6 +187,7 @@ export class IngestPool {
     if (this.#failure === undefined) this.#failure = err
     for (const p of this.#files.values()) p.reject(err)
     this.#files.clear()
+    this.#dataBytes = 0
     this.#queue.length = 0
     const w = this.#waiters; this.#waiters = []; for (const f of w) f()
   }

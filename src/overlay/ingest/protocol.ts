@@ -4,8 +4,8 @@
  * per message, so a message costs one clone of small arrays and no copy of content.
  */
 
-/** Read, chunk, hash and compress the file at `path`. */
-export interface FileJob { readonly id: number, readonly path: string }
+/** Read, chunk, hash and compress the file at `path`, or the bytes in `data` (transferred). */
+export interface FileJob { readonly id: number, readonly path?: string, readonly data?: ArrayBuffer }
 
 /** main -> worker: a batch of jobs. */
 export interface JobsMessage { readonly type: 'jobs', readonly jobs: FileJob[] }

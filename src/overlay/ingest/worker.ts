@@ -75,7 +75,16 @@ function open (path: string): number {
 }
 
 function ingest (job: FileJob): void {
-  const fd = open(job.path)
+  if (job.data !== undefined) {
+    const data = new Uint8Array(job.data)
+    let start = 0
+    for (const len of P.cdcCuts(data, true, minSize, avgSize, maxSize)) {
+      emit(job.id, data.subarray(start, start + len))
+      start += len
+    }
+    return
+  }
+  const fd = open(job.path!)
   try {
     let start = 0
     let end = 0
