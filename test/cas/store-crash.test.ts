@@ -131,6 +131,22 @@ Crash('a pack cut at a record boundary: the lost entries are dropped and the pac
   await store.close()
 })
 
+Crash('fsck --repair while writes go on (packs rolling) loses nothing and finds nothing', async ({ dir }) => {
+  const store = await openLocalStore(dir, { packSizeBytes: 128 * 1024 })
+  const blocks = Array.from({ length: 120 }, (_, i) => seededBytes(i + 500, 9_000))
+  const writes = (async () => { for (const b of blocks) { await store.put(cidForChunk(b), b); await new Promise((resolve) => setImmediate(resolve)) } })()
+  const checks = [] as Array<Awaited<ReturnType<typeof store.fsck>>>
+  for (let i = 0; i < 4; i++) checks.push(await store.fsck({ repair: true }))
+  await writes
+  for (const c of checks) assert.is(c.problems.length, 0, JSON.stringify(c.problems.slice(0, 2)))
+  for (const b of blocks) assert.equal(await store.get(cidForChunk(b)), b)
+  await store.close()
+  const again = await openLocalStore(dir)
+  assert.is((await again.fsck()).ok, true)
+  for (const b of blocks) assert.equal(await again.get(cidForChunk(b)), b)
+  await again.close()
+})
+
 function runWriter (dir: string, args: string[], killAfterAck?: number): Promise<{ acked: number, stored: number, killed: boolean }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [WRITER, dir, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })

@@ -49,6 +49,7 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
     if (m === undefined) byPack.set(entry.pack, m = new Map())
     m.set(entry.offset, { cidBytes: k, entry })
   }
+  const activeAtStart = table.activePack
   const { packs, others } = await files.list()
   const out: PackCheck = { packs: packs.length, records: 0, verified: 0, garbageRecords: 0, garbageBytes: 0, strayFiles: others, problems: [], rewrite: [] }
   const ops: IndexOp[] = []
@@ -92,10 +93,13 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
     if (stop !== undefined) { damaged(out, n, stop.offset, size - stop.offset, repair); damagedBytes += size - stop.offset }
     if (damagedBytes > 0 && liveLeft > 0) out.rewrite.push({ pack: n, live: liveLeft })
     for (const e of entries.values()) dangling(out, ops, e, repair, `no such record in pack ${n}`)
-    if (liveLeft === 0 && n !== table.activePack) {
+    // Packs appends may still reach (the active one, later ones, any with pending records)
+    // are never declared unused nor have their tail reset.
+    const open = n >= activeAtStart || [...parts.writer.pending.values()].some((r) => r.entry.pack === n)
+    if (!open && liveLeft === 0) {
       out.problems.push({ kind: 'unreferenced-pack', pack: n, bytes: size, detail: 'no index entry uses this pack', repaired: repair })
       if (repair) { ops.push({ type: 'put', sublevel: 'meta', key: `pack/${n}`, value: { tail: size, dead: true } }); table.packs.set(n, { tail: size, dead: true }) }
-    } else if (repair && table.packs.get(n)?.tail !== size) {
+    } else if (!open && repair && table.packs.get(n)?.tail !== size) {
       // The indexed tail must match the file (it is past the end after a pack was cut short).
       ops.push({ type: 'put', sublevel: 'meta', key: `pack/${n}`, value: { tail: size } }); table.packs.set(n, { tail: size })
     }
