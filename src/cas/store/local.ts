@@ -9,6 +9,7 @@ import { verifyChunk } from '../verify.js'
 import { keyOf, type WriteGuard, type WriteLease } from './guard.js'
 import type { IndexDb } from './index-db.js'
 import type { PackFiles } from './pack-files.js'
+import { MAX_BLOCK_BYTES } from './pack-format.js'
 import { locate, readBlock, type Location } from './read.js'
 import type { RecoveryReport } from './recover.js'
 import type { PackTable, PackWriter } from './writer.js'
@@ -86,6 +87,7 @@ export class LocalStore implements ChunkStore {
   /** Idempotent. Verifies `bytes` against `cid` (CAS_CHUNK_INVALID). `bytes` stay the caller's. */
   async put (cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void> {
     this.#check(options)
+    if (bytes.length > MAX_BLOCK_BYTES) throw new RangeError(`blocks are at most ${MAX_BLOCK_BYTES} bytes`)
     verifyChunk(cid, bytes)
     if (this.locateSync(cid) !== undefined) { this.#p.guard.touch(keyOf(cid)); return }
     const p = preparePayload(cid, bytes, this.#level)

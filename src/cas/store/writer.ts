@@ -1,7 +1,7 @@
 import type { PreparedChunk } from '../prepare.js'
 import type { Counters, IndexDb, IndexOp, PackState } from './index-db.js'
 import type { PackFiles } from './pack-files.js'
-import { encodeEntry, encodeRecordHead, FLAG_ZSTD, type IndexEntry } from './pack-format.js'
+import { encodeEntry, encodeRecordHead, FLAG_ZSTD, MAX_BLOCK_BYTES, type IndexEntry } from './pack-format.js'
 
 /** In-memory picture of the packs, shared by writer, recovery, GC and fsck. */
 export interface PackTable {
@@ -53,6 +53,7 @@ export class PackWriter {
   /** Appends a prepared block under map key `key` (synchronous: no other append interleaves). */
   append (key: string, p: PreparedChunk): PendingRecord {
     if (this.#failure !== undefined) throw this.#failure
+    if (p.rawSize > MAX_BLOCK_BYTES || p.payload.length > MAX_BLOCK_BYTES) throw new RangeError(`blocks are at most ${MAX_BLOCK_BYTES} bytes`)
     const cidBytes = p.cid.bytes
     const flags = p.compressed ? FLAG_ZSTD : 0
     const head = encodeRecordHead(cidBytes, flags, p.rawSize, p.payload.length)
