@@ -98,7 +98,11 @@ function makeService (target: string): void {
   writeFileSync(join(target, 'etc/web.conf'), 'listen 8080\nroot /srv/www\n')
 }
 
-function mib (n: number): string { return `${(n / 1048576).toFixed(2)} MiB` }
+function mib (n: number): string {
+  if (n < 1024) return `${n} B`
+  if (n < 1048576) return `${(n / 1024).toFixed(1)} KiB`
+  return `${(n / 1048576).toFixed(2)} MiB`
+}
 
 async function main (): Promise<void> {
   const workstation = join(dir, 'workstation-store')
@@ -128,19 +132,19 @@ async function main (): Promise<void> {
   run('cp', ['-a', template, service])
   makeService(service)
   const pushO = xeno(['overlay', 'push', service, '--base', 'Demo/1/current', '--to', url, '--name', 'demo/web', '--key', join(dir, 'key.pem')], workstation)
-  console.log(`   overlay ${pushO.root}: sent ${pushO.bytes} bytes in ${pushO.requests} requests`)
+  console.log(`   overlay ${pushO.root}: sent ${mib(pushO.bytes)} in ${pushO.requests} requests`)
 
   step('6. Deploy: the server pulls only what the overlay adds')
   const pullO = xeno(['pull', 'demo/web', '--from', url], serverCache)
-  console.log(`   received ${pullO.bytes} bytes in ${pullO.requests} requests (the template was already cached)`)
+  console.log(`   received ${mib(pullO.bytes)} in ${pullO.requests} requests (the template was already cached)`)
 
   step('7. Export the union (overlay over template, writable layer on top) over NFSv3')
   const nfsPort = await freePort()
   const mountPort = await freePort()
   await background(['nfs', 'serve', '--store', serverCache, '--layer', 'demo/web', '--layer', 'Demo/1/current',
     '--writable', join(dir, 'instance-1'), '--listen', `127.0.0.1:${nfsPort}`, '--mount-port', String(mountPort),
-    '--allow', '127.0.0.1'], /listening|serving|ready/i)
-  const nfsUrl = (path: string): string => `nfs://127.0.0.1${path}?version=3&nfsport=${nfsPort}&mountport=${mountPort}`
+    '--allow', '127.0.0.1'], /listening on/)
+  const nfsUrl = (path: string): string => `nfs://127.0.0.1/export${path}?version=3&nfsport=${nfsPort}&mountport=${mountPort}`
   process.stdout.write(run('nfs-ls', [nfsUrl('/etc')]).split('\n').slice(0, 12).join('\n') + '\n')
   process.stdout.write(run('nfs-cat', [nfsUrl('/srv/www/index.html')]))
   process.stdout.write(run('nfs-cat', [nfsUrl('/etc/hostname')]))
