@@ -1,9 +1,9 @@
 import type { AbstractSublevel } from 'abstract-level'
-import { ClassicLevel } from 'classic-level'
-import { StoreLockedError } from '../errors.js'
+import { Level } from 'level'
+import { StoreCorruptError, StoreLockedError } from '../errors.js'
 
 type Bytes = Uint8Array
-type Db = ClassicLevel<string, string>
+type Db = Level<string, string>
 type Sub<K, V> = AbstractSublevel<Db, string | Buffer | Uint8Array, K, V>
 
 /** State of one pack in the index: `tail` bytes are covered by index entries; dead packs await deletion. */
@@ -37,12 +37,12 @@ function isLocked (err: unknown): boolean {
  * dies, even on kill -9) is the store's single-writer lock.
  */
 export class IndexDb {
-  readonly #db: ClassicLevel<string, string>
+  readonly #db: Db
   readonly chunks: Sub<Bytes, Bytes>
   readonly pins: Sub<string, Bytes>
   readonly meta: Sub<string, unknown>
 
-  private constructor (db: ClassicLevel<string, string>) {
+  private constructor (db: Db) {
     this.#db = db
     this.chunks = db.sublevel<Bytes, Bytes>('c', { keyEncoding: 'view', valueEncoding: 'view' })
     this.pins = db.sublevel<string, Bytes>('p', { keyEncoding: 'utf8', valueEncoding: 'view' })
@@ -53,7 +53,7 @@ export class IndexDb {
   static async open (location: string, storeDir: string, waitMs = 0): Promise<IndexDb> {
     const deadline = Date.now() + waitMs
     for (;;) {
-      const db = new ClassicLevel<string, string>(location)
+      const db = new Level<string, string>(location) // classic-level (LevelDB) on Node
       try {
         await db.open()
       } catch (err) {
@@ -67,7 +67,7 @@ export class IndexDb {
       if (version === undefined) await index.meta.put('version', STORE_VERSION)
       else if (version !== STORE_VERSION) {
         await db.close()
-        throw new RangeError(`store version ${version} is not supported (this build reads version ${STORE_VERSION})`)
+        throw new StoreCorruptError(`store format version ${String(version)} is not supported (this build reads version ${STORE_VERSION})`)
       }
       return index
     }
