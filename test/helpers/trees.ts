@@ -49,6 +49,13 @@ export function makeFullTree (root: string, options: FullTreeOptions = {}): void
   P.mknod(p('dev', 'fifo'), S_IFIFO | 0o644, 0, 0)
   if (options.socket !== false) P.mknod(p('dev', 'socket'), S_IFSOCK | 0o755, 0, 0)
   for (const name of ['plain', 'ünïcödé', '\u{1F600}emoji', '\uFF41fullwidth', 'Zcase', 'a b']) writeFileSync(p('names', name), name)
+  // Longer than ustar's 100-byte name and link fields: PAX path/linkpath in tars.
+  const long = 'long-' + 'ü'.repeat(60)
+  mkdirSync(p('names', long))
+  writeFileSync(p('names', long, 'x'.repeat(120)), 'deep\n')
+  symlinkSync(`${long}/${'x'.repeat(120)}`, p('names', 'long-link'))
+  writeFileSync(p('names', 'big-ids'), '')
+  lchownSync(p('names', 'big-ids'), 3_000_000, 4_000_000)
   lchownSync(p('etc', 'small.conf'), 1234, 5678)
   lchownSync(p('links', 'absolute'), 42, 43)
   lchownSync(p('var', 'tmp'), 0, 0)
@@ -66,6 +73,6 @@ export function makeFullTree (root: string, options: FullTreeOptions = {}): void
   P.utimens(p('bin', 'zeros'), -123_456_789n, -123_456_789n)
   P.utimens(p('links', 'relative'), t + 1n, t + 1n)
   P.utimens(p('dev', 'fifo'), t + 2n, t + 2n)
-  for (const d of ['links/deeper', 'links', 'var/tmp', 'var', 'etc', 'bin', 'big', 'dev', 'names']) P.utimens(p(d), t + 5n, t + 5n)
+  for (const d of ['links/deeper', 'links', 'var/tmp', 'var', 'etc', 'bin', 'big', 'dev', `names/${long}`, 'names']) P.utimens(p(d), t + 5n, t + 5n)
   P.utimens(root, t + 999n, t + 999n)
 }
