@@ -57,7 +57,8 @@ export async function openLocalStore (dir: string, options: LocalStoreOptions = 
     const limit = options.packSizeBytes ?? DEFAULT_PACK_SIZE_BYTES
     const last = table.nextPack - 1
     const lastState = table.packs.get(last)
-    if (lastState !== undefined && lastState.dead !== true && !recovery.damagedPacks.includes(last) && lastState.tail < limit) {
+    const usable = !recovery.damagedPacks.includes(last) && !recovery.foundPacks.includes(last)
+    if (lastState !== undefined && lastState.dead !== true && usable && lastState.tail < limit) {
       table.activePack = last; table.activeSize = lastState.tail
     } else table.activePack = table.nextPack++
     const writer = new PackWriter(files, index, table, limit)

@@ -16,6 +16,8 @@ export interface RecoveryReport {
   deadPacksRemoved: number
   /** Packs the index knows but whose files are gone or shorter than indexed (see fsck). */
   damagedPacks: number[]
+  /** Pack files the index did not know (a crash mid-compaction, or copied in); never appended to. */
+  foundPacks: number[]
 }
 
 /**
@@ -24,7 +26,7 @@ export interface RecoveryReport {
  * and truncates the rest (a torn write). Runs before the store accepts calls.
  */
 export async function recover (files: PackFiles, index: IndexDb, table: PackTable): Promise<RecoveryReport> {
-  const report: RecoveryReport = { reindexed: 0, duplicates: 0, truncatedBytes: 0, deadPacksRemoved: 0, damagedPacks: [] }
+  const report: RecoveryReport = { reindexed: 0, duplicates: 0, truncatedBytes: 0, deadPacksRemoved: 0, damagedPacks: [], foundPacks: [] }
   for await (const [key, value] of index.meta.iterator({ gt: 'pack/', lt: 'pack0' })) {
     table.packs.set(Number(key.slice(5)), value as unknown as PackState)
   }
@@ -43,7 +45,9 @@ export async function recover (files: PackFiles, index: IndexDb, table: PackTabl
     } else if (!onDisk.includes(n)) report.damagedPacks.push(n)
   }
   for (const n of onDisk) {
-    if (!removed.has(n)) await recoverTail(files, index, table, n, ops, report)
+    if (removed.has(n)) continue
+    if (!table.packs.has(n)) report.foundPacks.push(n)
+    await recoverTail(files, index, table, n, ops, report)
   }
   const all = [...table.packs.keys(), ...onDisk, ...removed]
   table.nextPack = all.length === 0 ? 1 : Math.max(...all) + 1

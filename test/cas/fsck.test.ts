@@ -1,0 +1,90 @@
+import { copyFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { cidForChunk, openLocalStore, type LocalStore } from '../../src/cas/index.js'
+import { seededBytes } from '../helpers/bytes.js'
+import { rmrf, tmpdir } from '../helpers/tmpdir.js'
+import { makeDag, storeDag } from './helpers/dag.js'
+
+const PACK = 128 * 1024
+
+async function packFiles (dir: string): Promise<string[]> {
+  return (await readdir(join(dir, 'packs'))).filter((f) => f.endsWith('.pack')).sort()
+}
+
+const Fsck = suite<{ dir: string, store: LocalStore }>('fsck')
+Fsck.before.each(async (ctx) => { ctx.dir = await tmpdir(); ctx.store = await openLocalStore(ctx.dir, { packSizeBytes: PACK }) })
+Fsck.after.each(async (ctx) => { await ctx.store.close(); await rmrf(ctx.dir) })
+
+Fsck('a sound store with pins checks clean', async ({ store }) => {
+  const dag = makeDag(1)
+  await storeDag(store, dag)
+  await store.pin('t', dag.root)
+  const r = await store.fsck()
+  assert.is(r.ok, true)
+  assert.is(r.verified, dag.blocks.size)
+  assert.is(r.problems.length, 0)
+})
+
+Fsck('a valid record missing from the index is an orphan; repair indexes it again', async ({ store }) => {
+  const b = seededBytes(3, 30_000)
+  const cid = cidForChunk(b)
+  await store.put(cid, b)
+  await store.flush()
+  await store.parts.index.batch([{ type: 'del', sublevel: 'chunks', key: cid.bytes }], true)
+  assert.is(await store.has(cid), false)
+  const found = await store.fsck()
+  assert.is(found.orphans, 1); assert.is(found.ok, false)
+  const fixed = await store.fsck({ repair: true })
+  assert.is(fixed.ok, true)
+  assert.equal(await store.get(cid), b)
+  assert.is((await store.stats()).chunks, 1)
+})
+
+Fsck('a pack nothing uses (a copy of another) is reported and deleted by repair; stray files are listed', async (ctx) => {
+  const dag = makeDag(2)
+  await storeDag(ctx.store, dag)
+  await ctx.store.close()
+  const packs = await packFiles(ctx.dir)
+  await copyFile(join(ctx.dir, 'packs', packs[0]), join(ctx.dir, 'packs', '000099.pack'))
+  await writeFile(join(ctx.dir, 'packs', 'notes.txt'), 'hello')
+  ctx.store = await openLocalStore(ctx.dir, { packSizeBytes: PACK })
+  assert.ok(ctx.store.recovery.duplicates > 0)
+  assert.equal(ctx.store.recovery.foundPacks, [99])
+  const found = await ctx.store.fsck()
+  assert.is(found.unreferencedPacks, 1)
+  assert.equal(found.strayFiles, ['notes.txt'])
+  assert.ok(found.garbageRecords > 0)
+  const fixed = await ctx.store.fsck({ repair: true })
+  assert.is(fixed.ok, true)
+  assert.not.ok((await packFiles(ctx.dir)).includes('000099.pack'))
+  for (const [text, bytes] of dag.blocks) assert.equal(new Uint8Array(await ctx.store.get(CID.parse(text)) ?? []), new Uint8Array(bytes))
+})
+
+Fsck('a lost pack: its entries dangle, repair drops them, and the pinned tree reports what is missing', async (ctx) => {
+  const dag = makeDag(4, 4, 6)
+  await storeDag(ctx.store, dag)
+  await ctx.store.pin('t', dag.root)
+  await ctx.store.close()
+  const packs = await packFiles(ctx.dir)
+  assert.ok(packs.length >= 3)
+  await rm(join(ctx.dir, 'packs', packs[0]))
+  ctx.store = await openLocalStore(ctx.dir, { packSizeBytes: PACK })
+  assert.equal(ctx.store.recovery.damagedPacks, [Number(packs[0].slice(0, 6))])
+  const fixed = await ctx.store.fsck({ repair: true })
+  assert.is(fixed.lostPacks, 1)
+  assert.ok(fixed.dangling > 0)
+  assert.ok(fixed.missing > 0 && fixed.missing <= fixed.dangling) // children of a lost node are unreachable, not missing
+  assert.is(fixed.ok, false, 'missing blocks cannot be repaired locally')
+  assert.ok(fixed.problems.filter((p) => p.kind === 'missing').every((p) => p.pin === 't'))
+  for (const [text, bytes] of dag.blocks) {
+    const cid = CID.parse(text)
+    if (await ctx.store.has(cid)) continue
+    await ctx.store.put(cid, bytes) // fetched or imported again
+  }
+  assert.is((await ctx.store.fsck()).ok, true)
+})
+
+Fsck.run()
