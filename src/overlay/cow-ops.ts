@@ -26,7 +26,7 @@ export async function createObject (ctx: MutationCtx, path: string, kind: FileKi
   if (kind === 'file') node.sp = true
   putNode(ctx.txn, ino, node)
   putDirent(ctx.txn, rel, name, { i: ino })
-  ctx.inodes.moved(ctx.txn, ino, path)
+  ctx.inodes.moved(ctx.txn, ino, rel === '/' ? `/${name}` : `${rel}/${name}`)
   await touchDir(ctx, dir)
 }
 

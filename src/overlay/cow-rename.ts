@@ -69,12 +69,12 @@ export async function renameObject (ctx: MutationCtx, from: string, to: string):
   const obj = await copyUpTree(ctx, src.dir, src.r)
   const dstDir = (await at(ctx, to)).dir
   const newRel = relOf(dstDir) === '/' ? `/${dst.name}` : `${relOf(dstDir)}/${dst.name}`
-  if (isDir) await moveDescendants(ctx, obj.rel, newRel, toPath)
+  if (isDir) await moveDescendants(ctx, obj.rel, newRel)
   ctx.txn.del(direntKey(relOf(src.dir), src.name))
   if (await lowerHas(ctx, src.dir, src.name)) putDirent(ctx.txn, relOf(src.dir), src.name, { w: 1 })
   putDirent(ctx.txn, relOf(dstDir), dst.name, { i: obj.ino })
   putNode(ctx.txn, obj.ino, { ...obj.node, c: ctx.now })
-  ctx.inodes.moved(ctx.txn, obj.ino, toPath)
+  ctx.inodes.moved(ctx.txn, obj.ino, newRel)
   await touchDir(ctx, src.dir)
   await touchDir(ctx, (await at(ctx, to)).dir)
 }
@@ -99,7 +99,7 @@ async function removeExisting (ctx: MutationCtx, dir: Resolved<UpperLayer>, r: R
 }
 
 /** Rewrites every entry below `oldRel` to sit below `newRel` (ino paths follow). */
-async function moveDescendants (ctx: MutationCtx, oldRel: string, newRel: string, newPath: string): Promise<void> {
+async function moveDescendants (ctx: MutationCtx, oldRel: string, newRel: string): Promise<void> {
   const moves: Array<[string, Uint8Array]> = []
   for (const [gte, lt] of [direntRange(oldRel), descendantRange(oldRel)]) {
     for await (const kv of ctx.txn.range(gte, lt)) moves.push(kv)
@@ -110,6 +110,6 @@ async function moveDescendants (ctx: MutationCtx, oldRel: string, newRel: string
     const suffix = dirPath.slice(oldRel.length)
     ctx.txn.put(direntKey(newRel + suffix, name), value)
     const d = decodeJson<Dirent>(value)
-    if (d.i !== undefined) ctx.inodes.moved(ctx.txn, d.i, `${newPath}${suffix}/${name}`)
+    if (d.i !== undefined) ctx.inodes.moved(ctx.txn, d.i, `${newRel}${suffix}/${name}`)
   }
 }

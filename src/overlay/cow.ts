@@ -64,7 +64,7 @@ export async function upperDir (ctx: MutationCtx, names: readonly string[]): Pro
     delete node.o
     putNode(ctx.txn, ino, node)
     if (!isRoot) putDirent(ctx.txn, relOf(chain[i - 1]), r.names[r.names.length - 1], { i: ino })
-    ctx.inodes.moved(ctx.txn, ino, joinPath(r.names))
+    ctx.inodes.moved(ctx.txn, ino, relOf(r))
     copied = true
   }
   if (copied) chain = await ctx.union.chain(names)
@@ -83,8 +83,9 @@ export async function copyUp (ctx: MutationCtx, parent: Resolved<UpperLayer>, r:
   const dirRel = relOf(parent)
   putNode(ctx.txn, ino, node)
   putDirent(ctx.txn, dirRel, name, { i: ino })
-  ctx.inodes.moved(ctx.txn, ino, joinPath(r.names))
-  return { ino, node, rel: dirRel === '/' ? `/${name}` : `${dirRel}/${name}` }
+  const rel = dirRel === '/' ? `/${name}` : `${dirRel}/${name}`
+  ctx.inodes.moved(ctx.txn, ino, rel)
+  return { ino, node, rel }
 }
 
 /** True when a layer below the writable one shows `name` in `dir` (so removal needs a whiteout). */

@@ -3,6 +3,13 @@ import { decodeJson, encodeJson, type Kv, type KvReader, type KvTxn } from './kv
 const NEXT_KEY = 'meta:next-ino'
 const FIRST_FREE_INO = 2
 
+/**
+ * Where the path of an object of another writable layer (a `.mount`'s, Kv id `m`) is kept:
+ * that layer's own record of node `n` (its path inside the layer, kept current by renames)
+ * below the mount point `at`; `p` is the union path when first seen.
+ */
+export interface InodeRef { readonly m: string, readonly n: number, readonly at: string, readonly p: string }
+
 /** Key of a lower-layer object in the table: its path, or its hard-link group leader. */
 export function lowerInoKey (path: string, hardlink?: string): string {
   return hardlink !== undefined ? `h:/${hardlink}` : `p:${path}`
@@ -44,16 +51,17 @@ export class InodeTable {
    * The inos of lower objects (key, path), allocating and persisting the missing ones in one
    * batch. The caller holds the view's write lock.
    */
-  async assign (items: ReadonlyArray<{ key: string, path: string }>): Promise<number[]> {
+  async assign (items: ReadonlyArray<{ key: string, path: string, ref?: InodeRef }>): Promise<number[]> {
     const out: number[] = []
     const ops: Array<{ key: string, value: Uint8Array }> = []
     const fresh = new Map<string, number>()
-    for (const { key, path } of items) {
+    for (const item of items) {
+      const { key, path } = item
       let ino = fresh.get(key) ?? await this.peek(key)
       if (ino === undefined) {
         ino = this.#next++
         fresh.set(key, ino)
-        ops.push({ key, value: encodeJson(ino) }, { key: `i:${ino}`, value: encodeJson(path) })
+        ops.push({ key, value: encodeJson(ino) }, { key: `i:${ino}`, value: encodeJson(item.ref ?? path) })
       }
       out.push(ino)
     }
@@ -61,14 +69,14 @@ export class InodeTable {
     return out
   }
 
-  /** Records in `txn` that `ino` now lives at `path` (rename, copy-up). */
+  /** Records in `txn` that `ino` now lives at `path` inside the writable layer (rename, copy-up). */
   moved (txn: KvTxn, ino: number, path: string): void {
     txn.put(`i:${ino}`, encodeJson(path))
   }
 
-  /** The last path recorded for `ino`, or undefined. */
-  async pathOf (ino: number, reader: KvReader = this.#kv): Promise<string | undefined> {
+  /** The last path recorded for `ino` (or where to find it), or undefined. */
+  async pathOf (ino: number, reader: KvReader = this.#kv): Promise<string | InodeRef | undefined> {
     const raw = await reader.get(`i:${ino}`)
-    return raw === undefined ? undefined : decodeJson<string>(raw)
+    return raw === undefined ? undefined : decodeJson<string | InodeRef>(raw)
   }
 }

@@ -16,6 +16,8 @@ export interface Kv {
   /** All or nothing, also across a crash. `sync` waits for the disk (fsync of the log). */
   batch (ops: readonly KvOp[], sync?: boolean): Promise<void>
   close (): Promise<void>
+  /** A name stable across restarts (the directory of a level Kv). */
+  readonly id?: string
 }
 
 /** A Kv in a LevelDB directory (created if absent). */
@@ -23,6 +25,7 @@ export async function openLevelKv (dir: string): Promise<Kv> {
   const db = new ClassicLevel<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
   await db.open()
   return {
+    id: dir,
     async get (key) { return await db.get(key) },
     async * range (gte, lt, limit) {
       for await (const [k, v] of db.iterator({ gte, lt, limit: limit ?? -1 })) yield [k, v]
@@ -164,6 +167,7 @@ export function cacheKv (kv: Kv, maxEntries = 65_536): Kv {
   const cache = new Map<string, Uint8Array | undefined>()
   let generation = 0
   return {
+    id: kv.id,
     async get (key) {
       if (cache.has(key)) {
         const v = cache.get(key)

@@ -5,7 +5,7 @@ import type { MutationCtx } from './cow.js'
 import { CrossLayerError, InvalidOperationError, IsDirError, NotFoundError, ReadOnlyError } from './errors.js'
 import type { Entry } from './interface.js'
 import { InodeTable, lowerInoKey } from './inodes.js'
-import { createMemoryKv, KvTxn, type Kv } from './kv.js'
+import { createMemoryKv, decodeJson, KvTxn, type Kv } from './kv.js'
 import type { Resolved, Source, UnionLayer } from './layer.js'
 import { joinPath, splitPath } from './path.js'
 import { Union, type DirHook } from './union.js'
@@ -68,7 +68,16 @@ export class UnionView implements WriteView {
   async #attrs (items: ReadonlyArray<{ names: readonly string[], entry: Entry }>): Promise<Attrs[]> {
     const own = (e: Entry): boolean => isUpperEntry(e) && e.upper.owner === this.#kv
     const lower = items.map((it, i) => ({ it, i })).filter(({ it }) => !own(it.entry) && it.names.length > 0)
-    const keys = lower.map(({ it }) => ({ key: lowerInoKey(joinPath(it.names), it.entry.hardlink), path: joinPath(it.names) }))
+    const keys = lower.map(({ it }) => {
+      const e = it.entry
+      const path = joinPath(it.names)
+      const foreign = isUpperEntry(e) ? (e.upper.owner as Kv | undefined) : undefined
+      if (foreign?.id === undefined || !isUpperEntry(e)) return { key: lowerInoKey(path, e.hardlink), path }
+      // An object of a `.mount` writable layer: keyed by its node there, so renames keep it.
+      this.#foreign.set(foreign.id, foreign)
+      const at = path.slice(0, path.length - (e.upper.path === '/' ? 0 : e.upper.path.length)) || '/'
+      return { key: `x:${foreign.id}\0${e.upper.ino}`, path, ref: { m: foreign.id, n: e.upper.ino, at, p: path } }
+    })
     // Known inos need no lock; only new ones are assigned (and persisted) under it.
     let inos = await Promise.all(keys.map(async (k) => await this.#inodes.peek(k.key)))
     if (inos.some((i) => i === undefined)) inos = await this.#locked(async () => await this.#inodes.assign(keys))
@@ -91,9 +100,18 @@ export class UnionView implements WriteView {
     return a
   }
 
+  readonly #foreign = new Map<string, Kv>()
+
   async pathOf (ino: Ino): Promise<string | undefined> {
     if (ino === 1n) return '/'
-    return await this.#inodes.pathOf(Number(ino))
+    const at = await this.#inodes.pathOf(Number(ino))
+    if (at === undefined || typeof at === 'string') return at
+    const kv = this.#foreign.get(at.m)
+    if (kv === undefined) return at.p
+    const raw = await kv.get(`i:${at.n}`)
+    if (raw === undefined) return at.p
+    const rel = decodeJson<string>(raw)
+    return at.at === '/' ? rel : rel === '/' ? at.at : at.at + rel
   }
 
   async * readdir (path: string, after?: string): AsyncIterable<ViewDirEntry> {

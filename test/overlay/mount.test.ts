@@ -128,7 +128,10 @@ Mount('writes below a .mount go to its writable layer, the rest to the view own 
     await v.write('/var/log/syslog', 0, new TextEncoder().encode('line 1\n'))
     await v.write('/var/log/old', 3, new TextEncoder().encode('er'))
     await v.mkdir('/var/log/apache2')
+    const ino = (await v.statRequired('/var/log/syslog')).ino
     await v.rename('/var/log/syslog', '/var/log/apache2/error.log')
+    assert.is((await v.statRequired('/var/log/apache2/error.log')).ino, ino, 'a rename inside a mounted layer keeps the ino')
+    assert.is(await v.pathOf(ino), '/var/log/apache2/error.log')
     await v.create('/etc/motd')
     await rejects(v.rename('/etc/motd', '/var/log/motd'), 'OVERLAY_CROSS_LAYER')
     assert.equal(await dump(v, '/var/log'), {
