@@ -1,6 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { blake3Digest } from '../cas/hasher.js'
-import { compareNames, encodeDirEntries, encodeDirShards, MAX_DIR_ENTRIES } from './codec.js'
+import { compareNames, encodeDirShards, MAX_DIR_ENTRIES } from './codec.js'
+import { encodeDirEntriesFast } from './dir-write-encode.js'
 import type { BlockSink } from './file-write.js'
 import type { DirShard, Entry } from './interface.js'
 
@@ -68,13 +69,13 @@ export function sortEntries<T extends { name: string }> (entries: T[]): T[] {
  */
 export async function writeDir (entries: readonly Entry[], sink: BlockSink): Promise<CID> {
   if (entries.length <= MAX_DIR_ENTRIES) {
-    const block = encodeDirEntries(entries)
+    const block = encodeDirEntriesFast(entries)
     await sink.put(block.cid, block.bytes)
     return block.cid
   }
   let shards: DirShard[] = []
   for (const group of splitGroups(entries, (e) => e.name)) {
-    const block = encodeDirEntries(group)
+    const block = encodeDirEntriesFast(group)
     await sink.put(block.cid, block.bytes)
     shards.push({ first: group[0].name, cid: block.cid })
   }

@@ -3,8 +3,11 @@ import * as assert from 'uvu/assert'
 import { MemoryChunkStore } from '../../src/cas/store/memory.js'
 import { decodeDirNode, MAX_DIR_ENTRIES } from '../../src/overlay/codec.js'
 import { DirReader } from '../../src/overlay/dir-read.js'
-import { compareNamesFast, SHARD_MIN_ENTRIES, sortNames, splitGroups, writeDir } from '../../src/overlay/dir-write.js'
-import { compareNames } from '../../src/overlay/codec.js'
+import { compareNamesFast, SHARD_MIN_ENTRIES, sortEntries, sortNames, splitGroups, writeDir } from '../../src/overlay/dir-write.js'
+import { compareNames, encodeDirEntries } from '../../src/overlay/codec.js'
+import { encodeDirEntriesFast } from '../../src/overlay/dir-write-encode.js'
+import { cidForChunk } from '../../src/cas/hasher.js'
+import { seededRandom } from '../helpers/bytes.js'
 import type { Entry } from '../../src/overlay/interface.js'
 
 function entries (names: string[]): Entry[] {
@@ -67,6 +70,37 @@ DirWrite('name order is UTF-8 byte order, also for astral and fullwidth characte
   const sample = ['b', 'a', '\u{1F600}', '\uFF41', 'é', 'Z', 'a b', '\uE000']
   assert.equal(sortNames([...sample]), [...sample].sort(compareNames))
   assert.is(compareNamesFast('\u{1F600}', '\uFF41'), 1)
+})
+
+DirWrite('the fast node encoder writes the same bytes as codec.ts for every kind of entry', () => {
+  const rnd = seededRandom(11)
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]
+  const kinds: Array<Entry['kind']> = ['file', 'dir', 'symlink', 'chardev', 'blockdev', 'fifo', 'socket', 'whiteout']
+  const cid = cidForChunk(new Uint8Array([1, 2, 3]))
+  for (let round = 0; round < 200; round++) {
+    const list: Entry[] = []
+    const count = Math.floor(rnd() * 40)
+    for (let i = 0; i < count; i++) {
+      const kind = pick(kinds)
+      const e: Record<string, unknown> = {
+        name: pick(['', 'é', '\u{1F600}', 'x'.repeat(30), 'ab']) + i, kind, mode: Math.floor(rnd() * 0o10000),
+        uid: pick([0, 23, 255, 256, 65535, 65536, 4_294_967_295, 4_294_967_296]), gid: pick([0, 1000, 3_000_000]),
+        mtimeNs: pick([0n, 1n, -1n, -123_456_789n, 1_700_000_000_123_456_789n, 99_999_999_999_999_999_999n]),
+        size: pick([0, 1, 23, 24, 255, 256, 70_000, 5_000_000_000])
+      }
+      if (kind === 'file' || kind === 'dir') e.cid = cid
+      if (kind === 'symlink') e.target = pick(['../x', '/абв', ''])
+      if (kind === 'chardev' || kind === 'blockdev') { e.devMajor = pick([0, 8, 4095]); e.devMinor = pick([1, 1_048_575]) }
+      if (kind === 'file' && rnd() < 0.3) e.hardlink = 'a/b/' + i
+      if (kind === 'dir' && rnd() < 0.3) e.opaque = true
+      if (rnd() < 0.3) e.xattrs = { 'user.z': new Uint8Array([1]), 'security.capability': new Uint8Array(20), 'user.ä': new Uint8Array(0), 'trusted.long-name': new Uint8Array(300) }
+      list.push(e as unknown as Entry)
+    }
+    sortEntries(list)
+    const a = encodeDirEntries(list)
+    const b = encodeDirEntriesFast(list)
+    assert.is(Buffer.from(b.bytes).toString("hex"), Buffer.from(a.bytes).toString("hex"), `round ${round}`)
+  }
 })
 
 const GOLDEN_3000 = 'bafyr4if42thc5czqdinfptfjbfsym6mzifghnty5lvld445nyephbvvzzq'
