@@ -28,6 +28,9 @@ export function exportIdOf (name: string): number {
 /** Encodes and verifies file handles with one server secret. */
 export class HandleCodec {
   readonly #secret: Buffer
+  // MACs cost ~2 µs each; a READDIRPLUS of 1000 entries or a busy client repeats them.
+  readonly #encoded = new Map<string, Uint8Array>()
+  readonly #decoded = new Map<string, NodeId>()
 
   constructor (secret: Uint8Array) {
     if (secret.length < 16) throw new RangeError('handle secret must be at least 16 bytes')
@@ -58,11 +61,15 @@ export class HandleCodec {
 
   /** The handle of node `id` in export `exportId`. A fresh array each call. */
   encode (exportId: number, id: NodeId): Uint8Array {
+    const key = `${exportId}:${id}`
+    const known = this.#encoded.get(key)
+    if (known !== undefined) return Uint8Array.from(known)
     const out = Buffer.alloc(HANDLE_BYTES)
     out.writeUInt8(VERSION, 0)
     out.writeUInt32BE(exportId >>> 0, 1)
     out.writeBigUInt64BE(id, 5)
     this.#mac(out.subarray(0, BODY_BYTES)).copy(out, BODY_BYTES)
+    remember(this.#encoded, key, Uint8Array.from(out))
     return out
   }
 
@@ -73,8 +80,21 @@ export class HandleCodec {
   decode (fh: Uint8Array, exportId: number): NodeId {
     if (fh.length !== HANDLE_BYTES || fh[0] !== VERSION) throw new BadHandleError()
     const b = Buffer.from(fh.buffer, fh.byteOffset, fh.length)
-    if (!timingSafeEqual(this.#mac(b.subarray(0, BODY_BYTES)), b.subarray(BODY_BYTES))) throw new BadHandleError()
+    const key = b.toString('latin1')
+    const known = this.#decoded.get(key)
+    if (known === undefined) {
+      if (!timingSafeEqual(this.#mac(b.subarray(0, BODY_BYTES)), b.subarray(BODY_BYTES))) throw new BadHandleError()
+      remember(this.#decoded, key, b.readBigUInt64BE(5))
+    }
     if (b.readUInt32BE(1) !== exportId >>> 0) throw new StaleHandleError('file handle belongs to another export')
     return b.readBigUInt64BE(5)
   }
+}
+
+/** Handles whose MAC was computed or checked recently (the key is the whole handle or its inputs). */
+const MAX_REMEMBERED_HANDLES = 65_536
+
+function remember<V> (map: Map<string, V>, key: string, value: V): void {
+  map.set(key, value)
+  if (map.size > MAX_REMEMBERED_HANDLES) map.delete(map.keys().next().value as string)
 }

@@ -124,6 +124,15 @@ export class RpcServer {
     const send = (reply: XdrWriter): void => {
       if (socket.destroyed) return
       const pieces = reply.pieces()
+      if (pieces.length === 1) {
+        // One write syscall for the common small reply: record mark and body in one buffer.
+        const body = pieces[0]!
+        const framed = Buffer.allocUnsafe(4 + body.length)
+        framed.set(recordMark(body.length), 0)
+        framed.set(body, 4)
+        socket.write(framed)
+        return
+      }
       socket.cork()
       socket.write(recordMark(reply.length))
       for (const p of pieces) socket.write(p)

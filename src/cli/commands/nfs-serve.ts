@@ -9,6 +9,7 @@ import { openWritableLayer, type WritableLayer } from '../../overlay/writable.js
 import { createNfsServer, viewFilesystem, type Filesystem } from '../../nfs/index.js'
 import { DirView } from '../../nfs/dir-view.js'
 import { ChunkCache } from '../../nfs/chunk-cache.js'
+import { cachedKv } from '../../nfs/kv-cache.js'
 import { AccessTrace, tracedFilesystem } from '../../nfs/trace.js'
 import { UsageError, stringOption, stringsOption, type Command } from '../command.js'
 import { openCliStore } from '../store.js'
@@ -118,11 +119,12 @@ const command: Command = {
         let writable: WritableLayer | undefined
         let state: Kv | undefined
         if (writableDir !== undefined) {
-          writable = await openWritableLayer(writableDir)
-          closers.push(async () => { await writable?.close() })
+          const layer = await openWritableLayer(writableDir)
+          closers.push(async () => { await layer.close() })
+          writable = { dir: layer.dir, kv: cachedKv(layer.kv), close: async () => { await layer.close() } }
         } else {
           // A read-only view keeps its inode table here, so handles survive restarts.
-          state = await openLevelKv(join(stateDir, 'inodes'))
+          state = cachedKv(await openLevelKv(join(stateDir, 'inodes')))
           closers.push(async () => { await state?.close() })
         }
         const view = await openUnionView({ lowers: trees, store: reader, writable, state, onDir: createMountHook<UpperLayer>(cliMountResolvers(store)) })

@@ -1,0 +1,244 @@
+// NFS benchmark, side by side with nfs-ganesha (VFS, exporting the same tree from a plain
+// directory) through the same client (libnfs-utils), in the same run:
+//   - sequential read of a 1 GiB file (nfs-cat > /dev/null)
+//   - nfs-ls -R of a tree of about 10,000 entries
+//   - reading many small files, one nfs-cat each (mostly process start, as for ganesha)
+// xeno serves the union view straight from the local chunk store: "warm" after one read (chunk
+// cache and page cache hot), "cold" in a fresh server process (page cache warm, chunk cache
+// empty), "lazy" with an empty local store fetching every block from a XenoStore over loopback.
+// Peak RSS of each server is reported. Everything runs in a private network namespace
+// (unshare -n -m) with its own rpcbind, which ganesha insists on; nothing leaves loopback.
+// Usage: node dist/bench/nfs.bench.js [TREE]   (default /work/data/t1-apache)
+// Env: XENO_BENCH_DIR work dir, kept between runs (default $TMPDIR/xeno-bench-nfs);
+//      XENO_BENCH_RUNS (default 5); XENO_BENCH_SMALL files (default 300);
+//      XENO_BENCH_BIG_MIB (default 1024); XENO_BENCH_LAZY=0 skips the lazy case.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash, randomFillSync } from 'node:crypto'
+import { existsSync, createReadStream } from 'node:fs'
+import { mkdir, readFile, rm, writeFile, open } from 'node:fs/promises'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { measure } from './lib/measure.js'
+import { renderTable } from './lib/table.js'
+import { listFiles, warmPageCache } from './lib/tree-data.js'
+
+const MIB = 1_048_576
+const self = fileURLToPath(import.meta.url)
+const repo = join(self, '..', '..', '..')
+const xeno = join(repo, 'bin', 'xeno')
+const TREE = process.argv[2] ?? '/work/data/t1-apache'
+const WORK = process.env.XENO_BENCH_DIR ?? join(tmpdir(), 'xeno-bench-nfs')
+const RUNS = Number(process.env.XENO_BENCH_RUNS ?? 5)
+const SMALL = Number(process.env.XENO_BENCH_SMALL ?? 300)
+const BIG_MIB = Number(process.env.XENO_BENCH_BIG_MIB ?? 1024)
+const LAZY = process.env.XENO_BENCH_LAZY !== '0'
+
+async function waitPort (port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true) })
+      s.on('error', () => { resolve(false) })
+    })
+    if (ok) return
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error(`nothing listens on ${port}`)
+}
+
+/** Every server this run started; all are killed when it ends, whatever happens. */
+const children = new Set<ChildProcess>()
+process.on('exit', () => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL') })
+
+function start (argv: string[], log: string): ChildProcess {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(child)
+  child.on('close', () => { children.delete(child) })
+  const out: Buffer[] = []
+  child.stdout?.on('data', (b: Buffer) => out.push(b))
+  child.stderr?.on('data', (b: Buffer) => out.push(b))
+  child.on('close', () => { void writeFile(log, Buffer.concat(out)) })
+  return child
+}
+
+async function stop (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return
+  const closed = new Promise((resolve) => child.once('close', resolve))
+  child.kill('SIGINT')
+  await closed
+}
+
+/** Peak RSS (VmHWM) of a running process, in bytes. */
+async function peakRss (pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024
+}
+
+async function xenoCli (args: string[]): Promise<string> {
+  const m = await measure([process.execPath, xeno, ...args])
+  return m.stdout
+}
+
+async function makeBigFile (dir: string): Promise<string> {
+  const file = join(dir, 'big.bin')
+  if (existsSync(file)) return file
+  await mkdir(dir, { recursive: true })
+  // Half random, half text-like: realistic for a mix of binaries and data in an image.
+  const fh = await open(file, 'w')
+  const buf = Buffer.alloc(MIB)
+  const text = Buffer.from('lorem ipsum dolor sit amet, consectetur adipiscing elit\n'.repeat(20_000))
+  for (let i = 0; i < BIG_MIB; i++) {
+    if (i % 2 === 0) randomFillSync(buf); else text.copy(buf, 0, (i * 7919) % 1000, (i * 7919) % 1000 + MIB)
+    await fh.write(buf)
+  }
+  await fh.close()
+  return file
+}
+
+async function importTree (store: string, dir: string, cache: string): Promise<string> {
+  if (existsSync(cache)) return (await readFile(cache, 'utf8')).trim()
+  const out = JSON.parse(await xenoCli(['template', 'import', dir, '--store', store, '--json'])) as { root: string }
+  await writeFile(cache, out.root)
+  return out.root
+}
+
+async function sha256Of (file: string): Promise<string> {
+  const h = createHash('sha256')
+  for await (const c of createReadStream(file)) h.update(c as Buffer)
+  return h.digest('hex')
+}
+
+function median (xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]! }
+
+interface Target { name: string, bigUrl: string, treeUrl: string }
+
+async function runCases (t: Target, smallFiles: string[], runs: number): Promise<{ big: number, ls: number, lsLines: number, small: number }> {
+  const big: number[] = []
+  const ls: number[] = []
+  const small: number[] = []
+  let lsLines = 0
+  const smallScript = smallFiles.map((f) => `nfs-cat "${t.treeUrl.replace('?', `/${f}?`)}" > /dev/null || exit 1`).join('\n')
+  for (let i = 0; i < runs; i++) {
+    big.push((await measure(['sh', '-c', `nfs-cat "${t.bigUrl.replace('?', '/big.bin?')}" > /dev/null`])).wallS)
+    const l = await measure(['nfs-ls', '-R', t.treeUrl])
+    ls.push(l.wallS)
+    lsLines = l.stdout.trim().split('\n').length
+    small.push((await measure(['sh', '-c', smallScript])).wallS / smallFiles.length)
+  }
+  return { big: median(big), ls: median(ls), lsLines, small: median(small) }
+}
+
+async function main (): Promise<void> {
+  await mkdir(WORK, { recursive: true })
+  const bigDir = join(WORK, 'big')
+  const bigFile = await makeBigFile(bigDir)
+  // One store per export: a local store is held by one process at a time.
+  const bigStore = join(WORK, `store-big-${BIG_MIB}`)
+  const treeStore = join(WORK, `store-tree-${TREE.replaceAll('/', '_')}`)
+  const bigRoot = await importTree(bigStore, bigDir, join(bigStore + '.root'))
+  const treeRoot = await importTree(treeStore, TREE, join(treeStore + '.root'))
+  const smallFiles = (await listFiles(TREE))
+    .filter((f) => f.size > 0 && f.size <= 16_384 && /^[A-Za-z0-9._/+-]+$/.test(f.path))
+    .slice(0, SMALL).map((f) => f.path.slice(TREE.length + 1))
+  process.stdout.write(`tree ${TREE}, big file ${BIG_MIB} MiB, ${smallFiles.length} small files, ${RUNS} runs (median)\n`)
+  await warmPageCache(TREE)
+  await warmPageCache(bigDir)
+
+  // ganesha: rpcbind first (ganesha registers with it), then a foreground ganesha.nfsd.
+  const gdir = join(WORK, 'ganesha')
+  await rm(gdir, { recursive: true, force: true })
+  await mkdir(gdir, { recursive: true })
+  await writeFile(join(gdir, 'ganesha.conf'), [
+    'NFS_CORE_PARAM { NFS_Port = 20600; MNT_Port = 20601; NLM_Port = 20602; Rquota_Port = 20603;',
+    '  Enable_NLM = false; Enable_RQUOTA = false; Enable_UDP = false; Protocols = 3;',
+    '  Plugins_Dir = /usr/lib/x86_64-linux-gnu/ganesha; }',
+    'NFSV4 { Graceless = true; }',
+    `EXPORT { Export_Id = 1; Path = ${bigDir}; Pseudo = /big; Protocols = 3; Transports = TCP; Access_Type = RW; Squash = No_Root_Squash; FSAL { Name = VFS; } }`,
+    `EXPORT { Export_Id = 2; Path = ${TREE}; Pseudo = /tree; Protocols = 3; Transports = TCP; Access_Type = RO; Squash = No_Root_Squash; FSAL { Name = VFS; } }`,
+    'LOG { Default_Log_Level = WARN; }'
+  ].join('\n'))
+  const rpcbind = start(['rpcbind', '-f', '-i'], join(gdir, 'rpcbind.log'))
+  await waitPort(111)
+  const ganesha = start(['ganesha.nfsd', '-F', '-f', join(gdir, 'ganesha.conf'), '-L', join(gdir, 'ganesha.log'), '-p', join(gdir, 'pid'), '-N', 'NIV_WARN'], join(gdir, 'out.log'))
+  await waitPort(20600)
+
+  const serve = (root: string, port: number, state: string): ChildProcess =>
+    start([process.execPath, xeno, 'nfs', 'serve', '--store', state === 'state-big' ? bigStore : treeStore, '--layer', root, '--listen', `127.0.0.1:${port}`, '--state', join(WORK, state)], join(WORK, `${state}.log`))
+  let xBig = serve(bigRoot, 20610, 'state-big')
+  const xTree = serve(treeRoot, 20611, 'state-tree')
+  await waitPort(20610); await waitPort(20611)
+
+  const g: Target = { name: 'ganesha', bigUrl: `nfs://127.0.0.1${bigDir}?version=3&nfsport=20600&mountport=20601`, treeUrl: `nfs://127.0.0.1${TREE}?version=3&nfsport=20600&mountport=20601` }
+  const x: Target = { name: 'xeno', bigUrl: 'nfs://127.0.0.1/export?version=3&nfsport=20610&mountport=20610', treeUrl: 'nfs://127.0.0.1/export?version=3&nfsport=20611&mountport=20611' }
+  try {
+    // Same bytes through both servers.
+    const want = await sha256Of(bigFile)
+    for (const t of [g, x]) {
+      const got = (await measure(['sh', '-c', `nfs-cat "${t.bigUrl.replace('?', '/big.bin?')}" | sha256sum`])).stdout.split(' ')[0]
+      if (got !== want) throw new Error(`${t.name} returned other bytes (${got} != ${want})`)
+    }
+    // Cold: a fresh xeno process (empty chunk cache), first read only.
+    await stop(xBig)
+    xBig = serve(bigRoot, 20610, 'state-big')
+    await waitPort(20610)
+    const cold = (await measure(['sh', '-c', `nfs-cat "${x.bigUrl.replace('?', '/big.bin?')}" > /dev/null`])).wallS
+    await runCases(g, smallFiles, 1)
+    await runCases(x, smallFiles, 1)
+    const gr = await runCases(g, smallFiles, RUNS)
+    const xr = await runCases(x, smallFiles, RUNS)
+    const rss = { ganesha: await peakRss(ganesha.pid!), big: await peakRss(xBig.pid!), tree: await peakRss(xTree.pid!) }
+    await stop(xBig)
+    let lazy: number | undefined
+    if (LAZY) lazy = await lazyRead(bigStore, bigRoot)
+    const rows = [
+      { what: `nfs-cat ${BIG_MIB} MiB`, g: gr.big, x: xr.big, extra: `cold ${cold.toFixed(2)} s${lazy !== undefined ? `, lazy from store ${lazy.toFixed(2)} s` : ''}` },
+      { what: `nfs-ls -R (${gr.lsLines} / ${xr.lsLines} entries)`, g: gr.ls, x: xr.ls, extra: '' },
+      { what: `nfs-cat of a small file (x${smallFiles.length})`, g: gr.small, x: xr.small, extra: '' }
+    ]
+    process.stdout.write(renderTable([
+      { header: 'case', cell: (r) => r.what, align: 'left' },
+      { header: 'ganesha', cell: (r) => fmt(r.g) },
+      { header: 'xeno (warm)', cell: (r) => fmt(r.x) },
+      { header: 'xeno vs ganesha', cell: (r) => `${(r.g / r.x).toFixed(2)}x` },
+      { header: 'notes', cell: (r) => r.extra, align: 'left' }
+    ], rows) + '\n')
+    process.stdout.write(`throughput: ganesha ${(BIG_MIB / gr.big).toFixed(0)} MiB/s, xeno ${(BIG_MIB / xr.big).toFixed(0)} MiB/s\n`)
+    process.stdout.write(`peak RSS: ganesha ${(rss.ganesha / MIB).toFixed(0)} MiB, xeno (1 GiB export) ${(rss.big / MIB).toFixed(0)} MiB, xeno (tree export) ${(rss.tree / MIB).toFixed(0)} MiB\n`)
+  } finally {
+    await stop(xBig); await stop(xTree); await stop(ganesha); await stop(rpcbind)
+  }
+}
+
+function fmt (s: number): string { return s < 0.1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(3)} s` }
+
+/** First read of the big file by a server whose local store is empty: every block comes from a XenoStore. */
+async function lazyRead (store: string, root: string): Promise<number> {
+  const remote = join(WORK, 'lazy-remote')
+  const empty = join(WORK, 'lazy-local')
+  await rm(remote, { recursive: true, force: true }); await rm(empty, { recursive: true, force: true })
+  const storeServer = start([process.execPath, xeno, 'store', 'serve', '--data', remote, '--store', remote, '--listen', '127.0.0.1:20620'], join(WORK, 'lazy-store.log'))
+  await waitPort(20620)
+  try {
+    await xenoCli(['push', root, '--to', 'http://127.0.0.1:20620', '--store', store])
+    const server = start([process.execPath, xeno, 'nfs', 'serve', '--store', empty, '--layer', root, '--from', 'http://127.0.0.1:20620', '--listen', '127.0.0.1:20621', '--state', join(WORK, 'state-lazy')], join(WORK, 'lazy-nfs.log'))
+    await waitPort(20621)
+    try {
+      return (await measure(['sh', '-c', 'nfs-cat "nfs://127.0.0.1/export/big.bin?version=3&nfsport=20621&mountport=20621" > /dev/null'])).wallS
+    } finally { await stop(server) }
+  } finally { await stop(storeServer) }
+}
+
+if (process.env.XENO_NFS_BENCH_NS !== '1') {
+  // Re-run inside a private network and mount namespace: rpcbind on 111 and /run are ours.
+  const child = spawn('unshare', ['-n', '-m', 'sh', '-c',
+    `mount -t tmpfs tmpfs /run && ip link set lo up && exec "${process.execPath}" "${self}" "$@"`, 'sh', ...process.argv.slice(2)],
+  { stdio: 'inherit', env: { ...process.env, XENO_NFS_BENCH_NS: '1' } })
+  child.on('close', (code) => { process.exitCode = code ?? 1 })
+} else {
+  try {
+    await main()
+  } finally {
+    await Promise.all([...children].map(async (c) => { await stop(c) }))
+  }
+}
