@@ -80,7 +80,7 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
         continue
       }
       const key = Buffer.from(r.cidBytes).toString('latin1')
-      if (block === undefined || indexedNow.has(key) || await index.chunks.get(r.cidBytes) !== undefined) {
+      if (block === undefined || indexedNow.has(key) || index.chunks.getSync(r.cidBytes) !== undefined) {
         out.garbageRecords++; out.garbageBytes += r.length
         continue
       }

@@ -46,7 +46,7 @@ export async function compactPack (parts: StoreParts, plan: PackPlan, isProtecte
     for await (const r of scanPack(files, plan.pack, 0, oldSize, { resync: true })) {
       if (isStop(r)) continue // damaged bytes: left behind
       if (plan.garbage.has(r.offset)) continue
-      const e = decodeEntry(await index.chunks.get(r.cidBytes) ?? new Uint8Array())
+      const e = decodeEntry(index.chunks.getSync(r.cidBytes) ?? new Uint8Array())
       if (e === undefined || e.pack !== plan.pack || e.offset !== r.offset) continue // a duplicate or dropped record
       if (openPayload(r.cidBytes, r.header.flags, r.header.rawSize, r.payload) === undefined) { dropped.push({ cidBytes: Uint8Array.from(r.cidBytes), entry: e }); continue }
       bufs.push(encodeRecordHead(r.cidBytes, r.header.flags, r.header.rawSize, r.payload.length), r.payload)

@@ -71,7 +71,7 @@ async function recoverTail (files: PackFiles, index: IndexDb, table: PackTable, 
     const block = openPayload(r.cidBytes, r.header.flags, r.header.rawSize, r.payload)
     if (block === undefined) { end = r.offset; break } // garbage after a crash: cut from here
     const key = Buffer.from(r.cidBytes).toString('latin1')
-    const existing = seen.has(key) ? true : decodeEntry(await index.chunks.get(r.cidBytes) ?? new Uint8Array()) !== undefined
+    const existing = seen.has(key) ? true : decodeEntry(index.chunks.getSync(r.cidBytes) ?? new Uint8Array()) !== undefined
     if (existing) { report.duplicates++; continue }
     seen.add(key)
     const entry = { pack: n, offset: r.offset, length: r.header.payloadLength, flags: r.header.flags, rawSize: r.header.rawSize }
