@@ -1,6 +1,7 @@
 import { createReadStream, statSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
+import zstd from 'zstd-napi'
 import { checkPinName } from '../../cas/pins.js'
 import { ImportError } from '../../overlay/errors.js'
 import { importDirectory, type ImportResult } from '../../overlay/import-dir.js'
@@ -17,7 +18,7 @@ interface TemplateImportResult extends Omit<ImportResult, 'root'> {
   name?: string
 }
 
-/** The tar bytes of `input`, gunzipped when they start with the gzip magic. */
+/** The tar bytes of `input`, decompressed when they start with the gzip or zstd magic. */
 async function * tarBytes (input: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
   const it = input[Symbol.asyncIterator]()
   const first = await it.next()
@@ -26,7 +27,8 @@ async function * tarBytes (input: AsyncIterable<Uint8Array>): AsyncIterable<Uint
   async function * all (): AsyncIterable<Uint8Array> { yield first.value; yield * rest }
   const head = first.value
   if (head[0] === 0x1f && head[1] === 0x8b) { yield * Readable.from(all()).pipe(createGunzip()); return }
-  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) throw new ImportError('zstd-compressed tar: decompress it first (zstd -dc FILE | xeno template import -)')
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) { yield * Readable.from(all()).pipe(new zstd.DecompressStream()); return }
+  if (head[0] === 0xfd && head[1] === 0x37 && head[2] === 0x7a) throw new ImportError('xz-compressed tar: decompress it first (xz -dc FILE | xeno template import -)')
   yield * all()
 }
 
@@ -43,7 +45,7 @@ const command: Command = {
   summary: 'import a directory or a tar archive as a tree; prints its root CID',
   usage: 'SRC [--name NAME]',
   help: [
-    'SRC is a directory, a tar file (ustar, GNU or PAX; gzip is detected) or - for a tar on',
+    'SRC is a directory, a tar file (ustar, GNU or PAX; gzip and zstd are detected) or - for a tar on',
     'stdin. Every piece of metadata is kept: owners, modes (setuid/setgid/sticky), nanosecond',
     'mtimes, xattrs (user.*, security.capability, ...), hard links, devices, fifos, sockets.',
     'The same tree gives the same root CID on every machine; importing it again stores nothing.',
