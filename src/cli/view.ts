@@ -83,8 +83,8 @@ export async function openLayerView (store: LocalStore, layers: readonly string[
 
 /**
  * What ls, cat and export read: with `--layer` options, the stack flattened into one tree
- * (written to `store`; subtrees only the bottom layer holds are reused, never copied) and the
- * positional PATH; otherwise the positional `ROOT[:PATH]`.
+ * (written to `store`; subtrees only the bottom layer holds are reused, never copied; `.mount`
+ * files are kept as they are) and the positional PATH; otherwise the positional `ROOT[:PATH]`.
  */
 export async function resolveViewRoot (store: LocalStore, options: OptionValues, ref: string | undefined): Promise<{ root: CID, path: string }> {
   const layers = stringsOption(options, 'layer')
@@ -94,6 +94,7 @@ export async function resolveViewRoot (store: LocalStore, options: OptionValues,
   }
   if (layers.length === 1 && !isWritableDir(layers[0])) return { root: await resolveLayerRoot(store, layers[0]), path: ref ?? '/' }
   const trees = await Promise.all(layers.map(async (l) => openTree(store, await resolveLayerRoot(store, l))))
-  const root = await flattenUnion(new Union(trees, { onDir: createMountHook(cliMountResolvers(store)) as never }), store)
+  // `.mount` files stay files here: they are resolved where the stack is served (a view).
+  const root = await flattenUnion(new Union(trees), store)
   return { root, path: ref === undefined || ref === '' ? '/' : ref.startsWith(':') ? ref.slice(1) || '/' : ref }
 }
