@@ -49,6 +49,9 @@ export class Union<W = unknown> {
     return await this.#dir({ names: [], entry: sources[0].entry, sources, upper, mountDepth: 0 })
   }
 
+  /** True when directories go through an onDir hook (their content may differ from the layers'). */
+  get hooked (): boolean { return this.#options.onDir !== undefined }
+
   /** The layer bound to `key` (UnionOptions.bindings), if any. */
   bound (key: unknown): W | undefined { return this.#options.bindings?.get(key) }
 
