@@ -25,6 +25,7 @@ export async function treeArgument (ctx: CommandContext, store: LocalStore, text
     const src = text === '-' ? process.stdin : createReadStream(text, { highWaterMark: 1 << 20 })
     try { return (await importTar(src, store, options)).root } catch (err) { throw err instanceof ImportError ? err : new ImportError(`cannot import ${text} as a tar`, { cause: err }) }
   }
+  if (text.startsWith('/') || text.startsWith('.')) throw new ImportError(`cannot read ${text}: no such file or directory`)
   return await resolveLayerRoot(store, text)
 }
 
