@@ -4,12 +4,13 @@ import { renameObject } from './cow-rename.js'
 import type { MutationCtx } from './cow.js'
 import { CrossLayerError, InvalidOperationError, IsDirError, NotFoundError, ReadOnlyError } from './errors.js'
 import type { Entry } from './interface.js'
-import { InodeTable, lowerInoKey } from './inodes.js'
+import { InodeTable } from './inodes.js'
 import { createMemoryKv, decodeJson, KvTxn, type Kv } from './kv.js'
 import type { Resolved, Source, UnionLayer } from './layer.js'
 import { joinPath, splitPath } from './path.js'
 import { Union, type DirHook } from './union.js'
 import { isUpperEntry, nowNs } from './upper-node.js'
+import { attrsOf, inoKeyOf } from './view-attrs.js'
 import type { Attrs, CreateAttrs, Ino, SetAttrs, ViewDirEntry, WriteView } from './view.js'
 import { UpperLayer, type WritableLayer } from './writable.js'
 
@@ -68,16 +69,7 @@ export class UnionView implements WriteView {
   async #attrs (items: ReadonlyArray<{ names: readonly string[], entry: Entry }>): Promise<Attrs[]> {
     const own = (e: Entry): boolean => isUpperEntry(e) && e.upper.owner === this.#kv
     const lower = items.map((it, i) => ({ it, i })).filter(({ it }) => !own(it.entry) && it.names.length > 0)
-    const keys = lower.map(({ it }) => {
-      const e = it.entry
-      const path = joinPath(it.names)
-      const foreign = isUpperEntry(e) ? (e.upper.owner as Kv | undefined) : undefined
-      if (foreign?.id === undefined || !isUpperEntry(e)) return { key: lowerInoKey(path, e.hardlink), path }
-      // An object of a `.mount` writable layer: keyed by its node there, so renames keep it.
-      this.#foreign.set(foreign.id, foreign)
-      const at = path.slice(0, path.length - (e.upper.path === '/' ? 0 : e.upper.path.length)) || '/'
-      return { key: `x:${foreign.id}\0${e.upper.ino}`, path, ref: { m: foreign.id, n: e.upper.ino, at, p: path } }
-    })
+    const keys = lower.map(({ it }) => inoKeyOf(it.entry, joinPath(it.names), (id, kv) => this.#foreign.set(id, kv)))
     // Known inos need no lock; only new ones are assigned (and persisted) under it.
     let inos = await Promise.all(keys.map(async (k) => await this.#inodes.peek(k.key)))
     if (inos.some((i) => i === undefined)) inos = await this.#locked(async () => await this.#inodes.assign(keys))
@@ -253,17 +245,4 @@ export class UnionView implements WriteView {
 /** Opens a view over `lowers` (top first), with `writable` on top if given. */
 export async function openUnionView (opts: ViewOptions): Promise<UnionView> {
   return await UnionView.open(opts)
-}
-
-function attrsOf (e: Entry, ino: number): Attrs {
-  if (e.kind === 'whiteout') throw new TypeError('a whiteout has no attributes')
-  const node = isUpperEntry(e) ? e.upper.node : undefined
-  return {
-    ino: BigInt(ino), kind: e.kind, mode: e.mode, uid: e.uid, gid: e.gid, size: e.size,
-    nlink: node !== undefined ? (e.kind === 'dir' ? 1 : node.nl) : (e.hardlink !== undefined ? 2 : 1),
-    mtimeNs: e.mtimeNs, ctimeNs: node?.c ?? e.mtimeNs,
-    ...(e.target !== undefined ? { target: e.target } : {}),
-    ...(e.devMajor !== undefined ? { devMajor: e.devMajor, devMinor: e.devMinor ?? 0 } : {}),
-    ...(e.xattrs !== undefined ? { xattrs: e.xattrs } : {})
-  }
 }
