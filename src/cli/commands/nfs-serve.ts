@@ -8,13 +8,12 @@ import type { UpperLayer } from '../../overlay/writable.js'
 import { openWritableLayer, type WritableLayer } from '../../overlay/writable.js'
 import { createNfsServer, viewFilesystem, type Filesystem } from '../../nfs/index.js'
 import { DirView } from '../../nfs/dir-view.js'
-import { ChunkCache } from '../../nfs/chunk-cache.js'
+import { ChunkCache, type BatchChunkReader } from '../../nfs/chunk-cache.js'
 import { cachedKv } from '../../nfs/kv-cache.js'
 import { AccessTrace, tracedFilesystem } from '../../nfs/trace.js'
 import { UsageError, stringOption, stringsOption, type Command } from '../command.js'
 import { openCliStore } from '../store.js'
-import type { ChunkReader } from '../../cas/index.js'
-import { Peer, PeerRejectedError, ROUTES, peerHas } from '../../sync/index.js'
+import { MEDIA, Peer, PeerRejectedError, ROUTES, decodeCar, encodeMessage, packCids, peerHas } from '../../sync/index.js'
 import { cliMountResolvers, resolveLayerRoot } from '../view.js'
 
 function parseListen (text: string): { host: string, port: number } {
@@ -30,9 +29,16 @@ function portOption (text: string | undefined, name: string): number | undefined
   return n
 }
 
-/** The blocks of a XenoStore as a ChunkReader: one `GET /v1/blocks/:cid` each (sync/protocol.ts). */
-function peerReader (peer: Peer): ChunkReader {
+/**
+ * The blocks of a XenoStore as a ChunkReader: one `GET /v1/blocks/:cid` each, and many in one
+ * want-list answered by a CAR stream (sync/protocol.ts) for readahead.
+ */
+function peerReader (peer: Peer): BatchChunkReader {
   return {
+    async * getMany (cids) {
+      const res = await peer.request('POST', ROUTES.want, { body: encodeMessage({ v: 1, cids: packCids(cids) }), contentType: MEDIA.msgpack })
+      yield * decodeCar(res)
+    },
     async has (cid) { return (await peerHas(peer, [cid]))[0] === true },
     async get (cid) {
       try {
