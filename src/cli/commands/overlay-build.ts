@@ -1,4 +1,5 @@
-import { statSync } from 'node:fs'
+import { createReadStream, statSync } from 'node:fs'
+import { importTar } from '../../overlay/import-tar.js'
 import { buildOverlay } from '../../overlay/build.js'
 import { ImportError } from '../../overlay/errors.js'
 import { importDirectory } from '../../overlay/import-dir.js'
@@ -11,12 +12,13 @@ interface BuildCliResult { root: string, whiteouts: number, opaque: number, name
 
 const command: Command = {
   summary: 'an overlay from a directory of additions; prints its root CID',
-  usage: 'DIR [--whiteout PATH]... [--base ROOT] [--name NAME]',
+  usage: 'DIR|TAR [--whiteout PATH]... [--base ROOT] [--name NAME]',
   help: [
     'DIR holds only the files to add or change, with their parent directories (whose metadata',
     'the overlay carries). Deletions: --whiteout PATH, or OCI/Docker layer markers inside DIR:',
     'an empty file .wh.NAME hides NAME of the layers below, .wh..wh..opq makes its directory',
-    'opaque (hides everything below it). An unpacked container image layer imports as it is.',
+    'opaque (hides everything below it). A container image layer (its tar, uncompressed, or',
+    'unpacked) imports as it is.',
     '  --whiteout PATH  hide PATH of the layers below (repeatable)',
     '  --base ROOT      take the metadata of directories that only whiteouts need from ROOT',
     '  --name NAME      pin the overlay under NAME'
@@ -26,13 +28,16 @@ const command: Command = {
   maxArgs: 1,
   async run (ctx): Promise<BuildCliResult> {
     const dir = ctx.positionals[0]
-    try { if (!statSync(dir).isDirectory()) throw new Error('not a directory') } catch (err) { throw new ImportError(`${dir} is not a readable directory`, { cause: err }) }
+    let isDir: boolean
+    try { isDir = statSync(dir).isDirectory() } catch (err) { throw new ImportError(`cannot read ${dir}`, { cause: err }) }
     const name = stringOption(ctx.options, 'name')
     const baseText = stringOption(ctx.options, 'base')
     await using store = await openCliStore(ctx)
     const lease = store.beginWrite()
     try {
-      const imported = (await importDirectory(dir, store, { signal: ctx.signal })).root
+      const imported = isDir
+        ? (await importDirectory(dir, store, { signal: ctx.signal })).root
+        : (await importTar(createReadStream(dir, { highWaterMark: 1 << 20 }), store, { signal: ctx.signal })).root
       const base = baseText === undefined ? undefined : openTree(store, await resolveLayerRoot(store, baseText))
       const r = await buildOverlay(store, imported, store, { whiteouts: stringsOption(ctx.options, 'whiteout'), base, signal: ctx.signal })
       if (name !== undefined) await store.pin(name, r.root); else await store.flush()
