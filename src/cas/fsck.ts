@@ -3,10 +3,12 @@ import { hasCode } from '../util/coded-error.js'
 import { ChunkInvalidError, StoreCorruptError } from './errors.js'
 import type { AbortOptions, ChunkReader } from './interface.js'
 import { mayHaveLinks, walkDag } from './links.js'
-import { checkPacks, type FsckProblem } from './store/check-packs.js'
+import { checkPacks, type FsckProblem, type Located } from './store/check-packs.js'
 import { compactPack } from './store/compact.js'
 import type { LocalStore } from './store/local.js'
-import { decodeEntry, RECORD_HEADER_BYTES } from './store/pack-format.js'
+import { keyOf } from './store/guard.js'
+import { decodeEntry, encodeEntry, RECORD_HEADER_BYTES } from './store/pack-format.js'
+import { openPayload } from './store/pack-scan.js'
 import type { RecoveryReport } from './store/recover.js'
 
 export type { FsckProblem }
@@ -33,7 +35,7 @@ export interface FsckReport {
   lostPacks: number
   /** Blocks reachable from pins that the store lacks (fetch or import them again). */
   missing: number
-  /** Reclaimable by gc; not a fault. */
+  /** Valid records no index entry uses and no pin wants: reclaimable by gc; not a fault. */
   garbageRecords: number
   garbageBytes: number
   strayFiles: string[]
@@ -64,14 +66,19 @@ export async function checkStore (store: LocalStore, options: FsckOptions = {}):
   if (repair) await rewriteDamaged(store, packs.rewrite)
   const problems = packs.problems
   const count = (kind: FsckProblem['kind']): number => problems.filter((p) => p.kind === kind).length
+  const orphans = new Orphans(store, packs.unindexed, repair, problems)
   let missing = 0
   const visited = new Set<string>() // shared: a block under several pins is checked once, reported under the first
   for (const pin of await store.pins()) {
     options.signal?.throwIfAborted()
-    for (const cid of await missingUnder(store, pin.root, visited, options)) {
+    for (const cid of await missingUnder(store, pin.root, visited, orphans, pin.name, options)) {
       missing++
       problems.push({ kind: 'missing', cid: cid.toString(), pin: pin.name, detail: `reachable from pin ${pin.name} but absent`, repaired: false })
     }
+  }
+  if (orphans.found > 0) {
+    packs.garbageRecords -= orphans.found; packs.garbageBytes -= orphans.foundBytes
+    if (repair) await parts.writer.exclusive(async () => { await fixCounters(store) })
   }
   const unrepaired = problems.filter((p) => !p.repaired).length
   return {
@@ -83,18 +90,46 @@ export async function checkStore (store: LocalStore, options: FsckOptions = {}):
   }
 }
 
-/** Absent blocks under `root` that are not in `visited` (which it extends). */
-async function missingUnder (store: LocalStore, root: CID, visited: Set<string>, options: AbortOptions): Promise<CID[]> {
+/**
+ * Valid records no index entry uses that a pinned tree wants: orphans (a lost index entry).
+ * `take` reports one, re-indexes it with `repair`, and returns its block so the walk goes on.
+ */
+class Orphans {
+  found = 0
+  foundBytes = 0
+  constructor (private readonly store: LocalStore, private readonly unindexed: Map<string, Located & { bytes: number }>,
+    private readonly repair: boolean, private readonly problems: FsckProblem[]) {}
+
+  async take (cid: CID, pin: string): Promise<Uint8Array | undefined> {
+    const key = keyOf(cid)
+    const u = this.unindexed.get(key)
+    if (u === undefined) return undefined
+    this.unindexed.delete(key)
+    const { files, index } = this.store.parts
+    const payload = await files.readSmall(u.entry.pack, u.entry.offset + RECORD_HEADER_BYTES + u.cidBytes.length, u.entry.length)
+    const block = openPayload(u.cidBytes, u.entry.flags, u.entry.rawSize, payload)
+    if (block === undefined) return undefined
+    this.found++; this.foundBytes += u.bytes
+    this.problems.push({ kind: 'orphan', cid: cid.toString(), pin, pack: u.entry.pack, offset: u.entry.offset, detail: `valid record missing from the index, wanted by pin ${pin}`, repaired: this.repair })
+    if (this.repair) await index.batch([{ type: 'put', sublevel: 'chunks', key: u.cidBytes, value: encodeEntry(u.entry) }], true)
+    return block.bytes
+  }
+}
+
+/** Absent blocks under `root` that are not in `visited` (which it extends); orphans count as present. */
+async function missingUnder (store: LocalStore, root: CID, visited: Set<string>, orphans: Orphans, pin: string, options: AbortOptions): Promise<CID[]> {
   const absent: CID[] = []
   const reader: ChunkReader = {
     has: async (cid) => await store.has(cid),
     get: async (cid) => {
-      try { return await store.get(cid) } catch (err) { if (hasCode(err, ChunkInvalidError.code)) return undefined; throw err }
+      let bytes: Uint8Array | undefined
+      try { bytes = await store.get(cid) } catch (err) { if (!hasCode(err, ChunkInvalidError.code)) throw err }
+      return bytes ?? await orphans.take(cid, pin)
     }
   }
   let leaves: CID[] = []
   const flush = async (): Promise<void> => {
-    for await (const cid of store.missing(leaves)) absent.push(cid)
+    for await (const cid of store.missing(leaves)) if (await orphans.take(cid, pin) === undefined) absent.push(cid)
     leaves = []
   }
   for await (const cid of walkDag(reader, root, { visited, onMissing: 'skip', missing: (cid) => absent.push(cid), signal: options.signal })) {

@@ -11,6 +11,13 @@ import { decodeEntry, RECORD_HEADER_BYTES } from './store/pack-format.js'
 export interface GcOptions extends AbortOptions {
   /** Plan and report only; change nothing. */
   readonly dryRun?: boolean
+  /**
+   * Rewrite a pack that keeps live blocks only when at least this fraction of it would be
+   * freed (default 0.1); below that its garbage only leaves the index (it reads as absent at
+   * once) and its bytes wait, as `reclaimableBytes`, for a later run. 0 rewrites every pack
+   * with garbage. Packs with nothing live are always deleted.
+   */
+  readonly repackThreshold?: number
   /** Called after each pack is swept. */
   readonly onPack?: (done: number, total: number) => void
 }
@@ -28,6 +35,8 @@ export interface GcReport {
   removedRawBytes: number
   /** Bytes of pack files deleted minus bytes of packs written. */
   freedBytes: number
+  /** Dead bytes left in packs below the repack threshold (a later gc, or --repack-all, frees them). */
+  reclaimableBytes: number
   packsRewritten: number
   packsDeleted: number
   /** Packs left alone because a concurrent write started relying on their garbage. */
@@ -39,8 +48,9 @@ export interface GcReport {
 
 /**
  * Removes every block not reachable from a pin and not protected by a write in flight
- * (WriteLease, or any put/has/missing while GC runs), by rewriting the sealed packs that
- * hold garbage (see store/compact.ts). Blocks pinned while it runs are marked before any
+ * (WriteLease, or any put/has/missing while GC runs): deletes sealed packs with nothing
+ * live, rewrites those where enough would be freed (repackThreshold), and drops the rest's
+ * garbage from the index (see store/compact.ts). Blocks pinned while it runs are marked before any
  * sweep. Safe to interrupt at any point (kill -9 included). Not reentrant: the store
  * serializes gc and fsck.
  */
@@ -51,7 +61,7 @@ export async function collectGarbage (store: LocalStore, options: GcOptions = {}
   try {
     const sealBelow = await parts.writer.seal()
     const marked = new Set<string>()
-    const report: GcReport = { pins: 0, reachable: 0, missing: 0, protected: 0, removedChunks: 0, removedRawBytes: 0, freedBytes: 0, packsRewritten: 0, packsDeleted: 0, packsSkipped: 0, corrupt: 0, dryRun: options.dryRun === true }
+    const report: GcReport = { pins: 0, reachable: 0, missing: 0, protected: 0, removedChunks: 0, removedRawBytes: 0, freedBytes: 0, reclaimableBytes: 0, packsRewritten: 0, packsDeleted: 0, packsSkipped: 0, corrupt: 0, dryRun: options.dryRun === true }
     const pins = await store.pins()
     report.pins = pins.length
     // A node that fails its hash is dropped by get() and counted as missing, like an absent one.
@@ -69,21 +79,28 @@ export async function collectGarbage (store: LocalStore, options: GcOptions = {}
     await settle()
     const plans = await planSweep(parts, sealBelow, marked, report)
     report.reachable = marked.size
-    const todo = [...plans.values()].filter((p) => p.garbage.size > 0 || p.live === 0 || p.liveBytes < (parts.table.packs.get(p.pack)?.tail ?? Infinity))
+    const threshold = options.repackThreshold ?? DEFAULT_REPACK_THRESHOLD
+    const todo: Array<{ plan: PackPlan, rewrite: boolean, waste: number }> = []
+    for (const plan of plans.values()) {
+      const waste = await parts.files.size(plan.pack) - plan.liveBytes
+      const rewrite = plan.live === 0 || (waste > 0 && waste >= threshold * (waste + plan.liveBytes))
+      if (rewrite || plan.garbage.size > 0) todo.push({ plan, rewrite, waste }); else report.reclaimableBytes += waste
+    }
     let done = 0
-    for (const plan of todo) {
+    for (const { plan, rewrite, waste } of todo) {
       options.signal?.throwIfAborted()
       if (report.dryRun) {
         for (const g of plan.garbage.values()) { report.removedChunks++; report.removedRawBytes += g.entry.rawSize }
-        report.freedBytes += (parts.table.packs.get(plan.pack)?.tail ?? 0) - plan.liveBytes
+        if (rewrite) report.freedBytes += waste; else report.reclaimableBytes += waste
         continue
       }
       // Roots pinned meanwhile are walked first; while any wait unwalked, everything counts as
       // protected (compactPack then skips) and the pack is tried again.
       const isProtected = (key: string): boolean => guard.lateRoots.length > 0 || marked.has(key) || guard.isTouched(key)
-      let r = await sweepOnce(plan, settle, isProtected, parts)
-      for (let tries = 1; r.skipped && tries < SWEEP_TRIES; tries++) r = await sweepOnce(plan, settle, isProtected, parts)
+      let r = await sweepOnce(plan, settle, isProtected, parts, rewrite)
+      for (let tries = 1; r.skipped && tries < SWEEP_TRIES; tries++) r = await sweepOnce(plan, settle, isProtected, parts, rewrite)
       if (r.skipped) report.packsSkipped++
+      else if (!rewrite) report.reclaimableBytes += waste
       else if (plan.live > 0) report.packsRewritten++
       else report.packsDeleted++
       report.removedChunks += r.removed; report.removedRawBytes += r.removedRawBytes
@@ -97,14 +114,15 @@ export async function collectGarbage (store: LocalStore, options: GcOptions = {}
 }
 
 const SWEEP_TRIES = 3
+const DEFAULT_REPACK_THRESHOLD = 0.1
 
 /** Walks late roots, turns planned garbage that became protected into live records, sweeps. */
-async function sweepOnce (plan: PackPlan, settle: () => Promise<void>, isProtected: (key: string) => boolean, parts: StoreParts): Promise<CompactResult> {
+async function sweepOnce (plan: PackPlan, settle: () => Promise<void>, isProtected: (key: string) => boolean, parts: StoreParts, rewrite: boolean): Promise<CompactResult> {
   await settle()
   for (const [offset, g] of plan.garbage) {
     if (isProtected(g.key)) { plan.garbage.delete(offset); plan.live++; plan.liveBytes += RECORD_HEADER_BYTES + g.cidBytes.length + g.entry.length }
   }
-  return await compactPack(parts, plan, isProtected)
+  return await compactPack(parts, plan, isProtected, rewrite)
 }
 
 /** One pass over the index: live and garbage entries of every sealed pack (and packs with none). */

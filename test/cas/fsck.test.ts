@@ -1,4 +1,4 @@
-import { copyFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { copyFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { suite } from 'uvu'
@@ -28,39 +28,62 @@ Fsck('a sound store with pins checks clean', async ({ store }) => {
   assert.is(r.problems.length, 0)
 })
 
-Fsck('a valid record missing from the index is an orphan; repair indexes it again', async ({ store }) => {
-  const b = seededBytes(3, 30_000)
-  const cid = cidForChunk(b)
-  await store.put(cid, b)
+Fsck('valid records a pinned tree wants but the index lost are orphans; repair indexes them again', async ({ store }) => {
+  const dag = makeDag(5)
+  await storeDag(store, dag)
+  await store.pin('t', dag.root)
+  const unwanted = seededBytes(3, 30_000)
+  await store.put(cidForChunk(unwanted), unwanted)
   await store.flush()
-  await store.parts.index.batch([{ type: 'del', sublevel: 'chunks', key: cid.bytes }], true)
-  assert.is(await store.has(cid), false)
+  const lost = [...dag.blocks.keys()].slice(0, 5).map((t) => CID.parse(t)) // raw chunks and a node
+  lost.push(dag.root)
+  await store.parts.index.batch([...lost, cidForChunk(unwanted)].map((cid) => ({ type: 'del', sublevel: 'chunks', key: cid.bytes })), true)
   const found = await store.fsck()
-  assert.is(found.orphans, 1); assert.is(found.ok, false)
+  assert.is(found.orphans, lost.length); assert.is(found.missing, 0); assert.is(found.ok, false)
+  assert.is(found.garbageRecords, 1) // the unwanted one: gc's business, not a fault
   const fixed = await store.fsck({ repair: true })
-  assert.is(fixed.ok, true)
-  assert.equal(await store.get(cid), b)
-  assert.is((await store.stats()).chunks, 1)
+  assert.is(fixed.orphans, lost.length)
+  for (const cid of lost) assert.ok(await store.has(cid))
+  assert.is(await store.has(cidForChunk(unwanted)), false)
+  const again = await store.fsck()
+  assert.is(again.ok, true); assert.is(again.orphans, 0)
+  assert.is((await store.stats()).chunks, dag.blocks.size)
 })
 
 Fsck('a pack nothing uses (a copy of another) is reported and deleted by repair; stray files are listed', async (ctx) => {
   const dag = makeDag(2)
   await storeDag(ctx.store, dag)
-  await ctx.store.close()
+  await ctx.store.flush()
   const packs = await packFiles(ctx.dir)
-  await copyFile(join(ctx.dir, 'packs', packs[0]), join(ctx.dir, 'packs', '000099.pack'))
+  const { size } = await stat(join(ctx.dir, 'packs', packs[0]))
+  // An index that knows pack 0 as fully indexed, while no entry uses it.
+  await ctx.store.parts.index.batch([{ type: 'put', sublevel: 'meta', key: 'pack/0', value: { tail: size } }], true) // (pack 0: below the active one)
+  await ctx.store.close()
+  await copyFile(join(ctx.dir, 'packs', packs[0]), join(ctx.dir, 'packs', '000000.pack'))
   await writeFile(join(ctx.dir, 'packs', 'notes.txt'), 'hello')
   ctx.store = await openLocalStore(ctx.dir, { packSizeBytes: PACK })
-  assert.ok(ctx.store.recovery.duplicates > 0)
-  assert.equal(ctx.store.recovery.foundPacks, [99])
   const found = await ctx.store.fsck()
   assert.is(found.unreferencedPacks, 1)
   assert.equal(found.strayFiles, ['notes.txt'])
   assert.ok(found.garbageRecords > 0)
+  assert.ok(ctx.store.recovery.foundPacks.length === 0)
   const fixed = await ctx.store.fsck({ repair: true })
   assert.is(fixed.ok, true)
-  assert.not.ok((await packFiles(ctx.dir)).includes('000099.pack'))
+  assert.not.ok((await packFiles(ctx.dir)).includes('000000.pack'))
   for (const [text, bytes] of dag.blocks) assert.equal(new Uint8Array(await ctx.store.get(CID.parse(text)) ?? []), new Uint8Array(bytes))
+})
+
+Fsck('a pack file the index never knew, holding nothing new, is deleted on open', async (ctx) => {
+  const dag = makeDag(3)
+  await storeDag(ctx.store, dag)
+  await ctx.store.close()
+  const packs = await packFiles(ctx.dir)
+  await copyFile(join(ctx.dir, 'packs', packs[0]), join(ctx.dir, 'packs', '000099.pack'))
+  ctx.store = await openLocalStore(ctx.dir, { packSizeBytes: PACK })
+  assert.equal(ctx.store.recovery.foundPacks, [99])
+  assert.is(ctx.store.recovery.foundPacksRemoved, 1)
+  assert.not.ok((await packFiles(ctx.dir)).includes('000099.pack'))
+  assert.is((await ctx.store.fsck()).ok, true)
 })
 
 Fsck('a lost pack: its entries dangle, repair drops them, and the pinned tree reports what is missing', async (ctx) => {

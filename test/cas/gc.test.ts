@@ -60,6 +60,29 @@ Gc('a dry run reports what gc would free and changes nothing', async ({ store })
   await assertDag(store, drop, true)
 })
 
+Gc('a little garbage in a big pack only leaves the index; repackThreshold 0 rewrites the pack', async ({ store }) => {
+  const keep = makeDag(70, 4, 10, 5_000) // ~200 KiB, one pack
+  const drop = seededBytes(71, 3_000)
+  await store.put(cidForChunk(drop), drop)
+  await storeDag(store, keep)
+  await store.pin('k', keep.root)
+  const lazy = await store.gc()
+  assert.is(lazy.removedChunks, 1)
+  assert.is(lazy.packsRewritten, 0)
+  assert.ok(lazy.reclaimableBytes >= drop.length)
+  assert.is(await store.has(cidForChunk(drop)), false)
+  assert.is(await store.get(cidForChunk(drop)), undefined)
+  const check = await store.fsck()
+  assert.is(check.ok, true); assert.is(check.garbageRecords, 1)
+  const full = await store.gc({ repackThreshold: 0 })
+  assert.is(full.packsRewritten, 1); assert.is(full.removedChunks, 0)
+  assert.ok(full.freedBytes >= drop.length)
+  assert.is((await store.fsck()).garbageRecords, 0)
+  await assertDag(store, keep, true)
+  await store.put(cidForChunk(drop), drop) // stored again after all that
+  assert.equal(await store.get(cidForChunk(drop)), drop)
+})
+
 Gc('unpinning makes a tree garbage; blocks shared with a pinned tree stay', async ({ store }) => {
   const a = makeDag(6)
   const shared = [...a.blocks.keys()][0]

@@ -26,19 +26,21 @@ export interface PackCheck {
   garbageBytes: number
   strayFiles: string[]
   problems: FsckProblem[]
+  /** Valid records no index entry uses, by key (garbage, or orphans a pin wants: fsck.ts). */
+  unindexed: Map<string, Located & { bytes: number }>
   /** Packs with damaged regions and live records: repair rewrites them (compactPack). */
   rewrite: Array<{ pack: number, live: number }>
 }
 
-type Located = { cidBytes: Uint8Array, entry: IndexEntry }
+export type Located = { cidBytes: Uint8Array, entry: IndexEntry }
 
 /**
  * Reads every pack from start to end and checks it against the index: every indexed record
- * must be at its offset and verify (else corrupt/dangling), every whole record that
- * verifies should be indexed (else orphan), bytes that are no record are a damaged region
+ * must be at its offset and verify (else corrupt/dangling); whole valid records no entry
+ * uses are collected in `unindexed`; bytes that are no record are a damaged region
  * (skipped up to the next record header). With `repair`: corrupt and dangling entries are
- * deleted (the blocks read as absent and are stored again by the next put or pull),
- * orphans are indexed, packs no entry uses are deleted. Runs between writer commits.
+ * deleted (the blocks read as absent and are stored again by the next put or pull), packs
+ * nothing uses are deleted. Runs between writer commits.
  */
 export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (done: number, total: number) => void): Promise<PackCheck> {
   const { files, index, table } = parts
@@ -51,7 +53,7 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
   }
   const activeAtStart = table.activePack
   const { packs, others } = await files.list()
-  const out: PackCheck = { packs: packs.length, records: 0, verified: 0, garbageRecords: 0, garbageBytes: 0, strayFiles: others, problems: [], rewrite: [] }
+  const out: PackCheck = { packs: packs.length, records: 0, verified: 0, garbageRecords: 0, garbageBytes: 0, strayFiles: others, problems: [], rewrite: [], unindexed: new Map() }
   const ops: IndexOp[] = []
   const indexedNow = new Set<string>()
   let done = 0
@@ -61,6 +63,7 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
     const size = await files.size(n)
     let liveLeft = 0
     let damagedBytes = 0
+    let hasUnindexed = false
     let stop: ScanStop | undefined
     for await (const r of scanPack(files, n, 0, size, { resync: true })) {
       if (stop !== undefined) {
@@ -84,11 +87,11 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
         out.garbageRecords++; out.garbageBytes += r.length
         continue
       }
-      out.problems.push({ kind: 'orphan', cid: block.cid.toString(), pack: n, offset: r.offset, detail: 'valid record missing from the index', repaired: repair })
-      if (repair) {
-        indexedNow.add(key); liveLeft++
-        ops.push({ type: 'put', sublevel: 'chunks', key: Uint8Array.from(r.cidBytes), value: encodeEntry({ pack: n, offset: r.offset, length: r.header.payloadLength, flags: r.header.flags, rawSize: r.header.rawSize }) })
-      }
+      // Valid but in no index entry: garbage that gc dropped from the index, or a lost entry.
+      // Only a pin can tell: fsck.ts calls it an orphan when a pinned tree wants it.
+      indexedNow.add(key); hasUnindexed = true
+      out.unindexed.set(key, { cidBytes: Uint8Array.from(r.cidBytes), entry: { pack: n, offset: r.offset, length: r.header.payloadLength, flags: r.header.flags, rawSize: r.header.rawSize }, bytes: r.length })
+      out.garbageRecords++; out.garbageBytes += r.length
     }
     if (stop !== undefined) { damaged(out, n, stop.offset, size - stop.offset, repair); damagedBytes += size - stop.offset }
     if (damagedBytes > 0 && liveLeft > 0) out.rewrite.push({ pack: n, live: liveLeft })
@@ -96,7 +99,7 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
     // Packs appends may still reach (the active one, later ones, any with pending records)
     // are never declared unused nor have their tail reset.
     const open = n >= activeAtStart || [...parts.writer.pending.values()].some((r) => r.entry.pack === n)
-    if (!open && liveLeft === 0) {
+    if (!open && liveLeft === 0 && !hasUnindexed) {
       out.problems.push({ kind: 'unreferenced-pack', pack: n, bytes: size, detail: 'no index entry uses this pack', repaired: repair })
       if (repair) { ops.push({ type: 'put', sublevel: 'meta', key: `pack/${n}`, value: { tail: size, dead: true } }); table.packs.set(n, { tail: size, dead: true }) }
     } else if (!open && repair && table.packs.get(n)?.tail !== size) {

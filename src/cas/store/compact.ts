@@ -32,10 +32,13 @@ const WRITE_BYTES = 8 * 1024 * 1024
  * ones and marks the old pack dead; only then deletes the old file (recovery deletes dead
  * packs a crash left behind). The switch runs between writer commits, and is abandoned when
  * `isProtected` now holds for any planned garbage (a concurrent write relied on it).
+ * With `rewrite` false, a pack that keeps live records only loses the garbage's index
+ * entries (see dropEntries).
  */
-export async function compactPack (parts: StoreParts, plan: PackPlan, isProtected: (key: string) => boolean): Promise<CompactResult> {
+export async function compactPack (parts: StoreParts, plan: PackPlan, isProtected: (key: string) => boolean, rewrite = true): Promise<CompactResult> {
   const { files, index, table, writer, guard } = parts
   const oldSize = await files.size(plan.pack)
+  if (plan.live > 0 && !rewrite) return await dropEntries(parts, plan, isProtected)
   const target = plan.live > 0 ? table.nextPack++ : undefined
   const moved: Array<{ cidBytes: Uint8Array, entry: IndexEntry }> = []
   const dropped: Array<{ cidBytes: Uint8Array, entry: IndexEntry }> = []
@@ -97,5 +100,36 @@ export async function compactPack (parts: StoreParts, plan: PackPlan, isProtecte
   await index.batch([{ type: 'del', sublevel: 'meta', key: `pack/${plan.pack}` }], false)
   table.packs.delete(plan.pack)
   result.freedBytes = oldSize - outPos
+  return result
+}
+
+/**
+ * Removes the garbage of a pack from the index only: the blocks read as absent at once, and
+ * their bytes stay in the pack as dead space until a later gc rewrites it (cheap when little
+ * of a large pack is garbage). Crash-safe: recovery never re-indexes below a pack's tail.
+ */
+async function dropEntries (parts: StoreParts, plan: PackPlan, isProtected: (key: string) => boolean): Promise<CompactResult> {
+  const { index, table, writer, guard } = parts
+  const result: CompactResult = { removed: 0, removedRawBytes: 0, freedBytes: 0, corrupt: 0, skipped: false }
+  await writer.exclusive(async () => {
+    for (const g of plan.garbage.values()) if (isProtected(g.key)) { result.skipped = true; return }
+    guard.epoch++
+    for (const g of plan.garbage.values()) guard.doomed.add(g.key)
+    const ops: IndexOp[] = []
+    const c = table.counters
+    for (const g of plan.garbage.values()) {
+      ops.push({ type: 'del', sublevel: 'chunks', key: g.cidBytes })
+      c.chunks--; c.rawBytes -= g.entry.rawSize; c.storedBytes -= RECORD_HEADER_BYTES + g.cidBytes.length + g.entry.length
+      result.removed++; result.removedRawBytes += g.entry.rawSize
+    }
+    ops.push({ type: 'put', sublevel: 'meta', key: 'counters', value: c })
+    try {
+      await index.batch(ops, true)
+    } finally {
+      guard.epoch++
+      guard.doomed.clear()
+    }
+  })
+  if (result.skipped) { result.removed = 0; result.removedRawBytes = 0 }
   return result
 }

@@ -18,6 +18,8 @@ export interface RecoveryReport {
   damagedPacks: number[]
   /** Pack files the index did not know (a crash mid-compaction, or copied in); never appended to. */
   foundPacks: number[]
+  /** Of those, packs holding nothing new (every record already indexed): deleted now. */
+  foundPacksRemoved: number
 }
 
 /**
@@ -26,7 +28,7 @@ export interface RecoveryReport {
  * and truncates the rest (a torn write). Runs before the store accepts calls.
  */
 export async function recover (files: PackFiles, index: IndexDb, table: PackTable): Promise<RecoveryReport> {
-  const report: RecoveryReport = { reindexed: 0, duplicates: 0, truncatedBytes: 0, deadPacksRemoved: 0, damagedPacks: [], foundPacks: [] }
+  const report: RecoveryReport = { reindexed: 0, duplicates: 0, truncatedBytes: 0, deadPacksRemoved: 0, damagedPacks: [], foundPacks: [], foundPacksRemoved: 0 }
   for await (const [key, value] of index.meta.iterator({ gt: 'pack/', lt: 'pack0' })) {
     table.packs.set(Number(key.slice(5)), value as unknown as PackState)
   }
@@ -44,10 +46,23 @@ export async function recover (files: PackFiles, index: IndexDb, table: PackTabl
       report.deadPacksRemoved++
     } else if (!onDisk.includes(n)) report.damagedPacks.push(n)
   }
+  const seen = new Set<string>() // keys indexed by this recovery (its batch is not applied yet)
   for (const n of onDisk) {
     if (removed.has(n)) continue
-    if (!table.packs.has(n)) report.foundPacks.push(n)
-    await recoverTail(files, index, table, n, ops, report)
+    const found = !table.packs.has(n)
+    const before = report.reindexed
+    await recoverTail(files, index, table, n, ops, report, seen)
+    if (!found) continue
+    report.foundPacks.push(n)
+    if (report.reindexed === before) {
+      // A compaction's output from before its index switch (or a copy): nothing in it is new.
+      await files.remove(n)
+      removed.add(n)
+      table.packs.delete(n)
+      const at = ops.findIndex((op) => op.sublevel === 'meta' && op.key === `pack/${n}`)
+      if (at >= 0) ops.splice(at, 1)
+      report.foundPacksRemoved++
+    }
   }
   const all = [...table.packs.keys(), ...onDisk, ...removed]
   table.nextPack = all.length === 0 ? 1 : Math.max(...all) + 1
@@ -59,13 +74,12 @@ export async function recover (files: PackFiles, index: IndexDb, table: PackTabl
   return report
 }
 
-async function recoverTail (files: PackFiles, index: IndexDb, table: PackTable, n: number, ops: IndexOp[], report: RecoveryReport): Promise<void> {
+async function recoverTail (files: PackFiles, index: IndexDb, table: PackTable, n: number, ops: IndexOp[], report: RecoveryReport, seen: Set<string>): Promise<void> {
   const state = table.packs.get(n) ?? { tail: 0 }
   const size = await files.size(n)
   if (size < state.tail) { report.damagedPacks.push(n); return }
   if (size === state.tail) { table.packs.set(n, state); return }
   let end = size
-  const seen = new Set<string>()
   for await (const r of scanPack(files, n, state.tail, size)) {
     if (isStop(r)) { end = r.offset; break }
     const block = openPayload(r.cidBytes, r.header.flags, r.header.rawSize, r.payload)
