@@ -17,7 +17,7 @@ export interface CommitOptions {
 
 export interface CommitResult {
   readonly root: CID
-  /** Files whose content was rewritten (span mode) and chunks stored for them. */
+  /** Files whose content was rewritten (span mode) and distinct chunks stored for them. */
   readonly files: number
   readonly chunks: number
 }
@@ -39,6 +39,8 @@ export async function commitLayer (kv: KvReader, store: ChunkReader, sink: Block
   }
   const leaders = new Map<number, string>()
   const stats = { files: 0, chunks: 0 }
+  /** Chunks already put (or known to be the store's): each goes to the sink once. */
+  const stored = new Set<string>()
 
   const fileContent = async (ino: number, node: UpperNode): Promise<{ cid?: CID, size: number }> => {
     if (node.sp !== true) return node.b !== undefined ? { cid: CID.parse(node.b), size: node.z } : { size: 0 }
@@ -46,8 +48,12 @@ export async function commitLayer (kv: KvReader, store: ChunkReader, sink: Block
     const builder = new FileIndexBuilder(sink)
     for await (const span of spansOf(kv, upper.chunks, ino, node)) {
       options.signal?.throwIfAborted()
-      const own = await kv.get(`k:${span.cid}`)
-      if (own !== undefined) { await sink.put(span.cid, own); stats.chunks++ }
+      const key = span.cid.toString()
+      if (!stored.has(key)) {
+        const own = await kv.get(`k:${key}`)
+        if (own !== undefined) { await sink.put(span.cid, own); stats.chunks++ }
+        stored.add(key)
+      }
       await builder.add(span.cid, span.size)
     }
     const c = await builder.finish()
