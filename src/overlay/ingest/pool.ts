@@ -26,7 +26,7 @@ export interface IngestCounters { files: number, bytes: number, chunks: number }
 const BATCH_FILES = 64
 const BATCH_BYTES = 4 * 1024 * 1024
 const BATCHES_IN_FLIGHT = 2
-const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024
+const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024
 
 interface Pending { job: FileJob, size: number, builder: FileIndexBuilder, resolve: (c: FileContent) => void, reject: (e: unknown) => void }
 interface Slot { worker: Worker, credit: Int32Array, batches: number[] }

@@ -18,7 +18,7 @@ const port = parentPort
 if (port === null) throw new Error('ingest worker must run in a worker thread')
 
 const WINDOW_BYTES = 4 * 1024 * 1024
-const OUT_BYTES = 4 * 1024 * 1024
+const OUT_BYTES = 1024 * 1024
 const { minSize, avgSize, maxSize } = CHUNKER_V1
 const window = new Uint8Array(WINDOW_BYTES)
 // The cut search runs in C (native/posix.c cdcCuts, same cuts as cdc.ts findBoundary).
