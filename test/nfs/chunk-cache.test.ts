@@ -1,0 +1,93 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { CID } from 'multiformats/cid'
+import { cidForChunk, MemoryChunkStore } from '../../src/cas/index.js'
+import { importDirectory } from '../../src/overlay/import-dir.js'
+import { openUnionView } from '../../src/overlay/union-view.js'
+import { openTree } from '../../src/overlay/tree.js'
+import { ChunkCache, type BatchChunkReader } from '../../src/nfs/chunk-cache.js'
+import { rejects } from '../helpers/assert.js'
+import { seededBytes } from '../helpers/bytes.js'
+import { rmrf, tmpdir } from '../helpers/tmpdir.js'
+
+const Cache = suite('ChunkCache')
+
+/** A remote store that counts requests and can delay them. */
+function counting (store: MemoryChunkStore, delayMs = 0): BatchChunkReader & { gets: number, batches: number } {
+  const r = {
+    gets: 0,
+    batches: 0,
+    has: async (cid: CID) => await store.has(cid),
+    get: async (cid: CID) => { r.gets++; await new Promise((resolve) => setTimeout(resolve, delayMs)); return await store.get(cid) },
+    async * getMany (cids: readonly CID[]) {
+      r.batches++
+      for (const cid of cids) { const bytes = await store.get(cid); if (bytes !== undefined) yield { cid, bytes } }
+    }
+  }
+  return r
+}
+
+Cache('keeps hot chunks in memory within its byte bound', async () => {
+  const local = new MemoryChunkStore()
+  const blocks = Array.from({ length: 10 }, (_, i) => seededBytes(i + 1, 1000))
+  for (const b of blocks) await local.put(cidForChunk(b), b)
+  const cache = new ChunkCache(local, { maxBytes: 3500 })
+  for (const b of blocks) assert.equal(await cache.get(cidForChunk(b)), b)
+  assert.ok(cache.stats.bytes <= 3500)
+  await cache.get(cidForChunk(blocks[9]!))
+  assert.is(cache.stats.hits, 1)
+  await cache.get(cidForChunk(blocks[0]!))
+  assert.is(cache.stats.localReads, 11, 'the oldest was evicted')
+})
+
+Cache('fetches a missing chunk from the remote once for concurrent readers, verifies and keeps it', async () => {
+  const local = new MemoryChunkStore()
+  const remoteStore = new MemoryChunkStore()
+  const b = seededBytes(42, 5000)
+  const cid = cidForChunk(b)
+  await remoteStore.put(cid, b)
+  const remote = counting(remoteStore, 20)
+  const cache = new ChunkCache(local, { remote })
+  const got = await Promise.all(Array.from({ length: 8 }, async () => await cache.get(cid)))
+  for (const g of got) assert.equal(g, b)
+  assert.is(remote.gets, 1)
+  assert.is(cache.stats.sharedFetches, 7)
+  assert.ok(await local.has(cid), 'kept in the local store')
+  assert.is(await cache.get(cidForChunk(seededBytes(43, 10))), undefined, 'absent everywhere')
+})
+
+Cache('a remote block that does not match its CID is refused', async () => {
+  const b = seededBytes(7, 100)
+  const cid = cidForChunk(b)
+  const liar = { has: async () => true, get: async () => seededBytes(8, 100) }
+  const local = new MemoryChunkStore()
+  const cache = new ChunkCache(local, { remote: liar })
+  await rejects(cache.get(cid), 'CAS_CHUNK_INVALID')
+  assert.not.ok(await local.has(cid))
+})
+
+Cache('a sequential read through a lazy tree fetches ahead in batches, and the trace sees client reads', async () => {
+  const dir = await tmpdir()
+  try {
+    await mkdir(join(dir, 'src'))
+    const data = seededBytes(99, 3_000_000)
+    await writeFile(join(dir, 'src', 'big'), data)
+    const remoteStore = new MemoryChunkStore()
+    const root = (await importDirectory(join(dir, 'src'), remoteStore)).root
+    const remote = counting(remoteStore)
+    const seen: string[] = []
+    const cache = new ChunkCache(new MemoryChunkStore(), { remote, onRead: (cid) => { seen.push(cid.toString()) } })
+    const view = await openUnionView({ lowers: [openTree(cache, root)], store: cache })
+    const out: Uint8Array[] = []
+    for (let at = 0; at < data.length; at += 1_048_576) out.push(await view.read('/big', at, 1_048_576))
+    assert.is(Buffer.compare(Buffer.concat(out), data), 0)
+    assert.ok(remote.batches >= 1, 'readahead used batches')
+    assert.ok(remote.gets < cache.stats.remoteFetches / 2, `mostly batched: ${remote.gets} single gets of ${cache.stats.remoteFetches}`)
+    assert.is(new Set(seen).size, seen.length > 0 ? new Set(seen).size : 1)
+    await view.close()
+  } finally { await rmrf(dir) }
+})
+
+Cache.run()
