@@ -147,6 +147,21 @@ Crash('fsck --repair while writes go on (packs rolling) loses nothing and finds 
   await again.close()
 })
 
+Crash('a lost index is rebuilt from the packs on open (pins are not: they live in the index)', async ({ dir }) => {
+  let store = await openLocalStore(dir, { packSizeBytes: 256 * 1024 })
+  const blocks = Array.from({ length: 30 }, (_, i) => seededBytes(i + 700, 25_000))
+  for (const b of blocks) await store.put(cidForChunk(b), b)
+  await store.close()
+  await rmrf(join(dir, 'index'))
+  store = await openLocalStore(dir, { packSizeBytes: 256 * 1024 })
+  assert.is(store.recovery.reindexed, blocks.length)
+  assert.ok(store.recovery.foundPacks.length >= 2)
+  for (const b of blocks) assert.equal(await store.get(cidForChunk(b)), b)
+  assert.is((await store.stats()).chunks, blocks.length)
+  assert.is((await store.fsck()).ok, true)
+  await store.close()
+})
+
 function runWriter (dir: string, args: string[], killAfterAck?: number): Promise<{ acked: number, stored: number, killed: boolean }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [WRITER, dir, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
