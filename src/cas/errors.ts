@@ -62,7 +62,7 @@ export class StoreLockedError extends CodedError {
   static readonly code = 'CAS_STORE_LOCKED'
   readonly dir: string
   constructor (dir: string, options?: ErrorOptions) {
-    super(StoreLockedError.code, `store ${dir} is in use by another process (try again when it is done)`, options)
+    super(StoreLockedError.code, `store ${dir} is in use by another xeno process (retry when it is done, or wait for it with XENO_LOCK_WAIT=SECONDS)`, options)
     this.dir = dir
   }
 }
