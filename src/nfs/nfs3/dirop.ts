@@ -4,6 +4,7 @@ import type { CallContext, Encoder } from '../server.js'
 import { writePostOpAttr, writePostOpFh, writeWcc } from './attrs.js'
 import { checkName, respond, tryGetattr, type Nfs3State, type Target } from './context.js'
 import { nfsstat3 } from './consts.js'
+import { checkModifyDir, checkSticky } from './permissions.js'
 
 /**
  * The shared shape of CREATE, MKDIR, SYMLINK and MKNOD (RFC 1813 §3.3.8-11): resok is
@@ -22,7 +23,9 @@ export async function createIn (
     if (t.exp.fs.readOnly) throw new NfsStatusError(nfsstat3.NFS3ERR_ROFS)
     before = await t.exp.fs.getattr(t.id)
     if (before.type !== 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_NOTDIR)
-    const id = await make(t.exp.fs, t.id, s.caller(t, ctx))
+    const caller = s.caller(t, ctx)
+    checkModifyDir(before, caller)
+    const id = await make(t.exp.fs, t.id, caller)
     const [obj, after] = await Promise.all([tryGetattr(t, id), tryGetattr(t)])
     const fh = s.handle(t.exp, id)
     const fsid = t.exp.fsid
@@ -51,6 +54,9 @@ export async function removeIn (
     if (name === '.' || name === '..') throw new NfsStatusError(nfsstat3.NFS3ERR_INVAL)
     if (t.exp.fs.readOnly) throw new NfsStatusError(nfsstat3.NFS3ERR_ROFS)
     before = await t.exp.fs.getattr(t.id)
+    const caller = s.caller(t, ctx)
+    checkModifyDir(before, caller)
+    if ((before.mode & 0o1000) !== 0) checkSticky(before, await t.exp.fs.getattr(await t.exp.fs.lookup(t.id, name)), caller)
     await drop(t.exp.fs, t.id)
     return await wcc()
   }, wcc)

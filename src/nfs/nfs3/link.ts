@@ -1,6 +1,7 @@
 import type { Attrs } from '../backend.js'
 import { NfsStatusError } from '../errors.js'
 import type { Procedure } from '../server.js'
+import { checkModifyDir } from './permissions.js'
 import { readFh, writePostOpAttr, writeWcc } from './attrs.js'
 import { checkName, readName, respond, tryGetattr, type Nfs3State, type Target } from './context.js'
 import { nfsstat3 } from './consts.js'
@@ -28,6 +29,7 @@ export function link (s: Nfs3State): Procedure {
       checkName(name, true)
       if (dir.exp.fs.readOnly) throw new NfsStatusError(nfsstat3.NFS3ERR_ROFS)
       before = await dir.exp.fs.getattr(dir.id)
+      checkModifyDir(before, s.caller(dir, ctx))
       await dir.exp.fs.link(file.id, dir.id, name)
       return await tail()
     }, tail)

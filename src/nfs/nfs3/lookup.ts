@@ -1,4 +1,5 @@
 import type { Procedure } from '../server.js'
+import { checkSearch } from './permissions.js'
 import { readFh, writePostOpAttr } from './attrs.js'
 import { checkName, readName, respond, tryGetattr, type Nfs3State, type Target } from './context.js'
 
@@ -11,6 +12,7 @@ export function lookup (s: Nfs3State): Procedure {
     return await respond(async () => {
       t = s.resolve(fh, ctx)
       checkName(name, false)
+      checkSearch(await t.exp.fs.getattr(t.id), s.caller(t, ctx))
       const id = await t.exp.fs.lookup(t.id, name)
       const [obj, dir] = await Promise.all([t.exp.fs.getattr(id), tryGetattr(t)])
       const child = s.handle(t.exp, id)

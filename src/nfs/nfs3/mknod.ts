@@ -1,6 +1,7 @@
 import { NfsStatusError } from '../errors.js'
 import type { SetAttrs } from '../backend.js'
 import type { Procedure } from '../server.js'
+import { checkMknod } from './permissions.js'
 import { readFh, readSattr3 } from './attrs.js'
 import { readName, respond, type Nfs3State } from './context.js'
 import { ftype3, nfsstat3 } from './consts.js'
@@ -32,6 +33,6 @@ export function mknod (s: Nfs3State): Procedure {
         return await respond(async () => { throw new NfsStatusError(nfsstat3.NFS3ERR_BADTYPE) },
           () => (out) => { writeWcc(out, undefined, undefined, 0n) })
     }
-    return await createIn(s, dir, name, ctx, async (fs, d, caller) => await fs.mknod(d, name, kind, rdev, attrs, caller))
+    return await createIn(s, dir, name, ctx, async (fs, d, caller) => checkMknod(kind, caller) ?? await fs.mknod(d, name, kind, rdev, attrs, caller))
   }
 }

@@ -1,4 +1,5 @@
 import type { Procedure } from '../server.js'
+import { checkRead } from './permissions.js'
 import { readFh, writePostOpAttr } from './attrs.js'
 import { respond, tryGetattr, type Nfs3State, type Target } from './context.js'
 import { MAX_IO_SIZE_1MIB } from './limits.js'
@@ -12,6 +13,7 @@ export function read (s: Nfs3State): Procedure {
     let t: Target | undefined
     return await respond(async () => {
       t = s.resolve(fh, ctx)
+      checkRead(await t.exp.fs.getattr(t.id), s.caller(t, ctx))
       const { data, eof, attrs } = await t.exp.fs.read(t.id, offset, count)
       const a = attrs ?? await tryGetattr(t)
       const fsid = t.exp.fsid

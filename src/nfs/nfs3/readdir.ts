@@ -1,6 +1,7 @@
 import type { DirEntryOut } from '../backend.js'
 import { NfsStatusError } from '../errors.js'
 import type { Procedure } from '../server.js'
+import { checkList } from './permissions.js'
 import { pad4 } from '../xdr.js'
 import { readFh, writePostOpAttr } from './attrs.js'
 import { respond, tryGetattr, type Nfs3State, type Target } from './context.js'
@@ -50,6 +51,7 @@ export function readdir (s: Nfs3State): Procedure {
       if (budget < 0) throw new NfsStatusError(nfsstat3.NFS3ERR_TOOSMALL)
       const dirAttrs = await t.exp.fs.getattr(t.id)
       if (dirAttrs.type !== 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_NOTDIR)
+      checkList(dirAttrs, s.caller(t, ctx))
       const res = await t.exp.fs.readdir(t.id, cookie, Math.max(1, Math.floor(budget / 28)))
       const fit = fitEntries(res.entries, res.eof, budget, (e) => entry3Size(e.name))
       const fsid = t.exp.fsid

@@ -1,6 +1,7 @@
 import type { Attrs } from '../backend.js'
 import { NfsStatusError } from '../errors.js'
 import type { Procedure } from '../server.js'
+import { checkList } from './permissions.js'
 import { readFh, writePostOpAttr, writePostOpFh } from './attrs.js'
 import { respond, tryGetattr, type Nfs3State, type Target } from './context.js'
 import { NFS3_COOKIEVERFSIZE, nfsstat3 } from './consts.js'
@@ -30,6 +31,7 @@ export function readdirplus (s: Nfs3State): Procedure {
       if (budget < 0) throw new NfsStatusError(nfsstat3.NFS3ERR_TOOSMALL)
       const dirAttrs = await t.exp.fs.getattr(t.id)
       if (dirAttrs.type !== 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_NOTDIR)
+      checkList(dirAttrs, s.caller(t, ctx))
       const want = Math.max(1, Math.min(Math.floor(budget / (28 + PLUS_EXTRA)), Math.floor(Math.max(dircount, 512) / 24)))
       const res = await t.exp.fs.readdir(t.id, cookie, want)
       let fit = fitEntries(res.entries, res.eof, budget, (e) => entry3Size(e.name) + PLUS_EXTRA)

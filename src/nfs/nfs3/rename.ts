@@ -1,6 +1,7 @@
 import type { Attrs } from '../backend.js'
 import { NfsStatusError } from '../errors.js'
 import type { Procedure } from '../server.js'
+import { checkModifyDir, checkSticky } from './permissions.js'
 import { readFh, writeWcc } from './attrs.js'
 import { checkName, readName, respond, tryGetattr, type Nfs3State, type Target } from './context.js'
 import { nfsstat3 } from './consts.js'
@@ -32,6 +33,10 @@ export function rename (s: Nfs3State): Procedure {
       if (fromName === '.' || fromName === '..') throw new NfsStatusError(nfsstat3.NFS3ERR_INVAL)
       if (from.exp.fs.readOnly) throw new NfsStatusError(nfsstat3.NFS3ERR_ROFS)
       ;[fromBefore, toBefore] = await Promise.all([from.exp.fs.getattr(from.id), from.exp.fs.getattr(to.id)])
+      const caller = s.caller(from, ctx)
+      checkModifyDir(fromBefore, caller)
+      checkModifyDir(toBefore, caller)
+      if ((fromBefore.mode & 0o1000) !== 0) checkSticky(fromBefore, await from.exp.fs.getattr(await from.exp.fs.lookup(from.id, fromName)), caller)
       await from.exp.fs.rename(from.id, fromName, to.id, toName)
       return await wcc()
     }, wcc)

@@ -1,6 +1,7 @@
 import type { Attrs } from '../backend.js'
 import { NfsStatusError } from '../errors.js'
 import type { Procedure } from '../server.js'
+import { checkSetattr } from './permissions.js'
 import { readFh, readSattr3, readTime, writeWcc } from './attrs.js'
 import { respond, tryGetattr, type Nfs3State, type Target } from './context.js'
 import { nfsstat3 } from './consts.js'
@@ -20,6 +21,7 @@ export function setattr (s: Nfs3State): Procedure {
         throw new NfsStatusError(nfsstat3.NFS3ERR_NOT_SYNC)
       }
       if (t.exp.fs.readOnly) throw new NfsStatusError(nfsstat3.NFS3ERR_ROFS)
+      checkSetattr(before, set, s.caller(t, ctx))
       const after = await t.exp.fs.setattr(t.id, set, s.caller(t, ctx))
       const exp = t.exp
       const b = before

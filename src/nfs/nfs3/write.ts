@@ -1,6 +1,7 @@
 import type { Attrs } from '../backend.js'
 import { NfsStatusError, XdrError } from '../errors.js'
 import type { Procedure } from '../server.js'
+import { checkWrite } from './permissions.js'
 import { readFh, writeWcc } from './attrs.js'
 import { respond, tryGetattr, type Nfs3State, type Target } from './context.js'
 import { nfsstat3, stable_how, type StableHow } from './consts.js'
@@ -26,6 +27,7 @@ export function write (s: Nfs3State): Procedure {
       if (count > data.length) throw new NfsStatusError(nfsstat3.NFS3ERR_INVAL, 'count exceeds the data sent')
       if (t.exp.fs.readOnly) throw new NfsStatusError(nfsstat3.NFS3ERR_ROFS)
       before = await t.exp.fs.getattr(t.id)
+      checkWrite(before, s.caller(t, ctx))
       const { committed } = await t.exp.fs.write(t.id, offset, data.subarray(0, count), stable as StableHow)
       const after = await tryGetattr(t)
       const fsid = t.exp.fsid
