@@ -51,6 +51,14 @@ Local('putPrepared() stores once and reports whether it stored', async ({ store 
   assert.equal(String(p.cid), String(cidForChunk(seededBytes(5, 70_000))))
 })
 
+Local('putPreparedMany() stores a batch once, duplicates within it included', async ({ store }) => {
+  const ps = Array.from({ length: 50 }, (_, i) => prepareChunk(seededBytes(i % 40, 10_000)))
+  assert.is(await store.putPreparedMany(ps), 40)
+  assert.is(await store.putPreparedMany(ps), 0)
+  for (let i = 0; i < 40; i++) assert.equal(await store.get(ps[i].cid), seededBytes(i, 10_000))
+  assert.is((await store.stats()).chunks, 40)
+})
+
 Local('re-putting everything after a reopen stores nothing new', async (ctx) => {
   const blocks = Array.from({ length: 30 }, (_, i) => seededBytes(i + 100, 50_000))
   for (const b of blocks) await ctx.store.putPrepared(prepareChunk(b))

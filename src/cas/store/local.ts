@@ -106,15 +106,22 @@ export class LocalStore implements ChunkStore {
   }
 
   /**
-   * putPrepared for a batch, with one index read for all of them (the import pipeline's
-   * path: a lookup per block costs more than hashing it). Same trust contract as
-   * putPrepared. Resolves how many blocks were stored (the rest were present).
+   * putPrepared for a batch (the import pipeline's path): one synchronous pass of lookups and
+   * appends, then one wait for buffer space. Same trust contract as putPrepared; the same
+   * block twice in `ps` is stored once. Resolves how many blocks were stored.
    */
   async putPreparedMany (ps: readonly PreparedChunk[], options?: AbortOptions): Promise<number> {
     this.#check(options)
-    const missing = new Set((await this.#missingOf(ps.map((p) => p.cid), options)).map(keyOf))
+    const { guard, writer } = this.#p
     let stored = 0
-    for (const p of ps) if (missing.has(keyOf(p.cid)) && await this.#append(p)) stored++
+    for (const p of ps) { // synchronous: no other put interleaves between lookup and append
+      const key = keyOf(p.cid)
+      guard.touch(key)
+      if (locate(this.#p, p.cid, key) !== undefined) continue
+      writer.append(key, p)
+      stored++
+    }
+    await writer.backpressure()
     return stored
   }
 
@@ -141,7 +148,8 @@ export class LocalStore implements ChunkStore {
     this.#check(options)
     const out: CID[] = []
     for (const cid of cids) {
-      if (this.locateSync(cid) !== undefined) this.#p.guard.touch(keyOf(cid)); else out.push(cid)
+      const key = keyOf(cid)
+      if (locate(this.#p, cid, key) !== undefined) this.#p.guard.touch(key); else out.push(cid)
     }
     return out
   }

@@ -15,8 +15,7 @@ export type Location = { rec: PendingRecord, entry?: undefined } | { rec?: undef
  * dominated put()). Being synchronous it cannot interleave with a GC index switch, and keys
  * that switch is dropping read as absent.
  */
-export function locate (parts: StoreParts, cid: CID): Location | undefined {
-  const key = keyOf(cid)
+export function locate (parts: StoreParts, cid: CID, key = keyOf(cid)): Location | undefined {
   const rec = parts.writer.pending.get(key)
   if (rec !== undefined) return { rec }
   if (parts.guard.doomed.has(key)) return undefined

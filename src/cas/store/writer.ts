@@ -16,7 +16,9 @@ export interface PackTable {
 
 /** A record appended but not yet in the index: readable from memory until committed. */
 export interface PendingRecord {
+  /** Binary CID (the index key) and its map key string. */
   readonly key: Uint8Array
+  readonly keyText: string
   readonly entry: IndexEntry
   readonly head: Uint8Array
   readonly payload: Uint8Array
@@ -62,7 +64,7 @@ export class PackWriter {
     if (t.activeSize > 0 && t.activeSize + length > this.#packLimit) { t.activePack = t.nextPack++; t.activeSize = 0 }
     const entry: IndexEntry = { pack: t.activePack, offset: t.activeSize, length: p.payload.length, flags, rawSize: p.rawSize }
     t.activeSize += length
-    const rec: PendingRecord = { key: cidBytes, entry, head, payload: p.payload }
+    const rec: PendingRecord = { key: cidBytes, keyText: key, entry, head, payload: p.payload }
     this.pending.set(key, rec)
     this.#queue.push(rec)
     this.#queuedBytes += length
@@ -127,10 +129,7 @@ export class PackWriter {
       for (const n of new Set(batch.map((r) => r.entry.pack))) ops.push({ type: 'put', sublevel: 'meta', key: `pack/${n}`, value: t.packs.get(n) })
       if (batch.length > 0 || durable) ops.push({ type: 'put', sublevel: 'meta', key: 'counters', value: t.counters })
       await this.#index.batch(ops, durable)
-      for (const r of batch) {
-        const key = Buffer.from(r.key).toString('latin1')
-        if (this.pending.get(key) === r) this.pending.delete(key)
-      }
+      for (const r of batch) if (this.pending.get(r.keyText) === r) this.pending.delete(r.keyText)
     } catch (err) {
       this.#failure = err // a half-written batch must not be followed by more appends
       throw err
