@@ -160,7 +160,12 @@ export class LocalStore implements ChunkStore {
     await this.#p.writer.commit(true)
   }
 
-  /** Starts a write: blocks stored or found present until `release()` are safe from GC. */
+  /**
+   * Starts a write: blocks stored (put*) or found present (has, missing, put* of a present
+   * block) until `release()` are safe from GC. A new tree that links to blocks it neither
+   * stored nor checked (e.g. a subtree reused by CID) is safe only if they are pinned, so
+   * check them with has() or missing() under the lease. Pin the root, then release.
+   */
   beginWrite (): WriteLease { this.#check(); return this.#p.guard.beginWrite() }
 
   /**
