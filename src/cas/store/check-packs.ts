@@ -45,8 +45,9 @@ export type Located = { cidBytes: Uint8Array, entry: IndexEntry }
 export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (done: number, total: number) => void): Promise<PackCheck> {
   const { files, index, table } = parts
   const byPack = new Map<number, Map<number, Located>>()
+  let malformed = 0
   for await (const [k, v] of index.chunks.iterator()) {
-    const entry = decodeEntry(v) ?? { pack: -1, offset: 0, length: 0, flags: 0, rawSize: 0 }
+    const entry = decodeEntry(v) ?? { pack: -1, offset: malformed++, length: 0, flags: 0, rawSize: 0 }
     let m = byPack.get(entry.pack)
     if (m === undefined) byPack.set(entry.pack, m = new Map())
     m.set(entry.offset, { cidBytes: k, entry })
@@ -67,7 +68,7 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
     let stop: ScanStop | undefined
     for await (const r of scanPack(files, n, 0, size, { resync: true })) {
       if (stop !== undefined) {
-        const bytes = (isStop(r) ? r.offset : r.offset) - stop.offset
+        const bytes = r.offset - stop.offset
         damaged(out, n, stop.offset, bytes, repair); damagedBytes += bytes
         stop = undefined
       }
