@@ -77,6 +77,29 @@ static napi_value utimens (napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// futimens(fd, atimeNs: bigint, mtimeNs: bigint)
+static napi_value do_futimens (napi_env env, napi_callback_info info) {
+  size_t argc = 3; napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) { napi_throw_type_error(env, NULL, "fd must be a number"); return NULL; }
+  int64_t ns[2]; bool lossless;
+  for (int i = 0; i < 2; i++) {
+    if (napi_get_value_bigint_int64(env, argv[1 + i], &ns[i], &lossless) != napi_ok) {
+      napi_throw_type_error(env, NULL, "times must be bigint nanoseconds");
+      return NULL;
+    }
+  }
+  struct timespec ts[2];
+  for (int i = 0; i < 2; i++) {
+    int64_t sec = ns[i] / 1000000000LL, nsec = ns[i] % 1000000000LL;
+    if (nsec < 0) { nsec += 1000000000LL; sec -= 1; }
+    ts[i].tv_sec = sec; ts[i].tv_nsec = nsec;
+  }
+  if (futimens(fd, ts) != 0) return throw_errno(env, errno, "futimens", "(fd)");
+  return NULL;
+}
+
 // mknod(path, mode: number incl. S_IF* type bits, major, minor)
 static napi_value do_mknod (napi_env env, napi_callback_info info) {
   size_t argc = 4; napi_value argv[4];
@@ -310,6 +333,7 @@ static napi_value init (napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "utimens", NULL, utimens, NULL, NULL, NULL, napi_enumerable, NULL },
     { "mknod", NULL, do_mknod, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "futimens", NULL, do_futimens, NULL, NULL, NULL, napi_enumerable, NULL },
     { "lxattrs", NULL, lxattrs, NULL, NULL, NULL, napi_enumerable, NULL },
     { "lsetxattr", NULL, do_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL },
     { "cdcInit", NULL, cdc_init, NULL, NULL, NULL, napi_enumerable, NULL },

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, existsSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, symlinkSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, fchmodSync, fchownSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, symlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions, ChunkReader } from '../cas/interface.js'
@@ -93,7 +93,7 @@ class DirExport {
           return
         }
         await this.#file(e, full)
-        break
+        return
       case 'symlink':
         symlinkSync(e.target ?? '', full)
         this.counts.symlinks++
@@ -107,6 +107,7 @@ class DirExport {
     this.#meta(full, e)
   }
 
+  /** Content, then the metadata through the open descriptor (no path lookups), like tar -x. */
   async #file (e: Entry, full: string): Promise<void> {
     const fd = openSync(full, 'wx', 0o600)
     try {
@@ -116,6 +117,14 @@ class DirExport {
         this.counts.bytes += chunk.length
         this.#options.onBytes?.(chunk.length)
       }
+      try {
+        fchownSync(fd, e.uid, e.gid)
+      } catch (err) {
+        if (IS_ROOT || (err as { code?: string }).code !== 'EPERM') throw err
+      }
+      if (e.xattrs !== undefined) for (const [k, v] of Object.entries(e.xattrs)) this.#posix.lsetxattr(full, k, v)
+      fchmodSync(fd, e.mode)
+      this.#posix.futimens(fd, e.mtimeNs, e.mtimeNs)
     } finally {
       closeSync(fd)
     }

@@ -10,6 +10,8 @@ import { join } from 'node:path'
 export interface Posix {
   /** utimensat(AT_SYMLINK_NOFOLLOW) with nanosecond times. */
   utimens (path: string, atimeNs: bigint, mtimeNs: bigint): void
+  /** futimens(2) on an open file, nanosecond times. */
+  futimens (fd: number, atimeNs: bigint, mtimeNs: bigint): void
   /** mknod(2); `mode` includes the S_IF* type bits (char, block, fifo, socket). */
   mknod (path: string, mode: number, major: number, minor: number): void
   /** Every extended attribute of `path` itself (llistxattr + lgetxattr), or null if none. */
