@@ -39,8 +39,12 @@ const textEncoder = new TextEncoder()
 /** Bytewise (UTF-8) order of names, the order of entries in every directory node. */
 export function compareNames (a: string, b: string): number {
   if (a === b) return 0
+  // UTF-16 order equals UTF-8 byte order unless a string holds U+D800..U+FFFF: compare as JS
+  // strings then (no allocation; this is on every lookup path).
+  if (!NEEDS_BYTE_ORDER.test(a) && !NEEDS_BYTE_ORDER.test(b)) return a < b ? -1 : 1
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
 }
+const NEEDS_BYTE_ORDER = /[\ud800-\uffff]/
 
 /** An encoded node and its CID (dag-cbor, BLAKE3-256). */
 export interface EncodedBlock { readonly cid: CID, readonly bytes: Uint8Array }
