@@ -7,6 +7,7 @@ import { joinPath } from './path.js'
 import { openTree } from './tree.js'
 import type { DirHook, Union } from './union.js'
 import { openWritableLayer, UpperLayer, type WritableLayer } from './writable.js'
+import { isUpperEntry } from './upper-node.js'
 
 /**
  * `.mount` files. Any directory of any layer may hold a regular file named `.mount`; when the
@@ -29,6 +30,7 @@ import { openWritableLayer, UpperLayer, type WritableLayer } from './writable.js
 export const MOUNT_FILE = '.mount'
 export const MAX_MOUNT_DEPTH = 8
 const MAX_MOUNT_FILE_BYTES = 65_536
+const MAX_PLAIN_DIRS = 65_536
 
 export interface MountLine { readonly url: string, readonly writable: boolean, readonly line: number }
 
@@ -70,6 +72,10 @@ interface Mounted { readonly layer: UnionLayer, readonly writable?: UpperLayer }
 /** Creates the DirHook that applies `.mount` files (pass it as a Union's or view's `onDir`). */
 export function createMountHook<W> (resolvers: MountResolvers): DirHook<W> {
   const writables = new Map<string, Promise<WritableLayer>>()
+  /** Immutable layers by URL, so their node caches are shared by every lookup. */
+  const trees = new Map<string, Promise<Mounted>>()
+  /** Directories (by the CIDs of their sources) known to hold no `.mount`. */
+  const plain = new Set<string>()
   const openW = resolvers.writable ?? (async (dir: string) => await openWritableLayer(dir))
   const resolveUrl = async (m: MountLine, file: string, union: Union<W>): Promise<Mounted> => {
     const where = `${file}:${m.line}`
@@ -84,6 +90,17 @@ export function createMountHook<W> (resolvers: MountResolvers): DirHook<W> {
       return { layer, writable: m.writable ? layer : undefined }
     }
     if (m.writable) throw new BadMountError(`${where}: only a local directory can be writable`)
+    let cached = trees.get(url)
+    if (cached === undefined) {
+      cached = resolveTree(url, where)
+      trees.set(url, cached)
+      // A failure is not cached: the name may resolve later (a pull in progress).
+      cached.catch(() => { trees.delete(url) })
+    }
+    return await cached
+  }
+
+  const resolveTree = async (url: string, where: string): Promise<Mounted> => {
     try {
       if (url.startsWith('cas://') && resolvers.tree === undefined) return { layer: openTree(resolvers.store, CID.parse(url.slice(6))) }
       if (url.startsWith('cas://') || url.startsWith('template://')) return { layer: await resolvers.tree!(url) }
@@ -96,8 +113,19 @@ export function createMountHook<W> (resolvers: MountResolvers): DirHook<W> {
   }
 
   const apply = async (dir: Resolved<W>, union: Union<W>): Promise<Resolved<W>> => {
+    // Immutable directories are named by their CIDs: remember the ones without a `.mount`.
+    const key = dir.sources.every((s) => s.entry.cid !== undefined && !isUpperEntry(s.entry))
+      ? dir.sources.map((s) => s.entry.cid!.toString()).join(',')
+      : undefined
+    if (key !== undefined && plain.has(key)) return dir
     const file = await union.child({ ...dir, entry: dir.entry }, MOUNT_FILE).catch(() => undefined)
-    if (file === undefined || file.entry.kind !== 'file') return dir
+    if (file === undefined || file.entry.kind !== 'file') {
+      if (key !== undefined) {
+        plain.add(key)
+        if (plain.size > MAX_PLAIN_DIRS) plain.delete(plain.values().next().value as string)
+      }
+      return dir
+    }
     const path = joinPath(file.names)
     if (dir.mountDepth + 1 > MAX_MOUNT_DEPTH) throw new BadMountError(`${path}: mounts nested deeper than ${MAX_MOUNT_DEPTH}`)
     const bytes = await file.sources[0].layer.read(file.entry, 0, MAX_MOUNT_FILE_BYTES + 1)
