@@ -80,7 +80,9 @@ function isInt (v: unknown): v is number { return typeof v === 'number' && Numbe
 /** Validates a decoded name: non-empty, no '/', no NUL, not '.' or '..'. */
 export function isValidName (name: unknown): name is string {
   return typeof name === 'string' && name.length > 0 && name !== '.' && name !== '..' &&
-    !name.includes('/') && !name.includes('\0') && textEncoder.encode(name).length <= 255
+    !name.includes('/') && !name.includes('\0') &&
+    // At most 3 UTF-8 bytes per UTF-16 unit: short names need no encoding to check.
+    (name.length <= 85 || textEncoder.encode(name).length <= 255)
 }
 
 function decodeEntry (raw: unknown, allowEmptyName = false): Entry {
