@@ -1,0 +1,98 @@
+// NFS load run: N concurrent real clients (libnfs-utils processes, default 16) reading and
+// writing one copy-on-write export for M minutes (default 10): each client loops over
+// nfs-cp of a fresh file into the export, nfs-cat of it back (bytes compared), nfs-cat of a
+// template file (bytes compared) and nfs-ls of a directory. Reports operations, errors
+// (expected 0), and the server's RSS sampled every 5 s (expected flat).
+// Usage: node dist/bench/nfs-load.bench.js [TREE]  (default /work/data/t1, else a generated tree)
+// Env: XENO_BENCH_CLIENTS (16), XENO_BENCH_MINUTES (10), XENO_BENCH_DIR (work dir).
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { listFiles } from './lib/tree-data.js'
+
+const run = promisify(execFile)
+const xeno = fileURLToPath(new URL('../../bin/xeno', import.meta.url))
+const TREE = process.argv[2] ?? '/work/data/t1'
+const CLIENTS = Number(process.env.XENO_BENCH_CLIENTS ?? 16)
+const MINUTES = Number(process.env.XENO_BENCH_MINUTES ?? 10)
+const WORK = process.env.XENO_BENCH_DIR ?? join(tmpdir(), 'xeno-bench-nfs-load')
+
+async function sampleRss (pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024
+}
+
+async function main (): Promise<void> {
+  await rm(WORK, { recursive: true, force: true })
+  await mkdir(WORK, { recursive: true })
+  let tree = TREE
+  if (!existsSync(tree)) {
+    tree = join(WORK, 'tree')
+    for (let i = 0; i < 200; i++) {
+      await mkdir(join(tree, `d${i % 10}`), { recursive: true })
+      await writeFile(join(tree, `d${i % 10}`, `f${i}`), Buffer.alloc(1000 + i * 100, i))
+    }
+  }
+  const { stdout } = await run(process.execPath, [xeno, 'template', 'import', tree, '--store', join(WORK, 'store'), '--json'], { maxBuffer: 1 << 24 })
+  const root = (JSON.parse(stdout) as { root: string }).root
+  const files = (await listFiles(tree)).filter((f) => f.size > 0 && f.size < 1_000_000 && /^[A-Za-z0-9._/+-]+$/.test(f.path)).slice(0, 500)
+  const server: ChildProcess = spawn(process.execPath, [xeno, 'nfs', 'serve', '--store', join(WORK, 'store'), '--layer', root,
+    '--writable', join(WORK, 'upper'), '--state', join(WORK, 'state'), '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const port = await new Promise<number>((resolve) => {
+    let out = ''
+    server.stdout?.on('data', (d: Buffer) => { out += d.toString(); const m = /:(\d+) \(mount/.exec(out); if (m !== null) resolve(Number(m[1])) })
+  })
+  const url = (path: string): string => `nfs://127.0.0.1/export${path}?version=3&nfsport=${port}&mountport=${port}`
+  await run('nfs-ls', [url('')])
+  const until = Date.now() + MINUTES * 60_000
+  const counts = { ops: 0, errors: 0, bytesWritten: 0 }
+  const errors: string[] = []
+  const rss: number[] = []
+  const sampler = setInterval(() => { void sampleRss(server.pid!).then((r) => rss.push(r)) }, 5000)
+  const client = async (n: number): Promise<void> => {
+    const scratch = join(WORK, `client-${n}`)
+    await mkdir(scratch, { recursive: true })
+    for (let i = 0; Date.now() < until; i++) {
+      try {
+        const body = Buffer.alloc(4096 + ((n * 7919 + i * 104729) % 300_000), (n + i) & 0xff)
+        const local = join(scratch, 'up')
+        await writeFile(local, body)
+        const name = `/tmp/load-${n}-${i}`
+        await run('nfs-cp', [local, url(name)])
+        const back = (await run('nfs-cat', [url(name)], { encoding: 'buffer', maxBuffer: 1 << 24 })).stdout
+        if (Buffer.compare(back, body) !== 0) throw new Error(`${name} read back differs`)
+        const f = files[(n * 31 + i) % files.length]!
+        const got = (await run('nfs-cat', [url(f.path.slice(tree.length))], { encoding: 'buffer', maxBuffer: 1 << 24 })).stdout
+        if (Buffer.compare(got, await readFile(f.path)) !== 0) throw new Error(`${f.path} differs`)
+        await run('nfs-ls', [url(f.path.slice(tree.length, f.path.lastIndexOf('/')))], { maxBuffer: 1 << 24 })
+        counts.ops += 4
+        counts.bytesWritten += body.length
+      } catch (err) {
+        counts.errors++
+        if (errors.length < 10) errors.push((err as Error).message.split('\n')[0]!)
+      }
+    }
+  }
+  const started = Date.now()
+  await Promise.all(Array.from({ length: CLIENTS }, async (_, n) => { await client(n) }))
+  clearInterval(sampler)
+  const secs = (Date.now() - started) / 1000
+  server.kill('SIGINT')
+  await new Promise((resolve) => server.once('close', resolve))
+  const mib = (b: number): string => `${(b / 1_048_576).toFixed(0)} MiB`
+  const quarter = Math.max(1, Math.floor(rss.length / 4))
+  const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
+  process.stdout.write([
+    `${CLIENTS} clients for ${secs.toFixed(0)} s against ${tree}`,
+    `operations: ${counts.ops} (${(counts.ops / secs).toFixed(1)}/s), errors: ${counts.errors}, written ${mib(counts.bytesWritten)}`,
+    `server RSS: first quarter avg ${mib(avg(rss.slice(0, quarter)))}, last quarter avg ${mib(avg(rss.slice(-quarter)))}, max ${mib(Math.max(...rss))} (${rss.length} samples)`,
+    ...errors.map((e) => `error: ${e}`)
+  ].join('\n') + '\n')
+  process.exitCode = counts.errors === 0 ? 0 : 1
+}
+
+await main()
