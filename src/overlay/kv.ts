@@ -156,12 +156,12 @@ export class KvTxn implements KvReader {
   }
 }
 
-const MAX_CACHED_VALUE_BYTES = 4096
+const MAX_CACHED_VALUE_BYTES = 1024
 
 /**
  * A Kv with a read cache of `get` (absent keys included), kept exact by dropping every key a
- * batch writes; so every writer must go through the returned object. Large values (chunks)
- * are not cached.
+ * batch writes; so every writer must go through the returned object. Chunks (`k:`) and
+ * values over 1 KiB are not cached, so it holds at most ~64 MiB.
  */
 export function cacheKv (kv: Kv, maxEntries = 65_536): Kv {
   const cache = new Map<string, Uint8Array | undefined>()
@@ -177,7 +177,7 @@ export function cacheKv (kv: Kv, maxEntries = 65_536): Kv {
       const gen = generation
       const v = await kv.get(key)
       // A batch that ran while we read may have changed the key: cache only if none did.
-      if (gen === generation && (v === undefined || v.length <= MAX_CACHED_VALUE_BYTES)) {
+      if (gen === generation && !key.startsWith('k:') && (v === undefined || v.length <= MAX_CACHED_VALUE_BYTES)) {
         cache.set(key, v)
         if (cache.size > maxEntries) cache.delete(cache.keys().next().value as string)
       }
