@@ -1,4 +1,6 @@
 import type { ChunkReader } from '../cas/interface.js'
+import { commitLayer, type CommitResult } from './commit.js'
+import type { BlockSink } from './file-write.js'
 import { createObject, linkObject, rmdirObject, setattrObject, unlinkObject, writeObject } from './cow-ops.js'
 import { renameObject } from './cow-rename.js'
 import type { MutationCtx } from './cow.js'
@@ -228,6 +230,22 @@ export class UnionView implements WriteView {
   }
 
   readonly #dirty = new Set<Kv>()
+
+  /**
+   * Commits the view's own writable layer as an immutable overlay (commit.ts) into `sink`
+   * (default: the store, which must then be writable), as one consistent snapshot: writes
+   * wait until it is done. The layer is left as it is.
+   */
+  async commit (sink?: BlockSink): Promise<CommitResult> {
+    const w = this.#opts.writable
+    if (w === undefined) throw new ReadOnlyError('/')
+    const target = sink ?? (this.#opts.store as unknown as BlockSink)
+    if (typeof target.put !== 'function') throw new TypeError('commit needs a sink or a writable store')
+    const top = this.#opts.lowers[0]
+    return await this.#locked(async () => await commitLayer(this.#kv, this.#opts.store, target, {
+      rootFallback: top !== undefined ? await top.rootEntry() : undefined
+    }))
+  }
 
   async sync (): Promise<void> {
     await this.#locked(async () => {

@@ -195,4 +195,20 @@ W('concurrent operations (many NFS requests in flight) serialise correctly', asy
   assert.equal(await checkWritableLayer(ctx.layer.kv, ctx.store), [])
 })
 
+W('view.commit() takes a consistent snapshot while writes go on', async (ctx) => {
+  await ctx.view.create('/log')
+  const writes: Array<Promise<unknown>> = []
+  for (let i = 0; i < 20; i++) writes.push(ctx.view.write('/log', i * 10, new TextEncoder().encode(`line ${String(i).padStart(4, '0')}\n`)))
+  const committed = ctx.view.commit()
+  for (let i = 20; i < 40; i++) writes.push(ctx.view.write('/log', i * 10, new TextEncoder().encode(`line ${String(i).padStart(4, '0')}\n`)))
+  const { root } = await committed
+  await Promise.all(writes)
+  const snap = await openUnionView({ lowers: [openTree(ctx.store, root), openTree(ctx.store, ctx.root)], store: ctx.store })
+  const text = Buffer.from(await snap.read('/log', 0, 1000)).toString()
+  assert.is(text.length % 10, 0)
+  assert.ok(text.length >= 200 && text.length <= 400, `${text.length} bytes`)
+  for (let i = 0; i < text.length / 10; i++) assert.is(text.slice(i * 10, i * 10 + 10), `line ${String(i).padStart(4, '0')}\n`)
+  assert.is((await snap.statRequired('/etc/passwd')).size, 4)
+})
+
 W.run()
