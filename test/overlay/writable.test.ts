@@ -145,7 +145,7 @@ W('symlink, mknod, hard link, chmod, chown, utimes', async (ctx) => {
   await rejects(ctx.view.rmdir('/'), 'OVERLAY_INVALID')
 })
 
-W('copy-up reads no chunk: chmod reads none, a small write only the chunks it touches', async (ctx) => {
+W('copy-up reads no chunk: chmod reads none, a small write only the chunks it touches', async () => {
   const big = seededBytes(3, 3_000_000)
   const inner = new MemoryChunkStore()
   const root = await buildTree(inner, {})
