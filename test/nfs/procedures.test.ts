@@ -183,4 +183,19 @@ Nfs('LOOKUP of a missing name is NOENT, of a long name NAMETOOLONG, and "." and 
   assert.equal([...(await c.lookup(root, '..')).fh!], [...root])
 })
 
+Nfs('sequential READs see a WRITE made between them (readahead is dropped on mutation)', async ({ c, root }) => {
+  const f = await c.create(root, 'seq.bin')
+  const data = seededBytes(8, 400_000)
+  assert.is((await c.write(f.fh!, 0n, data)).status, 0)
+  const first = await c.read(f.fh!, 0n, 131_072)
+  assert.is(Buffer.compare(first.data!, data.subarray(0, 131_072)), 0)
+  const patch = new Uint8Array(1000).fill(0xee)
+  assert.is((await c.write(f.fh!, 131_072n, patch, 0)).status, 0)
+  const second = await c.read(f.fh!, 131_072n, 131_072)
+  assert.equal([...second.data!.subarray(0, 1000)], [...patch])
+  assert.is(Buffer.compare(second.data!.subarray(1000), data.subarray(132_072, 262_144)), 0)
+  const third = await c.read(f.fh!, 262_144n, 131_072)
+  assert.is(Buffer.compare(third.data!, data.subarray(262_144, 393_216)), 0)
+})
+
 Nfs.run()
