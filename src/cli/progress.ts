@@ -55,7 +55,7 @@ export function createProgress (label: string, options: {
     }
     const amount = total !== undefined ? `${formatAmount(done, unit)}/${formatAmount(total, unit)}` : formatAmount(done, unit)
     const line = `${label} ${bar}${amount}${rate}${text !== '' ? ' ' + text : ''}`
-    const width = stream.columns ?? 80
+    const width = stream.columns || 80
     stream.write(`\r${line.slice(0, width - 1).padEnd(width - 1)}`)
   }
   return {
@@ -65,7 +65,7 @@ export function createProgress (label: string, options: {
     done () {
       if (finished) return
       finished = true
-      stream.write(`\r${' '.repeat((stream.columns ?? 80) - 1)}\r`)
+      stream.write(`\r${' '.repeat((stream.columns || 80) - 1)}\r`)
     }
   }
 }
