@@ -1,4 +1,4 @@
-import { lstatSync, type BigIntStats } from 'node:fs'
+import { realpathSync, statSync, type BigIntStats } from 'node:fs'
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions } from '../cas/interface.js'
 import { encodeTreeRoot } from './codec.js'
@@ -80,7 +80,8 @@ class DirImport {
   }
 
   async run (input: string): Promise<ImportResult> {
-    const dir = input.replace(/\/+$/, '') || '/'
+    // The source itself may be a symlink to the directory (like `tar -C LINK .`); nothing below it is followed.
+    const dir = resolveSource(input)
     const st = stat(dir)
     if (!st.isDirectory()) throw new ImportError(`not a directory: ${dir}`)
     const done = await this.#walk(dir, '', this.#draft('', st, dir))
@@ -190,9 +191,46 @@ function withContent (e: EntryDraft, c: FileContent): EntryDraft {
   return e
 }
 
+function resolveSource (input: string): string {
+  try {
+    return realpathSync(input)
+  } catch (err) {
+    throw new ImportError(`cannot read ${input}`, { cause: err })
+  }
+}
+
+/**
+ * Bytes of regular-file content under `dir` (each hard-linked inode once), from one quick
+ * walk: a progress bar's total. Rejects ImportError like importDirectory.
+ */
+export function measureTree (dir: string): { files: number, bytes: number } {
+  const P = posix()
+  const seen = new Set<string>()
+  const out = { files: 0, bytes: 0 }
+  const walk = (path: string): void => {
+    let scan: ScanResult
+    try { scan = P.scandir(path) } catch (err) { throw new ImportError(`cannot read directory ${path}`, { cause: err }) }
+    for (let i = 0; i < scan.names.length; i++) {
+      const b = i * SCAN_FIELDS
+      const type = scan.stats[b + SCAN.MODE] & 0o170000
+      if (type === 0o040000) walk(path + '/' + scan.names[i])
+      if (type !== 0o100000) continue
+      if (scan.stats[b + SCAN.NLINK] > 1) {
+        const key = `${scan.stats[b + SCAN.DEV_LO]}:${scan.stats[b + SCAN.INO_HI]}:${scan.stats[b + SCAN.INO_LO]}`
+        if (seen.has(key)) continue
+        seen.add(key)
+      }
+      out.files++
+      out.bytes += scan.stats[b + SCAN.SIZE]
+    }
+  }
+  walk(resolveSource(dir))
+  return out
+}
+
 function stat (path: string): BigIntStats {
   try {
-    return lstatSync(path, { bigint: true })
+    return statSync(path, { bigint: true })
   } catch (err) {
     throw new ImportError(`cannot stat ${path}`, { cause: err })
   }

@@ -4,7 +4,7 @@ import { createGunzip } from 'node:zlib'
 import zstd from 'zstd-napi'
 import { checkPinName } from '../../cas/pins.js'
 import { ImportError } from '../../overlay/errors.js'
-import { importDirectory, type ImportResult } from '../../overlay/import-dir.js'
+import { importDirectory, measureTree, type ImportResult } from '../../overlay/import-dir.js'
 import { importTar } from '../../overlay/import-tar.js'
 import { stringOption, UsageError, type Command } from '../command.js'
 import { openCliStore } from '../store.js'
@@ -68,7 +68,9 @@ const command: Command = {
     }
     await using store = await openCliStore(ctx)
     const lease = store.beginWrite()
-    const bar = ctx.progress('import', undefined, 'bytes')
+    // A real percentage on a terminal costs one quick walk first (it also warms the inode cache).
+    const showBar = process.stderr.isTTY === true && !ctx.json
+    const bar = ctx.progress('import', showBar && isDir ? measureTree(src).bytes : undefined, 'bytes')
     try {
       const before = await store.stats()
       const started = performance.now()
