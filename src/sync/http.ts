@@ -10,6 +10,8 @@ export interface TrafficStats { requests: number, bytesSent: number, bytesReceiv
 export interface PeerOptions {
   /** Bearer token (tenant servers). */
   token?: string
+  /** A connection silent for this long fails with PeerUnreachableError (default: XENO_SYNC_IDLE_MS or 120 s). */
+  idleTimeoutMs?: number
 }
 
 export interface RequestOptions {
@@ -29,12 +31,14 @@ export class Peer {
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 4 })
   readonly #sockets = new Set<Socket>()
   readonly #token?: string
+  readonly #idleMs: number
   #requests = 0
 
   constructor (url: string, options: PeerOptions = {}) {
     try { this.url = new URL(url) } catch (err) { throw new BadRefError(`"${url}" is not a store URL`, { cause: err }) }
     if (this.url.protocol !== 'http:') throw new BadRefError(`unsupported store URL "${url}" (http:// only)`)
     this.#token = options.token
+    this.#idleMs = options.idleTimeoutMs ?? (Number(process.env.XENO_SYNC_IDLE_MS ?? 0) || 120_000)
   }
 
   get stats (): TrafficStats {
@@ -54,6 +58,7 @@ export class Peer {
     const req = http.request(new URL(base + path, this.url), { method, headers, agent: this.#agent, signal: options.signal })
     this.#requests++
     req.on('socket', (s) => this.#sockets.add(s))
+    req.setTimeout(this.#idleMs, () => req.destroy(new PeerUnreachableError(`${this.url.origin} sent nothing for ${this.#idleMs / 1000} s`)))
     const responded = once(req, 'response') as Promise<[IncomingMessage]>
     let writeError: unknown
     const writing = writeBody(req, options.body).catch((err) => { writeError = err; req.destroy(err) })

@@ -1,17 +1,16 @@
-import { CID } from 'multiformats/cid'
 import { ChunkMissingError } from '../../cas/errors.js'
 import { publishName } from '../../sync/client-names.js'
 import { push } from '../../sync/client.js'
 import { clientConfig, formatBytes, peerFor, signingKey } from '../../sync/cli-support.js'
-import { parseRef } from '../../sync/refs.js'
 import { UsageError, stringOption, type Command } from '../command.js'
-import { openCliStore, resolveRoot } from '../store.js'
+import { openCliStore } from '../store.js'
+import { resolveLayerRoot } from '../view.js'
 
 const command: Command = {
   summary: 'send a tree from the local store to a XenoStore (only the blocks it lacks)',
   usage: 'REF --to URL [--name NAME] [--token TOKEN] [--key FILE]',
   help: [
-    'REF is a local pin name, a CID, cas://CID or template://NAME@CID. The store is asked which',
+    'REF is a local pin name, a CID, cas://CID, template://NAME@CID or template://NAME (local pin). The store is asked which',
     'blocks it lacks (batched), and only those are sent, in one CAR stream per 256 MiB. A re-run',
     'after an interruption sends only the rest. --name NAME then publishes NAME -> root, signed',
     'with --key (default ~/.config/xeno/key.pem, see `xeno key generate`).',
@@ -28,12 +27,7 @@ const command: Command = {
     const key = name !== undefined ? await signingKey(ctx.options, config) : undefined
     await using store = await openCliStore(ctx)
     const ref = ctx.positionals[0]
-    let root: CID
-    if (ref.startsWith('cas://') || ref.startsWith('template://')) {
-      const parsed = parseRef(ref)
-      if (parsed.kind !== 'cid') throw new UsageError('push needs an immutable reference (a local name, CID, cas://CID or template://NAME@CID)')
-      root = parsed.cid
-    } else root = await resolveRoot(store, ref)
+    const root = await resolveLayerRoot(store, ref)
     if (!await store.has(root)) throw new ChunkMissingError(root)
     const peer = peerFor(to, ctx.options, config)
     const bar = ctx.progress('push', undefined, 'bytes')

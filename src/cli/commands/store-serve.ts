@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { once } from 'node:events'
-import { openLocalStore } from '../../cas/store/local.js'
+import { openLocalStore } from '../../cas/index.js'
 import { BadConfigError } from '../../sync/errors.js'
 import { loadConfig } from '../../sync/config.js'
 import { buildSyncApp } from '../../sync/server.js'
