@@ -51,7 +51,10 @@ interface LinkGroup {
  * root on every machine. Files are read, chunked, hashed and compressed on worker threads
  * while this thread walks in depth-first name order and writes nodes bottom-up as soon as a
  * directory's contents are stored. Rejects ImportError for unreadable entries, unsupported
- * file types or names that are not valid UTF-8.
+ * file types or names that are not valid UTF-8. `dir` may be a symlink to the directory.
+ * Blocks are written as the import goes and are reachable from nothing until the caller pins
+ * the root: hold a write lease (LocalStore.beginWrite) across the import and the pin, so a
+ * concurrent GC leaves them alone.
  */
 export async function importDirectory (dir: string, sink: IngestSink, options: ImportOptions = {}): Promise<ImportResult> {
   const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes })
