@@ -4,7 +4,8 @@ import type { Entry } from './interface.js'
 import { lowerInoKey, type InodeTable } from './inodes.js'
 import { decodeJson, type KvTxn } from './kv.js'
 import type { Resolved } from './layer.js'
-import { joinPath } from './path.js'
+import { joinPath, splitPath } from './path.js'
+import { Tree } from './tree.js'
 import type { Union } from './union.js'
 import { isUpperEntry, nodeOfEntry, type UpperNode } from './upper-node.js'
 import { putDirent, putNode, ROOT_UPPER_INO, type UpperLayer } from './writable.js'
@@ -85,7 +86,33 @@ export async function copyUp (ctx: MutationCtx, parent: Resolved<UpperLayer>, r:
   putDirent(ctx.txn, dirRel, name, { i: ino })
   const rel = dirRel === '/' ? `/${name}` : `${dirRel}/${name}`
   ctx.inodes.moved(ctx.txn, ino, rel)
+  if (r.entry.kind === 'file' && r.entry.hardlink !== undefined) node.nl += await copyUpLinkGroup(ctx, r, ino)
+  putNode(ctx.txn, ino, node)
   return { ino, node, rel }
+}
+
+/**
+ * The other names of a lower hard-link group follow a member into the writable layer (one
+ * node, one ino), so a write through one name shows through all, as before the copy-up.
+ * Finding them walks the member's layer once (hard links are rare; this is not a hot path).
+ * Resolves how many other names it linked.
+ */
+async function copyUpLinkGroup (ctx: MutationCtx, r: Resolved<UpperLayer>, ino: number): Promise<number> {
+  const layer = r.sources[0].layer
+  const leader = r.entry.hardlink
+  if (!(layer instanceof Tree) || leader === undefined) return 0
+  const self = joinPath(r.names)
+  let linked = 0
+  for await (const { path, entry } of layer.walk()) {
+    if (entry.hardlink !== leader || path === self) continue
+    const names = splitPath(path)
+    const other = await ctx.union.resolve(names).catch(() => undefined)
+    if (other === undefined || other.sources[0].layer !== layer || other.entry.hardlink !== leader) continue
+    const chain = await upperDir(ctx, names.slice(0, -1))
+    putDirent(ctx.txn, relOf(chain[chain.length - 1]), names[names.length - 1], { i: ino })
+    linked++
+  }
+  return linked
 }
 
 /** True when a layer below the writable one shows `name` in `dir` (so removal needs a whiteout). */

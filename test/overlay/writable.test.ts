@@ -211,4 +211,33 @@ W('view.commit() takes a consistent snapshot while writes go on', async (ctx) =>
   assert.is((await snap.statRequired('/etc/passwd')).size, 4)
 })
 
+W('a lower hard-link group is copied up together: a write through one name shows through all', async () => {
+  const src = await tmpdir()
+  const dir = await tmpdir()
+  try {
+    const fs = await import('node:fs/promises')
+    const { importDirectory } = await import('../../src/overlay/import-dir.js')
+    await fs.mkdir(`${src}/a`); await fs.mkdir(`${src}/b`)
+    await fs.writeFile(`${src}/a/one`, 'shared')
+    await fs.link(`${src}/a/one`, `${src}/b/two`)
+    await fs.link(`${src}/a/one`, `${src}/three`)
+    const store = new MemoryChunkStore()
+    const lower = (await importDirectory(src, store, { workers: 1 })).root
+    const layer = await openWritableLayer(dir)
+    const v = await openUnionView({ lowers: [openTree(store, lower)], store, writable: layer })
+    const before = await v.statRequired('/b/two')
+    assert.is((await v.statRequired('/three')).ino, before.ino, 'members share an ino')
+    await v.write('/b/two', 0, new TextEncoder().encode('SH'))
+    for (const p of ['/a/one', '/b/two', '/three']) {
+      assert.is(text(await v.read(p, 0, 10)), 'SHared', p)
+      const a = await v.statRequired(p)
+      assert.equal([a.ino, a.nlink], [before.ino, 3], p)
+    }
+    const { root } = await v.commit()
+    const overlay = openTree(store, root)
+    assert.is((await overlay.stat('/three'))?.hardlink, 'a/one')
+    await v.close(); await layer.close()
+  } finally { await rmrf(src); await rmrf(dir) }
+})
+
 W.run()
