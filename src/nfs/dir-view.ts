@@ -6,7 +6,7 @@ import {
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { join } from 'node:path'
-import type { Attrs, CreateAttrs, FileKind, Ino, SetAttrs, ViewDirEntry, WriteView } from '../overlay/view.js'
+import type { Attrs, CreateAttrs, FileKind, Ino, SetAttrs, ViewDirEntry, WriteView } from '../overlay/index.js'
 import { NfsStatusError } from './errors.js'
 import { nfsstat3 } from './nfs3/consts.js'
 

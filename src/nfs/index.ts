@@ -1,74 +1,12 @@
-import type { AddressInfo } from 'node:net'
-import { NfsExport, type ExportOptions } from './exports.js'
-import { HandleCodec } from './handles.js'
-import { mountProgram } from './mount/index.js'
-import { MOUNT_PROGRAM, MOUNT_V3, NFS_PROGRAM, NFS_V3 } from './nfs3/consts.js'
-import { Nfs3State, nfs3Program } from './nfs3/index.js'
-import { IPPROTO_TCP, portmapProgram, type Mapping } from './portmap.js'
-import { RpcServer, type RpcServerOptions, type RpcStats } from './server.js'
-
+/** The NFS module's public surface: the server factory, backends, caches and errors. */
+export { createNfsServer, type NfsServer, type NfsServerOptions } from './nfs-server.js'
 export type { Filesystem, Attrs, NodeId, SetAttrs, Caller, CreateHow, FsStat, ReaddirResult } from './backend.js'
 export { viewFilesystem, type ViewFilesystemOptions } from './backend-view.js'
+export { DirView } from './dir-view.js'
+export { ChunkCache, DEFAULT_CHUNK_CACHE_BYTES_256MIB, type BatchChunkReader, type ChunkCacheOptions, type ChunkSource } from './chunk-cache.js'
+export { cachedKv } from './kv-cache.js'
+export { AccessTrace, tracedFilesystem } from './trace.js'
 export { NfsExport, type ExportOptions } from './exports.js'
 export { HandleCodec } from './handles.js'
 export * from './errors.js'
 export { RpcServer, RpcAuthError, type RpcProgram, type Procedure, type CallContext } from './server.js'
-
-export interface NfsServerOptions extends RpcServerOptions {
-  readonly exports: readonly ExportOptions[]
-  /** Holds the handle secret; keep it to keep handles valid across restarts. */
-  readonly stateDir: string
-  /** Address to listen on. Default 127.0.0.1. */
-  readonly host?: string
-  /** NFS port (0: ephemeral). MOUNT and PORTMAP are served here too. Default 0. */
-  readonly port?: number
-  /** A separate MOUNT port (0: ephemeral). Default: none, MOUNT is on `port`. */
-  readonly mountPort?: number
-  /** A separate PORTMAP v2 port (RFC 1833). Default: none. */
-  readonly portmapPort?: number
-}
-
-export interface NfsServer extends AsyncDisposable {
-  readonly port: number
-  readonly mountPort: number
-  readonly portmapPort?: number
-  readonly stats: RpcStats
-  readonly exports: readonly NfsExport[]
-  close (): Promise<void>
-}
-
-/**
- * Starts an NFSv3 + MOUNT v3 (+ optional PORTMAP v2) server over TCP for `exports`. Resolves
- * once every listener is bound; rejects (closing what was opened) if one cannot be.
- */
-export async function createNfsServer (options: NfsServerOptions): Promise<NfsServer> {
-  const host = options.host ?? '127.0.0.1'
-  const exports = options.exports.map((e) => new NfsExport(e))
-  const state = new Nfs3State(await HandleCodec.open(options.stateDir), exports)
-  const rpc = new RpcServer(options)
-  let ports = { nfs: 0, mount: 0 }
-  const mappings = (): Mapping[] => [
-    { prog: NFS_PROGRAM, vers: NFS_V3, prot: IPPROTO_TCP, port: ports.nfs },
-    { prog: MOUNT_PROGRAM, vers: MOUNT_V3, prot: IPPROTO_TCP, port: ports.mount }
-  ]
-  rpc.add(nfs3Program(state)).add(mountProgram(state)).add(portmapProgram(mappings))
-  try {
-    const nfs: AddressInfo = await rpc.listen(options.port ?? 0, host)
-    const mount = options.mountPort === undefined ? nfs : await rpc.listen(options.mountPort, host)
-    ports = { nfs: nfs.port, mount: mount.port }
-    const portmap = options.portmapPort === undefined ? undefined : await rpc.listen(options.portmapPort, host)
-    const close = async (): Promise<void> => { await rpc.close() }
-    return {
-      port: nfs.port,
-      mountPort: mount.port,
-      portmapPort: portmap?.port,
-      stats: rpc.stats,
-      exports,
-      close,
-      [Symbol.asyncDispose]: close
-    }
-  } catch (err) {
-    await rpc.close()
-    throw err
-  }
-}

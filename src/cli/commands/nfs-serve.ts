@@ -1,16 +1,11 @@
 import { once } from 'node:events'
 import { join } from 'node:path'
-import { openLevelKv, type Kv } from '../../overlay/kv.js'
-import { createMountHook } from '../../overlay/mount.js'
-import { openTree, type Tree } from '../../overlay/tree.js'
-import { openUnionView } from '../../overlay/union-view.js'
+import { createMountHook, openLevelKv, openTree, openUnionView, openWritableLayer, type Kv, type Tree, type WritableLayer } from '../../overlay/index.js'
 import type { UpperLayer } from '../../overlay/writable.js'
-import { openWritableLayer, type WritableLayer } from '../../overlay/writable.js'
-import { createNfsServer, viewFilesystem, type Filesystem } from '../../nfs/index.js'
-import { DirView } from '../../nfs/dir-view.js'
-import { ChunkCache, type BatchChunkReader } from '../../nfs/chunk-cache.js'
-import { cachedKv } from '../../nfs/kv-cache.js'
-import { AccessTrace, tracedFilesystem } from '../../nfs/trace.js'
+import {
+  AccessTrace, ChunkCache, DirView, cachedKv, createNfsServer, tracedFilesystem, viewFilesystem,
+  type BatchChunkReader, type Filesystem
+} from '../../nfs/index.js'
 import { UsageError, stringOption, stringsOption, type Command } from '../command.js'
 import { openCliStore } from '../store.js'
 import { MEDIA, Peer, PeerRejectedError, ROUTES, decodeCar, encodeMessage, packCids, peerHas } from '../../sync/index.js'
