@@ -7,6 +7,7 @@ import { readAll, type Peer } from './http.js'
 import { findMissing } from './missing.js'
 import { bitAt, decodeMessage, encodeMessage, MEDIA, packCids, ROUTES, type HasResponse, type UploadResult } from './protocol.js'
 import { isNode, walkTree } from './walk.js'
+import { compressStream, decompressStream, transferLevel, ZSTD_ENCODING } from './zstd-stream.js'
 import { linksOf } from '../overlay/codec.js'
 
 /** What a push or pull moved. `wireBytes` is every byte on the TCP connections, both ways. */
@@ -84,21 +85,36 @@ export async function push (local: ChunkReader, root: CID, peer: Peer, options: 
         yield { cid, bytes }
       }
     }
-    const answer = decodeMessage<UploadResult>(await peer.fetchBytes('PUT', ROUTES.blocks, { body: encodeCar([root], segment()), contentType: MEDIA.car, signal: options.signal }))
+    const answer = decodeMessage<UploadResult>(await peer.fetchBytes('PUT', ROUTES.blocks, { ...carBody(encodeCar([root], segment())), signal: options.signal }))
     if (answer.blocks === 0 && segmentBytes > 0) throw new PeerRejectedError(502, 'SYNC_BAD_ANSWER', 'store accepted no blocks')
   }
   return finish(root, peer, before, missing.length, blockBytes, all.length - missing.length)
 }
 
-/** Streams a want answer into `store`, every block verified; resolves the CIDs received. */
-async function receive (peer: Peer, body: object, store: ChunkStore, options: TransferOptions): Promise<{ got: Set<string>, bytes: number }> {
-  const res = await peer.request('POST', ROUTES.want, { body: encodeMessage({ v: 1, ...body }), contentType: MEDIA.msgpack, signal: options.signal })
-  const got = new Set<string>()
-  let bytes = 0
-  const source = async function * (): AsyncIterable<Uint8Array> {
+/** Request options of an upload of `car`: zstd-compressed at the transfer level (unless 0). */
+export function carBody (car: AsyncIterable<Uint8Array>): { body: AsyncIterable<Uint8Array>, contentType: string, headers: Record<string, string> } {
+  const level = transferLevel()
+  if (level === 0) return { body: car, contentType: MEDIA.car, headers: {} }
+  return { body: compressStream(car, level), contentType: MEDIA.car, headers: { 'content-encoding': ZSTD_ENCODING } }
+}
+
+/** Sends a want request; resolves the CAR bytes of the answer (decompressed when the peer compressed it). */
+export async function wantStream (peer: Peer, body: object, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+  const level = transferLevel()
+  const headers: Record<string, string> = level === 0 ? {} : { 'accept-encoding': ZSTD_ENCODING, 'x-xeno-zstd-level': String(level) }
+  const res = await peer.request('POST', ROUTES.want, { body: encodeMessage({ v: 1, ...body }), contentType: MEDIA.msgpack, headers, signal })
+  const raw = async function * (): AsyncIterable<Uint8Array> {
     try { yield * res } catch (err) { throw new PeerUnreachableError('connection broke during the transfer (re-run to resume)', { cause: err }) }
   }
-  for await (const block of decodeCar(source())) {
+  return res.headers['content-encoding'] === ZSTD_ENCODING ? decompressStream(raw()) : raw()
+}
+
+/** Streams a want answer into `store`, every block verified; resolves the CIDs received. */
+async function receive (peer: Peer, body: object, store: ChunkStore, options: TransferOptions): Promise<{ got: Set<string>, bytes: number }> {
+  const source = await wantStream(peer, body, options.signal)
+  const got = new Set<string>()
+  let bytes = 0
+  for await (const block of decodeCar(source)) {
     await store.put(block.cid, block.bytes, options)
     got.add(block.cid.toString())
     bytes += block.bytes.length

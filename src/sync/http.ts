@@ -17,6 +17,7 @@ export interface PeerOptions {
 export interface RequestOptions {
   body?: Uint8Array | AsyncIterable<Uint8Array>
   contentType?: string
+  headers?: Record<string, string>
   signal?: AbortSignal
 }
 
@@ -50,7 +51,7 @@ export class Peer {
 
   /** Sends one request; resolves the response once its status is 2xx (the body is still to be read). */
   async request (method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
-    const headers: Record<string, string> = {}
+    const headers: Record<string, string> = { ...options.headers }
     if (this.#token !== undefined) headers.authorization = `Bearer ${this.#token}`
     if (options.contentType !== undefined) headers['content-type'] = options.contentType
     if (options.body instanceof Uint8Array) headers['content-length'] = String(options.body.length)

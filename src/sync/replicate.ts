@@ -2,13 +2,13 @@ import { CID } from 'multiformats/cid'
 import type { AbortOptions } from '../cas/interface.js'
 import { MemoryChunkStore } from '../cas/store/memory.js'
 import { decodeCar, encodeCar, type Block } from './car.js'
-import { peerHas, pull } from './client.js'
+import { carBody, peerHas, pull, wantStream } from './client.js'
 import { fetchRecord, listNames, putRecord } from './client-names.js'
 import { IncompleteTransferError, NotFoundError, UntrustedKeyError } from './errors.js'
 import type { Peer } from './http.js'
 import { findMissing } from './missing.js'
 import { isTrusted, verifyRecord, type NameRecord, type TrustEntry } from './names.js'
-import { encodeMessage, MEDIA, packCids, ROUTES } from './protocol.js'
+import { packCids, ROUTES } from './protocol.js'
 import { isNode, walkTree } from './walk.js'
 
 export interface ReplicateResult {
@@ -69,13 +69,12 @@ async function copyTree (from: Peer, to: Peer, record: NameRecord, options: Repl
     const batch = options.batchSize ?? 16_384
     for (let i = 0; i < lackingLeaves.length; i += batch) {
       const part = lackingLeaves.slice(i, i + batch)
-      const res = await from.request('POST', ROUTES.want, { body: encodeMessage({ v: 1, cids: packCids(part) }), contentType: MEDIA.msgpack, signal: options.signal })
       let n = 0
-      for await (const block of decodeCar(res)) { n++; yield block }
+      for await (const block of decodeCar(await wantStream(from, { cids: packCids(part) }, options.signal))) { n++; yield block }
       if (n < part.length) throw new IncompleteTransferError(`${from.url.origin} lacks ${part.length - n} blocks of ${root}`)
     }
   }
-  await to.fetchBytes('PUT', ROUTES.blocks, { body: encodeCar([root], blocks()), contentType: MEDIA.car, signal: options.signal })
+  await to.fetchBytes('PUT', ROUTES.blocks, { ...carBody(encodeCar([root], blocks())), signal: options.signal })
   return { blocks: missing.length, present: all.length - missing.length }
 }
 

@@ -8,6 +8,7 @@ import { decodeCar, encodeCar, type Block } from './car.js'
 import { BadRequestError, NotFoundError, TooLargeError } from './errors.js'
 import { cidFromBytes, decodeMessage, encodeMessage, MEDIA, ROUTES, toBitmap, unpackCids, type HasRequest, type UploadResult, type WantRequest } from './protocol.js'
 import type { SyncContext } from './server.js'
+import { compressStream, decompressStream, MAX_ZSTD_LEVEL, ZSTD_ENCODING } from './zstd-stream.js'
 import { nodeClosure, nodeSet } from './walk.js'
 
 /** Grants are written in batches of this many blocks (and at the end or on failure). */
@@ -45,7 +46,10 @@ export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): vo
       roots = [root]
     } else throw new BadRequestError('want needs "cids" or "root"')
     void reply.header('content-type', MEDIA.car)
-    return Readable.from(encodeCar(roots, blocks))
+    const level = requestedLevel(req.headers)
+    if (level === 0) return Readable.from(encodeCar(roots, blocks))
+    void reply.header('content-encoding', ZSTD_ENCODING)
+    return Readable.from(compressStream(encodeCar(roots, blocks), level))
   })
 
   /** Blocks of `cids` that are readable; a corrupt stored block is skipped, never served. */
@@ -71,7 +75,10 @@ export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): vo
       pending = []
     }
     try {
-      for await (const block of decodeCar(limitBytes(req.body, limits.maxCarBytes), { maxBlockBytes: limits.maxBlockBytes })) {
+      const encoding = req.headers['content-encoding']
+      if (encoding !== undefined && encoding !== ZSTD_ENCODING && encoding !== 'identity') throw new BadRequestError(`unsupported content-encoding "${encoding}"`)
+      const body = encoding === ZSTD_ENCODING ? badZstdIsBadRequest(decompressStream(req.body)) : req.body
+      for await (const block of decodeCar(limitBytes(body, limits.maxCarBytes), { maxBlockBytes: limits.maxBlockBytes })) {
         // decodeCar verified the bytes against the CID: only now may the tenant own the block.
         if (!await store.has(block.cid)) { await store.put(block.cid, block.bytes); result.stored++ }
         result.blocks++
@@ -104,6 +111,19 @@ export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): vo
 function body (value: unknown): Uint8Array {
   if (!(value instanceof Uint8Array)) throw new BadRequestError(`expected a ${MEDIA.msgpack} body`)
   return value
+}
+
+/** The zstd level a want asks for (Accept-Encoding: zstd, X-Xeno-Zstd-Level, default 3); 0 = uncompressed. */
+function requestedLevel (headers: Record<string, string | string[] | undefined>): number {
+  const accept = String(headers['accept-encoding'] ?? '')
+  if (!accept.split(',').some((e) => e.trim().split(';')[0] === ZSTD_ENCODING)) return 0
+  const n = Number(headers['x-xeno-zstd-level'] ?? 3)
+  return Number.isInteger(n) && n > 0 ? Math.min(n, MAX_ZSTD_LEVEL) : 3
+}
+
+/** Errors of a zstd body become 400s (an aborted request fails here too; nobody reads that answer). */
+async function * badZstdIsBadRequest (source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  try { yield * source } catch (err) { throw new BadRequestError('upload body is not a valid zstd stream', { cause: err }) }
 }
 
 /** Passes `source` through, failing with TooLargeError once more than `max` bytes went by. */
