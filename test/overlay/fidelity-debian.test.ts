@@ -16,7 +16,10 @@ import { rmrf, tmpdir } from '../helpers/tmpdir.js'
  */
 const TREE = process.env.XENO_TEST_DEBIAN
 const Debian = suite<{ dir: string }>('Debian root file-system round trip (opt-in: XENO_TEST_DEBIAN=DIR)')
-const test = TREE !== undefined && TREE !== '' ? Debian : Debian.skip
+const enabled = TREE !== undefined && TREE !== ''
+const test = enabled ? Debian : Debian.skip
+// The runner counts a file with no test run as failed: say plainly that this one is opt-in.
+if (!enabled) Debian('not run: set XENO_TEST_DEBIAN=DIR (a debootstrap tree) to run the Debian round trip', () => {})
 
 Debian.before(async (ctx) => { ctx.dir = await tmpdir() })
 Debian.after(async (ctx) => { await rmrf(ctx.dir) })
