@@ -61,6 +61,14 @@ Nfs('a client address that is not allowed is refused at MOUNT and at every NFS c
   } finally { await stranger.close() }
 })
 
+Nfs('calls without AUTH_SYS credentials are denied AUTH_TOOWEAK, except NULL', async ({ c, root }) => {
+  const weak = await c.rpc.call(100003, 3, NFSPROC3.GETATTR, (w) => { w.opaque(root) }, null)
+  assert.ok(weak.kind === 'denied' && weak.rejectStat === 1)
+  if (weak.kind === 'denied') assert.is(weak.body.uint32(), 5)
+  const nul = await c.rpc.call(100003, 3, NFSPROC3.NULL, () => {}, null)
+  assert.ok(nul.kind === 'accepted' && nul.stat === 0)
+})
+
 Nfs('CREATE, WRITE (all stabilities), READ and COMMIT with one write verifier', async ({ c, root, dir }) => {
   const f = await c.create(root, 'new.bin')
   assert.is(f.status, 0)

@@ -3,7 +3,8 @@ import type { Attrs, Caller, NodeId } from '../backend.js'
 import { NfsStatusError, StaleHandleError, statusOf } from '../errors.js'
 import type { NfsExport } from '../exports.js'
 import type { HandleCodec } from '../handles.js'
-import type { CallContext, Encoder } from '../server.js'
+import { auth_flavor, auth_stat } from '../rpc.js'
+import { RpcAuthError, type CallContext, type Encoder } from '../server.js'
 import type { XdrReader } from '../xdr.js'
 import { readFh } from './attrs.js'
 import { MNTNAMLEN, nfsstat3, type NfsStat3 } from './consts.js'
@@ -33,9 +34,12 @@ export class Nfs3State {
   /**
    * The export and node of handle `fh` for caller `ctx`. Throws BadHandleError (forged or
    * malformed), StaleHandleError (no such export), or NfsStatusError(NFS3ERR_ACCES) when the
-   * caller's address is not allowed on the export.
+   * caller's address is not allowed on the export. Throws RpcAuthError(AUTH_TOOWEAK) for
+   * calls without AUTH_SYS credentials (the whole call is then denied).
    */
   resolve (fh: Uint8Array, ctx: CallContext): Target {
+    // Exports check identities, so a call without AUTH_SYS credentials is too weak (RFC 5531 §9).
+    if (ctx.cred.flavor !== auth_flavor.AUTH_SYS) throw new RpcAuthError(auth_stat.AUTH_TOOWEAK)
     const exportId = fh.length >= 5 ? ((fh[1]! << 24) | (fh[2]! << 16) | (fh[3]! << 8) | fh[4]!) >>> 0 : 0
     const exp = this.#exports.get(exportId)
     if (exp === undefined) {
@@ -88,6 +92,7 @@ export async function respond (
   try {
     ok = await body()
   } catch (err) {
+    if (err instanceof RpcAuthError) throw err
     const status = statusOf(err)
     const tail = await fail(status)
     return (out) => { out.uint32(status); tail(out) }
