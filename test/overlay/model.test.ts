@@ -79,8 +79,8 @@ async function runModel (seedNo: number, steps: number, stacked = false): Promis
     lowers = [openTree(store, overlay), openTree(store, base)]
     base = next
   }
-  const layer = await openWritableLayer(wdir)
-  const view: UnionView = await openUnionView({ lowers, store, writable: layer })
+  let layer = await openWritableLayer(wdir)
+  let view: UnionView = await openUnionView({ lowers, store, writable: layer })
   const rnd = seededRandom(seedNo)
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]
   const names = ['a', 'b', 'c', 'x', 'y', 'new', 'e', 'top']
@@ -88,6 +88,12 @@ async function runModel (seedNo: number, steps: number, stacked = false): Promis
   let succeeded = 0
   try {
     for (let step = 0; step < steps; step++) {
+      if (step % 60 === 59) {
+        // Everything must survive closing and reopening the layer.
+        await view.close(); await layer.close()
+        layer = await openWritableLayer(wdir)
+        view = await openUnionView({ lowers, store, writable: layer })
+      }
       const existing = await listReal(real)
       const dirs = ['', ...existing.filter((e) => e.dir).map((e) => e.path)]
       const choose = (): string => {
