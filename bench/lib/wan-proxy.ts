@@ -24,36 +24,57 @@ const SEGMENT_BYTES = 16_384
 /**
  * One direction of an emulated link: each piece leaves after the previous one has been
  * serialised at `bytesPerSecond` (one bottleneck queue per connection and direction) and
- * arrives a one-way delay later. Order is kept; the source is paused while the queue is full.
+ * arrives a one-way delay later. The source is paused while the queue is full.
+ *
+ * One FIFO and one timer per direction: separate timers per piece can fire out of order
+ * (Node schedules them from a cached loop time), which would reorder the byte stream.
  */
 function pipeThroughLink (from: Socket, to: Socket, opts: WanLinkOptions, onBytes: (n: number) => void): void {
   const oneWayMs = opts.rttMs / 2
   const limit = opts.queueLimitBytes ?? 262_144
+  const queue: { piece: Buffer | null, due: number }[] = [] // null: the FIN
+  let head = 0
   let lastDepart = 0
   let queued = 0
-  const send = (piece: Buffer): void => {
+  let timer: NodeJS.Timeout | undefined
+
+  const flush = (): void => {
+    timer = undefined
     const now = performance.now()
-    const depart = Math.max(now, lastDepart) + (piece.length / opts.bytesPerSecond) * 1000
-    lastDepart = depart
-    queued += piece.length
-    if (queued > limit) from.pause()
-    setTimeout(() => {
+    while (head < queue.length && queue[head].due <= now + 0.5) {
+      const { piece } = queue[head]
+      queue[head++] = { piece: null, due: 0 } // drop the reference
+      if (piece === null) { if (!to.destroyed) to.end(); continue }
       queued -= piece.length
       if (!to.destroyed) to.write(piece)
-      if (queued <= limit && from.isPaused()) from.resume()
-    }, depart + oneWayMs - now)
+    }
+    if (head > 1024 && head * 2 > queue.length) { queue.splice(0, head); head = 0 }
+    if (queued <= limit && from.isPaused()) from.resume()
+    schedule()
+  }
+  const schedule = (): void => {
+    if (timer !== undefined || head >= queue.length) return
+    timer = setTimeout(flush, Math.max(0, queue[head].due - performance.now()))
+  }
+  const enqueue = (piece: Buffer | null): void => {
+    const now = performance.now()
+    const depart = Math.max(now, lastDepart) + ((piece?.length ?? 0) / opts.bytesPerSecond) * 1000
+    lastDepart = depart
+    queue.push({ piece, due: depart + oneWayMs })
+    if (piece !== null) {
+      queued += piece.length
+      if (queued > limit) from.pause()
+    }
+    schedule()
   }
   from.on('data', (data: Buffer) => {
     onBytes(data.length)
     // Segments of at most 16 KiB, so the first bytes of a big read arrive when a real link
     // would deliver them, not after the whole read has been serialised.
-    for (let i = 0; i < data.length; i += SEGMENT_BYTES) send(data.subarray(i, i + SEGMENT_BYTES))
+    for (let i = 0; i < data.length; i += SEGMENT_BYTES) enqueue(data.subarray(i, i + SEGMENT_BYTES))
   })
-  // A FIN travels the link too: forward it after the data queued before it.
-  from.on('end', () => {
-    const now = performance.now()
-    setTimeout(() => { if (!to.destroyed) to.end() }, Math.max(now, lastDepart) + oneWayMs - now)
-  })
+  // A FIN travels the link too: it is delivered after the data queued before it.
+  from.on('end', () => enqueue(null))
   from.on('error', () => to.destroy())
 }
 
