@@ -169,6 +169,17 @@ W('copy-up reads no chunk: chmod reads none, a small write only the chunks it to
     assert.ok(rawGets >= 1 && rawGets <= 2, `${rawGets} chunks read for a 3-byte write`)
     big.set([1, 2, 3], 1_500_000)
     assert.ok(Buffer.from(await v.read('/big', 0, big.length)).equals(Buffer.from(big)))
+    // The committed file reuses every chunk but the ones around the write.
+    const { root: committed, chunks } = await v.commit(inner)
+    const before = openTree(inner, lower)
+    const after = openTree(inner, committed)
+    const old = new Set<string>()
+    for await (const s of before.spans((await before.stat('/big'))!)) old.add(s.cid.toString())
+    let fresh = 0
+    let total = 0
+    for await (const s of after.spans((await after.stat('/big'))!)) { total++; if (!old.has(s.cid.toString())) fresh++ }
+    assert.ok(fresh >= 1 && fresh <= 2 && chunks === fresh, `${fresh} of ${total} chunks new, ${chunks} stored`)
+    assert.ok(total > 10)
     await v.close(); await layer.close(); await rmrf(dir)
   } finally { await rmrf(src) }
 })
