@@ -4,7 +4,7 @@ import { HandleCodec } from './handles.js'
 import { mountProgram } from './mount/index.js'
 import { MOUNT_PROGRAM, MOUNT_V3, NFS_PROGRAM, NFS_V3 } from './nfs3/consts.js'
 import { Nfs3State, nfs3Program } from './nfs3/index.js'
-import { IPPROTO_TCP, portmapProgram, type Mapping } from './portmap.js'
+import { IPPROTO_TCP, IPPROTO_UDP, portmapProgram, type Mapping } from './portmap.js'
 import { RpcServer, type RpcServerOptions, type RpcStats } from './server.js'
 
 export interface NfsServerOptions extends RpcServerOptions {
@@ -19,6 +19,8 @@ export interface NfsServerOptions extends RpcServerOptions {
   readonly mountPort?: number
   /** A separate PORTMAP v2 port (RFC 1833). Default: none. */
   readonly portmapPort?: number
+  /** Serve UDP on the same ports too (MOUNT and PORTMAP queries of older or in-kernel clients). Default true. */
+  readonly udp?: boolean
 }
 
 export interface NfsServer extends AsyncDisposable {
@@ -40,9 +42,13 @@ export async function createNfsServer (options: NfsServerOptions): Promise<NfsSe
   const state = new Nfs3State(await HandleCodec.open(options.stateDir), exports)
   const rpc = new RpcServer(options)
   let ports = { nfs: 0, mount: 0 }
+  const udp = options.udp ?? true
   const mappings = (): Mapping[] => [
     { prog: NFS_PROGRAM, vers: NFS_V3, prot: IPPROTO_TCP, port: ports.nfs },
-    { prog: MOUNT_PROGRAM, vers: MOUNT_V3, prot: IPPROTO_TCP, port: ports.mount }
+    { prog: MOUNT_PROGRAM, vers: MOUNT_V3, prot: IPPROTO_TCP, port: ports.mount },
+    ...(udp
+      ? [{ prog: NFS_PROGRAM, vers: NFS_V3, prot: IPPROTO_UDP, port: ports.nfs }, { prog: MOUNT_PROGRAM, vers: MOUNT_V3, prot: IPPROTO_UDP, port: ports.mount }]
+      : [])
   ]
   rpc.add(nfs3Program(state)).add(mountProgram(state)).add(portmapProgram(mappings))
   try {
@@ -50,6 +56,17 @@ export async function createNfsServer (options: NfsServerOptions): Promise<NfsSe
     const mount = options.mountPort === undefined ? nfs : await rpc.listen(options.mountPort, host)
     ports = { nfs: nfs.port, mount: mount.port }
     const portmap = options.portmapPort === undefined ? undefined : await rpc.listen(options.portmapPort, host)
+    if (udp) {
+      // The same port numbers over UDP (RFC 1833 mappings are per protocol; keeping them equal is simplest).
+      for (const p of new Set([nfs.port, mount.port, ...(portmap === undefined ? [] : [portmap.port])])) {
+        try {
+          await rpc.listenUdp(p, host)
+        } catch (err) {
+          // TCP is what NFSv3 clients use; a UDP port taken by someone else is not fatal.
+          options.log?.(`nfs: no UDP on ${host}:${p}: ${(err as Error).message}`)
+        }
+      }
+    }
     const close = async (): Promise<void> => { await rpc.close() }
     return {
       port: nfs.port,

@@ -1,4 +1,5 @@
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
+import { createSocket, type Socket as UdpSocket } from 'node:dgram'
+import { createServer, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net'
 import { NfsConfigError, XdrError } from './errors.js'
 import { RecordDecoder, recordMark } from './record.js'
 import {
@@ -55,6 +56,8 @@ export const DEFAULT_MAX_RECORD_SIZE = 1_048_576 + 65_536
 const DEFAULT_MAX_IN_FLIGHT = 64
 const DEFAULT_MAX_QUEUED_BYTES_8MIB = 8_388_608
 const DEFAULT_MAX_CONNECTIONS = 512
+/** Largest UDP payload over IPv4. */
+const MAX_UDP_REPLY_BYTES = 65_507
 
 /** Counters for tests and stats. */
 export interface RpcStats { calls: number, garbage: number, oversized: number, systemErrors: number, connections: number }
@@ -67,6 +70,7 @@ export class RpcServer {
   readonly #programs = new Map<number, Map<number, RpcProgram>>()
   readonly #servers: Server[] = []
   readonly #sockets = new Set<Socket>()
+  readonly #udp: UdpSocket[] = []
   readonly #opts: Required<Omit<RpcServerOptions, 'log'>> & { log: (m: string) => void }
   readonly stats: RpcStats = { calls: 0, garbage: 0, oversized: 0, systemErrors: 0, connections: 0 }
   #closed = false
@@ -101,9 +105,40 @@ export class RpcServer {
     return server.address() as AddressInfo
   }
 
+  /**
+   * Also serves UDP on host:port (RFC 5531 §3: one message per datagram, no record marking),
+   * for clients that query the portmapper or mountd over UDP. Replies larger than a datagram
+   * can carry are answered SYSTEM_ERR. Calls in flight are bounded like one TCP connection's.
+   */
+  async listenUdp (port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    if (this.#closed) throw new NfsConfigError('server is closed')
+    const udp = createSocket(isIPv6(host) ? 'udp6' : 'udp4')
+    this.#udp.push(udp)
+    let inFlight = 0
+    udp.on('message', (msg, rinfo) => {
+      if (inFlight >= this.#opts.maxInFlight) return // dropped: UDP clients retransmit
+      inFlight++
+      void this.#dispatch(msg, unmapIpv4(rinfo.address), rinfo.port).then((reply) => {
+        inFlight--
+        if (reply === undefined) return
+        let bytes = reply.bytes()
+        if (bytes.length > MAX_UDP_REPLY_BYTES) bytes = acceptedReply(peekXid(msg)!, accept_stat.SYSTEM_ERR).bytes()
+        udp.send(bytes, rinfo.port, rinfo.address)
+      })
+    })
+    udp.on('error', (err) => { this.#opts.log(`rpc: udp: ${err.message}`) })
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject)
+      udp.bind(port, host, () => { udp.off('error', reject); resolve() })
+    })
+    return udp.address()
+  }
+
   /** Stops listening and closes every connection. Idempotent. */
   async close (): Promise<void> {
     this.#closed = true
+    for (const u of this.#udp) u.close()
+    this.#udp.length = 0
     for (const s of this.#sockets) s.destroy()
     await Promise.all(this.#servers.map(async (s) => await new Promise<void>((resolve) => s.close(() => { resolve() }))))
     this.#servers.length = 0

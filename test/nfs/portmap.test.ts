@@ -6,6 +6,8 @@ import { promisify } from 'node:util'
 import { createNfsServer, type NfsServer } from '../../src/nfs/index.js'
 import { rmrf, tmpdir } from '../helpers/tmpdir.js'
 import { RpcClient } from './client.js'
+import { createSocket } from 'node:dgram'
+import { XdrReader, XdrWriter } from '../../src/nfs/xdr.js'
 
 const run = promisify(execFile)
 const Pmap = suite('PORTMAP v2 (RFC 1833)')
@@ -27,12 +29,32 @@ Pmap('GETPORT maps NFS and MOUNT to their ports; DUMP lists them; SET is refused
     const dump = await c.call(100000, 2, 4)
     let n = 0
     if (dump.kind === 'accepted') while (dump.body.bool()) { dump.body.uint32(); dump.body.uint32(); dump.body.uint32(); dump.body.uint32(); n++ }
-    assert.is(n, 2)
+    assert.is(n, 4, 'NFS and MOUNT over TCP and UDP')
     const set = await c.call(100000, 2, 1, (w) => { w.uint32(1).uint32(1).uint32(6).uint32(1) })
     assert.ok(set.kind === 'accepted' && set.body.bool() === false)
     await c.close()
   } finally {
     await server?.close()
+    await rmrf(dir)
+  }
+})
+
+Pmap('UDP: one call per datagram, on the same ports (RFC 5531 §3)', async () => {
+  const dir = await tmpdir()
+  const server = await createNfsServer({ stateDir: dir, exports: [], portmapPort: 0 })
+  const sock = createSocket('udp4')
+  try {
+    const call = new XdrWriter().uint32(99).uint32(0).uint32(2).uint32(100000).uint32(2).uint32(3).uint32(0).uint32(0).uint32(0).uint32(0)
+      .uint32(100005).uint32(3).uint32(17).uint32(0).bytes()
+    const reply = new Promise<Buffer>((resolve) => sock.once('message', resolve))
+    sock.send(call, server.portmapPort!, '127.0.0.1')
+    const r = new XdrReader(await reply)
+    assert.is(r.uint32(), 99)
+    r.uint32(); assert.is(r.uint32(), 0); r.uint32(); r.opaque(); assert.is(r.uint32(), 0)
+    assert.is(r.uint32(), server.mountPort, 'GETPORT for MOUNT over UDP')
+  } finally {
+    sock.close()
+    await server.close()
     await rmrf(dir)
   }
 })
