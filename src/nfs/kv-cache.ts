@@ -1,7 +1,7 @@
 import type { Kv } from '../overlay/index.js'
 
 /** Entries a cached Kv remembers (values and absences). */
-export const DEFAULT_KV_CACHE_ENTRIES = 262_144
+export const DEFAULT_KV_CACHE_ENTRIES = 131_072
 
 const ABSENT = new Uint8Array(0)
 
