@@ -49,6 +49,8 @@ export interface RpcServerOptions {
   maxQueuedBytes?: number
   /** Concurrent connections; more are closed at once. Default 512. */
   maxConnections?: number
+  /** A connection with no traffic for this long is closed (clients reconnect). Default 5 min. */
+  idleTimeoutMs?: number
   log?: (message: string) => void
 }
 
@@ -56,6 +58,7 @@ export const DEFAULT_MAX_RECORD_SIZE = 1_048_576 + 65_536
 const DEFAULT_MAX_IN_FLIGHT = 64
 const DEFAULT_MAX_QUEUED_BYTES_8MIB = 8_388_608
 const DEFAULT_MAX_CONNECTIONS = 512
+const DEFAULT_IDLE_TIMEOUT_MS = 300_000
 /** Largest UDP payload over IPv4. */
 const MAX_UDP_REPLY_BYTES = 65_507
 
@@ -81,6 +84,7 @@ export class RpcServer {
       maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
       maxQueuedBytes: options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES_8MIB,
       maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       log: options.log ?? (() => {})
     }
   }
@@ -193,6 +197,7 @@ export class RpcServer {
     }, this.#opts.maxRecordSize)
     socket.on('data', (chunk: Buffer) => { decoder.push(chunk) })
     socket.on('error', () => { socket.destroy() })
+    socket.setTimeout(this.#opts.idleTimeoutMs, () => { if (inFlight === 0) socket.destroy() })
     socket.on('close', () => { this.#sockets.delete(socket) })
   }
 

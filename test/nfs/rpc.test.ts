@@ -113,4 +113,16 @@ Rpc('replies (not calls) and garbage headers are dropped without closing the con
   assert.ok(n.kind === 'accepted' && n.stat === 0)
 })
 
+Rpc('idle connections are closed after the idle timeout', async () => {
+  const server = new RpcServer({ idleTimeoutMs: 100 })
+  server.add({ prog: PROG, vers: 3, procs: { 0: () => () => {} } })
+  const { port } = await server.listen(0)
+  const c = await RpcClient.connect(port)
+  const r = await c.call(PROG, 3, 0)
+  assert.ok(r.kind === 'accepted')
+  for (let i = 0; i < 50 && !c.closed; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  assert.ok(c.closed)
+  await server.close()
+})
+
 Rpc.run()
