@@ -6,6 +6,9 @@ import { decodeJson, type KvTxn } from './kv.js'
 import type { Resolved } from './layer.js'
 import { joinPath, splitPath } from './path.js'
 import { Tree } from './tree.js'
+import { writeFileRange } from './upper-edit.js'
+
+const COPY_PIECE_BYTES = 1 << 20
 import type { Union } from './union.js'
 import { isUpperEntry, nodeOfEntry, type UpperNode } from './upper-node.js'
 import { putDirent, putNode, ROOT_UPPER_INO, type UpperLayer } from './writable.js'
@@ -80,6 +83,16 @@ export async function copyUp (ctx: MutationCtx, parent: Resolved<UpperLayer>, r:
   const ino = knownIno ?? await lowerIno(ctx, r.names, r.entry)
   const node = nodeOfEntry(r.entry, ctx.now)
   delete node.o
+  if (isUpperEntry(r.entry) && r.entry.upper.node.sp === true) {
+    // A written file of another writable layer (under a `.mount`): its chunks live in that
+    // layer, not in the store, so here alone the bytes are copied.
+    node.sp = true
+    node.z = 0
+    for (let at = 0; at < r.entry.size; at += COPY_PIECE_BYTES) {
+      const piece = await r.sources[0].layer.read(r.entry, at, COPY_PIECE_BYTES)
+      await writeFileRange(ctx.txn, ctx.upper.chunks, ino, node, at, piece)
+    }
+  }
   const name = r.names[r.names.length - 1]
   const dirRel = relOf(parent)
   putNode(ctx.txn, ino, node)

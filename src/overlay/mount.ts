@@ -21,7 +21,7 @@ import { isUpperEntry } from './upper-node.js'
  *     /srv/logs rw                a local writable layer directory (file:///srv/logs too)
  *     <scheme>://...              anything else goes to the `other` resolver (store URLs)
  *
- * A line is `URL [rw|ro]`: `rw` marks the writable layer; at most one line may have it and
+ * An empty `.mount` (or one of comments only) mounts nothing. A line is `URL [rw|ro]`: `rw` marks the writable layer; at most one line may have it and
  * it must be the first (writes go to the top). Without an `rw` line the subtree is read-only.
  * Resolution is lazy (when a lookup enters D) and cached; mounts nest (a mounted tree may
  * hold `.mount` files of its own) up to MAX_MOUNT_DEPTH, and a URL mounted again inside
@@ -34,7 +34,7 @@ const MAX_PLAIN_DIRS = 65_536
 
 export interface MountLine { readonly url: string, readonly writable: boolean, readonly line: number }
 
-/** Parses a `.mount` file's text; `file` names it in errors. */
+/** Parses a `.mount` file's text; `file` names it in errors. No lines (empty, comments only): no mount. */
 export function parseMountFile (text: string, file: string): MountLine[] {
   const out: MountLine[] = []
   text.split('\n').forEach((raw, i) => {
@@ -51,7 +51,6 @@ export function parseMountFile (text: string, file: string): MountLine[] {
     if (writable && out.length > 0) throw new BadMountError(`${where}: only the first (top) layer can be writable`)
     out.push({ url, writable, line: i + 1 })
   })
-  if (out.length === 0) throw new BadMountError(`${file}: lists no file-system`)
   return out
 }
 
@@ -131,6 +130,7 @@ export function createMountHook<W> (resolvers: MountResolvers): DirHook<W> {
     const bytes = await file.sources[0].layer.read(file.entry, 0, MAX_MOUNT_FILE_BYTES + 1)
     if (bytes.length > MAX_MOUNT_FILE_BYTES) throw new BadMountError(`${path}: larger than ${MAX_MOUNT_FILE_BYTES} bytes`)
     const lines = parseMountFile(new TextDecoder('utf-8', { fatal: false }).decode(bytes), path)
+    if (lines.length === 0) return dir
     const chain = (dir as { mounted?: readonly string[] }).mounted ?? []
     const sources: Source[] = []
     let upper: Resolved<W>['upper']

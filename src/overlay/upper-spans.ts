@@ -20,8 +20,20 @@ export class LayerChunks implements ChunkReader {
   readonly #kv: KvReader
   readonly #store: ChunkReader
   constructor (kv: KvReader, store: ChunkReader) { this.#kv = kv; this.#store = store }
+  /** The shared store (where copied-up lower content lives). */
+  get store (): ChunkReader { return this.#store }
   async has (cid: CID): Promise<boolean> { return (await this.#kv.get(`k:${cid}`)) !== undefined || await this.#store.has(cid) }
   async get (cid: CID): Promise<Uint8Array | undefined> { return (await this.#kv.get(`k:${cid}`)) ?? await this.#store.get(cid) }
+}
+
+const baseReaders = new WeakMap<ChunkReader, FileReader>()
+
+/** A FileReader (with its index-node cache) per store, for content copied up by CID. */
+function baseReader (chunks: ChunkReader): FileReader {
+  const store = chunks instanceof LayerChunks ? chunks.store : chunks
+  let r = baseReaders.get(store)
+  if (r === undefined) { r = new FileReader(store, 256); baseReaders.set(store, r) }
+  return r
 }
 
 /**
@@ -32,7 +44,7 @@ export async function * spansOf (kv: KvReader, chunks: ChunkReader, ino: number,
   from = 0, to = Infinity): AsyncIterable<Span> {
   if (node.sp !== true) {
     if (node.b === undefined) return
-    for await (const s of new FileReader(chunks).spans(CID.parse(node.b), node.z, from, to - from)) {
+    for await (const s of baseReader(chunks).spans(CID.parse(node.b), node.z, from, to - from)) {
       yield { start: s.offset, size: s.size, cid: s.cid }
     }
     return

@@ -21,10 +21,15 @@ Parse('comments, blank lines, rw marker, schemes', () => {
   ])
 })
 
+Parse('an empty .mount, or one of comments only, mounts nothing', () => {
+  assert.equal(parseMountFile('', '/m/.mount'), [])
+  assert.equal(parseMountFile('# later\n\n', '/m/.mount'), [])
+})
+
 Parse('broken lines are errors naming the file and line', () => {
   const cases: Array<[string, string]> = [
     ['cas://a rw extra', '/m/.mount:1'], ['cas://a\ncas://b rw', '/m/.mount:2'], ['relative/dir', '/m/.mount:1'],
-    ['# nothing\n', '/m/.mount'], ['cas://a sometimes', '/m/.mount:1']
+    ['cas://a sometimes', '/m/.mount:1']
   ]
   for (const [text, where] of cases) {
     try { parseMountFile(text, '/m/.mount'); assert.unreachable(text) } catch (err) {
@@ -143,6 +148,30 @@ Mount('writes below a .mount go to its writable layer, the rest to the view own 
     const ownOnly = await openUnionView({ lowers: [openTree(store, empty)], store, writable: mine })
     assert.equal(Object.keys(await dump(ownOnly)), ['/etc', '/etc/motd'])
     await v.sync()
+    await logs.close(); await mine.close()
+  } finally { await rmrf(dir); await rmrf(own) }
+})
+
+Mount('a .mount written through the view takes effect; files written before it are copied into its layer', async () => {
+  const dir = await tmpdir()
+  const own = await tmpdir()
+  try {
+    const store = new MemoryChunkStore()
+    const base = await buildTree(store, { '/srv/keep': 'k' })
+    const logs = await openWritableLayer(dir)
+    const mine = await openWritableLayer(own)
+    const v = await openUnionView({
+      lowers: [openTree(store, base)], store, writable: mine, onDir: createMountHook({ store, writable: async () => logs }) as never
+    })
+    await v.create('/srv/data')
+    await v.write('/srv/data', 0, new TextEncoder().encode('abc'))
+    await v.create('/srv/.mount')
+    await v.write('/srv/.mount', 0, new TextEncoder().encode(`${dir} rw\n`))
+    await v.write('/srv/data', 3, new TextEncoder().encode('def'))
+    assert.is(Buffer.from(await v.read('/srv/data', 0, 100)).toString(), 'abcdef')
+    const empty = await buildTree(store, {})
+    const alone = await openUnionView({ lowers: [openTree(store, empty)], store, writable: logs })
+    assert.is(Buffer.from(await alone.read('/data', 0, 100)).toString(), 'abcdef', 'the mounted layer holds the whole file')
     await logs.close(); await mine.close()
   } finally { await rmrf(dir); await rmrf(own) }
 })
