@@ -3,6 +3,19 @@ import { join } from 'node:path'
 import { posix, S_IFBLK, S_IFCHR, S_IFIFO, S_IFSOCK } from '../../src/overlay/posix.js'
 import { seededBytes } from './bytes.js'
 
+/** A POSIX ACL as the kernel stores it in system.posix_acl_*: version 2, then (tag, perm, id) entries. */
+export function aclXattr (entries: Array<[tag: number, perm: number, id?: number]>): Uint8Array {
+  const b = Buffer.alloc(4 + 8 * entries.length)
+  b.writeUInt32LE(2, 0)
+  entries.forEach(([tag, perm, id], i) => { b.writeUInt16LE(tag, 4 + i * 8); b.writeUInt16LE(perm, 6 + i * 8); b.writeUInt32LE(id ?? 0xffffffff, 8 + i * 8) })
+  return new Uint8Array(b)
+}
+const ACL_USER_OBJ = 0x01
+const ACL_USER = 0x02
+const ACL_GROUP_OBJ = 0x04
+const ACL_MASK = 0x10
+const ACL_OTHER = 0x20
+
 /** security.capability v2 blob for cap_net_raw+ep (what `setcap cap_net_raw+ep` writes). */
 export const CAP_NET_RAW_EP = new Uint8Array([1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
 
@@ -21,7 +34,7 @@ export interface FullTreeOptions {
  * above MAX_DIR_ENTRIES; symlinks (relative, absolute, dangling); a hard-link group across
  * directories; char and block devices, a fifo, a socket; setuid, setgid, sticky and 000
  * modes; foreign uid/gid; nanosecond and pre-1970 mtimes; user.* and security.capability
- * xattrs; names that sort differently in UTF-16 and UTF-8. Needs root (devices, chown).
+ * xattrs; POSIX ACLs (access and default); names that sort differently in UTF-16 and UTF-8. Needs root (devices, chown).
  * Directory mtimes are set last, so the tree is stable once this resolves.
  */
 export function makeFullTree (root: string, options: FullTreeOptions = {}): void {
@@ -67,6 +80,11 @@ export function makeFullTree (root: string, options: FullTreeOptions = {}): void
   P.lsetxattr(p('etc'), 'user.dir-attr', new Uint8Array([0, 1, 2, 255]))
   P.lsetxattr(p('bin', 'ping'), 'security.capability', CAP_NET_RAW_EP)
   P.lsetxattr(p('bin', 'multi-chunk.bin'), 'user.empty', new Uint8Array(0))
+  // POSIX ACLs are xattrs too (rsync -A checks them): an access ACL and a directory default ACL.
+  writeFileSync(p('etc', 'acl-file'), 'acl\n')
+  P.lsetxattr(p('etc', 'acl-file'), 'system.posix_acl_access',
+    aclXattr([[ACL_USER_OBJ, 6], [ACL_USER, 4, 1000], [ACL_GROUP_OBJ, 4], [ACL_MASK, 4], [ACL_OTHER, 4]]))
+  P.lsetxattr(p('var'), 'system.posix_acl_default', aclXattr([[ACL_USER_OBJ, 7], [ACL_GROUP_OBJ, 5], [ACL_OTHER, 0]]))
   // mtimes last, deepest first, so no later change touches them.
   const t = 1_700_000_000_123_456_789n
   P.utimens(p('etc', 'small.conf'), t, t)
