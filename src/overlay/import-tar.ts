@@ -20,7 +20,7 @@ const WHOLE_MEMBER_BYTES = 16 * 1024 * 1024
 const MAX_PENDING_BYTES = 64 * 1024 * 1024
 interface LinkGroup { members: number, leader?: string }
 
-const KIND_OF_TYPE: Record<string, EntryKind> = { 0: 'file', 1: 'file', 2: 'symlink', 3: 'chardev', 4: 'blockdev', 5: 'dir', 6: 'fifo' }
+const KIND_OF_TYPE: Record<string, EntryKind> = { 0: 'file', 1: 'file', 2: 'symlink', 3: 'chardev', 4: 'blockdev', 5: 'dir', 6: 'fifo', D: 'dir' }
 
 /** Directories a tar stream implies but does not list: root-owned, 0755, mtime 0. */
 function defaultDir (name: string): TNode {
