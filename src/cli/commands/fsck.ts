@@ -41,7 +41,7 @@ const fsck: Command = {
       lines.push(`  ${p.repaired ? 'repaired' : 'PROBLEM '} ${p.kind}${p.cid !== undefined ? ' ' + p.cid : ''}${p.pack !== undefined ? ` pack ${p.pack}` : ''}${p.offset !== undefined ? `@${p.offset}` : ''}${p.pin !== undefined ? ` (pin ${p.pin})` : ''}: ${p.detail}`)
     }
     if (r.problems.length > MAX_SHOWN) lines.push(`  ... and ${r.problems.length - MAX_SHOWN} more (--json lists up to 1000)`)
-    if (r.garbageRecords > 0) lines.push(`${r.garbageRecords} unused records (${formatBytes(r.garbageBytes)}) can be reclaimed by xeno gc`)
+    if (r.garbageRecords > 0) lines.push(`${r.garbageRecords} unused records (${formatBytes(r.garbageBytes)}) can be reclaimed by xeno gc (at once with --repack-all)`)
     if (r.strayFiles.length > 0) lines.push(`unknown files in packs/: ${r.strayFiles.join(', ')}`)
     lines.push(r.ok ? (r.repair && r.problems.length > 0 ? 'all problems repaired' : 'store is consistent')
       : `${r.unrepaired} problems left${r.repair ? '' : ' (run xeno fsck --repair)'}`)

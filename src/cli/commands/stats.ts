@@ -24,7 +24,7 @@ const stats: Command = {
       `chunks      ${r.chunks}`,
       `raw         ${formatBytes(r.rawBytes)}`,
       `stored      ${formatBytes(r.storedBytes)} (${r.compressionRatio}x)`,
-      `pack files  ${r.packFiles} (${formatBytes(r.packBytes)} on disk${r.packBytes > r.storedBytes ? `, ${formatBytes(r.packBytes - r.storedBytes)} reclaimable by gc` : ''})`,
+      `pack files  ${r.packFiles} (${formatBytes(r.packBytes)} on disk${r.packBytes > r.storedBytes ? `, ${formatBytes(r.packBytes - r.storedBytes)} reclaimable: xeno gc --repack-all` : ''})`,
       `pins        ${r.pins}`
     ].join('\n')
   }
