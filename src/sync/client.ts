@@ -7,13 +7,15 @@ import { readAll, type Peer } from './http.js'
 import { findMissing } from './missing.js'
 import { bitAt, decodeMessage, encodeMessage, MEDIA, packCids, ROUTES, type HasResponse, type UploadResult } from './protocol.js'
 import { isNode, walkTree } from './walk.js'
+import { decodeDeltaBlock, decompressAgainst, type DeltaBlock } from './delta.js'
+import { matchesCid } from '../cas/hasher.js'
 import { compressStream, decompressStream, transferLevel, ZSTD_ENCODING } from './zstd-stream.js'
 import { linksOf } from '../overlay/codec.js'
 
 /** What a push or pull moved. `wireBytes` is every byte on the TCP connections, both ways. */
 export interface TransferResult {
   readonly root: CID
-  /** Blocks sent (push) or received (pull), and their bytes. */
+  /** Blocks sent (push) or received (pull), and the bytes of blocks on the wire (deltas count compressed). */
   readonly blocks: number
   readonly blockBytes: number
   /** Blocks of the tree the destination already had. */
@@ -109,18 +111,49 @@ export async function wantStream (peer: Peer, body: object, signal?: AbortSignal
   return res.headers['content-encoding'] === ZSTD_ENCODING ? decompressStream(raw()) : raw()
 }
 
-/** Streams a want answer into `store`, every block verified; resolves the CIDs received. */
-async function receive (peer: Peer, body: object, store: ChunkStore, options: TransferOptions): Promise<{ got: Set<string>, bytes: number }> {
+/**
+ * Streams a want answer into `store`, every block verified; resolves the CIDs received and
+ * the bytes of blocks that crossed the wire. With `deltas`, delta blocks are expanded
+ * against the local store (see delta.ts) and only their verified chunks are stored.
+ */
+async function receive (peer: Peer, body: object, store: ChunkStore, options: TransferOptions, deltas = false): Promise<{ got: Set<string>, bytes: number }> {
   const source = await wantStream(peer, body, options.signal)
   const got = new Set<string>()
   let bytes = 0
   for await (const block of decodeCar(source)) {
-    await store.put(block.cid, block.bytes, options)
-    got.add(block.cid.toString())
     bytes += block.bytes.length
     options.onBlock?.(block.bytes.length)
+    const delta = deltas ? decodeDeltaBlock(block) : undefined
+    if (delta !== undefined) {
+      for (const cid of await applyDelta(store, delta, options)) got.add(cid.toString())
+      continue
+    }
+    await store.put(block.cid, block.bytes, options)
+    got.add(block.cid.toString())
   }
   return { got, bytes }
+}
+
+/** Rebuilds the chunks of a delta from the local base chunks; resolves those verified and stored (none when the base is not local or the delta is bad). */
+async function applyDelta (store: ChunkStore, delta: DeltaBlock, options: AbortOptions): Promise<CID[]> {
+  const refs: Uint8Array[] = []
+  for (const cid of delta.refs) {
+    const bytes = await store.get(cid, options).catch(() => undefined)
+    if (bytes === undefined) return []
+    refs.push(bytes)
+  }
+  let plain: Uint8Array
+  try { plain = decompressAgainst(delta.z, Buffer.concat(refs)) } catch { return [] }
+  const out: CID[] = []
+  let off = 0
+  for (const t of delta.targets) {
+    const bytes = plain.subarray(off, off + t.size)
+    off += t.size
+    if (bytes.length !== t.size || !matchesCid(t.cid, bytes)) continue
+    await store.put(t.cid, bytes.slice(), options)
+    out.push(t.cid)
+  }
+  return out
 }
 
 /**
@@ -137,12 +170,15 @@ export async function pull (store: ChunkStore, root: CID, peer: Peer, options: T
   let blocks = 0
   let blockBytes = 0
   let present = 0
-  const want = async (cids: CID[]): Promise<void> => {
+  const want = async (cids: CID[], deltas = false): Promise<void> => {
     for (let i = 0; i < cids.length; i += batch) {
       const part = cids.slice(i, i + batch)
-      const { got, bytes } = await receive(peer, { cids: packCids(part) }, store, options)
-      blocks += got.size; blockBytes += bytes
+      const extra = deltas && options.base !== undefined ? { base: options.base.bytes, root: root.bytes } : {}
+      const { got, bytes } = await receive(peer, { cids: packCids(part), ...extra }, store, options, deltas)
+      blocks += part.filter((c) => got.has(c.toString())).length; blockBytes += bytes
       const lacking = part.filter((c) => !got.has(c.toString()))
+      // A delta that could not be applied here (base chunk absent or corrupt): ask for the plain blocks.
+      if (lacking.length > 0 && deltas) { await want(lacking, false); continue }
       if (lacking.length > 0) throw new IncompleteTransferError(`store lacks ${lacking.length} blocks of ${root} (first: ${lacking[0]})`)
     }
   }
@@ -174,7 +210,7 @@ export async function pull (store: ChunkStore, root: CID, peer: Peer, options: T
   const lackingLeaves = await collect(store.missing(leaves, options))
   present += leaves.length - lackingLeaves.length
   options.onPlan?.(lackingLeaves.length)
-  await want(lackingLeaves)
+  await want(lackingLeaves, options.base !== undefined)
   return finish(root, peer, before, blocks, blockBytes, present)
 }
 

@@ -47,6 +47,8 @@ export interface HasResponse { v: 1, count: number, have: Uint8Array }
  * `want`: either explicit `cids`, answered in that order, or the tree-node closure of `root`:
  * every dag-cbor node reachable from `root` (no raw chunks), skipping subtrees whose node is
  * also a node of the tree `base` (what the client already holds). Absent blocks are left out.
+ * `cids` with `root` and `base`: the client holds tree `base`, so chunks of files of `root`
+ * that changed from `base` may come as delta blocks (see delta.ts) instead of themselves.
  */
 export interface WantRequest { v: 1, cids?: Uint8Array, root?: Uint8Array, base?: Uint8Array }
 /** Result of an upload: blocks in the CAR, of which newly stored, and bytes of block data. */

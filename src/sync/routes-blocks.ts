@@ -2,7 +2,8 @@ import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { CID } from 'multiformats/cid'
 import { hasCode } from '../util/coded-error.js'
-import { visible } from './access.js'
+import { visible, visibleReader } from './access.js'
+import { planDeltas } from './delta-plan.js'
 import { requireBlockRead, requireUpload } from './auth.js'
 import { decodeCar, encodeCar, type Block } from './car.js'
 import { BadRequestError, NotFoundError, TooLargeError } from './errors.js'
@@ -37,7 +38,13 @@ export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): vo
     let roots: CID[] = []
     if (msg.cids !== undefined) {
       const cids = unpackCids(body(msg.cids), limits.maxCidsPerRequest)
-      blocks = readBlocks(cids, await canRead(cids))
+      const allowed = await canRead(cids)
+      if (msg.base !== undefined && msg.root !== undefined) {
+        // The client holds tree `base`: changed files of `root` may go as deltas against it.
+        const [root, base] = [cidFromBytes(msg.root), cidFromBytes(msg.base)]
+        const plan = await planDeltas(visibleReader(store, index, p), root, base, cids.filter((_c, i) => allowed[i]), requestedLevel(req.headers) || DEFAULT_DELTA_LEVEL)
+        blocks = concat(plan.blocks, readBlocks(cids, allowed.map((a, i) => a && !plan.covered.has(cids[i].toString()))))
+      } else blocks = readBlocks(cids, allowed)
     } else if (msg.root !== undefined) {
       const root = cidFromBytes(msg.root)
       const base = msg.base !== undefined ? cidFromBytes(msg.base) : undefined
@@ -111,6 +118,12 @@ export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): vo
 function body (value: unknown): Uint8Array {
   if (!(value instanceof Uint8Array)) throw new BadRequestError(`expected a ${MEDIA.msgpack} body`)
   return value
+}
+
+const DEFAULT_DELTA_LEVEL = 9
+
+async function * concat<T> (...sources: Array<AsyncIterable<T>>): AsyncIterable<T> {
+  for (const s of sources) yield * s
 }
 
 /** The zstd level a want asks for (Accept-Encoding: zstd, X-Xeno-Zstd-Level, default 3); 0 = uncompressed. */

@@ -6,6 +6,8 @@ import { pull, push } from '../../src/sync/client.js'
 import { Peer } from '../../src/sync/http.js'
 import { buildSyncApp } from '../../src/sync/server.js'
 import { walkTree } from '../../src/sync/walk.js'
+import { CID } from 'multiformats/cid'
+import { seededBytes } from '../helpers/bytes.js'
 import { generateFiles, writeTree } from './tree-fixture.js'
 
 interface Ctx { server: MemoryChunkStore, app: FastifyInstance, url: string }
@@ -77,11 +79,33 @@ Sync('pull of a changed tree fetches only the changed chunks', async ({ server, 
   peer.close()
 })
 
+Sync('pull --base sends a changed file as a delta against its old version', async ({ server, url }) => {
+  const files = generateFiles(9, 2, 4, 100_000)
+  const big = new Uint8Array(seededBytes(123, 900_000))
+  files.set('d0/big', big)
+  const oldRoot = await writeTree(server, files)
+  const local = new MemoryChunkStore()
+  const peer = new Peer(url)
+  await pull(local, oldRoot, peer)
+  const changed = big.slice()
+  for (let i = 450_000; i < 450_200; i++) changed[i] ^= 0x5a
+  files.set('d0/big', changed)
+  const newRoot = await writeTree(server, files)
+  const lacking: string[] = []
+  for await (const c of walkTree(server, newRoot)) if (!await local.has(c) && c.code === 0x55) lacking.push(c.toString())
+  let lackingBytes = 0
+  for (const k of lacking) lackingBytes += (await server.get(CID.parse(k)))!.length
+  const r = await pull(local, newRoot, peer, { base: oldRoot })
+  await sameBlocks(server, local, newRoot)
+  assert.ok(lacking.length >= 1)
+  assert.ok(r.blockBytes < lackingBytes / 10, `delta ${r.blockBytes} vs ${lackingBytes} bytes of new chunks`)
+  peer.close()
+})
+
 Sync('pull resumes: blocks already local are not fetched again', async ({ server, url }) => {
   const root = await writeTree(server, generateFiles(4, 3, 10, 200_000))
   const local = new MemoryChunkStore()
   const half = [...server.keys()].slice(0, Math.floor(server.size / 2))
-  const { CID } = await import('multiformats/cid')
   for (const k of half) { const c = CID.parse(k); await local.put(c, (await server.get(c))!) }
   const peer = new Peer(url)
   const r = await pull(local, root, peer)

@@ -1,0 +1,74 @@
+import type { CID } from 'multiformats/cid'
+import zstd from 'zstd-napi'
+import type { ChunkReader } from '../cas/interface.js'
+import type { FilePart } from '../overlay/interface.js'
+import type { Block } from './car.js'
+import { compressAgainst, encodeDeltaBlock, fileChunks, MAX_REFERENCE_BYTES_32MIB } from './delta.js'
+
+interface Unit { readonly targets: FilePart[], readonly refs: FilePart[] }
+
+export interface DeltaPlan {
+  /** CID strings of the wanted chunks that `blocks` delivers (as deltas or, when a delta does not pay, raw). */
+  readonly covered: ReadonlySet<string>
+  readonly blocks: AsyncIterable<Block>
+}
+
+function sameParts (a: readonly FilePart[], b: readonly FilePart[]): boolean {
+  return a.length === b.length && a.every((p, i) => p.cid.equals(b[i].cid))
+}
+
+/**
+ * Plans deltas for the `wanted` chunks of tree `root` against tree `base` (which the client
+ * holds): a wanted chunk of a file whose path exists in `base` with other content goes in a
+ * delta block against that file's base version; each delta is sent only when it is smaller
+ * than the same bytes compressed alone at `level` (otherwise the raw chunks go). Chunks that
+ * belong to no such file are not covered: the caller sends them as plain blocks.
+ */
+export async function planDeltas (reader: ChunkReader, root: CID, base: CID, wanted: readonly CID[], level: number): Promise<DeltaPlan> {
+  const want = new Set(wanted.map((c) => c.toString()))
+  const [target, old] = await Promise.all([fileChunks(reader, root), fileChunks(reader, base)])
+  const covered = new Set<string>()
+  const units: Unit[] = []
+  for (const [path, parts] of target) {
+    const refs = old.get(path)
+    if (refs === undefined || refs.length === 0 || sameParts(parts, refs)) continue
+    if (refs.reduce((n, p) => n + p.size, 0) > MAX_REFERENCE_BYTES_32MIB) continue
+    const targets = parts.filter((p) => { const k = p.cid.toString(); return want.has(k) && !covered.has(k) })
+    if (targets.length === 0) continue
+    for (const p of targets) covered.add(p.cid.toString())
+    units.push({ targets: dedupe(targets), refs })
+  }
+  return { covered, blocks: unitBlocks(reader, units, level) }
+}
+
+function dedupe (parts: FilePart[]): FilePart[] {
+  const seen = new Set<string>()
+  return parts.filter((p) => { const k = p.cid.toString(); if (seen.has(k)) return false; seen.add(k); return true })
+}
+
+async function readAll (reader: ChunkReader, parts: readonly FilePart[]): Promise<Uint8Array[] | undefined> {
+  const out: Uint8Array[] = []
+  for (const p of parts) {
+    const bytes = await reader.get(p.cid)
+    if (bytes === undefined) return undefined
+    out.push(bytes)
+  }
+  return out
+}
+
+async function * unitBlocks (reader: ChunkReader, units: readonly Unit[], level: number): AsyncIterable<Block> {
+  for (const unit of units) {
+    const targets = await readAll(reader, unit.targets)
+    if (targets === undefined) continue // absent here: the client finds it missing and asks again
+    const refs = await readAll(reader, unit.refs)
+    const plain = Buffer.concat(targets)
+    if (refs !== undefined) {
+      const z = compressAgainst(plain, Buffer.concat(refs), level)
+      if (z.length < zstd.compress(plain, { compressionLevel: level }).length) {
+        yield encodeDeltaBlock({ targets: unit.targets, refs: unit.refs.map((p) => p.cid), z })
+        continue
+      }
+    }
+    for (let i = 0; i < targets.length; i++) yield { cid: unit.targets[i].cid, bytes: targets[i] }
+  }
+}

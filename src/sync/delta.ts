@@ -1,0 +1,110 @@
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
+import zstd from 'zstd-napi'
+import { DAG_CBOR_CODEC, RAW_CODEC } from '../cas/codes.js'
+import { cidForBlock } from '../cas/hasher.js'
+import type { ChunkReader } from '../cas/interface.js'
+import { decodeDirNode, decodeFileIndex, decodeTreeRoot } from '../overlay/codec.js'
+import type { Entry, FilePart } from '../overlay/interface.js'
+import type { Block } from './car.js'
+
+/**
+ * Deltas for changed files. When a client that holds tree `base` asks for chunks of tree
+ * `target`, a chunk of a file that exists at the same path in `base` with other content is
+ * sent as part of a delta block: the file's wanted chunks zstd-compressed with the base
+ * version of the file as reference ("patch-from"), which beats whole-chunk dedup on
+ * upgrades. A delta block is a dag-cbor block like any other (so it travels in the CAR and
+ * is verified against its own CID):
+ *
+ *   { xd: 1, t: [[CID, size], ...] (target chunks, in file order), r: [CID, ...] (base chunks), z: bytes }
+ *
+ * The receiver reads `r` from its own store, decompresses, cuts by the sizes in `t`, verifies
+ * every chunk against its CID and stores it; the delta block itself is never stored.
+ */
+export const DELTA_VERSION = 1
+/** Files whose base version is larger than this get no delta (the reference is held in memory). */
+export const MAX_REFERENCE_BYTES_32MIB = 32 * 1024 * 1024
+const WINDOW_LOG_MAX = 27
+
+export interface DeltaBlock { readonly targets: FilePart[], readonly refs: CID[], readonly z: Uint8Array }
+
+/** Every regular file of a tree: path -> its leaf chunks in order. Reads nodes from `reader`; absent nodes are skipped. */
+export async function fileChunks (reader: ChunkReader, root: CID): Promise<Map<string, FilePart[]>> {
+  const out = new Map<string, FilePart[]>()
+  const rootBytes = await reader.get(root)
+  if (rootBytes === undefined) return out
+  const top = decodeTreeRoot(rootBytes).root
+  const dirs: Array<[string, CID]> = top.cid !== undefined ? [['', top.cid]] : []
+  while (dirs.length > 0) {
+    const [path, cid] = dirs.pop()!
+    const bytes = await reader.get(cid)
+    if (bytes === undefined) continue
+    const node = decodeDirNode(bytes)
+    if (node.type === 'shards') { for (const s of node.shards) dirs.push([path, s.cid]); continue }
+    for (const e of node.entries) {
+      const p = path === '' ? e.name : `${path}/${e.name}`
+      if (e.kind === 'dir' && e.cid !== undefined) dirs.push([p, e.cid])
+      else if (e.kind === 'file' && e.cid !== undefined) {
+        const parts = await leaves(reader, e)
+        if (parts !== undefined) out.set(p, parts)
+      }
+    }
+  }
+  return out
+}
+
+async function leaves (reader: ChunkReader, e: Entry): Promise<FilePart[] | undefined> {
+  if (e.cid === undefined) return []
+  if (e.cid.code === RAW_CODEC) return [{ cid: e.cid, size: e.size }]
+  const out: FilePart[] = []
+  const walk = async (cid: CID): Promise<boolean> => {
+    const bytes = await reader.get(cid)
+    if (bytes === undefined) return false
+    for (const part of decodeFileIndex(bytes)) {
+      if (part.cid.code === RAW_CODEC) out.push(part)
+      else if (!await walk(part.cid)) return false
+    }
+    return true
+  }
+  return await walk(e.cid) ? out : undefined
+}
+
+/** zstd of `bytes` with `reference` as a raw-content dictionary, window wide enough to reach all of it. */
+export function compressAgainst (bytes: Uint8Array, reference: Uint8Array, level: number): Uint8Array {
+  const c = new zstd.Compressor()
+  const windowLog = Math.min(WINDOW_LOG_MAX, Math.max(20, Math.ceil(Math.log2(reference.length + bytes.length + 1))))
+  c.setParameters({ compressionLevel: level, windowLog })
+  c.loadDictionary(Buffer.from(reference.buffer, reference.byteOffset, reference.byteLength))
+  return c.compress(bytes)
+}
+
+/** Inverse of compressAgainst. Throws on malformed input or a wrong reference. */
+export function decompressAgainst (z: Uint8Array, reference: Uint8Array): Uint8Array {
+  const d = new zstd.Decompressor()
+  d.setParameters({ windowLogMax: WINDOW_LOG_MAX })
+  d.loadDictionary(Buffer.from(reference.buffer, reference.byteOffset, reference.byteLength))
+  return d.decompress(z)
+}
+
+/** Encodes a delta block. */
+export function encodeDeltaBlock (d: DeltaBlock): Block {
+  const bytes = dagCbor.encode({ xd: DELTA_VERSION, t: d.targets.map((p) => [p.cid, p.size]), r: d.refs, z: d.z })
+  return { cid: cidForBlock(DAG_CBOR_CODEC, bytes), bytes }
+}
+
+/** Decodes a delta block; undefined for anything else (a tree node, garbage). */
+export function decodeDeltaBlock (block: Block): DeltaBlock | undefined {
+  if (block.cid.code !== DAG_CBOR_CODEC) return undefined
+  let v: any
+  try { v = dagCbor.decode(block.bytes) } catch { return undefined }
+  if (v?.xd !== DELTA_VERSION || !Array.isArray(v.t) || !Array.isArray(v.r) || !(v.z instanceof Uint8Array)) return undefined
+  const targets: FilePart[] = []
+  for (const t of v.t) {
+    const cid = Array.isArray(t) ? CID.asCID(t[0]) : null
+    if (cid === null || !Number.isSafeInteger(t[1]) || t[1] < 0) return undefined
+    targets.push({ cid, size: t[1] })
+  }
+  const refs: CID[] = []
+  for (const r of v.r) { const cid = CID.asCID(r); if (cid === null) return undefined; refs.push(cid) }
+  return { targets, refs, z: v.z }
+}
