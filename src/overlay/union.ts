@@ -1,7 +1,17 @@
 import { compareNames } from './codec.js'
 import { NotDirError } from './errors.js'
+import type { Entry } from './interface.js'
 import type { Resolved, Source, UnionLayer, UpperTarget } from './layer.js'
 import { joinPath } from './path.js'
+
+const EMPTY_ROOT: Entry = { name: '', kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtimeNs: 0n, size: 0 }
+/** A layer holding an empty root directory only. */
+const EMPTY_LAYER: UnionLayer = {
+  rootEntry: async () => EMPTY_ROOT,
+  lookup: async () => undefined,
+  readdir: async function * () {},
+  read: async () => new Uint8Array(0)
+}
 
 /** Rewrites a resolved directory, e.g. to apply the `.mount` file it holds (mount.ts). */
 export type DirHook<W> = (dir: Resolved<W>, union: Union<W>) => Promise<Resolved<W>>
@@ -44,7 +54,8 @@ export class Union<W = unknown> {
       sources.push({ layer, entry })
       if (entry.opaque === true) break
     }
-    if (sources.length === 0) throw new TypeError('no layer of the union has a root')
+    // Nothing written yet and no lower layer: an empty root directory.
+    if (sources.length === 0) sources.push({ layer: EMPTY_LAYER, entry: EMPTY_ROOT })
     const upper = this.#options.upper !== undefined ? { layer: this.#options.upper, rel: [] } : undefined
     return await this.#dir({ names: [], entry: sources[0].entry, sources, upper, mountDepth: 0 })
   }
