@@ -77,6 +77,7 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
   // Path and attributes by node, valid until the next mutation: `generation` moves before and
   // after each one, so a lookup that raced with a mutation is not remembered.
   const known = new Map<NodeId, { path: string, a: ViewAttrs }>()
+  const byPath = new Map<string, ViewAttrs>()
   let generation = 0
   const cacheAttrs = options.cacheAttrs ?? true
   const remember = (gen: number, path: string, a: ViewAttrs): void => {
@@ -84,15 +85,20 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
     known.delete(a.ino)
     known.set(a.ino, { path, a })
     if (known.size > MAX_KNOWN_NODES) known.delete(known.keys().next().value as NodeId)
+    byPath.delete(path)
+    byPath.set(path, a)
+    if (byPath.size > MAX_KNOWN_NODES) byPath.delete(byPath.keys().next().value as string)
   }
   const mutating = async <T>(fn: () => Promise<T>): Promise<T> => {
     generation++
     known.clear()
+    byPath.clear()
     try {
       return await fn()
     } finally {
       generation++
       known.clear()
+      byPath.clear()
     }
   }
 
@@ -139,6 +145,8 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
       if (a.kind !== 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_NOTDIR)
       if (name === '.') return dir
       const target = name === '..' ? parentOf(path) : join(path, name)
+      const cached = byPath.get(target)
+      if (cached !== undefined) return cached.ino
       const gen = generation
       const child = await view.stat(target)
       if (child === undefined) throw new NfsStatusError(nfsstat3.NFS3ERR_NOENT)

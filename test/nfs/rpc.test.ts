@@ -10,6 +10,8 @@ const PROG = 400_123
 
 interface Ctx { server: RpcServer, port: number, client: RpcClient }
 const Rpc = suite<Ctx>('ONC RPC server (RFC 5531)')
+const gates = new Map<number, () => void>()
+let arrived = 0
 
 Rpc.before.each(async (ctx) => {
   ctx.server = new RpcServer({ maxRecordSize: 4096 })
@@ -19,11 +21,12 @@ Rpc.before.each(async (ctx) => {
     vers: 3,
     procs: {
       0: () => () => {},
-      /** echo of a uint after `ms` milliseconds: replies complete out of order. */
+      /** echo of a uint once the test opens its gate: replies complete in the order the test picks. */
       1: async (args) => {
         const v = args.uint32()
-        const ms = args.uint32()
-        await new Promise((resolve) => setTimeout(resolve, ms))
+        args.uint32()
+        arrived++
+        await new Promise<void>((resolve) => { gates.set(v, resolve) })
         return (out) => { out.uint32(v) }
       },
       2: (_args, ctx) => (out) => { out.uint32(ctx.cred.uid ?? 99999).string(ctx.remoteAddress) },
@@ -52,7 +55,7 @@ Rpc('unknown program, version and procedure get PROG_UNAVAIL, PROG_MISMATCH (2..
 })
 
 Rpc('truncated arguments get GARBAGE_ARGS; a failing procedure gets SYSTEM_ERR', async ({ client, server }) => {
-  const a = await client.call(PROG, 3, 1, (w) => { w.uint32(5) })
+  const a = await client.call(PROG, 3, 1, (w) => { w.uint32(5) }) // the second argument is missing
   assert.ok(a.kind === 'accepted' && a.stat === accept_stat.GARBAGE_ARGS)
   const b = await client.call(PROG, 3, 3)
   assert.ok(b.kind === 'accepted' && b.stat === accept_stat.SYSTEM_ERR)
@@ -83,12 +86,18 @@ Rpc('AUTH_SYS credentials and the peer address reach the procedure', async ({ cl
 })
 
 Rpc('many calls are in flight at once and replies come back as they complete', async ({ client }) => {
+  arrived = 0
   const order: number[] = []
-  const calls = [50, 30, 10, 0].map(async (ms, i) => {
-    const r = await client.call(PROG, 3, 1, (w) => { w.uint32(i).uint32(ms) })
+  const calls = [0, 1, 2, 3].map(async (i) => {
+    const r = await client.call(PROG, 3, 1, (w) => { w.uint32(i).uint32(0) })
     assert.ok(r.kind === 'accepted' && r.stat === 0)
     if (r.kind === 'accepted') order.push(r.body.uint32())
   })
+  while (arrived < 4) await new Promise((resolve) => setImmediate(resolve))
+  for (const i of [3, 2, 1, 0]) {
+    gates.get(i)!()
+    while (!order.includes(i)) await new Promise((resolve) => setImmediate(resolve))
+  }
   await Promise.all(calls)
   assert.equal(order, [3, 2, 1, 0])
 })
