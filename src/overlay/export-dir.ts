@@ -1,4 +1,5 @@
-import { chmodSync, closeSync, existsSync, fchmodSync, fchownSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, symlinkSync, writeSync } from 'node:fs'
+import { chmodSync, existsSync, fchmodSync, fchownSync, lchownSync, linkSync, lstatSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions, ChunkReader } from '../cas/interface.js'
@@ -23,6 +24,8 @@ export interface ExportResult {
 }
 
 const IS_ROOT = process.getuid?.() === 0
+/** Regular files written at once (overlaps store reads with file creation). */
+const FILES_IN_FLIGHT = 8
 
 /**
  * Writes the tree `root` of `reader` into directory `dest` (created if absent; it must be
@@ -57,26 +60,62 @@ class DirExport {
   readonly #dest: string
   readonly #options: ExportOptions
   readonly #posix = posix()
+  /** Hard-link leaders by tree path: followers link once the leader is complete. */
+  readonly #leaders = new Map<string, Promise<void>>()
+  readonly #waiters: Array<() => void> = []
+  #inFlight = 0
 
   constructor (tree: Tree, dest: string, options: ExportOptions) {
     this.#tree = tree; this.#dest = dest; this.#options = options
   }
 
-  /** Writes the contents of directory `entry` into existing directory `path`, then its metadata. */
+  /**
+   * Writes the contents of directory `entry` into existing directory `path`, then its
+   * metadata. Regular files are written up to FILES_IN_FLIGHT at a time (reads from the store
+   * and file creation overlap); a directory's metadata waits for all of its files.
+   */
   async dir (entry: Entry, path: string, rel: string): Promise<void> {
     this.#options.signal?.throwIfAborted()
     this.counts.dirs++
-    for await (const child of this.#tree.readdir(entry)) {
-      const full = join(path, child.name)
-      const childRel = rel === '' ? child.name : `${rel}/${child.name}`
-      try {
-        await this.#child(child, full, childRel)
-      } catch (err) {
-        if (err instanceof ExportError || (err as { code?: string }).code?.startsWith('CAS_') === true) throw err
-        throw new ExportError(`cannot create ${full}`, { cause: err })
+    const files: Array<Promise<void>> = []
+    try {
+      for await (const child of this.#tree.readdir(entry)) {
+        const full = join(path, child.name)
+        const childRel = rel === '' ? child.name : `${rel}/${child.name}`
+        if (child.kind === 'file' && (child.hardlink === undefined || child.hardlink === childRel)) {
+          await this.#slot()
+          const done = this.#guard(this.#file(child, full), full).finally(() => { this.#inFlight--; this.#wake() })
+          done.catch(() => {})
+          if (child.hardlink !== undefined) this.#leaders.set(childRel, done)
+          files.push(done)
+        } else {
+          await this.#guard(this.#child(child, full, childRel), full)
+        }
       }
+    } finally {
+      await Promise.allSettled(files)
     }
+    await Promise.all(files)
     this.#meta(path, entry)
+  }
+
+  async #guard (work: Promise<void>, full: string): Promise<void> {
+    try {
+      await work
+    } catch (err) {
+      if (err instanceof ExportError || (err as { code?: string }).code?.startsWith('CAS_') === true) throw err
+      throw new ExportError(`cannot create ${full}`, { cause: err })
+    }
+  }
+
+  async #slot (): Promise<void> {
+    while (this.#inFlight >= FILES_IN_FLIGHT) await new Promise<void>((resolve) => { this.#waiters.push(resolve) })
+    this.#inFlight++
+  }
+
+  #wake (): void {
+    const w = this.#waiters.shift()
+    if (w !== undefined) w()
   }
 
   async #child (e: Entry, full: string, rel: string): Promise<void> {
@@ -87,12 +126,10 @@ class DirExport {
         await this.dir(e, full, rel)
         return
       case 'file':
-        if (e.hardlink !== undefined && e.hardlink !== rel) {
-          linkSync(join(this.#dest, e.hardlink), full)
-          this.counts.hardlinks++
-          return
-        }
-        await this.#file(e, full)
+        // Only hard-link followers come here; their leader came earlier in name order.
+        await this.#leaders.get(e.hardlink!)
+        linkSync(join(this.#dest, e.hardlink!), full)
+        this.counts.hardlinks++
         return
       case 'symlink':
         symlinkSync(e.target ?? '', full)
@@ -107,26 +144,29 @@ class DirExport {
     this.#meta(full, e)
   }
 
-  /** Content, then the metadata through the open descriptor (no path lookups), like tar -x. */
+  /**
+   * Content, then the metadata through the open descriptor (no path lookups), like tar -x.
+   * Asynchronous file I/O, so several files are created while chunks are read and checked.
+   */
   async #file (e: Entry, full: string): Promise<void> {
-    const fd = openSync(full, 'wx', 0o600)
+    const fh = await open(full, 'wx', 0o600)
     try {
       for await (const chunk of this.#tree.readFile(e)) {
         let off = 0
-        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off)
+        while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten
         this.counts.bytes += chunk.length
         this.#options.onBytes?.(chunk.length)
       }
       try {
-        fchownSync(fd, e.uid, e.gid)
+        fchownSync(fh.fd, e.uid, e.gid)
       } catch (err) {
         if (IS_ROOT || (err as { code?: string }).code !== 'EPERM') throw err
       }
       if (e.xattrs !== undefined) for (const [k, v] of Object.entries(e.xattrs)) this.#posix.lsetxattr(full, k, v)
-      fchmodSync(fd, e.mode)
-      this.#posix.futimens(fd, e.mtimeNs, e.mtimeNs)
+      fchmodSync(fh.fd, e.mode)
+      this.#posix.futimens(fh.fd, e.mtimeNs, e.mtimeNs)
     } finally {
-      closeSync(fd)
+      await fh.close()
     }
     this.counts.files++
   }
