@@ -74,7 +74,9 @@ export class UpperLayer implements UnionLayer {
     const base = upperPath(dir)
     const [gte, lt] = direntRange(base)
     const prefix = gte.length
-    for await (const [key, raw] of this.kv.range(gte, lt)) {
+    // Names hold no NUL: the first key past `after` is at or after `after` + NUL.
+    const from = after !== undefined ? `${direntKey(base, after)}\0` : gte
+    for await (const [key, raw] of this.kv.range(from, lt)) {
       const name = key.slice(prefix)
       if (after !== undefined && compareNames(name, after) <= 0) continue
       yield await this.#entry(base, name, decodeJson<Dirent>(raw))

@@ -251,4 +251,18 @@ W('a lower hard-link group is copied up together: a write through one name shows
   } finally { await rmrf(src); await rmrf(dir) }
 })
 
+W('readdir of a big writable directory resumes after any name', async (ctx) => {
+  await ctx.view.mkdir('/big')
+  for (let i = 0; i < 600; i += 2) await ctx.view.create(`/big/f${String(i).padStart(5, '0')}`)
+  const after = async (name: string): Promise<string[]> => {
+    const out: string[] = []
+    for await (const e of ctx.view.readdir('/big', name)) { out.push(e.name); if (out.length === 2) break }
+    return out
+  }
+  assert.equal(await after('f00300'), ['f00302', 'f00304'])
+  assert.equal(await after('f00301'), ['f00302', 'f00304'], 'a name that does not exist')
+  assert.equal(await after('f0'), ['f00000', 'f00002'], 'a prefix of names')
+  assert.equal(await after('f00598'), [])
+})
+
 W.run()
