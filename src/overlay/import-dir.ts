@@ -1,4 +1,4 @@
-import { realpathSync, statSync, type BigIntStats } from 'node:fs'
+import { statSync, type BigIntStats } from 'node:fs'
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions } from '../cas/interface.js'
 import { encodeTreeRoot } from './codec.js'
@@ -6,10 +6,13 @@ import { writeDir } from './dir-write.js'
 import { ImportError } from './errors.js'
 import type { FileContent } from './file-write.js'
 import { draftFromScan, draftFromStat, plainXattrs, type EntryDraft } from './import-meta.js'
+import { resolveSource } from './import-measure.js'
 import { batching } from './ingest/batch-sink.js'
 import { IngestPool, type IngestSink } from './ingest/pool.js'
 import type { Entry } from './interface.js'
 import { posix, SCAN, SCAN_FIELDS, type ScanResult } from './posix.js'
+
+export { measureTree } from './import-measure.js'
 
 export interface ImportOptions extends AbortOptions {
   /** Ingest worker threads (default 2). */
@@ -192,43 +195,6 @@ function withContent (e: EntryDraft, c: FileContent): EntryDraft {
   e.size = c.size
   if (c.cid !== undefined) e.cid = c.cid
   return e
-}
-
-function resolveSource (input: string): string {
-  try {
-    return realpathSync(input)
-  } catch (err) {
-    throw new ImportError(`cannot read ${input}`, { cause: err })
-  }
-}
-
-/**
- * Bytes of regular-file content under `dir` (each hard-linked inode once), from one quick
- * walk: a progress bar's total. Rejects ImportError like importDirectory.
- */
-export function measureTree (dir: string): { files: number, bytes: number } {
-  const P = posix()
-  const seen = new Set<string>()
-  const out = { files: 0, bytes: 0 }
-  const walk = (path: string): void => {
-    let scan: ScanResult
-    try { scan = P.scandir(path) } catch (err) { throw new ImportError(`cannot read directory ${path}`, { cause: err }) }
-    for (let i = 0; i < scan.names.length; i++) {
-      const b = i * SCAN_FIELDS
-      const type = scan.stats[b + SCAN.MODE] & 0o170000
-      if (type === 0o040000) walk(path + '/' + scan.names[i])
-      if (type !== 0o100000) continue
-      if (scan.stats[b + SCAN.NLINK] > 1) {
-        const key = `${scan.stats[b + SCAN.DEV_LO]}:${scan.stats[b + SCAN.INO_HI]}:${scan.stats[b + SCAN.INO_LO]}`
-        if (seen.has(key)) continue
-        seen.add(key)
-      }
-      out.files++
-      out.bytes += scan.stats[b + SCAN.SIZE]
-    }
-  }
-  walk(resolveSource(dir))
-  return out
 }
 
 function stat (path: string): BigIntStats {
