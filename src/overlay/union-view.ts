@@ -23,7 +23,10 @@ export interface ViewOptions {
   readonly store: ChunkReader
   /** The writable layer on top; without it the view is read-only. */
   readonly writable?: WritableLayer
-  /** Inode table of a read-only view (default: in memory, inos stable for this process only). */
+  /**
+   * Inode table of a read-only view (default: in memory, inos stable for this process only).
+   * For stable NFS handles give `cacheKv(await openLevelKv(stateDir))`, used by this view alone.
+   */
   readonly state?: Kv
   /** Called on every resolved directory, e.g. `.mount` handling (mount.ts). */
   readonly onDir?: DirHook<UpperLayer>
