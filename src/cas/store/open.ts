@@ -27,7 +27,7 @@ export const DEFAULT_PACK_SIZE_BYTES = 64 * 1024 * 1024
  * 100+ MiB/s on the same chunks, with one inode per 64 MiB instead of one per chunk (a busy
  * cache holds millions) and one fsync per flush instead of one per chunk.
  *
- * Durability: a commit writes records (write-behind, 8 MiB at a time), then indexes them;
+ * Durability: a commit writes records (write-behind, 8 MiB at a time, at most 24 MiB waiting), then indexes them;
  * flush()/pin()/close() fsync the packs before a synced index batch. After kill -9 the
  * kernel still has every write(2), so opening re-indexes whole valid records past each
  * pack's indexed tail and cuts a torn one (recover.ts). After a power loss an index entry

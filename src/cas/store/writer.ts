@@ -27,7 +27,7 @@ export interface PendingRecord {
 /** Schedule a write of buffered records once this many bytes wait (one writev each). */
 const WRITE_BEHIND_BYTES = 8 * 1024 * 1024
 /** Appenders wait when this many bytes wait: bounds the store's buffers to ~2x this. */
-const MAX_BUFFERED_BYTES = 32 * 1024 * 1024
+const MAX_BUFFERED_BYTES = 24 * 1024 * 1024
 
 /**
  * Appends records to the active pack and commits them to the index. Order of a commit:
