@@ -95,4 +95,30 @@ Union('inode numbers are stable, distinct and reversible', async () => {
   assert.is(await v.readlink('/link'), 'etc/passwd')
 })
 
+Union('a read-only view with a state directory keeps inos across restarts and stack changes', async () => {
+  const { openLevelKv, cacheKv } = await import('../../src/overlay/kv.js')
+  const { tmpdir, rmrf } = await import('../helpers/tmpdir.js')
+  const dir = await tmpdir()
+  try {
+    const store = new MemoryChunkStore()
+    const b = await buildTree(store, base)
+    const top = await buildTree(store, { '/etc/new': 'n' })
+    const open = async (lowers: Array<ReturnType<typeof openTree>>): Promise<[Awaited<ReturnType<typeof openUnionView>>, { close: () => Promise<void> }]> => {
+      const state = cacheKv(await openLevelKv(dir))
+      return [await openUnionView({ lowers, store, state }), state]
+    }
+    let [v, state] = await open([openTree(store, b)])
+    const hosts = (await v.statRequired('/etc/hosts')).ino
+    const etc = (await v.statRequired('/etc')).ino
+    await v.close(); await state.close();
+    [v, state] = await open([openTree(store, top), openTree(store, b)])
+    const fresh = (await v.statRequired('/etc/new')).ino
+    assert.is((await v.statRequired('/etc')).ino, etc)
+    assert.is((await v.statRequired('/etc/hosts')).ino, hosts)
+    assert.is(await v.pathOf(hosts), '/etc/hosts')
+    assert.ok(fresh !== hosts && fresh !== etc)
+    await v.close(); await state.close()
+  } finally { await rmrf(dir) }
+})
+
 Union.run()
