@@ -13,7 +13,10 @@ const src = join(root, 'native', 'posix.c')
 if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) process.exit(0)
 
 function nodeGyp () {
+  // npm tells its lifecycle scripts where its own node-gyp is.
+  if (process.env.npm_config_node_gyp && existsSync(process.env.npm_config_node_gyp)) return process.env.npm_config_node_gyp
   try { return createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js') } catch {}
+  for (const p of ['/usr/share/nodejs/node-gyp/bin/node-gyp.js', '/usr/lib/node_modules/node-gyp/bin/node-gyp.js']) if (existsSync(p)) return p
   const npmBundled = join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
   if (existsSync(npmBundled)) return npmBundled
   throw new Error('node-gyp not found (it ships with npm)')
