@@ -1,10 +1,10 @@
 import { ExistsError, InvalidOperationError, IsDirError, NotDirError, NotEmptyError, NotFoundError } from './errors.js'
 import type { Resolved } from './layer.js'
-import { joinPath, parentAndName, splitPath } from './path.js'
+import { parentAndName, splitPath } from './path.js'
 import { copyUp, inUpper, lowerHas, relinkPath, relOf, touchDir, upperDir, type MutationCtx } from './cow.js'
 import type { UpperNode } from './upper-node.js'
 import { dropFileContent, truncateFile, writeFileRange } from './upper-edit.js'
-import { descendantRange, direntKey, direntRange, putDirent, putNode, type UpperLayer } from './writable.js'
+import { direntKey, direntRange, putDirent, putNode, type UpperLayer } from './writable.js'
 import type { CreateAttrs, FileKind, SetAttrs } from './view.js'
 import { isUpperEntry } from './upper-node.js'
 
@@ -133,4 +133,3 @@ export async function linkObject (ctx: MutationCtx, existing: string, path: stri
   await touchDir(ctx, dir)
 }
 
-export { descendantRange, joinPath }
