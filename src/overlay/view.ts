@@ -9,7 +9,8 @@ import type { EntryKind } from './interface.js'
  * OVERLAY_EXISTS, OVERLAY_NOT_EMPTY, OVERLAY_BAD_PATH (bad name, '..', rename of a directory
  * into itself), OVERLAY_READ_ONLY (no writable layer at that path), OVERLAY_INVALID (e.g.
  * readlink of a non-symlink), OVERLAY_BAD_MOUNT (a broken `.mount` file on the way),
- * CAS_CHUNK_MISSING (a block the tree references is not available).
+ * OVERLAY_CROSS_LAYER (rename/link across writable layers), CAS_CHUNK_MISSING (a block the
+ * tree references is not available).
  *
  * Inode numbers: every path the view exposes has an `ino` that is stable across process
  * restarts (persisted in the writable layer, or in the state directory of a read-only view),
@@ -105,17 +106,19 @@ export interface WriteView extends ReadView {
     dev: { major: number, minor: number }, attrs?: CreateAttrs): Promise<Attrs>
   /** A new name for the existing non-directory `existing`. */
   link (existing: string, path: string): Promise<Attrs>
-  /** Writes `data` at `offset` of a file, extending it (with zeros over any gap). */
+  /** Writes `data` at `offset` of a file, extending it (with zeros over any gap). OVERLAY_IS_DIR, OVERLAY_INVALID for other kinds. */
   write (path: string, offset: number, data: Uint8Array): Promise<Attrs>
   /** chmod, chown, utimes and truncate in one atomic step. */
   setattr (path: string, set: SetAttrs): Promise<Attrs>
   /** Removes a non-directory (a whiteout hides any lower one). OVERLAY_IS_DIR. */
   unlink (path: string): Promise<void>
-  /** Removes an empty directory. OVERLAY_NOT_EMPTY, OVERLAY_NOT_DIR. */
+  /** Removes an empty directory. OVERLAY_NOT_EMPTY, OVERLAY_NOT_DIR; OVERLAY_INVALID for the root. */
   rmdir (path: string): Promise<void>
   /**
    * POSIX rename: replaces a non-directory target, or an empty directory target with a
-   * directory. Inode numbers move with the names. OVERLAY_BAD_PATH for a directory into itself.
+   * directory. Inode numbers move with the names. Errors in the kernel's order: both parents,
+   * then the source; OVERLAY_BAD_PATH for a directory into itself, OVERLAY_NOT_EMPTY onto an
+   * ancestor of the source, OVERLAY_CROSS_LAYER between two writable layers (`.mount`: EXDEV).
    */
   rename (from: string, to: string): Promise<void>
   /** Makes everything done so far durable against power loss. */
