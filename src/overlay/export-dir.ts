@@ -6,9 +6,12 @@ import type { AbortOptions, ChunkReader } from '../cas/interface.js'
 import { ExportError } from './errors.js'
 import type { Entry } from './interface.js'
 import { posix, S_IFBLK, S_IFCHR, S_IFIFO, S_IFSOCK } from './posix.js'
+import { resolvePath } from './posix-resolve.js'
 import { openTree, type Tree } from './tree.js'
 
 export interface ExportOptions extends AbortOptions {
+  /** Export only the directory at this tree path (default '/': the whole tree). */
+  readonly path?: string
   /** Progress: content bytes written so far. */
   readonly onBytes?: (n: number) => void
 }
@@ -28,8 +31,8 @@ const IS_ROOT = process.getuid?.() === 0
 const FILES_IN_FLIGHT = 8
 
 /**
- * Writes the tree `root` of `reader` into directory `dest` (created if absent; it must be
- * empty), with every piece of metadata: owner (lchown; skipped without privilege), mode
+ * Writes the tree `root` of `reader` (or its directory `options.path`) into directory `dest`
+ * (created if absent; it must be empty), with every piece of metadata: owner (lchown; skipped without privilege), mode
  * bits including setuid/setgid/sticky (set after chown, which clears them), xattrs,
  * nanosecond mtimes (utimensat, after contents for directories), hard links, devices, fifos
  * and sockets. Whiteouts become 0/0 character devices (the overlayfs convention). Rejects
@@ -37,12 +40,19 @@ const FILES_IN_FLIGHT = 8
  * CAS_CHUNK_MISSING/OVERLAY_BAD_NODE for a broken tree.
  */
 export async function exportDirectory (reader: ChunkReader, root: CID, dest: string, options: ExportOptions = {}): Promise<ExportResult> {
-  prepareDest(dest)
   const tree = openTree(reader, root)
-  const job = new DirExport(tree, dest, options)
-  const rootEntry = await tree.rootEntry()
-  await job.dir(rootEntry, dest, '')
+  const top = await subtree(tree, options.path)
+  prepareDest(dest)
+  const job = new DirExport(tree, options)
+  await job.dir(top, dest)
   return job.counts
+}
+
+/** The directory entry at `path` (symlinks followed, as in a chroot), the root by default. */
+export async function subtree (tree: Tree, path = '/'): Promise<Entry> {
+  const { entry, path: at } = await resolvePath(tree, path)
+  if (entry.kind !== 'dir') throw new ExportError(`not a directory: ${at}`)
+  return entry
 }
 
 function prepareDest (dest: string): void {
@@ -57,16 +67,19 @@ function prepareDest (dest: string): void {
 class DirExport {
   readonly counts = { files: 0, dirs: 0, symlinks: 0, specials: 0, hardlinks: 0, bytes: 0 }
   readonly #tree: Tree
-  readonly #dest: string
   readonly #options: ExportOptions
   readonly #posix = posix()
-  /** Hard-link leaders by tree path: followers link once the leader is complete. */
-  readonly #leaders = new Map<string, Promise<void>>()
+  /**
+   * Hard-link groups by their leader's tree path: where the first member inside the export
+   * went (the leader itself, or the first member below the exported directory) and when it
+   * is complete. Later members link to it.
+   */
+  readonly #leaders = new Map<string, { local: string, done: Promise<void> }>()
   readonly #waiters: Array<() => void> = []
   #inFlight = 0
 
-  constructor (tree: Tree, dest: string, options: ExportOptions) {
-    this.#tree = tree; this.#dest = dest; this.#options = options
+  constructor (tree: Tree, options: ExportOptions) {
+    this.#tree = tree; this.#options = options
   }
 
   /**
@@ -74,22 +87,21 @@ class DirExport {
    * metadata. Regular files are written up to FILES_IN_FLIGHT at a time (reads from the store
    * and file creation overlap); a directory's metadata waits for all of its files.
    */
-  async dir (entry: Entry, path: string, rel: string): Promise<void> {
+  async dir (entry: Entry, path: string): Promise<void> {
     this.#options.signal?.throwIfAborted()
     this.counts.dirs++
     const files: Array<Promise<void>> = []
     try {
       for await (const child of this.#tree.readdir(entry)) {
         const full = join(path, child.name)
-        const childRel = rel === '' ? child.name : `${rel}/${child.name}`
-        if (child.kind === 'file' && (child.hardlink === undefined || child.hardlink === childRel)) {
+        if (child.kind === 'file' && (child.hardlink === undefined || !this.#leaders.has(child.hardlink))) {
           await this.#slot()
           const done = this.#guard(this.#file(child, full), full).finally(() => { this.#inFlight--; this.#wake() })
           done.catch(() => {})
-          if (child.hardlink !== undefined) this.#leaders.set(childRel, done)
+          if (child.hardlink !== undefined) this.#leaders.set(child.hardlink, { local: full, done })
           files.push(done)
         } else {
-          await this.#guard(this.#child(child, full, childRel), full)
+          await this.#guard(this.#child(child, full), full)
         }
       }
     } finally {
@@ -118,19 +130,21 @@ class DirExport {
     if (w !== undefined) w()
   }
 
-  async #child (e: Entry, full: string, rel: string): Promise<void> {
+  async #child (e: Entry, full: string): Promise<void> {
     const P = this.#posix
     switch (e.kind) {
       case 'dir':
         mkdirSync(full, 0o700)
-        await this.dir(e, full, rel)
+        await this.dir(e, full)
         return
-      case 'file':
-        // Only hard-link followers come here; their leader came earlier in name order.
-        await this.#leaders.get(e.hardlink!)
-        linkSync(join(this.#dest, e.hardlink!), full)
+      case 'file': {
+        // Only later members of a hard-link group come here: the first one is already out.
+        const first = this.#leaders.get(e.hardlink!)!
+        await first.done
+        linkSync(first.local, full)
         this.counts.hardlinks++
         return
+      }
       case 'symlink':
         symlinkSync(e.target ?? '', full)
         this.counts.symlinks++

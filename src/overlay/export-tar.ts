@@ -2,11 +2,14 @@ import type { CID } from 'multiformats/cid'
 import type { AbortOptions, ChunkReader } from '../cas/interface.js'
 import { encodeTarHeader, TAR_END, tarPadding, type TarHeader } from './export-tar-header.js'
 import type { Entry } from './interface.js'
+import { subtree } from './export-dir.js'
 import { openTree, type Tree } from './tree.js'
 
 export interface ExportTarOptions extends AbortOptions {
   /** Progress: content bytes emitted so far. */
   readonly onBytes?: (n: number) => void
+  /** Export only the directory at this tree path (default '/': the whole tree). */
+  readonly path?: string
   /** Called for entries a tar cannot hold (sockets), with their tree path. */
   readonly onSkip?: (path: string, entry: Entry) => void
 }
@@ -14,7 +17,7 @@ export interface ExportTarOptions extends AbortOptions {
 const TYPE: Partial<Record<Entry['kind'], string>> = { file: '0', symlink: '2', chardev: '3', blockdev: '4', dir: '5', fifo: '6', whiteout: '3' }
 
 /**
- * The tree `root` as a POSIX (pax) tar stream: members in depth-first name order, each
+ * The tree `root` (or its directory `options.path`) as a POSIX (pax) tar stream: members in depth-first name order, each
  * directory before its contents, paths `./…` like `tar -C DIR -c .`; nanosecond mtimes and
  * xattrs (SCHILY.xattr.*) in PAX headers; hard links as link members to their leader.
  * Sockets cannot be in a tar: they are left out (reported through `onSkip`); whiteouts
@@ -23,9 +26,9 @@ const TYPE: Partial<Record<Entry['kind'], string>> = { file: '0', symlink: '2', 
  */
 export async function * exportTar (reader: ChunkReader, root: CID, options: ExportTarOptions = {}): AsyncIterable<Uint8Array> {
   const tree = openTree(reader, root)
-  const rootEntry = await tree.rootEntry()
-  yield encodeTarHeader(header(rootEntry, './', '5', 0))
-  yield * members(tree, rootEntry, '', options)
+  const top = await subtree(tree, options.path)
+  yield encodeTarHeader(header(top, './', '5', 0))
+  yield * members(tree, top, '', new Map(), options)
   yield TAR_END
 }
 
@@ -36,7 +39,8 @@ function header (e: Entry, path: string, type: string, size: number, linkname?: 
   }
 }
 
-async function * members (tree: Tree, dir: Entry, rel: string, options: ExportTarOptions): AsyncIterable<Uint8Array> {
+/** `firsts`: per hard-link group (by leader path), the archive path of its first member here. */
+async function * members (tree: Tree, dir: Entry, rel: string, firsts: Map<string, string>, options: ExportTarOptions): AsyncIterable<Uint8Array> {
   for await (const e of tree.readdir(dir)) {
     options.signal?.throwIfAborted()
     const path = rel === '' ? e.name : `${rel}/${e.name}`
@@ -44,10 +48,11 @@ async function * members (tree: Tree, dir: Entry, rel: string, options: ExportTa
     if (type === undefined) { options.onSkip?.(path, e); continue }
     if (e.kind === 'dir') {
       yield encodeTarHeader(header(e, `./${path}/`, '5', 0))
-      yield * members(tree, e, path, options)
-    } else if (e.kind === 'file' && e.hardlink !== undefined && e.hardlink !== path) {
-      yield encodeTarHeader(header(e, `./${path}`, '1', 0, `./${e.hardlink}`))
+      yield * members(tree, e, path, firsts, options)
+    } else if (e.kind === 'file' && e.hardlink !== undefined && firsts.has(e.hardlink)) {
+      yield encodeTarHeader(header(e, `./${path}`, '1', 0, firsts.get(e.hardlink)))
     } else if (e.kind === 'file') {
+      if (e.hardlink !== undefined) firsts.set(e.hardlink, `./${path}`)
       yield encodeTarHeader(header(e, `./${path}`, '0', e.size))
       for await (const chunk of tree.readFile(e)) {
         options.onBytes?.(chunk.length)

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert'
 import { MemoryChunkStore } from '../../src/cas/store/memory.js'
 import { openLocalStore } from '../../src/cas/store/local.js'
 import { exportDirectory } from '../../src/overlay/export-dir.js'
+import { exportTar } from '../../src/overlay/export-tar.js'
 import { importDirectory } from '../../src/overlay/import-dir.js'
 import { openTree } from '../../src/overlay/tree.js'
 import { rejects } from '../helpers/assert.js'
@@ -95,6 +96,23 @@ Fidelity('import into a LocalStore: a second import stores nothing new', async (
   } finally {
     await store.close()
   }
+})
+
+Fidelity('a subdirectory exports alone; hard links whose leader is outside it stay linked inside it', async ({ dir }) => {
+  const store = new MemoryChunkStore()
+  const { root } = await importDirectory(join(dir, 'src'), store)
+  const out = join(dir, 'sub')
+  const r = await exportDirectory(store, root, out, { path: '/links' })
+  assert.is(r.hardlinks, 1)
+  assert.is(rsyncDiff(join(dir, 'src', 'links'), out), '')
+  const tar = join(dir, 'sub.tar')
+  const parts: Uint8Array[] = []
+  for await (const p of exportTar(store, root, { path: '/links' })) parts.push(p)
+  writeFileSync(tar, Buffer.concat(parts))
+  mkdirSync(join(dir, 'subtar'))
+  execFileSync('tar', ['--xattrs', '--xattrs-include=*', '--numeric-owner', '-xpf', tar, '-C', join(dir, 'subtar')])
+  assert.is(rsyncDiff(join(dir, 'src', 'links'), join(dir, 'subtar')), '')
+  await rejects(exportDirectory(store, root, join(dir, 'nodir'), { path: '/etc/small.conf' }), 'OVERLAY_EXPORT_FAILED')
 })
 
 Fidelity('a file name that is not UTF-8 rejects OVERLAY_IMPORT_FAILED', async ({ dir }) => {

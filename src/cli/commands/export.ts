@@ -4,9 +4,9 @@ import { ChunkMissingError } from '../../cas/errors.js'
 import { exportDirectory } from '../../overlay/export-dir.js'
 import { exportTar } from '../../overlay/export-tar.js'
 import { ExportError } from '../../overlay/errors.js'
-import { openTree } from '../../overlay/tree.js'
 import { UsageError, type Command } from '../command.js'
-import { openCliStore, resolveRoot } from '../store.js'
+import { openCliStore } from '../store.js'
+import { resolveTreeRef } from '../tree-ref.js'
 
 interface ExportCliResult { root: string, dest: string, format: 'directory' | 'tar', files?: number, bytes: number, skipped?: string[] }
 
@@ -42,9 +42,10 @@ async function writeTar (source: AsyncIterable<Uint8Array>, dest: string): Promi
 
 const command: Command = {
   summary: 'write a tree out as a directory or a tar archive',
-  usage: 'ROOT DEST',
+  usage: 'ROOT[:PATH] DEST',
   help: [
-    'ROOT is a CID or a pin name. DEST ending in .tar is written as a POSIX tar (- for stdout);',
+    'ROOT is a CID or a pin name; :PATH exports only that directory. DEST ending in .tar is',
+    'written as a POSIX tar (- for stdout);',
     'anything else is a directory, created if absent, that must be empty. Every piece of',
     'metadata is restored: owners (as root), modes, nanosecond mtimes, xattrs, hard links,',
     'devices, fifos and sockets (a tar cannot hold sockets: they are listed as skipped).'
@@ -52,20 +53,20 @@ const command: Command = {
   minArgs: 2,
   maxArgs: 2,
   async run (ctx): Promise<ExportCliResult | undefined> {
-    const [rootText, dest] = ctx.positionals
+    const [ref, dest] = ctx.positionals
     if (dest === '-' && ctx.json) throw new UsageError('--json cannot be used when the tar goes to stdout')
     await using store = await openCliStore(ctx)
-    const root = await resolveRoot(store, rootText)
+    const { root, path } = await resolveTreeRef(store, ref)
     if (!await store.has(root)) throw new ChunkMissingError(root)
-    const bar = ctx.progress('export', (await openTree(store, root).rootEntry()).size || undefined, 'bytes')
+    const bar = ctx.progress('export', undefined, 'bytes')
     try {
       if (dest === '-' || dest.endsWith('.tar')) {
         const skipped: string[] = []
-        const bytes = await writeTar(exportTar(store, root, { signal: ctx.signal, onBytes: (n) => bar.add(n), onSkip: (p) => skipped.push(p) }), dest)
+        const bytes = await writeTar(exportTar(store, root, { path, signal: ctx.signal, onBytes: (n) => bar.add(n), onSkip: (p) => skipped.push(p) }), dest)
         if (dest === '-') return undefined
         return { root: root.toString(), dest, format: 'tar', bytes, skipped }
       }
-      const r = await exportDirectory(store, root, dest, { signal: ctx.signal, onBytes: (n) => bar.add(n) })
+      const r = await exportDirectory(store, root, dest, { path, signal: ctx.signal, onBytes: (n) => bar.add(n) })
       return { root: root.toString(), dest, format: 'directory', ...r }
     } finally {
       bar.done()
