@@ -4,7 +4,8 @@
 // template file (bytes compared) and nfs-ls of a directory. Reports operations, errors
 // (expected 0), and the server's RSS sampled every 5 s (expected flat).
 // Usage: node dist/bench/nfs-load.bench.js [TREE]  (default /work/data/t1, else a generated tree)
-// Env: XENO_BENCH_CLIENTS (16), XENO_BENCH_MINUTES (10), XENO_BENCH_DIR (work dir).
+// Env: XENO_BENCH_CLIENTS (16), XENO_BENCH_MINUTES (10), XENO_BENCH_DIR (work dir),
+//      XENO_BENCH_CACHE_MB (the server's --cache-mb, default its own).
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -41,7 +42,8 @@ async function main (): Promise<void> {
   const root = (JSON.parse(stdout) as { root: string }).root
   const files = (await listFiles(tree)).filter((f) => f.size > 0 && f.size < 1_000_000 && /^[A-Za-z0-9._/+-]+$/.test(f.path)).slice(0, 500)
   const server: ChildProcess = spawn(process.execPath, [xeno, 'nfs', 'serve', '--store', join(WORK, 'store'), '--layer', root,
-    '--writable', join(WORK, 'upper'), '--state', join(WORK, 'state'), '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] })
+    '--writable', join(WORK, 'upper'), '--state', join(WORK, 'state'), '--listen', '127.0.0.1:0',
+    ...(process.env.XENO_BENCH_CACHE_MB !== undefined ? ['--cache-mb', process.env.XENO_BENCH_CACHE_MB] : [])], { stdio: ['ignore', 'pipe', 'inherit'] })
   const port = await new Promise<number>((resolve) => {
     let out = ''
     server.stdout?.on('data', (d: Buffer) => { out += d.toString(); const m = /:(\d+) \(mount/.exec(out); if (m !== null) resolve(Number(m[1])) })
@@ -90,6 +92,7 @@ async function main (): Promise<void> {
     `${CLIENTS} clients for ${secs.toFixed(0)} s against ${tree}`,
     `operations: ${counts.ops} (${(counts.ops / secs).toFixed(1)}/s), errors: ${counts.errors}, written ${mib(counts.bytesWritten)}`,
     `server RSS: first quarter avg ${mib(avg(rss.slice(0, quarter)))}, last quarter avg ${mib(avg(rss.slice(-quarter)))}, max ${mib(Math.max(...rss))} (${rss.length} samples)`,
+    `server RSS by minute (MiB): ${rss.filter((_, i) => i % 12 === 11).map((r) => (r / 1_048_576).toFixed(0)).join(' ')}`,
     ...errors.map((e) => `error: ${e}`)
   ].join('\n') + '\n')
   process.exitCode = counts.errors === 0 ? 0 : 1
