@@ -1,4 +1,4 @@
-import { ExportError, NotDirError, NotFoundError } from './errors.js'
+import { BadPathError, NotDirError, NotFoundError } from './errors.js'
 import type { Entry } from './interface.js'
 import type { Tree } from './tree.js'
 
@@ -10,7 +10,7 @@ const MAX_SYMLINKS = 40
  * (never above the root), symlinks in the middle of the path always followed, a final
  * symlink followed when `followLast`. Absolute link targets start again at the tree root.
  * Resolves the entry and its canonical path; rejects OVERLAY_NOT_FOUND, OVERLAY_NOT_DIR,
- * or OVERLAY_EXPORT_FAILED for a symlink loop.
+ * or OVERLAY_BAD_PATH for a symlink loop.
  */
 export async function resolvePath (tree: Tree, path: string, followLast = true): Promise<{ entry: Entry, path: string }> {
   const todo = path.split('/').filter((s) => s !== '' && s !== '.').reverse()
@@ -26,7 +26,7 @@ export async function resolvePath (tree: Tree, path: string, followLast = true):
     const child = await tree.lookup(dir, name)
     if (child === undefined) throw new NotFoundError(`${where() === '/' ? '' : where()}/${name}`)
     if (child.kind === 'symlink' && (todo.length > 0 || followLast)) {
-      if (++links > MAX_SYMLINKS) throw new ExportError(`too many levels of symbolic links: ${path}`)
+      if (++links > MAX_SYMLINKS) throw new BadPathError(path, 'too many levels of symbolic links')
       const target = child.target ?? ''
       if (target.startsWith('/')) stack.length = 0
       for (const seg of target.split('/').filter((s) => s !== '' && s !== '.').reverse()) todo.push(seg)
