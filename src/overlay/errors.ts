@@ -107,3 +107,11 @@ export class CrossLayerError extends CodedError {
     super(CrossLayerError.code, `${from} and ${to} are in different writable layers`, options)
   }
 }
+
+/** A writable layer another process (or another open in this one) holds, e.g. a running instance. */
+export class LayerBusyError extends CodedError {
+  static readonly code = 'OVERLAY_LAYER_BUSY'
+  constructor (dir: string, options?: ErrorOptions) {
+    super(LayerBusyError.code, `writable layer ${dir} is in use by another process`, options)
+  }
+}

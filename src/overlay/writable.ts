@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { ChunkReader } from '../cas/interface.js'
 import { compareNames } from './codec.js'
-import { IsDirError } from './errors.js'
+import { IsDirError, LayerBusyError } from './errors.js'
 import type { Entry } from './interface.js'
 import { cacheKv, decodeJson, encodeJson, openLevelKv, type Kv, type KvReader, type KvTxn } from './kv.js'
 import type { UnionLayer } from './layer.js'
@@ -108,9 +108,19 @@ export interface WritableLayer {
   close (): Promise<void>
 }
 
-/** Opens (creating if needed) the writable layer in directory `dir`. */
+/**
+ * Opens (creating if needed) the writable layer in directory `dir`, for this process alone.
+ * Rejects OVERLAY_LAYER_BUSY when another process has it open.
+ */
 export async function openWritableLayer (dir: string): Promise<WritableLayer> {
   await mkdir(dir, { recursive: true })
-  const kv = cacheKv(await openLevelKv(join(dir, 'meta')))
+  let level: Kv
+  try {
+    level = await openLevelKv(join(dir, 'meta'))
+  } catch (err) {
+    if ((err as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED') throw new LayerBusyError(dir, { cause: err })
+    throw err
+  }
+  const kv = cacheKv(level)
   return { dir, kv, close: async () => { await kv.close() } }
 }
