@@ -20,6 +20,11 @@ async function copyUpTree (ctx: MutationCtx, parent: Resolved<UpperLayer>, r: Re
   if (self === undefined) throw new TypeError('copied-up directory vanished')
   const names: string[] = []
   for await (const child of ctx.union.readdir(self)) names.push(child.entry.name)
+  // One round trip for what the loop below looks up: the layer's entries and the inode keys.
+  await ctx.txn.prefetch([
+    ...names.map((n) => direntKey(obj.rel, n)),
+    ...names.map((n) => lowerInoKey(joinPath([...r.names, n])))
+  ])
   const todo: Array<Resolved<UpperLayer>> = []
   for (const name of names) {
     const child = await ctx.union.child(self, name)

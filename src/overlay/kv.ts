@@ -18,6 +18,10 @@ export interface Kv {
   close (): Promise<void>
   /** A name stable across restarts (the directory of a level Kv). */
   readonly id?: string
+  /** Hint: `keys` will be read soon (a cache loads them in one round trip). */
+  prefetch?: (keys: readonly string[]) => Promise<void>
+  /** Values of `keys`, in order (one round trip where the store supports it). */
+  getMany?: (keys: readonly string[]) => Promise<Array<Uint8Array | undefined>>
 }
 
 /** A Kv in a LevelDB directory (created if absent). */
@@ -27,6 +31,7 @@ export async function openLevelKv (dir: string): Promise<Kv> {
   return {
     id: dir,
     async get (key) { return await db.get(key) },
+    async getMany (keys) { return await db.getMany([...keys]) },
     async * range (gte, lt, limit) {
       for await (const [k, v] of db.iterator({ gte, lt, limit: limit ?? -1 })) yield [k, v]
     },
@@ -109,6 +114,11 @@ export class KvTxn implements KvReader {
     this.#pending.set(key, value)
   }
 
+  /** Passes a read hint for the keys this transaction does not hold to the Kv. */
+  async prefetch (keys: readonly string[]): Promise<void> {
+    await this.#kv.prefetch?.(keys.filter((k) => !this.#pending.has(k)))
+  }
+
   put (key: string, value: Uint8Array): void { this.#set(key, value) }
   del (key: string): void { this.#set(key, undefined) }
 
@@ -184,6 +194,18 @@ export function cacheKv (kv: Kv, maxEntries = 65_536): Kv {
       return v
     },
     range: (gte, lt, limit) => kv.range(gte, lt, limit),
+    async prefetch (keys) {
+      const missing = keys.filter((k) => !cache.has(k) && !k.startsWith('k:'))
+      if (missing.length === 0 || kv.getMany === undefined) return
+      const gen = generation
+      const values = await kv.getMany(missing)
+      if (gen !== generation) return
+      missing.forEach((k, i) => {
+        const v = values[i]
+        if (v === undefined || v.length <= MAX_CACHED_VALUE_BYTES) cache.set(k, v)
+      })
+      while (cache.size > maxEntries) cache.delete(cache.keys().next().value as string)
+    },
     async batch (ops, sync) {
       generation++
       for (const o of ops) cache.delete(o.key)
