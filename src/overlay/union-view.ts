@@ -76,6 +76,7 @@ export class UnionView implements WriteView {
     const lower = items.map((it, i) => ({ it, i })).filter(({ it }) => !own(it.entry) && it.names.length > 0)
     const keys = lower.map(({ it }) => inoKeyOf(it.entry, joinPath(it.names), (id, kv) => this.#foreign.set(id, kv)))
     // Known inos need no lock; only new ones are assigned (and persisted) under it.
+    if (keys.length > 1) await this.#kv.prefetch?.(keys.map((k) => k.key))
     let inos = await Promise.all(keys.map(async (k) => await this.#inodes.peek(k.key)))
     if (inos.some((i) => i === undefined)) inos = await this.#locked(async () => await this.#inodes.assign(keys))
     const byIndex = new Map(lower.map(({ i }, k) => [i, inos[k]]))
