@@ -23,6 +23,7 @@ import { LayerChunks, readUpperFile } from './upper-spans.js'
  * anything was written).
  */
 export const ROOT_UPPER_INO = 1
+const READDIR_PAGE = 128
 
 export function direntKey (dirPath: string, name: string): string { return `d:${dirPath}\0${name}` }
 /** Key range of the entries of `dirPath`. */
@@ -76,11 +77,21 @@ export class UpperLayer implements UnionLayer {
     const prefix = gte.length
     // Names hold no NUL: the first key past `after` is at or after `after` + NUL.
     const from = after !== undefined ? `${direntKey(base, after)}\0` : gte
+    let page: Array<[string, Dirent]> = []
+    const flush = async function * (this: UpperLayer): AsyncIterable<Entry> {
+      // Nodes of a page in one round trip where the Kv can.
+      const kv = this.kv as Partial<Kv>
+      await kv.prefetch?.(page.filter(([, d]) => d.i !== undefined).map(([, d]) => `n:${d.i as number}`))
+      for (const [name, d] of page) yield await this.#entry(base, name, d)
+      page = []
+    }
     for await (const [key, raw] of this.kv.range(from, lt)) {
       const name = key.slice(prefix)
       if (after !== undefined && compareNames(name, after) <= 0) continue
-      yield await this.#entry(base, name, decodeJson<Dirent>(raw))
+      page.push([name, decodeJson<Dirent>(raw)])
+      if (page.length >= READDIR_PAGE) yield * flush.call(this)
     }
+    yield * flush.call(this)
   }
 
   async read (file: Entry, offset: number, length: number): Promise<Uint8Array> {
