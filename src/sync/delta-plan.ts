@@ -19,8 +19,9 @@ function sameParts (a: readonly FilePart[], b: readonly FilePart[]): boolean {
 
 /**
  * Plans deltas for the `wanted` chunks of tree `root` against tree `base` (which the client
- * holds): a wanted chunk of a file whose path exists in `base` with other content goes in a
- * delta block against that file's base version; each delta is sent only when it is smaller
+ * holds): a wanted chunk of a file whose path exists in `base` with other content (or, for a
+ * new path, whose path differs from one base file's only in its numbers) goes in a delta
+ * block against that file's base version; each delta is sent only when it is smaller
  * than the same bytes compressed alone at `level` (otherwise the raw chunks go). Chunks that
  * belong to no such file are not covered: the caller sends them as plain blocks.
  */
@@ -29,8 +30,9 @@ export async function planDeltas (reader: ChunkReader, root: CID, base: CID, wan
   const [target, old] = await Promise.all([fileChunks(reader, root), fileChunks(reader, base)])
   const covered = new Set<string>()
   const units: Unit[] = []
+  const byShape = shapeIndex(old, target)
   for (const [path, parts] of target) {
-    const refs = old.get(path)
+    const refs = old.get(path) ?? byShape.get(shapeOf(path))
     if (refs === undefined || refs.length === 0 || sameParts(parts, refs)) continue
     if (refs.reduce((n, p) => n + p.size, 0) > MAX_REFERENCE_BYTES_32MIB) continue
     const targets = parts.filter((p) => { const k = p.cid.toString(); return want.has(k) && !covered.has(k) })
@@ -39,6 +41,26 @@ export async function planDeltas (reader: ChunkReader, root: CID, base: CID, wan
     units.push({ targets: dedupe(targets), refs })
   }
   return { covered, blocks: unitBlocks(reader, units, level) }
+}
+
+/**
+ * A path with its version numbers blanked (`lib/modules/6.1.0-18-amd64/x.ko` and
+ * `lib/modules/6.1.0-21-amd64/x.ko` have one shape), so a file an upgrade moved to a new
+ * versioned path still finds its old version.
+ */
+function shapeOf (path: string): string { return path.replace(/[0-9]+/g, '#') }
+
+/** Base files by shape, for target paths absent from the base; shapes shared by several base files are left out. */
+function shapeIndex (old: Map<string, FilePart[]>, target: Map<string, FilePart[]>): Map<string, FilePart[]> {
+  const out = new Map<string, FilePart[] | null>()
+  for (const [path, parts] of old) {
+    if (target.has(path)) continue
+    const shape = shapeOf(path)
+    out.set(shape, out.has(shape) ? null : parts)
+  }
+  const result = new Map<string, FilePart[]>()
+  for (const [shape, parts] of out) if (parts !== null) result.set(shape, parts)
+  return result
 }
 
 function dedupe (parts: FilePart[]): FilePart[] {

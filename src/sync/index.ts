@@ -12,3 +12,6 @@ export { signRecord, verifyRecord, isTrusted, isValidName, nameInPrefix, generat
 export { parseRef, type TreeRef } from './refs.js'
 export { loadConfig, validateConfig, configDir, defaultConfigFile, type SyncConfig, type SyncLimits, type TokenSpec } from './config.js'
 export { replicate, type ReplicateResult } from './replicate.js'
+export { planDeltas, type DeltaPlan } from './delta-plan.js'
+export { fileChunks, encodeDeltaBlock, decodeDeltaBlock, compressAgainst, decompressAgainst, type DeltaBlock } from './delta.js'
+export { compressStream, decompressStream, transferLevel, DEFAULT_ZSTD_LEVEL } from './zstd-stream.js'

@@ -83,6 +83,7 @@ Sync('pull --base sends a changed file as a delta against its old version', asyn
   const files = generateFiles(9, 2, 4, 100_000)
   const big = new Uint8Array(seededBytes(123, 900_000))
   files.set('d0/big', big)
+  files.set('d1/libfoo.so.1.1', big.slice(0, 400_000).reverse())
   const oldRoot = await writeTree(server, files)
   const local = new MemoryChunkStore()
   const peer = new Peer(url)
@@ -90,6 +91,12 @@ Sync('pull --base sends a changed file as a delta against its old version', asyn
   const changed = big.slice()
   for (let i = 450_000; i < 450_200; i++) changed[i] ^= 0x5a
   files.set('d0/big', changed)
+  // an upgrade that moves a file to a new versioned path: still a delta against the old one
+  files.delete('d0/f1')
+  files.delete('d1/libfoo.so.1.1')
+  const lib = big.slice(0, 400_000).reverse()
+  lib[1000] ^= 1
+  files.set('d1/libfoo.so.1.2', lib)
   const newRoot = await writeTree(server, files)
   const lacking: string[] = []
   for await (const c of walkTree(server, newRoot)) if (!await local.has(c) && c.code === 0x55) lacking.push(c.toString())

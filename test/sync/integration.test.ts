@@ -51,7 +51,7 @@ async function waitFor (check: () => Promise<boolean>): Promise<void> {
   throw new Error('condition not reached')
 }
 
-const env = (dir: string): Record<string, string> => ({ XDG_CONFIG_HOME: join(dir, 'config') })
+const env = (dir: string): Record<string, string> => ({ XDG_CONFIG_HOME: join(dir, 'config'), XENO_SYNC_ZSTD_LEVEL: '1' })
 
 It('push then pull moves a tree byte-exact; --json reports root, bytes and requests', async ({ dir }) => {
   const { root, cids } = await makeStore(join(dir, 'a'), 1, 4)
