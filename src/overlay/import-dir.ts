@@ -21,6 +21,8 @@ export interface ImportOptions extends AbortOptions {
   readonly level?: number
   /** Progress: content bytes stored so far (called often; keep it cheap). */
   readonly onBytes?: (n: number) => void
+  /** Skip compressing what the sink already holds (see IngestPoolOptions.probe): for re-imports. */
+  readonly probe?: boolean
 }
 
 /** What an import produced: the tree root and counts of what it holds. */
@@ -60,7 +62,7 @@ interface LinkGroup {
  * concurrent GC leaves them alone.
  */
 export async function importDirectory (dir: string, sink: IngestSink, options: ImportOptions = {}): Promise<ImportResult> {
-  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes })
+  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe })
   const nodes = batching(sink)
   try {
     const result = await new DirImport(pool, nodes.sink, options).run(dir)

@@ -85,7 +85,7 @@ Fidelity('import into a LocalStore: a second import stores nothing new', async (
     const a = await importDirectory(join(dir, 'src'), store)
     await store.flush()
     const before = await store.stats()
-    const b = await importDirectory(join(dir, 'src'), store)
+    const b = await importDirectory(join(dir, 'src'), store, { probe: true })
     await store.flush()
     const after = await store.stats()
     assert.ok(a.root.equals(b.root))
@@ -96,6 +96,20 @@ Fidelity('import into a LocalStore: a second import stores nothing new', async (
   } finally {
     await store.close()
   }
+})
+
+Fidelity('probe mode (ask the store before compressing) stores exactly the missing blocks', async ({ dir }) => {
+  const full = new MemoryChunkStore()
+  const a = await importDirectory(join(dir, 'src'), full)
+  const partial = new MemoryChunkStore()
+  await importDirectory(join(dir, 'src', 'bin'), partial)
+  const before = partial.size
+  const b = await importDirectory(join(dir, 'src'), partial, { probe: true })
+  assert.ok(b.root.equals(a.root))
+  assert.ok(partial.size > before)
+  assert.equal(new Set(partial.keys()), new Set([...full.keys(), ...partial.keys()]))
+  await exportDirectory(partial, b.root, join(dir, 'out-probe'))
+  assert.is(rsyncDiff(join(dir, 'src'), join(dir, 'out-probe')), '')
 })
 
 Fidelity('a subdirectory exports alone; hard links whose leader is outside it stay linked inside it', async ({ dir }) => {

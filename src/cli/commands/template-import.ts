@@ -74,7 +74,8 @@ const command: Command = {
     try {
       const before = await store.stats()
       const started = performance.now()
-      const options = { workers, signal: ctx.signal, onBytes: (n: number) => bar.add(n) }
+      // A store that already holds chunks is asked first, so content it has is not compressed again.
+      const options = { workers, signal: ctx.signal, onBytes: (n: number) => bar.add(n), probe: before.chunks > 0 }
       const r = isDir
         ? await importDirectory(src, store, options)
         : await importTar(tarBytes(src === '-' ? process.stdin : createReadStream(src, { highWaterMark: 1024 * 1024 })), store, options)

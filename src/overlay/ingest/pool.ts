@@ -3,13 +3,15 @@ import { CID } from 'multiformats/cid'
 import type { PreparedChunk } from '../../cas/prepare.js'
 import { ImportError } from '../errors.js'
 import { FileIndexBuilder, type BlockSink, type FileContent } from '../file-write.js'
-import { CHUNK, CHUNK_FIELDS, type FileJob, type JobsMessage, type ResultMessage, type WorkerInit } from './protocol.js'
+import { CHUNK, CHUNK_FIELDS, CHUNK_PRESENT, MAX_PROBE_CHUNKS, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
 
 /** A block sink that can also take chunks already hashed and compressed (LocalStore). */
 export interface IngestSink extends BlockSink {
   putPrepared?: (p: PreparedChunk) => unknown
   /** Many at once (one index read): preferred when present. */
   putPreparedMany?: (ps: readonly PreparedChunk[]) => unknown
+  /** For probe mode: the CIDs the sink lacks. */
+  missing?: (cids: CID[]) => AsyncIterable<CID>
 }
 
 export interface IngestPoolOptions {
@@ -19,6 +21,12 @@ export interface IngestPoolOptions {
   readonly level?: number
   /** Called with the content bytes of each stored chunk (progress). */
   readonly onBytes?: (n: number) => void
+  /**
+   * Ask the sink which chunks it lacks before compressing (needs `sink.missing`): worth it
+   * when most content is already stored (re-imports, upgraded copies); a round trip per
+   * batch otherwise.
+   */
+  readonly probe?: boolean
 }
 
 export interface IngestCounters { files: number, bytes: number, chunks: number }
@@ -29,7 +37,7 @@ const BATCHES_IN_FLIGHT = 2
 const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024
 
 interface Pending { job: FileJob, size: number, builder: FileIndexBuilder, resolve: (c: FileContent) => void, reject: (e: unknown) => void }
-interface Slot { worker: Worker, credit: Int32Array, batches: number[] }
+interface Slot { worker: Worker, credit: Int32Array, batches: number[], answer: Int32Array, flags: Uint8Array }
 
 /**
  * Reads, chunks, hashes and compresses files on worker threads and stores the chunks from
@@ -57,12 +65,17 @@ export class IngestPool {
     this.#prepared = typeof sink.putPrepared === 'function'
     this.#onBytes = options.onBytes
     const level = this.#prepared ? (options.level ?? 1) : 0
+    const probe = options.probe === true && typeof sink.missing === 'function'
     for (let i = 0; i < (options.workers ?? 2); i++) {
       const credit = new SharedArrayBuffer(4)
-      const init: WorkerInit = { credit, level, maxInFlightBytes: MAX_IN_FLIGHT_BYTES }
+      const answer = new SharedArrayBuffer(8 + MAX_PROBE_CHUNKS)
+      const init: WorkerInit = { credit, level, maxInFlightBytes: MAX_IN_FLIGHT_BYTES, probe, answer }
       const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init })
-      const slot: Slot = { worker, credit: new Int32Array(credit), batches: [] }
-      worker.on('message', (msg: ResultMessage) => { this.#chain = this.#chain.then(async () => { await this.#consume(slot, msg) }) })
+      const slot: Slot = { worker, credit: new Int32Array(credit), batches: [], answer: new Int32Array(answer, 0, 2), flags: new Uint8Array(answer, 8) }
+      worker.on('message', (msg: ResultMessage | ProbeMessage) => {
+        if (msg.type === 'probe') { void this.#answer(slot, msg); return }
+        this.#chain = this.#chain.then(async () => { await this.#consume(slot, msg) })
+      })
       worker.on('error', (err) => { this.#fail(new ImportError('ingest worker failed', { cause: err })) })
       this.#slots.push(slot)
     }
@@ -133,6 +146,28 @@ export class IngestPool {
     }
   }
 
+  /** Answers a worker's probe; on any failure every chunk counts as missing (always safe). */
+  async #answer (slot: Slot, msg: ProbeMessage): Promise<void> {
+    const n = msg.cids.length / msg.cidLength
+    const keys: string[] = []
+    const cids: CID[] = []
+    for (let i = 0; i < n; i++) {
+      const bytes = msg.cids.subarray(i * msg.cidLength, (i + 1) * msg.cidLength)
+      keys.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1'))
+      cids.push(CID.decode(bytes.slice()))
+    }
+    slot.flags.fill(1, 0, n)
+    try {
+      const missing = new Set<string>()
+      for await (const c of this.#sink.missing!(cids)) missing.add(Buffer.from(c.bytes).toString('latin1'))
+      for (let i = 0; i < n; i++) slot.flags[i] = missing.has(keys[i]) ? 1 : 0
+    } catch {
+      slot.flags.fill(1, 0, n)
+    }
+    Atomics.store(slot.answer, 0, msg.seq)
+    Atomics.notify(slot.answer, 0)
+  }
+
   async #consume (slot: Slot, msg: ResultMessage): Promise<void> {
     try {
       const { meta, buffer } = msg
@@ -149,8 +184,9 @@ export class IngestPool {
         }
       }
       const sink = this.#sink
-      if (sink.putPreparedMany !== undefined) await sink.putPreparedMany(prepared)
-      else for (const p of prepared) await (this.#prepared ? sink.putPrepared!(p) : sink.put(p.cid, p.payload))
+      const fresh = prepared.filter((_, i) => meta[i * CHUNK_FIELDS + CHUNK.COMPRESSED] !== CHUNK_PRESENT)
+      if (sink.putPreparedMany !== undefined) await sink.putPreparedMany(fresh)
+      else for (const p of fresh) await (this.#prepared ? sink.putPrepared!(p) : sink.put(p.cid, p.payload))
       for (let i = 0; i < n; i++) {
         const p = this.#files.get(meta[i * CHUNK_FIELDS + CHUNK.FILE])
         if (p === undefined) continue

@@ -33,8 +33,24 @@ export interface ResultMessage {
   readonly bytes: number
 }
 
+/**
+ * worker -> main (probe mode): which of these chunks (CIDs packed, `cidLength` bytes each)
+ * does the store lack? The worker then waits on `answer` (WorkerInit) until its first Int32
+ * is `seq`; the bytes after the first 8 are 1 for each missing chunk, in order.
+ */
+export interface ProbeMessage { readonly type: 'probe', readonly seq: number, readonly cids: Uint8Array, readonly cidLength: number }
+
+/** Chunks one probe may ask about. */
+export const MAX_PROBE_CHUNKS = 4096
+/** CHUNK.COMPRESSED value of a chunk the store already holds: no payload follows. */
+export const CHUNK_PRESENT = 2
+
 /** Worker start-up data. `credit` is an Int32Array over a SharedArrayBuffer: [bytes in flight]. */
 export interface WorkerInit {
+  /** Probe mode: ask the main thread which chunks are new before compressing (re-imports). */
+  readonly probe: boolean
+  /** Probe answers: Int32 [seq, unused], then MAX_PROBE_CHUNKS bytes (1 = missing). */
+  readonly answer: SharedArrayBuffer
   readonly credit: SharedArrayBuffer
   /** zstd level for payloads (0: store raw, for sinks without putPrepared). */
   readonly level: number

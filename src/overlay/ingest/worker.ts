@@ -1,9 +1,12 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import { CHUNKER_V1, GEAR } from '../../cas/chunker/cdc.js'
-import { prepareChunk } from '../../cas/prepare.js'
+import { RAW_CODEC } from '../../cas/codes.js'
+import { cidForBlock } from '../../cas/hasher.js'
+import { prepareChunk, preparePayload, type PreparedChunk } from '../../cas/prepare.js'
 import { posix } from '../posix.js'
-import { CHUNK_FIELDS, type FileDone, type FileJob, type JobsMessage, type ResultMessage, type WorkerInit } from './protocol.js'
+import type { CID } from 'multiformats/cid'
+import { CHUNK_FIELDS, CHUNK_PRESENT, MAX_PROBE_CHUNKS, type FileDone, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
 
 /**
  * Ingest worker: for each job, reads the file (small files in one read, large ones through
@@ -50,23 +53,73 @@ function flush (): void {
   done = []
 }
 
+/** A chunk found: straight to the output, or (probe mode) staged until the store is asked. */
 function emit (file: number, bytes: Uint8Array): void {
-  const p = prepareChunk(bytes, { level: init.level })
+  if (init.probe) stage(file, bytes)
+  else record(file, prepareChunk(bytes, { level: init.level }))
+}
+
+function record (file: number, p: PreparedChunk, present = false): void {
   const cid = p.cid.bytes
-  if (outPos + p.payload.length + cid.length > OUT_BYTES || count === MAX_CHUNKS_PER_MESSAGE) flush()
+  const length = present ? 0 : p.payload.length
+  if (outPos + length + cid.length > OUT_BYTES || count === MAX_CHUNKS_PER_MESSAGE) flush()
   const m = count * CHUNK_FIELDS
   meta[m] = file
   meta[m + 1] = outPos
-  meta[m + 2] = p.payload.length
-  meta[m + 3] = p.compressed ? 1 : 0
+  meta[m + 2] = length
+  meta[m + 3] = present ? CHUNK_PRESENT : p.compressed ? 1 : 0
   meta[m + 4] = p.rawSize
-  out.set(p.payload, outPos)
-  outPos += p.payload.length
+  if (!present) out.set(p.payload, outPos)
+  outPos += length
   meta[m + 5] = outPos
   meta[m + 6] = cid.length
   out.set(cid, outPos)
   outPos += cid.length
   count++
+}
+
+// Probe mode (re-imports): chunks are hashed and staged, the main thread says which the store
+// lacks, and only those are compressed; zstd is most of an import's work.
+const STAGE_BYTES = 8 * 1024 * 1024
+const stageBuf = init.probe ? new Uint8Array(STAGE_BYTES) : new Uint8Array(0)
+const answer = new Int32Array(init.answer, 0, 2)
+const missingFlags = new Uint8Array(init.answer, 8)
+let staged: Array<{ file: number, cid: CID, offset: number, length: number }> = []
+let stagePos = 0
+let seq = 0
+/** Files whose chunks are all staged: reported done once the stage is flushed. */
+let stagedDone: FileDone[] = []
+
+function stage (file: number, bytes: Uint8Array): void {
+  if (stagePos + bytes.length > STAGE_BYTES || staged.length === MAX_PROBE_CHUNKS) flushStage()
+  stageBuf.set(bytes, stagePos)
+  staged.push({ file, cid: cidForBlock(RAW_CODEC, bytes), offset: stagePos, length: bytes.length })
+  stagePos += bytes.length
+}
+
+function fileDone (d: FileDone): void {
+  if (init.probe) stagedDone.push(d)
+  else done.push(d)
+}
+
+function flushStage (): void {
+  if (staged.length > 0) {
+    const cidLength = staged[0].cid.bytes.length
+    const cids = new Uint8Array(staged.length * cidLength)
+    staged.forEach((s, i) => cids.set(s.cid.bytes, i * cidLength))
+    const msg: ProbeMessage = { type: 'probe', seq: ++seq, cids, cidLength }
+    port!.postMessage(msg, [cids.buffer])
+    while (Atomics.load(answer, 0) !== seq) Atomics.wait(answer, 0, Atomics.load(answer, 0), 1000)
+    staged.forEach((s, i) => {
+      const bytes = stageBuf.subarray(s.offset, s.offset + s.length)
+      if (missingFlags[i] === 1) record(s.file, preparePayload(s.cid, bytes, init.level))
+      else record(s.file, { cid: s.cid, payload: bytes, compressed: false, rawSize: s.length }, true)
+    })
+  }
+  staged = []
+  stagePos = 0
+  done.push(...stagedDone)
+  stagedDone = []
 }
 
 function open (path: string): number {
@@ -110,11 +163,12 @@ port.on('message', (msg: JobsMessage) => {
   for (const job of msg.jobs) {
     try {
       ingest(job)
-      done.push({ file: job.id })
+      fileDone({ file: job.id })
     } catch (err) {
       const e = err as NodeJS.ErrnoException
-      done.push({ file: job.id, error: { code: e.code, message: e.message } })
+      fileDone({ file: job.id, error: { code: e.code, message: e.message } })
     }
   }
+  if (init.probe) flushStage()
   flush()
 })
