@@ -86,7 +86,8 @@ async function * unitBlocks (reader: ChunkReader, units: readonly Unit[], level:
     const plain = Buffer.concat(targets)
     if (refs !== undefined) {
       const z = compressAgainst(plain, Buffer.concat(refs), level)
-      if (z.length < zstd.compress(plain, { compressionLevel: level }).length) {
+      // A delta under a quarter of the raw size wins for sure; otherwise compare with plain zstd.
+      if (z.length < plain.length / 4 || z.length < zstd.compress(plain, { compressionLevel: level }).length) {
         yield encodeDeltaBlock({ targets: unit.targets, refs: unit.refs.map((p) => p.cid), z })
         continue
       }

@@ -120,7 +120,7 @@ function body (value: unknown): Uint8Array {
   return value
 }
 
-const DEFAULT_DELTA_LEVEL = 9
+const DEFAULT_DELTA_LEVEL = 6
 
 async function * concat<T> (...sources: Array<AsyncIterable<T>>): AsyncIterable<T> {
   for (const s of sources) yield * s
