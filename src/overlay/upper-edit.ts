@@ -94,6 +94,9 @@ export async function writeFileRange (txn: KvTxn, chunks: ChunkReader, ino: numb
   const from = offset === node.z && offset > 0 ? offset - 1 : offset
   const old: Span[] = []
   for await (const s of spansOf(txn, chunks, ino, node, from, end)) old.push(s)
+  // An append re-cuts the tail chunk with the new bytes, unless that chunk is already of
+  // average size: small appends (logs) then rewrite at most ~64 KiB, not up to 256 KiB.
+  if (offset === node.z && old.length === 1 && old[0].start + old[0].size === offset && old[0].size >= CHUNKER_V1.avgSize) old.pop()
   const regionStart = old.length > 0 ? Math.min(old[0].start, offset) : offset
   const last = old[old.length - 1]
   const regionEnd = Math.max(last !== undefined ? last.start + last.size : end, end)
