@@ -1,4 +1,4 @@
-import { CID } from 'multiformats/cid'
+import type { CID } from 'multiformats/cid'
 import { checkStore, type FsckOptions, type FsckReport } from '../fsck.js'
 import { collectGarbage, type GcOptions, type GcReport } from '../gc.js'
 import { ChunkMissingError, PinNotFoundError, StoreClosedError } from '../errors.js'
@@ -10,19 +10,11 @@ import { keyOf, type WriteGuard, type WriteLease } from './guard.js'
 import type { IndexDb } from './index-db.js'
 import type { PackFiles } from './pack-files.js'
 import { MAX_BLOCK_BYTES } from './pack-format.js'
+import { listPins, readPin, removePin, storeStats, writePin, type StoreStats } from './pin-index.js'
 import { locate, readBlock, type Location } from './read.js'
 import type { RecoveryReport } from './recover.js'
 import type { PackTable, PackWriter } from './writer.js'
 
-/** Totals of a store. `storedBytes` counts live records; `packBytes` the pack files on disk. */
-export interface StoreStats {
-  chunks: number
-  rawBytes: number
-  storedBytes: number
-  packFiles: number
-  packBytes: number
-  pins: number
-}
 
 /** CIDs looked up per event-loop turn in missing(). */
 const MISSING_BATCH = 256
@@ -39,7 +31,7 @@ export interface StoreParts {
 }
 
 export { keyOf }
-export type { Location }
+export type { Location, StoreStats }
 export { openLocalStore, DEFAULT_PACK_SIZE_BYTES, type LocalStoreOptions } from './open.js'
 
 /**
@@ -177,37 +169,21 @@ export class LocalStore implements ChunkStore {
     this.#check()
     checkPinName(name)
     if (!await this.has(root)) throw new ChunkMissingError(root)
-    const { guard } = this.#p
-    if (guard.gcRunning) guard.lateRoots.push(root.bytes)
-    await this.#p.writer.commit(true)
-    await this.#p.index.batch([{ type: 'put', sublevel: 'pins', key: name, value: root.bytes }], true)
-    // A gc that began while the batch was in flight may have read the pins without this one.
-    if (guard.gcRunning) guard.lateRoots.push(root.bytes)
+    await writePin(this.#p, name, root)
   }
 
   /** Removes a pin; resolves false when there was none. Its blocks go at the next gc(). */
   async unpin (name: string): Promise<boolean> {
     this.#check()
     checkPinName(name)
-    if (await this.#p.index.pins.get(name) === undefined) return false
-    await this.#p.index.batch([{ type: 'del', sublevel: 'pins', key: name }], true)
-    return true
+    return await removePin(this.#p, name)
   }
 
   /** Every pin, sorted by name. */
-  async pins (): Promise<Pin[]> {
-    this.#check()
-    const out: Pin[] = []
-    for await (const [name, value] of this.#p.index.pins.iterator()) out.push({ name, root: CID.decode(value as unknown as Uint8Array) })
-    return out
-  }
+  async pins (): Promise<Pin[]> { this.#check(); return await listPins(this.#p) }
 
   /** The root pinned as `name`, or undefined. */
-  async resolvePin (name: string): Promise<CID | undefined> {
-    this.#check()
-    const value = await this.#p.index.pins.get(name) as unknown as Uint8Array | undefined
-    return value === undefined ? undefined : CID.decode(value)
-  }
+  async resolvePin (name: string): Promise<CID | undefined> { this.#check(); return await readPin(this.#p, name) }
 
   /** Like resolvePin, but rejects CAS_PIN_NOT_FOUND when absent. */
   async requirePin (name: string): Promise<CID> {
@@ -216,15 +192,8 @@ export class LocalStore implements ChunkStore {
     return cid
   }
 
-  async stats (): Promise<StoreStats> {
-    this.#check()
-    const { files, table, writer, index } = this.#p
-    const s: StoreStats = { ...table.counters, packFiles: 0, packBytes: 0, pins: 0 }
-    for (const r of writer.pending.values()) { s.chunks++; s.rawBytes += r.entry.rawSize; s.storedBytes += r.head.length + r.entry.length }
-    for (const n of (await files.list()).packs) { s.packFiles++; s.packBytes += await files.size(n) }
-    for await (const _ of index.pins.keys()) s.pins++
-    return s
-  }
+  /** Chunks, bytes (raw, stored, on disk), pack files and pins. */
+  async stats (): Promise<StoreStats> { this.#check(); return await storeStats(this.#p) }
 
   /**
    * Garbage collection (see gc.ts collectGarbage): removes every block not reachable from a

@@ -1,0 +1,56 @@
+import { CID } from 'multiformats/cid'
+import type { Pin } from '../pins.js'
+import type { StoreParts } from './local.js'
+
+/** Totals of a store. `storedBytes` counts live records; `packBytes` the pack files on disk. */
+export interface StoreStats {
+  chunks: number
+  rawBytes: number
+  storedBytes: number
+  packFiles: number
+  packBytes: number
+  pins: number
+}
+
+/**
+ * Records pin `name` -> `root` durably, after a durable commit of every write so far (so the
+ * pinned blocks are on disk before the name is). Tells a running GC about the root, before
+ * and after the batch: a GC that began meanwhile may have read the pins without it.
+ */
+export async function writePin (parts: StoreParts, name: string, root: CID): Promise<void> {
+  const { guard } = parts
+  if (guard.gcRunning) guard.lateRoots.push(root.bytes)
+  await parts.writer.commit(true)
+  await parts.index.batch([{ type: 'put', sublevel: 'pins', key: name, value: root.bytes }], true)
+  if (guard.gcRunning) guard.lateRoots.push(root.bytes)
+}
+
+/** Deletes pin `name` durably; false when there was none. */
+export async function removePin (parts: StoreParts, name: string): Promise<boolean> {
+  if (await parts.index.pins.get(name) === undefined) return false
+  await parts.index.batch([{ type: 'del', sublevel: 'pins', key: name }], true)
+  return true
+}
+
+/** Every pin, sorted by name (LevelDB key order). */
+export async function listPins (parts: StoreParts): Promise<Pin[]> {
+  const out: Pin[] = []
+  for await (const [name, value] of parts.index.pins.iterator()) out.push({ name, root: CID.decode(value) })
+  return out
+}
+
+/** The root pinned as `name`, or undefined. */
+export async function readPin (parts: StoreParts, name: string): Promise<CID | undefined> {
+  const value = await parts.index.pins.get(name)
+  return value === undefined ? undefined : CID.decode(value)
+}
+
+/** Counters of the index plus records still in memory, pack files on disk, and pins. */
+export async function storeStats (parts: StoreParts): Promise<StoreStats> {
+  const { files, table, writer, index } = parts
+  const s: StoreStats = { ...table.counters, packFiles: 0, packBytes: 0, pins: 0 }
+  for (const r of writer.pending.values()) { s.chunks++; s.rawBytes += r.entry.rawSize; s.storedBytes += r.head.length + r.entry.length }
+  for (const n of (await files.list()).packs) { s.packFiles++; s.packBytes += await files.size(n) }
+  for await (const _ of index.pins.keys()) s.pins++
+  return s
+}
