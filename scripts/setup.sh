@@ -19,7 +19,9 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm install, not npm ci: the registry here lacks the optional foreign-platform builds of
+  # @napi-rs/blake-hash that the lock file names, and npm ci refuses such a lock.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 echo "setup: building" >&2
 npm run --silent build
