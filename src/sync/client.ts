@@ -1,16 +1,13 @@
 import type { CID } from 'multiformats/cid'
-import type { AbortOptions, ChunkReader, ChunkStore } from '../cas/interface.js'
+import type { AbortOptions, ChunkReader } from '../cas/interface.js'
 import { ChunkMissingError } from '../cas/errors.js'
-import { decodeCar, encodeCar, type Block } from './car.js'
-import { IncompleteTransferError, PeerRejectedError, PeerUnreachableError } from './errors.js'
-import { readAll, type Peer } from './http.js'
+import { encodeCar, type Block } from './car.js'
+import { PeerRejectedError, PeerUnreachableError } from './errors.js'
+import type { Peer } from './http.js'
 import { findMissing } from './missing.js'
 import { bitAt, decodeMessage, encodeMessage, MEDIA, packCids, ROUTES, type HasResponse, type UploadResult } from './protocol.js'
-import { isNode, walkTree } from './walk.js'
-import { decodeDeltaBlock, decompressAgainst, type DeltaBlock } from './delta.js'
-import { matchesCid } from '../cas/hasher.js'
+import { walkTree } from './walk.js'
 import { compressStream, decompressStream, transferLevel, ZSTD_ENCODING } from './zstd-stream.js'
-import { linksOf } from '../overlay/codec.js'
 
 /** What a push or pull moved. `wireBytes` is every byte on the TCP connections, both ways. */
 export interface TransferResult {
@@ -48,7 +45,7 @@ export async function peerHas (peer: Peer, cids: CID[], options: AbortOptions = 
   return cids.map((_c, i) => bitAt(answer.have, i))
 }
 
-function finish (root: CID, peer: Peer, before: Peer['stats'], blocks: number, blockBytes: number, present: number): TransferResult {
+export function finish (root: CID, peer: Peer, before: Peer['stats'], blocks: number, blockBytes: number, present: number): TransferResult {
   const s = peer.stats
   const sent = s.bytesSent - before.bytesSent
   const received = s.bytesReceived - before.bytesReceived
@@ -110,113 +107,3 @@ export async function wantStream (peer: Peer, body: object, signal?: AbortSignal
   }
   return res.headers['content-encoding'] === ZSTD_ENCODING ? decompressStream(raw()) : raw()
 }
-
-/**
- * Streams a want answer into `store`, every block verified; resolves the CIDs received and
- * the bytes of blocks that crossed the wire. With `deltas`, delta blocks are expanded
- * against the local store (see delta.ts) and only their verified chunks are stored.
- */
-async function receive (peer: Peer, body: object, store: ChunkStore, options: TransferOptions, deltas = false): Promise<{ got: Set<string>, bytes: number }> {
-  const source = await wantStream(peer, body, options.signal)
-  const got = new Set<string>()
-  let bytes = 0
-  for await (const block of decodeCar(source)) {
-    bytes += block.bytes.length
-    options.onBlock?.(block.bytes.length)
-    const delta = deltas ? decodeDeltaBlock(block) : undefined
-    if (delta !== undefined) {
-      for (const cid of await applyDelta(store, delta, options)) got.add(cid.toString())
-      continue
-    }
-    await store.put(block.cid, block.bytes, options)
-    got.add(block.cid.toString())
-  }
-  return { got, bytes }
-}
-
-/** Rebuilds the chunks of a delta from the local base chunks; resolves those verified and stored (none when the base is not local or the delta is bad). */
-async function applyDelta (store: ChunkStore, delta: DeltaBlock, options: AbortOptions): Promise<CID[]> {
-  const refs: Uint8Array[] = []
-  for (const cid of delta.refs) {
-    const bytes = await store.get(cid, options).catch(() => undefined)
-    if (bytes === undefined) return []
-    refs.push(bytes)
-  }
-  let plain: Uint8Array
-  try { plain = decompressAgainst(delta.z, Buffer.concat(refs)) } catch { return [] }
-  const out: CID[] = []
-  let off = 0
-  for (const t of delta.targets) {
-    const bytes = plain.subarray(off, off + t.size)
-    off += t.size
-    if (bytes.length !== t.size || !matchesCid(t.cid, bytes)) continue
-    await store.put(t.cid, bytes.slice(), options)
-    out.push(t.cid)
-  }
-  return out
-}
-
-/**
- * Fetches the tree `root` from the peer into `store`: first the tree nodes (one closure
- * request when the root is new, skipping the subtrees of `base` that the client already
- * holds; then level by level for whatever is still missing), then exactly the chunks `store`
- * lacks, in want-lists of `batchSize` answered by one CAR stream each. Every block is
- * verified before it is stored, and stays stored if the transfer breaks, so a re-run fetches
- * only the rest. Rejects with IncompleteTransferError if the peer lacks blocks of the tree.
- */
-export async function pull (store: ChunkStore, root: CID, peer: Peer, options: TransferOptions & { base?: CID } = {}): Promise<TransferResult> {
-  const before = peer.stats
-  const batch = options.batchSize ?? DEFAULT_BATCH
-  let blocks = 0
-  let blockBytes = 0
-  let present = 0
-  const want = async (cids: CID[], deltas = false): Promise<void> => {
-    for (let i = 0; i < cids.length; i += batch) {
-      const part = cids.slice(i, i + batch)
-      const extra = deltas && options.base !== undefined ? { base: options.base.bytes, root: root.bytes } : {}
-      const { got, bytes } = await receive(peer, { cids: packCids(part), ...extra }, store, options, deltas)
-      blocks += part.filter((c) => got.has(c.toString())).length; blockBytes += bytes
-      const lacking = part.filter((c) => !got.has(c.toString()))
-      // A delta that could not be applied here (base chunk absent or corrupt): ask for the plain blocks.
-      if (lacking.length > 0 && deltas) { await want(lacking, false); continue }
-      if (lacking.length > 0) throw new IncompleteTransferError(`store lacks ${lacking.length} blocks of ${root} (first: ${lacking[0]})`)
-    }
-  }
-  if (!await store.has(root, options)) {
-    const { got, bytes } = await receive(peer, { root: root.bytes, ...(options.base !== undefined ? { base: options.base.bytes } : {}) }, store, options)
-    blocks += got.size; blockBytes += bytes
-    present -= got.size
-  }
-  const leaves: CID[] = []
-  const seen = new Set<string>([root.toString()])
-  let level: CID[] = [root]
-  while (level.length > 0) {
-    const lacking = await collect(store.missing(level, options))
-    await want(lacking)
-    present += level.length - lacking.length
-    const next: CID[] = []
-    for (const cid of level) {
-      const bytes = await store.get(cid, options)
-      if (bytes === undefined) throw new ChunkMissingError(cid)
-      for (const link of linksOf(cid, bytes)) {
-        const key = link.toString()
-        if (seen.has(key)) continue
-        seen.add(key)
-        if (isNode(link)) next.push(link); else leaves.push(link)
-      }
-    }
-    level = next
-  }
-  const lackingLeaves = await collect(store.missing(leaves, options))
-  present += leaves.length - lackingLeaves.length
-  options.onPlan?.(lackingLeaves.length)
-  await want(lackingLeaves, options.base !== undefined)
-  return finish(root, peer, before, blocks, blockBytes, present)
-}
-
-async function collect<T> (source: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = []
-  for await (const x of source) out.push(x)
-  return out
-}
-

@@ -1,4 +1,4 @@
-import { pull } from '../../sync/client.js'
+import { pull } from '../../sync/pull.js'
 import { clientConfig, formatBytes, peerFor, resolveRemote } from '../../sync/cli-support.js'
 import { UsageError, stringOption, type Command } from '../command.js'
 import { openCliStore, resolveRoot } from '../store.js'
