@@ -4,6 +4,7 @@ import { ChunkMissingError } from '../cas/errors.js'
 import type { AbortOptions, ChunkReader } from '../cas/interface.js'
 import { linksOf } from '../overlay/codec.js'
 import type { Block } from './car.js'
+import { hasCode } from '../util/coded-error.js'
 
 /** True for CIDs of tree nodes (anything but a raw chunk), which must be read to walk further. */
 export function isNode (cid: CID): boolean { return cid.code !== RAW_CODEC }
@@ -44,7 +45,8 @@ export async function nodeSet (reader: ChunkReader, root: CID, options: AbortOpt
 /**
  * The tree nodes reachable from `root` as blocks, breadth-first, without raw chunks. A node
  * whose CID is in `skip` is left out with everything below it; an absent or unreadable node
- * (per `canRead`) is left out too, so the receiver finds it missing and asks again.
+ * (per `canRead`) is left out too, and so is a node that fails verification on read (it is
+ * never served), so the receiver finds it missing and asks again.
  */
 export async function * nodeClosure (reader: ChunkReader, root: CID, skip: ReadonlySet<string>,
   options: AbortOptions & { canRead?: (cids: CID[]) => Promise<boolean[]> } = {}): AsyncIterable<Block> {
@@ -56,7 +58,7 @@ export async function * nodeClosure (reader: ChunkReader, root: CID, skip: Reado
     for (let i = 0; i < level.length; i++) {
       options.signal?.throwIfAborted()
       const cid = level[i]
-      const bytes = allowed[i] ? await reader.get(cid, options) : undefined
+      const bytes = allowed[i] ? await readOrSkip(reader, cid, options) : undefined
       if (bytes === undefined) continue
       yield { cid, bytes }
       for (const link of linksOf(cid, bytes)) {
@@ -65,5 +67,12 @@ export async function * nodeClosure (reader: ChunkReader, root: CID, skip: Reado
       }
     }
     level = next
+  }
+}
+
+async function readOrSkip (reader: ChunkReader, cid: CID, options: AbortOptions): Promise<Uint8Array | undefined> {
+  try { return await reader.get(cid, options) } catch (err) {
+    if (hasCode(err, 'CAS_CHUNK_INVALID')) return undefined
+    throw err
   }
 }
