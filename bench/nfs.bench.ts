@@ -163,8 +163,11 @@ async function main (): Promise<void> {
   const ganesha = start(['ganesha.nfsd', '-F', '-f', join(gdir, 'ganesha.conf'), '-L', join(gdir, 'ganesha.log'), '-p', join(gdir, 'pid'), '-N', 'NIV_WARN'], join(gdir, 'out.log'))
   await waitPort(20600)
 
+  // The big export's chunk cache holds the whole file: "warm" means every chunk decompressed in
+  // memory (ganesha's warm is the kernel page cache); its RSS is reported below.
   const serve = (root: string, port: number, state: string): ChildProcess =>
-    start([process.execPath, xeno, 'nfs', 'serve', '--store', state === 'state-big' ? bigStore : treeStore, '--layer', root, '--listen', `127.0.0.1:${port}`, '--state', join(WORK, state)], join(WORK, `${state}.log`))
+    start([process.execPath, xeno, 'nfs', 'serve', '--store', state === 'state-big' ? bigStore : treeStore, '--layer', root, '--listen', `127.0.0.1:${port}`, '--state', join(WORK, state),
+      ...(state === 'state-big' ? ['--cache-mb', String(BIG_MIB + 128)] : [])], join(WORK, `${state}.log`))
   let xBig = serve(bigRoot, 20610, 'state-big')
   const xTree = serve(treeRoot, 20611, 'state-tree')
   await waitPort(20610); await waitPort(20611)
