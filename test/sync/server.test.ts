@@ -118,6 +118,22 @@ Open('want answers one CAR with the blocks it has, in order; single blocks by GE
   assert.is(json(none).error.code, 'SYNC_NOT_FOUND')
 })
 
+Open('a block that fails verification on read is never served', async () => {
+  const store = new MemoryChunkStore()
+  const blocks = blocksOf(3)
+  for (const b of blocks) await store.put(b.cid, b.bytes)
+  const bad = blocks[1].cid.toString()
+  const { ChunkInvalidError } = await import('../../src/cas/errors.js')
+  const get = store.get.bind(store)
+  store.get = async (cid, options) => { if (cid.toString() === bad) throw new ChunkInvalidError(cid); return await get(cid, options) }
+  const app = buildSyncApp(store)
+  const res = await app.inject({ method: 'POST', url: '/v1/want', headers: { 'content-type': MEDIA.msgpack }, payload: Buffer.from(encodeMessage({ v: 1, cids: packCids(blocks.map((b) => b.cid)) })) })
+  assert.equal(res.rawPayload, await carBytes([blocks[0], blocks[2]]))
+  const one = await app.inject({ method: 'GET', url: `/v1/blocks/${bad}` })
+  assert.is(one.statusCode, 422)
+  assert.is(json(one).error.code, 'CAS_CHUNK_INVALID')
+})
+
 Open('want of a root answers its tree nodes only, minus the nodes of a base tree', async () => {
   const store = new MemoryChunkStore()
   const files = generateFiles(5, 3, 5, 150_000)
