@@ -12,6 +12,8 @@ import { nfsstat3, stable_how, type StableHow } from './nfs3/consts.js'
  */
 
 const NS_PER_MS = 1_000_000n
+/** Views address bytes with JavaScript numbers: files end below 2^53. */
+const MAX_FILE_BYTES = BigInt(Number.MAX_SAFE_INTEGER)
 /** Names remembered per listing position, to resume READDIR at a cookie without ambiguity. */
 const MAX_COOKIE_NAMES = 65_536
 
@@ -134,6 +136,7 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
 
     async setattr (id, set) {
       const path = await pathOf(id)
+      if (set.size !== undefined && set.size > MAX_FILE_BYTES) throw new NfsStatusError(nfsstat3.NFS3ERR_FBIG)
       const mtimeNs = set.mtimeNs === 'now' ? nowNs() : set.mtimeNs
       return toAttrs(await w().setattr(path, {
         mode: set.mode, uid: set.uid, gid: set.gid, size: set.size === undefined ? undefined : Number(set.size), mtimeNs
@@ -174,6 +177,7 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
       if (a.kind === 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_ISDIR)
       if (a.kind !== 'file') throw new NfsStatusError(nfsstat3.NFS3ERR_INVAL)
       const v = w()
+      if (offset + BigInt(data.length) > MAX_FILE_BYTES) throw new NfsStatusError(nfsstat3.NFS3ERR_FBIG)
       await v.write(path, Number(offset), data)
       // Each resolved view mutation survives a crash of this process; sync() adds power loss.
       if (stable !== stable_how.UNSTABLE) await v.sync()

@@ -86,6 +86,7 @@ Nfs('CREATE, WRITE (all stabilities), READ and COMMIT with one write verifier', 
   assert.is(r.status, 0); assert.ok(r.eof)
   assert.is(Buffer.compare(r.data!, data), 0)
   assert.is(Buffer.compare(await readFile(join(dir, 'tree', 'new.bin')), data), 0)
+  assert.is((await c.write(f.fh!, 2n ** 60n, Uint8Array.of(1))).status, nfsstat3.NFS3ERR_FBIG)
   const past = await c.read(f.fh!, 5_000_000n, 10)
   assert.is(past.data!.length, 0); assert.ok(past.eof)
 })
