@@ -4,7 +4,8 @@ import { respond, tryGetattr, type Nfs3State, type Target } from './context.js'
 import { FSF3 } from './consts.js'
 import { MAX_IO_SIZE_1MIB, PREF_DIR_SIZE_64KIB, PREF_IO_SIZE_1MIB } from './limits.js'
 
-const MAX_FILE_SIZE = 0x7fff_ffff_ffff_ffffn
+/** Views address bytes with JavaScript numbers (see backend-view.ts). */
+const MAX_FILE_SIZE = BigInt(Number.MAX_SAFE_INTEGER)
 
 /** FSINFO3, RFC 1813 §3.3.19: rsize/wsize up to 1 MiB, nanosecond times, links and symlinks. */
 export function fsinfo (s: Nfs3State): Procedure {
