@@ -5,6 +5,7 @@ import { MemoryChunkStore } from '../../src/cas/store/memory.js'
 import { push } from '../../src/sync/client.js'
 import { pull } from '../../src/sync/pull.js'
 import { Peer } from '../../src/sync/http.js'
+import { RemoteChunkReader } from '../../src/sync/remote.js'
 import { buildSyncApp } from '../../src/sync/server.js'
 import { walkTree } from '../../src/sync/walk.js'
 import { CID } from 'multiformats/cid'
@@ -121,6 +122,22 @@ Sync('pull resumes: blocks already local are not fetched again', async ({ server
   // Raw chunks already local never move again; tree nodes may, when the root itself was absent.
   assert.ok(r.blocks >= server.size - half.length && r.blocks <= server.size - half.length + nodes, `blocks ${r.blocks}`)
   await sameBlocks(server, local, root)
+  peer.close()
+})
+
+Sync('RemoteChunkReader reads single blocks verified, shares concurrent fetches, and batches', async ({ server, url }) => {
+  const root = await writeTree(server, generateFiles(10, 1, 3, 50_000))
+  const peer = new Peer(url)
+  const remote = new RemoteChunkReader(peer)
+  const [a, b] = await Promise.all([remote.get(root), remote.get(root)])
+  assert.ok(a !== undefined && b !== undefined && Buffer.compare(a, await server.get(root) as Uint8Array) === 0)
+  assert.is(peer.stats.requests, 1)
+  assert.is(await remote.get(CID.parse('bafkr4ihkr4ld3m4gqkjf4reryxsy2s5tkbxprqkow6fin2iiyvreuzzab4')), undefined)
+  const all: CID[] = []
+  for await (const c of walkTree(server, root)) all.push(c)
+  let n = 0
+  for await (const _b of remote.getMany(all)) n++
+  assert.is(n, all.length)
   peer.close()
 })
 
