@@ -1,9 +1,10 @@
 import { Worker } from 'node:worker_threads'
-import { CID } from 'multiformats/cid'
+import type { CID } from 'multiformats/cid'
 import type { PreparedChunk } from '../../cas/prepare.js'
 import { ImportError } from '../errors.js'
 import { FileIndexBuilder, type BlockSink, type FileContent } from '../file-write.js'
-import { CHUNK, CHUNK_FIELDS, CHUNK_PRESENT, MAX_PROBE_CHUNKS, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
+import { answerProbe, decodeResult } from './messages.js'
+import { MAX_PROBE_CHUNKS, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
 
 /** A block sink that can also take chunks already hashed and compressed (LocalStore). */
 export interface IngestSink extends BlockSink {
@@ -146,52 +147,25 @@ export class IngestPool {
     }
   }
 
-  /** Answers a worker's probe; on any failure every chunk counts as missing (always safe). */
+  /** Answers a worker's probe (it waits on the shared answer word). */
   async #answer (slot: Slot, msg: ProbeMessage): Promise<void> {
-    const n = msg.cids.length / msg.cidLength
-    const keys: string[] = []
-    const cids: CID[] = []
-    for (let i = 0; i < n; i++) {
-      const bytes = msg.cids.subarray(i * msg.cidLength, (i + 1) * msg.cidLength)
-      keys.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1'))
-      cids.push(CID.decode(bytes.slice()))
-    }
-    slot.flags.fill(1, 0, n)
-    try {
-      const missing = new Set<string>()
-      for await (const c of this.#sink.missing!(cids)) missing.add(Buffer.from(c.bytes).toString('latin1'))
-      for (let i = 0; i < n; i++) slot.flags[i] = missing.has(keys[i]) ? 1 : 0
-    } catch {
-      slot.flags.fill(1, 0, n)
-    }
+    await answerProbe(msg, (cids) => this.#sink.missing!(cids), slot.flags)
     Atomics.store(slot.answer, 0, msg.seq)
     Atomics.notify(slot.answer, 0)
   }
 
   async #consume (slot: Slot, msg: ResultMessage): Promise<void> {
     try {
-      const { meta, buffer } = msg
-      const n = meta.length / CHUNK_FIELDS
-      const prepared: PreparedChunk[] = new Array(n)
-      for (let i = 0; i < n; i++) {
-        const m = i * CHUNK_FIELDS
-        prepared[i] = {
-          // A copy: a view would keep the whole message buffer alive as long as the CID.
-          cid: CID.decode(new Uint8Array(buffer, meta[m + CHUNK.CID_OFFSET], meta[m + CHUNK.CID_LENGTH]).slice()),
-          payload: new Uint8Array(buffer, meta[m + CHUNK.OFFSET], meta[m + CHUNK.LENGTH]),
-          compressed: meta[m + CHUNK.COMPRESSED] === 1,
-          rawSize: meta[m + CHUNK.RAW_SIZE]
-        }
-      }
+      const chunks = decodeResult(msg)
       const sink = this.#sink
-      const fresh = prepared.filter((_, i) => meta[i * CHUNK_FIELDS + CHUNK.COMPRESSED] !== CHUNK_PRESENT)
+      const fresh = chunks.filter((c) => !c.present).map((c) => c.prepared)
       if (sink.putPreparedMany !== undefined) await sink.putPreparedMany(fresh)
       else for (const p of fresh) await (this.#prepared ? sink.putPrepared!(p) : sink.put(p.cid, p.payload))
-      for (let i = 0; i < n; i++) {
-        const p = this.#files.get(meta[i * CHUNK_FIELDS + CHUNK.FILE])
+      for (const c of chunks) {
+        const p = this.#files.get(c.file)
         if (p === undefined) continue
-        const rawSize = prepared[i].rawSize
-        await p.builder.add(prepared[i].cid, rawSize)
+        const rawSize = c.prepared.rawSize
+        await p.builder.add(c.prepared.cid, rawSize)
         this.counters.chunks++
         this.counters.bytes += rawSize
         this.#onBytes?.(rawSize)
