@@ -28,7 +28,7 @@ export function measureTree (dir: string): { files: number, bytes: number } {
       if (type === 0o040000) walk(path + '/' + scan.names[i])
       if (type !== 0o100000) continue
       if (scan.stats[b + SCAN.NLINK] > 1) {
-        const key = `${scan.stats[b + SCAN.DEV_LO]}:${scan.stats[b + SCAN.INO_HI]}:${scan.stats[b + SCAN.INO_LO]}`
+        const key = `${scan.stats[b + SCAN.DEV_HI]}:${scan.stats[b + SCAN.DEV_LO]}:${scan.stats[b + SCAN.INO_HI]}:${scan.stats[b + SCAN.INO_LO]}`
         if (seen.has(key)) continue
         seen.add(key)
       }
