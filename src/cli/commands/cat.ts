@@ -4,7 +4,7 @@ import { resolvePath } from '../../overlay/posix-resolve.js'
 import { openTree } from '../../overlay/tree.js'
 import { UsageError, type Command } from '../command.js'
 import { openCliStore } from '../store.js'
-import { resolveTreeRef } from '../tree-ref.js'
+import { LAYER_HELP, LAYER_OPTIONS, resolveViewRoot } from '../view.js'
 
 /** Writes `data` to stdout, waiting for drain; a reader that went away (EPIPE) ends quietly. */
 async function writeOut (data: Uint8Array): Promise<void> {
@@ -16,14 +16,15 @@ async function writeOut (data: Uint8Array): Promise<void> {
 
 const command: Command = {
   summary: 'print a file of a tree to stdout',
-  usage: 'ROOT:PATH',
-  help: 'ROOT is a CID or a pin name. Symlinks are followed inside the tree (absolute targets\nstart at its root), as they would be in a chroot of it.',
+  usage: 'ROOT:PATH | PATH --layer L ...',
+  options: { ...LAYER_OPTIONS },
+  help: 'ROOT is a CID or a pin name. Symlinks are followed inside the tree (absolute targets\nstart at its root), as they would be in a chroot of it.\n' + LAYER_HELP,
   minArgs: 1,
   maxArgs: 1,
   async run (ctx) {
     if (ctx.json) throw new UsageError('cat writes file bytes; --json does not apply')
     await using store = await openCliStore(ctx)
-    const { root, path } = await resolveTreeRef(store, ctx.positionals[0])
+    const { root, path } = await resolveViewRoot(store, ctx.options, ctx.positionals[0])
     const tree = openTree(store, root)
     const { entry, path: resolved } = await resolvePath(tree, path)
     if (entry.kind === 'dir') throw new IsDirError(resolved)

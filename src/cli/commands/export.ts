@@ -6,7 +6,7 @@ import { exportTar } from '../../overlay/export-tar.js'
 import { ExportError } from '../../overlay/errors.js'
 import { UsageError, type Command } from '../command.js'
 import { openCliStore } from '../store.js'
-import { resolveTreeRef } from '../tree-ref.js'
+import { LAYER_HELP, LAYER_OPTIONS, resolveViewRoot } from '../view.js'
 
 interface ExportCliResult { root: string, dest: string, format: 'directory' | 'tar', files?: number, bytes: number, skipped?: string[] }
 
@@ -42,21 +42,25 @@ async function writeTar (source: AsyncIterable<Uint8Array>, dest: string): Promi
 
 const command: Command = {
   summary: 'write a tree out as a directory or a tar archive',
-  usage: 'ROOT[:PATH] DEST',
+  usage: 'ROOT[:PATH] DEST | [PATH] DEST --layer L ...',
+  options: { ...LAYER_OPTIONS },
   help: [
     'ROOT is a CID or a pin name; :PATH exports only that directory. DEST ending in .tar is',
     'written as a POSIX tar (- for stdout);',
     'anything else is a directory, created if absent, that must be empty. Every piece of',
     'metadata is restored: owners (as root), modes, nanosecond mtimes, xattrs, hard links,',
-    'devices, fifos and sockets (a tar cannot hold sockets: they are listed as skipped).'
+    'devices, fifos and sockets (a tar cannot hold sockets: they are listed as skipped).',
+    LAYER_HELP
   ].join('\n'),
-  minArgs: 2,
+  minArgs: 1,
   maxArgs: 2,
   async run (ctx): Promise<ExportCliResult | undefined> {
-    const [ref, dest] = ctx.positionals
+    const dest = ctx.positionals[ctx.positionals.length - 1]
+    const ref = ctx.positionals.length > 1 ? ctx.positionals[0] : undefined
+    if (ref === undefined && ctx.options.layer === undefined) throw new UsageError('give ROOT[:PATH] DEST, or DEST with --layer')
     if (dest === '-' && ctx.json) throw new UsageError('--json cannot be used when the tar goes to stdout')
     await using store = await openCliStore(ctx)
-    const { root, path } = await resolveTreeRef(store, ref)
+    const { root, path } = await resolveViewRoot(store, ctx.options, ref)
     if (!await store.has(root)) throw new ChunkMissingError(root)
     const bar = ctx.progress('export', undefined, 'bytes')
     try {

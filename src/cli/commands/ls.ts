@@ -3,7 +3,7 @@ import { resolvePath } from '../../overlay/posix-resolve.js'
 import { openTree, type Tree } from '../../overlay/tree.js'
 import type { Command } from '../command.js'
 import { openCliStore } from '../store.js'
-import { resolveTreeRef } from '../tree-ref.js'
+import { LAYER_HELP, LAYER_OPTIONS, resolveViewRoot } from '../view.js'
 
 interface Listed {
   path: string, name: string, kind: Entry['kind'], mode: string, uid: number, gid: number, size: number,
@@ -60,14 +60,14 @@ function renderLines (entries: Listed[]): string[] {
 
 const command: Command = {
   summary: 'list a directory of a tree (long format, like ls -l)',
-  usage: 'ROOT[:PATH] [-R]',
-  help: 'ROOT is a CID or a pin name; PATH defaults to /. Columns: mode, uid gid, size (or\nmajor, minor), mtime (UTC, ns), name. -R lists subdirectories too. --json gives every field.',
-  options: { recursive: { type: 'boolean', short: 'R' } },
-  minArgs: 1,
+  usage: 'ROOT[:PATH] [-R] | [PATH] --layer L ... [-R]',
+  help: 'ROOT is a CID or a pin name; PATH defaults to /. Columns: mode, uid gid, size (or\nmajor, minor), mtime (UTC, ns), name. -R lists subdirectories too. --json gives every field.\n' + LAYER_HELP,
+  options: { recursive: { type: 'boolean', short: 'R' }, ...LAYER_OPTIONS },
+  minArgs: 0,
   maxArgs: 1,
   async run (ctx): Promise<LsResult> {
     await using store = await openCliStore(ctx)
-    const { root, path } = await resolveTreeRef(store, ctx.positionals[0])
+    const { root, path } = await resolveViewRoot(store, ctx.options, ctx.positionals[0])
     const tree = openTree(store, root)
     const { entry, path: at } = await resolvePath(tree, path, false)
     const entries: Listed[] = []
