@@ -39,7 +39,7 @@ const DEFAULT_CAR_BYTES_256MIB = 256 * 1024 * 1024
 
 /** Asks the peer which of `cids` it holds (one request). */
 export async function peerHas (peer: Peer, cids: CID[], options: AbortOptions = {}): Promise<boolean[]> {
-  const bytes = await peer.fetchBytes('POST', ROUTES.has, { body: encodeMessage({ v: 1, cids: packCids(cids) }), contentType: MEDIA.msgpack, signal: options.signal })
+  const bytes = await peer.fetchBytes('POST', ROUTES.has, { body: encodeMessage({ v: 1, cids: packCids(cids) }), contentType: MEDIA.msgpack, signal: options.signal, measuresLatency: true })
   const answer = decodeMessage<HasResponse>(bytes)
   if (answer.count !== cids.length) throw new PeerRejectedError(502, 'SYNC_BAD_ANSWER', 'store answered `has` for the wrong number of CIDs')
   return cids.map((_c, i) => bitAt(answer.have, i))
@@ -84,22 +84,24 @@ export async function push (local: ChunkReader, root: CID, peer: Peer, options: 
         yield { cid, bytes }
       }
     }
-    const answer = decodeMessage<UploadResult>(await peer.fetchBytes('PUT', ROUTES.blocks, { ...carBody(encodeCar([root], segment())), signal: options.signal }))
+    const answer = decodeMessage<UploadResult>(await peer.fetchBytes('PUT', ROUTES.blocks, { ...carBody(encodeCar([root], segment()), peer.latencyMs), signal: options.signal }))
     if (answer.blocks === 0 && segmentBytes > 0) throw new PeerRejectedError(502, 'SYNC_BAD_ANSWER', 'store accepted no blocks')
   }
   return finish(root, peer, before, missing.length, blockBytes, all.length - missing.length)
 }
 
-/** Request options of an upload of `car`: zstd-compressed at the transfer level (unless 0). */
-export function carBody (car: AsyncIterable<Uint8Array>): { body: AsyncIterable<Uint8Array>, contentType: string, headers: Record<string, string> } {
-  const level = transferLevel()
+/** Request options of an upload of `car`: zstd-compressed at the transfer level for a peer `latencyMs` away (unless 0). */
+export function carBody (car: AsyncIterable<Uint8Array>, latencyMs = 0): { body: AsyncIterable<Uint8Array>, contentType: string, headers: Record<string, string> } {
+  const level = transferLevel(latencyMs)
   if (level === 0) return { body: car, contentType: MEDIA.car, headers: {} }
   return { body: compressStream(car, level), contentType: MEDIA.car, headers: { 'content-encoding': ZSTD_ENCODING } }
 }
 
 /** Sends a want request; resolves the CAR bytes of the answer (decompressed when the peer compressed it). */
 export async function wantStream (peer: Peer, body: object, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
-  const level = transferLevel()
+  // The level depends on the link (transferLevel): measure it first unless the level is fixed.
+  if (process.env.XENO_SYNC_ZSTD_LEVEL === undefined || process.env.XENO_SYNC_ZSTD_LEVEL === '') await peer.probeLatency(signal)
+  const level = transferLevel(peer.latencyMs)
   const headers: Record<string, string> = level === 0 ? {} : { 'accept-encoding': ZSTD_ENCODING, 'x-xeno-zstd-level': String(level) }
   const res = await peer.request('POST', ROUTES.want, { body: encodeMessage({ v: 1, ...body }), contentType: MEDIA.msgpack, headers, signal })
   const raw = async function * (): AsyncIterable<Uint8Array> {

@@ -19,6 +19,8 @@ export interface RequestOptions {
   contentType?: string
   headers?: Record<string, string>
   signal?: AbortSignal
+  /** The server answers this request at once (health, has): its time to headers measures the round trip. */
+  measuresLatency?: boolean
 }
 
 /**
@@ -34,6 +36,7 @@ export class Peer {
   readonly #token?: string
   readonly #idleMs: number
   #requests = 0
+  #rttMs = Infinity
 
   constructor (url: string, options: PeerOptions = {}) {
     try { this.url = new URL(url) } catch (err) { throw new BadRefError(`"${url}" is not a store URL`, { cause: err }) }
@@ -48,6 +51,9 @@ export class Peer {
     for (const s of this.#sockets) { sent += s.bytesWritten; received += s.bytesRead }
     return { requests: this.#requests, bytesSent: sent, bytesReceived: received }
   }
+
+  /** The shortest time from sending a cheap request (`measuresLatency`) to its response headers: about one round trip (Infinity before any). */
+  get latencyMs (): number { return this.#rttMs }
 
   /** Sends one request; resolves the response once its status is 2xx (the body is still to be read). */
   async request (method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
@@ -64,8 +70,10 @@ export class Peer {
     let writeError: unknown
     const writing = writeBody(req, options.body).catch((err) => { writeError = err; req.destroy(err) })
     let res: IncomingMessage
+    const started = performance.now()
     try {
       [res] = await responded
+      if (options.measuresLatency === true) this.#rttMs = Math.min(this.#rttMs, performance.now() - started)
     } catch (err) {
       await writing
       if (options.signal?.aborted === true) throw options.signal.reason
@@ -86,6 +94,13 @@ export class Peer {
   async fetchJson (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<unknown> {
     const bytes = await this.fetchBytes(method, path, body === undefined ? { signal } : { body: Buffer.from(JSON.stringify(body)), contentType: MEDIA.json, signal })
     return JSON.parse(Buffer.from(bytes).toString('utf8'))
+  }
+
+  /** Measures the round trip with one health request unless a cheap request already did. */
+  async probeLatency (signal?: AbortSignal): Promise<number> {
+    if (Number.isFinite(this.#rttMs)) return this.#rttMs
+    await this.fetchBytes('GET', '/v1/health', { signal, measuresLatency: true })
+    return this.#rttMs
   }
 
   close (): void { this.#agent.destroy() }

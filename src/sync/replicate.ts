@@ -75,7 +75,7 @@ async function copyTree (from: Peer, to: Peer, record: NameRecord, options: Repl
       if (n < part.length) throw new IncompleteTransferError(`${from.url.origin} lacks ${part.length - n} blocks of ${root}`)
     }
   }
-  await to.fetchBytes('PUT', ROUTES.blocks, { ...carBody(encodeCar([root], blocks())), signal: options.signal })
+  await to.fetchBytes('PUT', ROUTES.blocks, { ...carBody(encodeCar([root], blocks()), to.latencyMs), signal: options.signal })
   return { blocks: missing.length, present: all.length - missing.length }
 }
 

@@ -17,11 +17,20 @@ export const DEFAULT_ZSTD_LEVEL = 6
 /** Highest level a client may ask the server for (level 19 is ~1-3 MB/s here: fine for a WAN, not a LAN). */
 export const MAX_ZSTD_LEVEL = 19
 
-/** The transfer level: XENO_SYNC_ZSTD_LEVEL or DEFAULT_ZSTD_LEVEL, clamped to [0, MAX]. */
-export function transferLevel (): number {
+/** A link whose round trip exceeds this is a wide-area link, where bytes cost more than CPU. */
+export const WAN_LATENCY_MS = 20
+/** Level on a wide-area link: ~1-3 MB/s of input here, still far above such a link's rate, so the CPU time hides behind the transfer. */
+export const WAN_ZSTD_LEVEL = 19
+
+/**
+ * The transfer level: XENO_SYNC_ZSTD_LEVEL when set; else WAN_ZSTD_LEVEL when the measured
+ * round trip to the peer (`latencyMs`) says wide-area, DEFAULT_ZSTD_LEVEL otherwise. Clamped to [0, MAX].
+ */
+export function transferLevel (latencyMs = 0): number {
   const env = process.env.XENO_SYNC_ZSTD_LEVEL
-  const n = env === undefined || env === '' ? DEFAULT_ZSTD_LEVEL : Number(env)
-  return Number.isInteger(n) ? Math.max(0, Math.min(MAX_ZSTD_LEVEL, n)) : DEFAULT_ZSTD_LEVEL
+  const auto = Number.isFinite(latencyMs) && latencyMs > WAN_LATENCY_MS ? WAN_ZSTD_LEVEL : DEFAULT_ZSTD_LEVEL
+  const n = env === undefined || env === '' ? auto : Number(env)
+  return Number.isInteger(n) ? Math.max(0, Math.min(MAX_ZSTD_LEVEL, n)) : auto
 }
 
 /** zstd-compresses a byte stream at `level` (the consumer owns every yielded array). */
