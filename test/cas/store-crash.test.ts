@@ -162,6 +162,25 @@ Crash('a lost index is rebuilt from the packs on open (pins are not: they live i
   await store.close()
 })
 
+Crash('a corrupt index is repaired on open: chunks and pins are all there', async ({ dir }) => {
+  let store = await openLocalStore(dir)
+  const blocks = Array.from({ length: 40 }, (_, i) => seededBytes(i + 900, 2_000))
+  for (const b of blocks) await store.put(cidForChunk(b), b)
+  await store.pin('p', cidForChunk(blocks[3]))
+  await store.close()
+  const manifest = (await readdir(join(dir, 'index'))).find((f) => f.startsWith('MANIFEST-'))
+  if (manifest === undefined) throw new Error('no MANIFEST')
+  const fh = await open(join(dir, 'index', manifest), 'r+')
+  await fh.write(Buffer.alloc(30, 0x41), 0, 30, 10)
+  await fh.close()
+  store = await openLocalStore(dir)
+  assert.is(store.recovery.indexRepaired, true)
+  for (const b of blocks) assert.equal(await store.get(cidForChunk(b)), b)
+  assert.is(String(await store.resolvePin('p')), String(cidForChunk(blocks[3])))
+  assert.is((await store.fsck()).ok, true)
+  await store.close()
+})
+
 function runWriter (dir: string, args: string[], killAfterAck?: number): Promise<{ acked: number, stored: number, killed: boolean }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [WRITER, dir, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })

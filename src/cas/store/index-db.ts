@@ -23,11 +23,16 @@ export type IndexOp =
 const STORE_VERSION = 1
 const LOCK_POLL_MS = 100
 
-function isLocked (err: unknown): boolean {
+function hasLevelCode (err: unknown, code: string): boolean {
   for (let e = err as { code?: string, cause?: unknown } | undefined; e !== undefined && e !== null; e = e.cause as typeof e) {
-    if (e.code === 'LEVEL_LOCKED') return true
+    if (e.code === code) return true
   }
   return false
+}
+
+/** LevelDB's RepairDB (classic-level's static repair; `level` is classic-level on Node). */
+async function repairLevel (location: string): Promise<void> {
+  await (Level as unknown as { repair: (location: string) => Promise<void> }).repair(location)
 }
 
 /**
@@ -49,20 +54,34 @@ export class IndexDb {
     this.meta = db.sublevel<string, unknown>('m', { keyEncoding: 'utf8', valueEncoding: 'json' })
   }
 
-  /** Opens (creating) the index at `location`. Rejects CAS_STORE_LOCKED if held past `waitMs`. */
+  /** True when opening had to run LevelDB's repair on a corrupt index. */
+  repaired = false
+
+  /**
+   * Opens (creating) the index at `location`. Rejects CAS_STORE_LOCKED if held past
+   * `waitMs`. A corrupt index (LEVEL_CORRUPTION) is repaired once with LevelDB's RepairDB,
+   * which keeps every entry it can read; what it loses, opening re-indexes from the packs.
+   */
   static async open (location: string, storeDir: string, waitMs = 0): Promise<IndexDb> {
     const deadline = Date.now() + waitMs
+    let repaired = false
     for (;;) {
       const db = new Level<string, string>(location) // classic-level (LevelDB) on Node
       try {
         await db.open()
       } catch (err) {
-        if (!isLocked(err)) throw err
+        if (hasLevelCode(err, 'LEVEL_CORRUPTION') && !repaired) {
+          await repairLevel(location)
+          repaired = true
+          continue
+        }
+        if (!hasLevelCode(err, 'LEVEL_LOCKED')) throw new StoreCorruptError(`the store index at ${location} cannot be opened`, { cause: err })
         if (Date.now() >= deadline) throw new StoreLockedError(storeDir, { cause: err })
         await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS))
         continue
       }
       const index = new IndexDb(db)
+      index.repaired = repaired
       const version = await index.meta.get('version') as number | undefined
       if (version === undefined) await index.meta.put('version', STORE_VERSION)
       else if (version !== STORE_VERSION) {

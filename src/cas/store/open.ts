@@ -54,6 +54,7 @@ export async function openLocalStore (dir: string, options: LocalStoreOptions = 
     await files.init()
     const table: PackTable = { packs: new Map(), counters: { chunks: 0, rawBytes: 0, storedBytes: 0 }, nextPack: 1, activePack: 0, activeSize: 0 }
     const recovery = await recover(files, index, table)
+    recovery.indexRepaired = index.repaired
     const limit = options.packSizeBytes ?? DEFAULT_PACK_SIZE_BYTES
     const last = table.nextPack - 1
     const lastState = table.packs.get(last)

@@ -20,6 +20,8 @@ export interface RecoveryReport {
   foundPacks: number[]
   /** Of those, packs holding nothing new (every record already indexed): deleted now. */
   foundPacksRemoved: number
+  /** The LevelDB index was corrupt and LevelDB's repair ran before opening. */
+  indexRepaired: boolean
 }
 
 /**
@@ -28,7 +30,7 @@ export interface RecoveryReport {
  * and truncates the rest (a torn write). Runs before the store accepts calls.
  */
 export async function recover (files: PackFiles, index: IndexDb, table: PackTable): Promise<RecoveryReport> {
-  const report: RecoveryReport = { reindexed: 0, duplicates: 0, truncatedBytes: 0, deadPacksRemoved: 0, damagedPacks: [], foundPacks: [], foundPacksRemoved: 0 }
+  const report: RecoveryReport = { reindexed: 0, duplicates: 0, truncatedBytes: 0, deadPacksRemoved: 0, damagedPacks: [], foundPacks: [], foundPacksRemoved: 0, indexRepaired: false }
   for await (const [key, value] of index.meta.iterator({ gt: 'pack/', lt: 'pack0' })) {
     table.packs.set(Number(key.slice(5)), value as unknown as PackState)
   }
