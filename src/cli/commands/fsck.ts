@@ -36,7 +36,10 @@ const fsck: Command = {
     const found = counts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`)
     lines.push(found.length === 0 ? 'no problems found' : `found: ${found.join(', ')}`)
     const rec = r.recovered
-    if (rec.reindexed + rec.truncatedBytes + rec.deadPacksRemoved > 0) lines.push(`on open: re-indexed ${rec.reindexed} records, cut ${rec.truncatedBytes} torn bytes, removed ${rec.deadPacksRemoved} dead packs`)
+    if (rec.reindexed + rec.truncatedBytes + rec.deadPacksRemoved + rec.foundPacksRemoved > 0 || rec.indexRepaired) {
+      lines.push(`on open: ${rec.indexRepaired ? 'repaired the index, ' : ''}re-indexed ${rec.reindexed} records, cut ${rec.truncatedBytes} torn bytes, ` +
+        `removed ${rec.deadPacksRemoved + rec.foundPacksRemoved} leftover packs`)
+    }
     for (const p of r.problems.slice(0, MAX_SHOWN)) {
       lines.push(`  ${p.repaired ? 'repaired' : 'PROBLEM '} ${p.kind}${p.cid !== undefined ? ' ' + p.cid : ''}${p.pack !== undefined ? ` pack ${p.pack}` : ''}${p.offset !== undefined ? `@${p.offset}` : ''}${p.pin !== undefined ? ` (pin ${p.pin})` : ''}: ${p.detail}`)
     }
