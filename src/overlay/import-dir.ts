@@ -23,6 +23,8 @@ export interface ImportOptions extends AbortOptions {
   readonly onBytes?: (n: number) => void
   /** Skip compressing what the sink already holds (see IngestPoolOptions.probe): for re-imports. */
   readonly probe?: boolean
+  /** Files from this size on are spread over all workers (IngestPoolOptions; default 64 MiB). */
+  readonly bigFileBytes?: number
 }
 
 /** What an import produced: the tree root and counts of what it holds. */
@@ -62,7 +64,7 @@ interface LinkGroup {
  * concurrent GC leaves them alone.
  */
 export async function importDirectory (dir: string, sink: IngestSink, options: ImportOptions = {}): Promise<ImportResult> {
-  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe })
+  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe, bigFileBytes: options.bigFileBytes })
   const nodes = batching(sink)
   try {
     const result = await new DirImport(pool, nodes.sink, options).run(dir)

@@ -10,6 +10,7 @@ import { exportTar } from '../../src/overlay/export-tar.js'
 import { importDirectory } from '../../src/overlay/import-dir.js'
 import { openTree } from '../../src/overlay/tree.js'
 import { rejects } from '../helpers/assert.js'
+import { seededBytes } from '../helpers/bytes.js'
 import { rmrf, tmpdir } from '../helpers/tmpdir.js'
 import { makeFullTree } from '../helpers/trees.js'
 
@@ -110,6 +111,23 @@ Fidelity('probe mode (ask the store before compressing) stores exactly the missi
   assert.equal(new Set(partial.keys()), new Set([...full.keys(), ...partial.keys()]))
   await exportDirectory(partial, b.root, join(dir, 'out-probe'))
   assert.is(rsyncDiff(join(dir, 'src'), join(dir, 'out-probe')), '')
+})
+
+Fidelity('large files split across workers give the same root, also in probe mode', async ({ dir }) => {
+  const src = join(dir, 'big-src')
+  mkdirSync(src)
+  writeFileSync(join(src, 'big.bin'), seededBytes(3, 6_000_000))
+  writeFileSync(join(src, 'small'), 'x')
+  const plain = await importDirectory(src, new MemoryChunkStore(), { bigFileBytes: Infinity })
+  const store = new MemoryChunkStore()
+  const split = await importDirectory(src, store, { bigFileBytes: 1 << 20 })
+  assert.ok(split.root.equals(plain.root))
+  assert.is(split.files, 2)
+  assert.is(split.bytes, 6_000_001)
+  const again = await importDirectory(src, store, { bigFileBytes: 1 << 20, probe: true })
+  assert.ok(again.root.equals(plain.root))
+  await exportDirectory(store, split.root, join(dir, 'big-out'))
+  assert.is(rsyncDiff(src, join(dir, 'big-out')), '')
 })
 
 Fidelity('a subdirectory exports alone; hard links whose leader is outside it stay linked inside it', async ({ dir }) => {

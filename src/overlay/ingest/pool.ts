@@ -3,8 +3,9 @@ import type { CID } from 'multiformats/cid'
 import type { PreparedChunk } from '../../cas/prepare.js'
 import { ImportError } from '../errors.js'
 import { FileIndexBuilder, type BlockSink, type FileContent } from '../file-write.js'
+import type { FilePart } from '../interface.js'
 import { answerProbe, decodeResult } from './messages.js'
-import { MAX_PROBE_CHUNKS, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
+import { MAX_PROBE_CHUNKS, type CutsMessage, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
 
 /** A block sink that can also take chunks already hashed and compressed (LocalStore). */
 export interface IngestSink extends BlockSink {
@@ -22,6 +23,8 @@ export interface IngestPoolOptions {
   readonly level?: number
   /** Called with the content bytes of each stored chunk (progress). */
   readonly onBytes?: (n: number) => void
+  /** Files from this size on are split across workers (default 64 MiB; for tests). */
+  readonly bigFileBytes?: number
   /**
    * Ask the sink which chunks it lacks before compressing (needs `sink.missing`): worth it
    * when most content is already stored (re-imports, upgraded copies); a round trip per
@@ -37,7 +40,19 @@ const BATCH_BYTES = 4 * 1024 * 1024
 const BATCHES_IN_FLIGHT = 2
 const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024
 
-interface Pending { job: FileJob, size: number, builder: FileIndexBuilder, resolve: (c: FileContent) => void, reject: (e: unknown) => void }
+/** Where a job's chunks go in order: a file's index, or (range jobs) a plain list. */
+interface PartSink { add: (cid: CID, size: number) => Promise<void> | void, finish: () => Promise<unknown> | unknown }
+class PartList implements PartSink {
+  readonly parts: FilePart[] = []
+  add (cid: CID, size: number): void { this.parts.push({ cid, size }) }
+  finish (): FilePart[] { return this.parts }
+}
+interface Pending { job: FileJob, size: number, builder: PartSink, resolve: (v: any) => void, reject: (e: unknown) => void, cuts?: Uint32Array }
+
+/** Files at least this large are cut by one worker, then hashed and compressed by all. */
+const BIG_FILE_BYTES = 64 * 1024 * 1024
+/** Content per range job of a large file. */
+const RANGE_BYTES = 16 * 1024 * 1024
 interface Slot { worker: Worker, credit: Int32Array, batches: number[], answer: Int32Array, flags: Uint8Array }
 
 /**
@@ -57,6 +72,8 @@ export class IngestPool {
   readonly #onBytes: ((n: number) => void) | undefined
   #waiters: Array<() => void> = []
   #dataBytes = 0
+  readonly #bigFileBytes: number
+  readonly #rangeBytes: number
   #nextId = 1
   #chain: Promise<void> = Promise.resolve()
   #failure: unknown
@@ -65,6 +82,8 @@ export class IngestPool {
     this.#sink = sink
     this.#prepared = typeof sink.putPrepared === 'function'
     this.#onBytes = options.onBytes
+    this.#bigFileBytes = options.bigFileBytes ?? BIG_FILE_BYTES
+    this.#rangeBytes = Math.min(RANGE_BYTES, Math.max(1 << 20, this.#bigFileBytes / 4))
     const level = this.#prepared ? (options.level ?? 1) : 0
     const probe = options.probe === true && typeof sink.missing === 'function'
     for (let i = 0; i < (options.workers ?? 2); i++) {
@@ -73,9 +92,11 @@ export class IngestPool {
       const init: WorkerInit = { credit, level, maxInFlightBytes: MAX_IN_FLIGHT_BYTES, probe, answer }
       const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init })
       const slot: Slot = { worker, credit: new Int32Array(credit), batches: [], answer: new Int32Array(answer, 0, 2), flags: new Uint8Array(answer, 8) }
-      worker.on('message', (msg: ResultMessage | ProbeMessage) => {
+      worker.on('message', (msg: ResultMessage | ProbeMessage | CutsMessage) => {
         if (msg.type === 'probe') { void this.#answer(slot, msg); return }
-        this.#chain = this.#chain.then(async () => { await this.#consume(slot, msg) })
+        this.#chain = this.#chain.then(async () => {
+          if (msg.type === 'cuts') { const p = this.#files.get(msg.file); if (p !== undefined) p.cuts = msg.lengths } else await this.#consume(slot, msg)
+        })
       })
       worker.on('error', (err) => { this.#fail(new ImportError('ingest worker failed', { cause: err })) })
       this.#slots.push(slot)
@@ -102,7 +123,34 @@ export class IngestPool {
    * ImportError if it cannot be read.
    */
   submit (path: string, size: number): Promise<FileContent> {
-    return this.#enqueue({ id: this.#nextId++, path }, size)
+    if (size >= this.#bigFileBytes && this.#slots.length > 1) return this.#submitBig(path)
+    return this.#enqueue({ id: this.#nextId++, path }, size, new FileIndexBuilder(this.#sink))
+  }
+
+  /**
+   * A large file: one worker finds its chunk boundaries (cheap, the same cuts as streaming),
+   * then every worker hashes and compresses a share of ranges, and the index is built here in
+   * order. One file then uses every core.
+   */
+  async #submitBig (path: string): Promise<FileContent> {
+    const lengths = await this.#enqueue({ id: this.#nextId++, path, cutsOnly: true }, 0, new PartList()) as unknown as Uint32Array
+    const ranges: Array<Promise<FilePart[]>> = []
+    let offset = 0
+    for (let i = 0; i < lengths.length;) {
+      let j = i
+      let bytes = 0
+      while (j < lengths.length && (j === i || bytes + lengths[j] <= this.#rangeBytes)) bytes += lengths[j++]
+      const range = this.#enqueue({ id: this.#nextId++, path, offset, lengths: lengths.slice(i, j) }, bytes, new PartList()) as unknown as Promise<FilePart[]>
+      range.catch(() => {})
+      ranges.push(range)
+      offset += bytes
+      i = j
+    }
+    const builder = new FileIndexBuilder(this.#sink)
+    for (const range of ranges) for (const part of await range) await builder.add(part.cid, part.size)
+    if (builder.size !== offset) throw new ImportError(`${path} changed while being read`)
+    this.counters.files++
+    return await builder.finish()
   }
 
   /**
@@ -112,16 +160,16 @@ export class IngestPool {
   submitData (data: Uint8Array): Promise<FileContent> {
     if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) throw new RangeError('submitData needs a Uint8Array that owns its buffer')
     this.#dataBytes += data.byteLength
-    return this.#enqueue({ id: this.#nextId++, data: data.buffer as ArrayBuffer }, data.byteLength)
+    return this.#enqueue({ id: this.#nextId++, data: data.buffer as ArrayBuffer }, data.byteLength, new FileIndexBuilder(this.#sink))
   }
 
   /** Bytes of submitData content not yet finished. */
   get pendingDataBytes (): number { return this.#dataBytes }
 
-  #enqueue (job: FileJob, size: number): Promise<FileContent> {
+  #enqueue (job: FileJob, size: number, builder: PartSink): Promise<FileContent> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
     return new Promise((resolve, reject) => {
-      const p: Pending = { job, size, builder: new FileIndexBuilder(this.#sink), resolve, reject }
+      const p: Pending = { job, size, builder, resolve, reject }
       this.#files.set(job.id, p)
       this.#queue.push(p)
       this.#dispatch()
@@ -189,7 +237,8 @@ export class IngestPool {
     if (this.#waiters.length > 0) { const w = this.#waiters; this.#waiters = []; for (const f of w) f() }
     if (p === undefined) return
     if (error !== undefined) { p.reject(new ImportError(`cannot read ${p.job.path}: ${error.message}`)); return }
-    this.counters.files++
+    if (p.job.cutsOnly === true) { p.resolve(p.cuts ?? new Uint32Array(0)); return }
+    if (p.job.lengths === undefined) this.counters.files++
     p.resolve(await p.builder.finish())
   }
 

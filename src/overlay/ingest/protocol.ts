@@ -4,8 +4,23 @@
  * per message, so a message costs one clone of small arrays and no copy of content.
  */
 
-/** Read, chunk, hash and compress the file at `path`, or the bytes in `data` (transferred). */
-export interface FileJob { readonly id: number, readonly path?: string, readonly data?: ArrayBuffer }
+/**
+ * Read, chunk, hash and compress the file at `path`, or the bytes in `data` (transferred).
+ * Large files go in two steps: `cutsOnly` returns the chunk lengths of the whole file (a
+ * CutsMessage, no content); then range jobs (`offset`, `lengths`) hash and compress those
+ * chunks of it, on every worker at once.
+ */
+export interface FileJob {
+  readonly id: number
+  readonly path?: string
+  readonly data?: ArrayBuffer
+  readonly cutsOnly?: boolean
+  readonly offset?: number
+  readonly lengths?: Uint32Array
+}
+
+/** worker -> main: the chunk lengths of a `cutsOnly` job (sent before its FileDone). */
+export interface CutsMessage { readonly type: 'cuts', readonly file: number, readonly lengths: Uint32Array }
 
 /** main -> worker: a batch of jobs. */
 export interface JobsMessage { readonly type: 'jobs', readonly jobs: FileJob[] }

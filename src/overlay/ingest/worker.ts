@@ -127,17 +127,41 @@ function open (path: string): number {
   try { return openSync(path, constants.O_RDONLY | constants.O_NOATIME) } catch { return openSync(path, 'r') }
 }
 
-function ingest (job: FileJob): void {
-  if (job.data !== undefined) {
-    const data = new Uint8Array(job.data)
-    let start = 0
-    for (const len of P.cdcCuts(data, true, minSize, avgSize, maxSize)) {
-      emit(job.id, data.subarray(start, start + len))
-      start += len
-    }
-    return
-  }
+/** Chunk lengths of the whole file at `path` (no hashing): step one of a large file. */
+function cutsOf (path: string): Uint32Array {
+  const parts: Uint32Array[] = []
+  let total = 0
+  scan(path, (cuts) => { parts.push(cuts.slice()); total += cuts.length })
+  const all = new Uint32Array(total)
+  let at = 0
+  for (const p of parts) { all.set(p, at); at += p.length }
+  return all
+}
+
+/** Hashes and compresses the chunks `lengths` of the file at `path`, from `offset` on. */
+function ingestRange (job: FileJob): void {
   const fd = open(job.path!)
+  try {
+    let pos = job.offset!
+    for (const len of job.lengths!) {
+      const bytes = window.subarray(0, len)
+      let got = 0
+      while (got < len) {
+        const n = readSync(fd, bytes, got, len - got, pos + got)
+        if (n === 0) throw Object.assign(new Error(`file shrank while being read: ${job.path!}`), { code: 'ESHRANK' })
+        got += n
+      }
+      emit(job.id, bytes)
+      pos += len
+    }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Reads `path` through the window and calls `onCuts` with each run of chunk lengths found. */
+function scan (path: string, onCuts: (cuts: Uint32Array, window: Uint8Array, start: number) => void): void {
+  const fd = open(path)
   try {
     let start = 0
     let end = 0
@@ -149,14 +173,38 @@ function ingest (job: FileJob): void {
         if (n === 0) { eof = true; break }
         end += n
       }
-      for (const len of P.cdcCuts(window.subarray(start, end), eof, minSize, avgSize, maxSize)) {
-        emit(job.id, window.subarray(start, start + len))
-        start += len
-      }
+      const cuts = P.cdcCuts(window.subarray(start, end), eof, minSize, avgSize, maxSize)
+      onCuts(cuts, window, start)
+      for (const len of cuts) start += len
     }
   } finally {
     closeSync(fd)
   }
+}
+
+function ingest (job: FileJob): void {
+  if (job.cutsOnly === true) {
+    const lengths = cutsOf(job.path!)
+    port!.postMessage({ type: 'cuts', file: job.id, lengths }, [lengths.buffer as ArrayBuffer])
+    return
+  }
+  if (job.lengths !== undefined) { ingestRange(job); return }
+  if (job.data !== undefined) {
+    const data = new Uint8Array(job.data)
+    let start = 0
+    for (const len of P.cdcCuts(data, true, minSize, avgSize, maxSize)) {
+      emit(job.id, data.subarray(start, start + len))
+      start += len
+    }
+    return
+  }
+  scan(job.path!, (cuts, win, from) => {
+    let start = from
+    for (const len of cuts) {
+      emit(job.id, win.subarray(start, start + len))
+      start += len
+    }
+  })
 }
 
 port.on('message', (msg: JobsMessage) => {
