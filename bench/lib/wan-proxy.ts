@@ -21,20 +21,22 @@ export interface WanProxy {
 
 const SEGMENT_BYTES = 16_384
 
+/** The serialisation clock of one direction of the link (shared by all its connections). */
+interface Bottleneck { lastDepart: number }
+
 /**
  * One direction of an emulated link: each piece leaves after the previous one has been
- * serialised at `bytesPerSecond` (one bottleneck queue per connection and direction) and
+ * serialised at `bytesPerSecond` (one bottleneck per direction, shared by all connections) and
  * arrives a one-way delay later. The source is paused while the queue is full.
  *
  * One FIFO and one timer per direction: separate timers per piece can fire out of order
  * (Node schedules them from a cached loop time), which would reorder the byte stream.
  */
-function pipeThroughLink (from: Socket, to: Socket, opts: WanLinkOptions, onBytes: (n: number) => void): void {
+function pipeThroughLink (from: Socket, to: Socket, opts: WanLinkOptions, link: Bottleneck, onBytes: (n: number) => void): void {
   const oneWayMs = opts.rttMs / 2
   const limit = opts.queueLimitBytes ?? 262_144
   const queue: { piece: Buffer | null, due: number }[] = [] // null: the FIN
   let head = 0
-  let lastDepart = 0
   let queued = 0
   let timer: NodeJS.Timeout | undefined
 
@@ -58,8 +60,8 @@ function pipeThroughLink (from: Socket, to: Socket, opts: WanLinkOptions, onByte
   }
   const enqueue = (piece: Buffer | null): void => {
     const now = performance.now()
-    const depart = Math.max(now, lastDepart) + ((piece?.length ?? 0) / opts.bytesPerSecond) * 1000
-    lastDepart = depart
+    const depart = Math.max(now, link.lastDepart) + ((piece?.length ?? 0) / opts.bytesPerSecond) * 1000
+    link.lastDepart = depart
     queue.push({ piece, due: depart + oneWayMs })
     if (piece !== null) {
       queued += piece.length
@@ -90,8 +92,12 @@ export async function startWanProxy (target: { host: string, port: number }, opt
   let down = 0
   let connections = 0
   const sockets = new Set<Socket>()
-  const pipe = (from: Socket, to: Socket, onBytes: (n: number) => void): void => {
-    if (opts !== undefined) return pipeThroughLink(from, to, opts, onBytes)
+  // One bottleneck per direction, shared by every connection: a client that opens several
+  // connections (ostree does) shares the link's rate, as on a real access link.
+  const upLink: Bottleneck = { lastDepart: 0 }
+  const downLink: Bottleneck = { lastDepart: 0 }
+  const pipe = (from: Socket, to: Socket, direction: Bottleneck, onBytes: (n: number) => void): void => {
+    if (opts !== undefined) return pipeThroughLink(from, to, opts, direction, onBytes)
     from.on('data', (b: Buffer) => onBytes(b.length))
     from.on('error', () => to.destroy())
     from.pipe(to)
@@ -102,8 +108,8 @@ export async function startWanProxy (target: { host: string, port: number }, opt
     client.on('close', () => sockets.delete(client))
     setTimeout(() => {
       const upstream = connect(target.port, target.host, () => {
-        pipe(client, upstream, (n) => { up += n })
-        pipe(upstream, client, (n) => { down += n })
+        pipe(client, upstream, upLink, (n) => { up += n })
+        pipe(upstream, client, downLink, (n) => { down += n })
         client.resume()
       })
       sockets.add(upstream)
