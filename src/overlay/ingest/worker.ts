@@ -1,11 +1,19 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { parentPort, workerData } from 'node:worker_threads'
 import { CHUNKER_V1, GEAR } from '../../cas/chunker/cdc.js'
 import { RAW_CODEC } from '../../cas/codes.js'
 import { cidForBlock } from '../../cas/hasher.js'
-import { prepareChunk, preparePayload, type PreparedChunk } from '../../cas/prepare.js'
 import { posix } from '../posix.js'
 import type { CID } from 'multiformats/cid'
+
+/** zstd-napi's native binding (the classes in its dist/ wrap this). */
+interface ZstdBinding {
+  CCtx: new () => { setParameter: (param: number, value: number) => void, compress2: (dst: Uint8Array, src: Uint8Array) => number }
+  CParameter: { compressionLevel: number }
+  compressBound: (size: number) => number
+}
+const zstd = createRequire(import.meta.url)('zstd-napi/binding.js') as ZstdBinding
 import { CHUNK_FIELDS, CHUNK_PRESENT, MAX_PROBE_CHUNKS, type FileDone, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
 
 /**
@@ -56,25 +64,42 @@ function flush (): void {
 /** A chunk found: straight to the output, or (probe mode) staged until the store is asked. */
 function emit (file: number, bytes: Uint8Array): void {
   if (init.probe) stage(file, bytes)
-  else record(file, prepareChunk(bytes, { level: init.level }))
+  else record(file, cidForBlock(RAW_CODEC, bytes), bytes)
 }
 
-function record (file: number, p: PreparedChunk, present = false): void {
-  const cid = p.cid.bytes
-  const length = present ? 0 : p.payload.length
-  if (outPos + length + cid.length > OUT_BYTES || count === MAX_CHUNKS_PER_MESSAGE) flush()
+// zstd straight into the outgoing buffer: the Compressor class allocates a result per call,
+// and at a chunk per 64 KiB that garbage (freed only at the next GC) is most of a worker's
+// memory. The policy is prepare.ts preparePayload's: compress from MIN_COMPRESS_BYTES on, keep
+// the result when it saves at least MIN_SAVING_BYTES (keep the two in step).
+const MIN_COMPRESS_BYTES = 64
+const MIN_SAVING_BYTES = 16
+const cctx = new zstd.CCtx()
+cctx.setParameter(zstd.CParameter.compressionLevel, init.level)
+
+/** Appends chunk `bytes` (with CID `cid`) to the outgoing message; `present`: CID only. */
+function record (file: number, cid: CID, bytes: Uint8Array, present = false): void {
+  const cidBytes = cid.bytes
+  const tryZstd = !present && init.level > 0 && bytes.length >= MIN_COMPRESS_BYTES
+  const room = present ? 0 : tryZstd ? Math.max(zstd.compressBound(bytes.length), bytes.length) : bytes.length
+  if (outPos + room + cidBytes.length > OUT_BYTES || count === MAX_CHUNKS_PER_MESSAGE) flush()
+  let length = present ? 0 : bytes.length
+  let compressed = false
+  if (tryZstd) {
+    const n = cctx.compress2(out.subarray(outPos, outPos + room), bytes)
+    if (n + MIN_SAVING_BYTES <= bytes.length) { length = n; compressed = true }
+  }
+  if (!present && !compressed) out.set(bytes, outPos)
   const m = count * CHUNK_FIELDS
   meta[m] = file
   meta[m + 1] = outPos
   meta[m + 2] = length
-  meta[m + 3] = present ? CHUNK_PRESENT : p.compressed ? 1 : 0
-  meta[m + 4] = p.rawSize
-  if (!present) out.set(p.payload, outPos)
+  meta[m + 3] = present ? CHUNK_PRESENT : compressed ? 1 : 0
+  meta[m + 4] = bytes.length
   outPos += length
   meta[m + 5] = outPos
-  meta[m + 6] = cid.length
-  out.set(cid, outPos)
-  outPos += cid.length
+  meta[m + 6] = cidBytes.length
+  out.set(cidBytes, outPos)
+  outPos += cidBytes.length
   count++
 }
 
@@ -112,8 +137,7 @@ function flushStage (): void {
     while (Atomics.load(answer, 0) !== seq) Atomics.wait(answer, 0, Atomics.load(answer, 0), 1000)
     staged.forEach((s, i) => {
       const bytes = stageBuf.subarray(s.offset, s.offset + s.length)
-      if (missingFlags[i] === 1) record(s.file, preparePayload(s.cid, bytes, init.level))
-      else record(s.file, { cid: s.cid, payload: bytes, compressed: false, rawSize: s.length }, true)
+      record(s.file, s.cid, bytes, missingFlags[i] !== 1)
     })
   }
   staged = []
