@@ -2,6 +2,11 @@ import type { Kv } from '../overlay/index.js'
 
 /** Entries a cached Kv remembers (values and absences). */
 export const DEFAULT_KV_CACHE_ENTRIES = 131_072
+/**
+ * Larger values are never kept: the cache is for metadata (inodes, directory entries, spans);
+ * a writable layer also keeps file content in its Kv, which the chunk cache's bound governs.
+ */
+export const MAX_CACHED_VALUE_BYTES = 1024
 
 const ABSENT = new Uint8Array(0)
 
@@ -11,12 +16,14 @@ const ABSENT = new Uint8Array(0)
  * once the write is durable. Every write of the Kv must go through the returned object. A get
  * that raced with a batch is not remembered (the epoch moved), so the cache never holds a value
  * older than the last completed batch. Absent keys are cached too (the common lookup miss).
+ * Memory is bounded by `maxEntries` × MAX_CACHED_VALUE_BYTES.
  */
 export function cachedKv (kv: Kv, maxEntries = DEFAULT_KV_CACHE_ENTRIES): Kv {
   const cache = new Map<string, Uint8Array>()
   let epoch = 0
   const keep = (key: string, value: Uint8Array): void => {
     cache.delete(key)
+    if (value.length > MAX_CACHED_VALUE_BYTES) return
     cache.set(key, value)
     if (cache.size > maxEntries) cache.delete(cache.keys().next().value as string)
   }
