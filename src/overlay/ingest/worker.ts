@@ -17,11 +17,13 @@ const zstd = createRequire(import.meta.url)('zstd-napi/binding.js') as ZstdBindi
 import { CHUNK_FIELDS, CHUNK_PRESENT, MAX_PROBE_CHUNKS, type FileDone, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
 
 /**
- * Ingest worker: for each job, reads the file (small files in one read, large ones through
- * a fixed window, so memory is flat whatever the size), cuts it with the pinned FastCDC
- * parameters, hashes and compresses every chunk (prepareChunk), and posts the prepared
- * chunks in file order, packed into transferred buffers. Synchronous inside: it blocks on
- * the shared credit counter when the main thread lags (backpressure).
+ * Ingest worker: for each job, reads the file through a fixed window (memory is flat whatever
+ * the size), cuts it with the pinned FastCDC parameters (in C, same cuts), hashes every chunk
+ * and zstd-compresses it (preparePayload's policy), and posts the chunks in file order,
+ * packed into transferred buffers. Other job kinds: in-memory content (tar members), the cuts
+ * of a large file, a range of a large file's chunks; in probe mode it asks which chunks are
+ * new before compressing. Synchronous inside: it blocks on the shared credit counter when the
+ * main thread lags (backpressure) and on the answer word while a probe is out.
  */
 const init = workerData as WorkerInit
 const credit = new Int32Array(init.credit)
