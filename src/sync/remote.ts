@@ -24,6 +24,11 @@ export class RemoteChunkReader implements ChunkReader {
     return (await peerHas(this.#peer, [cid], options))[0]
   }
 
+  /** One flag per CID, in one request. */
+  async hasMany (cids: CID[], options?: AbortOptions): Promise<boolean[]> {
+    return cids.length === 0 ? [] : await peerHas(this.#peer, cids, options)
+  }
+
   async get (cid: CID, options?: AbortOptions): Promise<Uint8Array | undefined> {
     const key = cid.toString()
     let p = this.#inflight.get(key)

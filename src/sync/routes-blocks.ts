@@ -38,6 +38,7 @@ export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): vo
     let roots: CID[] = []
     if (msg.cids !== undefined) {
       const cids = unpackCids(body(msg.cids), limits.maxCidsPerRequest)
+      await store.prefetch?.(cids)
       const allowed = await canRead(cids)
       if (msg.base !== undefined && msg.root !== undefined) {
         // The client holds tree `base`: changed files of `root` may go as deltas against it.

@@ -22,6 +22,8 @@ export interface SyncAppOptions {
 export type SyncStore = ChunkStore & {
   flush?: () => Promise<void>
   pin?: (name: string, root: CID) => Promise<void>
+  /** A read-through store fetches a batch it lacks from upstream before a want answer streams it. */
+  prefetch?: (cids: readonly CID[]) => Promise<void>
 }
 
 /** What route modules share. */

@@ -6,6 +6,7 @@ import { push } from '../../src/sync/client.js'
 import { pull } from '../../src/sync/pull.js'
 import { Peer } from '../../src/sync/http.js'
 import { RemoteChunkReader } from '../../src/sync/remote.js'
+import { ReadThroughStore } from '../../src/sync/read-through.js'
 import { buildSyncApp } from '../../src/sync/server.js'
 import { walkTree } from '../../src/sync/walk.js'
 import { CID } from 'multiformats/cid'
@@ -143,6 +144,25 @@ Sync('RemoteChunkReader reads single blocks verified, shares concurrent fetches,
   for await (const _b of remote.getMany(all)) n++
   assert.is(n, all.length)
   peer.close()
+})
+
+Sync('a read-through cache server fetches from upstream once and serves later pulls itself', async ({ server, url }) => {
+  const root = await writeTree(server, generateFiles(11, 3, 6, 100_000))
+  const upstream = new Peer(url)
+  const cacheStore = new MemoryChunkStore()
+  const cache = buildSyncApp(new ReadThroughStore(cacheStore, new RemoteChunkReader(upstream)))
+  const cacheUrl = await cache.listen({ host: '127.0.0.1', port: 0 })
+  try {
+    const first = new MemoryChunkStore()
+    await pull(first, root, new Peer(cacheUrl))
+    await sameBlocks(server, first, root)
+    await sameBlocks(server, cacheStore, root)
+    const used = upstream.stats.requests
+    const second = new MemoryChunkStore()
+    await pull(second, root, new Peer(cacheUrl))
+    await sameBlocks(server, second, root)
+    assert.is(upstream.stats.requests, used, 'the second pull never reached upstream')
+  } finally { await cache.close(); upstream.close() }
 })
 
 Sync.run()

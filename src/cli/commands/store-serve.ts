@@ -3,6 +3,9 @@ import { once } from 'node:events'
 import { openLocalStore } from '../../cas/index.js'
 import { BadConfigError } from '../../sync/errors.js'
 import { loadConfig } from '../../sync/config.js'
+import { Peer } from '../../sync/http.js'
+import { ReadThroughStore } from '../../sync/read-through.js'
+import { RemoteChunkReader } from '../../sync/remote.js'
 import { buildSyncApp } from '../../sync/server.js'
 import { openSyncIndex } from '../../sync/state.js'
 import { UsageError, stringOption, type Command } from '../command.js'
@@ -23,9 +26,11 @@ const command: Command = {
     'interrupted. --data DIR holds the chunks (DIR/chunks) and the tenant/name index (DIR/sync);',
     'default: the --store directory. Without --config there is one open tenant and only',
     'loopback addresses may listen or connect. Prints "listening on URL" once ready.',
-    '--listen 127.0.0.1:0 picks a free port.'
+    '--listen 127.0.0.1:0 picks a free port. --upstream URL makes this a read-through cache of',
+    'another XenoStore (a peer server\'s cache or the central store): blocks it lacks are fetched',
+    'from there once, verified and kept (--upstream-token or XENO_UPSTREAM_TOKEN).'
   ].join('\n'),
-  options: { listen: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' } },
+  options: { listen: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' }, upstream: { type: 'string' }, 'upstream-token': { type: 'string' } },
   maxArgs: 0,
   async run (ctx) {
     const { host, port } = parseListen(stringOption(ctx.options, 'listen') ?? '127.0.0.1:7070')
@@ -35,7 +40,10 @@ const command: Command = {
       throw new BadConfigError(`refusing to serve ${host} without a tenant config (--config): the open default is for loopback only`)
     }
     const dir = stringOption(ctx.options, 'data') ?? ctx.storeDir
-    const store = await openLocalStore(join(dir, 'chunks'))
+    const local = await openLocalStore(join(dir, 'chunks'))
+    const upstreamUrl = stringOption(ctx.options, 'upstream')
+    const upstream = upstreamUrl === undefined ? undefined : new Peer(upstreamUrl, { token: stringOption(ctx.options, 'upstream-token') ?? process.env.XENO_UPSTREAM_TOKEN })
+    const store = upstream === undefined ? local : new ReadThroughStore(local, new RemoteChunkReader(upstream))
     const index = await openSyncIndex(join(dir, 'sync'))
     const app = buildSyncApp(store, { config, index })
     let url: string
@@ -48,6 +56,7 @@ const command: Command = {
     process.stdout.write(`listening on ${url}\n`)
     if (!ctx.signal.aborted) await once(ctx.signal, 'abort')
     await app.close()
+    upstream?.close()
     await index.close()
     await store.close()
     return { url, stopped: true }
