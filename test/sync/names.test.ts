@@ -147,4 +147,10 @@ Names('overlay push sends only what the overlay adds over a base the store holds
   assert.is(r.json.name, 'acme/overlay')
 })
 
+Names('a store without a tenant config refuses to listen beyond loopback', async ({ dir, env }) => {
+  const r = await runCli(['store', 'serve', '--listen', '0.0.0.0:0', '--data', join(dir, 'open'), '--json'], env)
+  assert.is(r.code, 1)
+  assert.is(r.json.error.code, 'SYNC_BAD_CONFIG')
+})
+
 Names.run()
