@@ -5,6 +5,9 @@ import type { FilePart } from '../overlay/interface.js'
 import type { Block } from './car.js'
 import { compressAgainst, encodeDeltaBlock, fileChunks, MAX_REFERENCE_BYTES_32MIB } from './delta.js'
 
+const BIG_UNIT_BYTES_8MIB = 8 * 1024 * 1024
+const BIG_UNIT_MAX_LEVEL = 12
+
 interface Unit { readonly targets: FilePart[], readonly refs: FilePart[] }
 
 export interface DeltaPlan {
@@ -85,9 +88,12 @@ async function * unitBlocks (reader: ChunkReader, units: readonly Unit[], level:
     const refs = await readAll(reader, unit.refs)
     const plain = Buffer.concat(targets)
     if (refs !== undefined) {
-      const z = compressAgainst(plain, Buffer.concat(refs), level)
+      const reference = Buffer.concat(refs)
+      // Big files at high levels take long enough to stall the stream: cap the level there.
+      const unitLevel = reference.length + plain.length > BIG_UNIT_BYTES_8MIB ? Math.min(level, BIG_UNIT_MAX_LEVEL) : level
+      const z = compressAgainst(plain, reference, unitLevel)
       // A delta under a quarter of the raw size wins for sure; otherwise compare with plain zstd.
-      if (z.length < plain.length / 4 || z.length < zstd.compress(plain, { compressionLevel: level }).length) {
+      if (z.length < plain.length / 4 || z.length < zstd.compress(plain, { compressionLevel: unitLevel }).length) {
         yield encodeDeltaBlock({ targets: unit.targets, refs: unit.refs.map((p) => p.cid), z })
         continue
       }
