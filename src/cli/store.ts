@@ -4,15 +4,22 @@ import { isPinName } from '../cas/pins.js'
 import { openLocalStore, type LocalStore } from '../cas/store/local.js'
 import { UsageError, type CommandContext } from './command.js'
 
-/** Seconds to wait for another xeno process to release the store (env XENO_LOCK_WAIT, default 0). */
+const DEFAULT_LOCK_WAIT_MS = 3_000
+
+/**
+ * How long to wait for another xeno process to release the store: env XENO_LOCK_WAIT
+ * (seconds), default 3 s, enough to ride over a process that is just exiting or restarting.
+ */
 function lockWaitMs (): number {
-  const s = Number(process.env.XENO_LOCK_WAIT ?? 0)
+  const text = process.env.XENO_LOCK_WAIT
+  if (text === undefined) return DEFAULT_LOCK_WAIT_MS
+  const s = Number(text)
   return Number.isFinite(s) && s > 0 ? s * 1000 : 0
 }
 
 /**
  * Opens the local store of a command (ctx.storeDir, created when absent). Rejects
- * CAS_STORE_LOCKED when another process holds it (after XENO_LOCK_WAIT seconds).
+ * CAS_STORE_LOCKED when another process holds it longer than XENO_LOCK_WAIT seconds (3).
  * The caller closes it (`await using store = await openCliStore(ctx)`).
  */
 export async function openCliStore (ctx: Pick<CommandContext, 'storeDir'>, options: { lockWaitMs?: number } = {}): Promise<LocalStore> {
