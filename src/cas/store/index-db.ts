@@ -1,6 +1,6 @@
 import type { AbstractSublevel } from 'abstract-level'
 import { Level } from 'level'
-import { StoreCorruptError, StoreLockedError } from '../errors.js'
+import { StoreClosedError, StoreCorruptError, StoreLockedError } from '../errors.js'
 
 type Bytes = Uint8Array
 type Db = Level<string, string>
@@ -46,6 +46,7 @@ export class IndexDb {
   readonly chunks: Sub<Bytes, Bytes>
   readonly pins: Sub<string, Bytes>
   readonly meta: Sub<string, unknown>
+  #closed = false
 
   private constructor (db: Db) {
     this.#db = db
@@ -92,13 +93,39 @@ export class IndexDb {
     }
   }
 
-  /** Applies `ops` atomically; `sync` makes the batch durable before resolving. */
+  /**
+   * Applies `ops` atomically; `sync` makes the batch durable before resolving. The ops are
+   * encoded here (sublevel prefix via the public prefixKey, JSON for meta) and handed to
+   * classic-level's _batch, the implementation method behind abstract-level's batch(): its
+   * per-operation cloning, validation and hooks cost about half of the store's CPU per
+   * chunk (bench: 48 -> 27 µs per 32 KiB chunk for putPrepared + flush).
+   */
   async batch (ops: IndexOp[], sync: boolean): Promise<void> {
     if (ops.length === 0 && !sync) return
-    const levels = { chunks: this.chunks, pins: this.pins, meta: this.meta }
-    const mapped = ops.map((op) => ({ ...op, sublevel: levels[op.sublevel] }))
-    await this.#db.batch(mapped as never, { sync })
+    if (this.#closed) throw new StoreClosedError()
+    const raw = ops.map((op) => this.#encode(op))
+    await (this.#db as unknown as RawBatch)._batch(raw, { sync })
   }
 
-  async close (): Promise<void> { await this.#db.close() }
+  #encode (op: IndexOp): RawOp {
+    if (op.sublevel === 'chunks') {
+      const key = this.chunks.prefixKey(op.key, 'view')
+      return op.type === 'put' ? { type: 'put', key, value: op.value } : { type: 'del', key }
+    }
+    if (op.sublevel === 'pins') {
+      const key = this.pins.prefixKey(op.key, 'utf8')
+      return op.type === 'put' ? { type: 'put', key, value: op.value } : { type: 'del', key }
+    }
+    const key = this.meta.prefixKey(op.key, 'utf8')
+    return op.type === 'put' ? { type: 'put', key, value: JSON.stringify(op.value) } : { type: 'del', key }
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    await this.#db.close()
+  }
 }
+
+/** An encoded operation as classic-level's native batch reads it (type, key, value). */
+type RawOp = { type: 'put', key: Uint8Array | string, value: Uint8Array | string } | { type: 'del', key: Uint8Array | string }
+interface RawBatch { _batch (ops: RawOp[], options: { sync: boolean }): Promise<void> }
