@@ -1,9 +1,8 @@
 import type { CID } from 'multiformats/cid'
-import zstd from 'zstd-napi'
 import type { ChunkReader } from '../cas/interface.js'
 import type { FilePart } from '../overlay/interface.js'
 import type { Block } from './car.js'
-import { compressAgainst, encodeDeltaBlock, fileChunks, MAX_REFERENCE_BYTES_32MIB } from './delta.js'
+import { compressAgainst, compressPlain, encodeDeltaBlock, fileChunks, MAX_REFERENCE_BYTES_32MIB } from './delta.js'
 
 const BIG_UNIT_BYTES_8MIB = 8 * 1024 * 1024
 const BIG_UNIT_MAX_LEVEL = 12
@@ -93,7 +92,7 @@ async function * unitBlocks (reader: ChunkReader, units: readonly Unit[], level:
       const unitLevel = reference.length + plain.length > BIG_UNIT_BYTES_8MIB ? Math.min(level, BIG_UNIT_MAX_LEVEL) : level
       const z = compressAgainst(plain, reference, unitLevel)
       // A delta under a quarter of the raw size wins for sure; otherwise compare with plain zstd.
-      if (z.length < plain.length / 4 || z.length < zstd.compress(plain, { compressionLevel: unitLevel }).length) {
+      if (z.length < plain.length / 4 || z.length < compressPlain(plain, unitLevel).length) {
         yield encodeDeltaBlock({ targets: unit.targets, refs: unit.refs.map((p) => p.cid), z })
         continue
       }

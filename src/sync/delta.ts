@@ -69,9 +69,22 @@ async function leaves (reader: ChunkReader, e: Entry): Promise<FilePart[] | unde
   return await walk(e.cid) ? out : undefined
 }
 
+// One compressor and decompressor, reused (compression is synchronous): a new one per file
+// would hold its native tables (hundreds of MiB at high levels) until the JS GC runs.
+let compressor: zstd.Compressor | undefined
+let decompressor: zstd.Decompressor | undefined
+let plainCompressor: zstd.Compressor | undefined
+
+/** zstd of `bytes` alone at `level` (what a delta has to beat). */
+export function compressPlain (bytes: Uint8Array, level: number): Uint8Array {
+  const c = plainCompressor ??= new zstd.Compressor()
+  c.setParameters({ compressionLevel: level })
+  return c.compress(bytes)
+}
+
 /** zstd of `bytes` with `reference` as a raw-content dictionary, window wide enough to reach all of it. */
 export function compressAgainst (bytes: Uint8Array, reference: Uint8Array, level: number): Uint8Array {
-  const c = new zstd.Compressor()
+  const c = compressor ??= new zstd.Compressor()
   const windowLog = Math.min(WINDOW_LOG_MAX, Math.max(20, Math.ceil(Math.log2(reference.length + bytes.length + 1))))
   c.setParameters({ compressionLevel: level, windowLog })
   c.loadDictionary(Buffer.from(reference.buffer, reference.byteOffset, reference.byteLength))
@@ -80,7 +93,7 @@ export function compressAgainst (bytes: Uint8Array, reference: Uint8Array, level
 
 /** Inverse of compressAgainst. Throws on malformed input or a wrong reference. */
 export function decompressAgainst (z: Uint8Array, reference: Uint8Array): Uint8Array {
-  const d = new zstd.Decompressor()
+  const d = decompressor ??= new zstd.Decompressor()
   d.setParameters({ windowLogMax: WINDOW_LOG_MAX })
   d.loadDictionary(Buffer.from(reference.buffer, reference.byteOffset, reference.byteLength))
   return d.decompress(z)
