@@ -104,4 +104,6 @@ async function main (): Promise<void> {
   }
 }
 
+// Interrupted (Ctrl-C, timeout): exit through 'exit' handlers, which stop child servers.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130))
 await main()

@@ -22,6 +22,10 @@ export async function startXenoStore (dataDir: string): Promise<{ url: string, s
   const child = spawn(process.execPath, [XENO_BIN, 'store', 'serve', '--listen', '127.0.0.1:0', '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] })
   let err = ''
   child.stderr.on('data', (b: Buffer) => { err += b.toString() })
+  // Never outlive the benchmark, also when it is interrupted (its SIGTERM handler exits).
+  const killOnExit = (): void => { child.kill() }
+  process.once('exit', killOnExit)
+  child.once('exit', () => process.off('exit', killOnExit))
   const url = await new Promise<string>((resolve, reject) => {
     let out = ''
     child.stdout.on('data', (b: Buffer) => {
