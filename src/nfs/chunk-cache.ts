@@ -156,10 +156,11 @@ export class ChunkCache implements ChunkReader {
         verifyChunk(block.cid, block.bytes)
         waiting.delete(key)
         this.stats.remoteFetches++
-        await this.#local.put?.(block.cid, block.bytes)
         this.#noteSource(key, 'remote')
         if (block.cid.code === RAW_CODEC && block.bytes.length <= this.#max) this.#keep(key, block.bytes)
+        // The reader gets the block first; storing it (compression, index) follows.
         w.resolve(Promise.resolve(block.bytes))
+        await this.#local.put?.(block.cid, block.bytes)
       }
     }
     run().catch(() => {}).finally(() => {
