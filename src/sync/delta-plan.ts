@@ -2,7 +2,7 @@ import type { CID } from 'multiformats/cid'
 import type { ChunkReader } from '../cas/interface.js'
 import type { FilePart } from '../overlay/interface.js'
 import type { Block } from './car.js'
-import { compressAgainst, compressPlain, encodeDeltaBlock, fileChunks, MAX_REFERENCE_BYTES_32MIB } from './delta.js'
+import { changedFiles, compressAgainst, compressPlain, encodeDeltaBlock, fileLeaves, MAX_REFERENCE_BYTES_32MIB } from './delta.js'
 
 /**
  * Delta levels are capped: each unit loads its reference as a dictionary, which at level 19
@@ -21,54 +21,28 @@ export interface DeltaPlan {
   readonly blocks: AsyncIterable<Block>
 }
 
-function sameParts (a: readonly FilePart[], b: readonly FilePart[]): boolean {
-  return a.length === b.length && a.every((p, i) => p.cid.equals(b[i].cid))
-}
-
 /**
  * Plans deltas for the `wanted` chunks of tree `root` against tree `base` (which the client
- * holds): a wanted chunk of a file whose path exists in `base` with other content (or, for a
- * new path, whose path differs from one base file's only in its numbers) goes in a delta
- * block against that file's base version; each delta is sent only when it is smaller
- * than the same bytes compressed alone at `level` (otherwise the raw chunks go). Chunks that
- * belong to no such file are not covered: the caller sends them as plain blocks.
+ * holds): a wanted chunk of a file that changedFiles() pairs with a base file (same path, or
+ * a renamed versioned name) goes in a delta block against that file's base version; each
+ * delta is sent only when it is smaller than the same bytes compressed alone (otherwise the
+ * raw chunks go). Chunks of no such file are not covered: the caller sends them as plain blocks.
  */
 export async function planDeltas (reader: ChunkReader, root: CID, base: CID, wanted: readonly CID[], level: number): Promise<DeltaPlan> {
   const want = new Set(wanted.map((c) => c.toString()))
-  const [target, old] = await Promise.all([fileChunks(reader, root), fileChunks(reader, base)])
   const covered = new Set<string>()
   const units: Unit[] = []
-  const byShape = shapeIndex(old, target)
-  for (const [path, parts] of target) {
-    const refs = old.get(path) ?? byShape.get(shapeOf(path))
-    if (refs === undefined || refs.length === 0 || sameParts(parts, refs)) continue
-    if (refs.reduce((n, p) => n + p.size, 0) > MAX_REFERENCE_BYTES_32MIB) continue
+  for (const pair of await changedFiles(reader, root, base)) {
+    if (pair.base.size === 0 || pair.base.size > MAX_REFERENCE_BYTES_32MIB) continue
+    const parts = await fileLeaves(reader, pair.target)
+    const refs = parts === undefined ? undefined : await fileLeaves(reader, pair.base)
+    if (parts === undefined || refs === undefined || refs.length === 0) continue
     const targets = parts.filter((p) => { const k = p.cid.toString(); return want.has(k) && !covered.has(k) })
     if (targets.length === 0) continue
     for (const p of targets) covered.add(p.cid.toString())
     units.push({ targets: dedupe(targets), refs })
   }
   return { covered, blocks: unitBlocks(reader, units, level) }
-}
-
-/**
- * A path with its version numbers blanked (`lib/modules/6.1.0-18-amd64/x.ko` and
- * `lib/modules/6.1.0-21-amd64/x.ko` have one shape), so a file an upgrade moved to a new
- * versioned path still finds its old version.
- */
-function shapeOf (path: string): string { return path.replace(/[0-9]+/g, '#') }
-
-/** Base files by shape, for target paths absent from the base; shapes shared by several base files are left out. */
-function shapeIndex (old: Map<string, FilePart[]>, target: Map<string, FilePart[]>): Map<string, FilePart[]> {
-  const out = new Map<string, FilePart[] | null>()
-  for (const [path, parts] of old) {
-    if (target.has(path)) continue
-    const shape = shapeOf(path)
-    out.set(shape, out.has(shape) ? null : parts)
-  }
-  const result = new Map<string, FilePart[]>()
-  for (const [shape, parts] of out) if (parts !== null) result.set(shape, parts)
-  return result
 }
 
 function dedupe (parts: FilePart[]): FilePart[] {

@@ -53,6 +53,56 @@ export async function fileChunks (reader: ChunkReader, root: CID): Promise<Map<s
   return out
 }
 
+/** A file of the target tree and the base version it can be expressed against. */
+export interface FilePair { readonly path: string, readonly target: Entry, readonly base: Entry }
+
+const shapeOf = (name: string): string => name.replace(/[0-9]+/g, '#')
+
+async function entriesOf (reader: ChunkReader, dir: CID | undefined): Promise<Entry[]> {
+  if (dir === undefined) return []
+  const bytes = await reader.get(dir)
+  if (bytes === undefined) return []
+  const node = decodeDirNode(bytes)
+  if (node.type === 'entries') return [...node.entries]
+  const out: Entry[] = []
+  for (const s of node.shards) out.push(...await entriesOf(reader, s.cid))
+  return out
+}
+
+/**
+ * The files of tree `root` whose content differs from a file of tree `base` at the same path
+ * (or, for a name absent from `base`, at the one base name of the same shape: the same name
+ * with its numbers blanked, as upgrades rename `6.1.0-18-amd64` to `6.1.0-21-amd64`).
+ * Walks both trees together and never descends into directories with equal CIDs, so the cost
+ * follows the size of the change, not of the trees.
+ */
+export async function changedFiles (reader: ChunkReader, root: CID, base: CID): Promise<FilePair[]> {
+  const [t, b] = await Promise.all([reader.get(root), reader.get(base)])
+  if (t === undefined || b === undefined) return []
+  const out: FilePair[] = []
+  const walk = async (path: string, tDir: CID | undefined, bDir: CID | undefined): Promise<void> => {
+    if (tDir === undefined || (bDir !== undefined && tDir.equals(bDir))) return
+    const [tEntries, bEntries] = await Promise.all([entriesOf(reader, tDir), entriesOf(reader, bDir)])
+    const byName = new Map(bEntries.map((e) => [e.name, e]))
+    const names = new Set(tEntries.map((e) => e.name))
+    const byShape = new Map<string, Entry | null>()
+    for (const e of bEntries) if (!names.has(e.name)) { const k = shapeOf(e.name); byShape.set(k, byShape.has(k) ? null : e) }
+    for (const e of tEntries) {
+      const other = byName.get(e.name) ?? byShape.get(shapeOf(e.name)) ?? undefined
+      const p = path === '' ? e.name : `${path}/${e.name}`
+      if (e.kind === 'dir') await walk(p, e.cid, other?.kind === 'dir' ? other.cid : undefined)
+      else if (e.kind === 'file' && e.cid !== undefined && other?.kind === 'file' && other.cid !== undefined && !other.cid.equals(e.cid)) {
+        out.push({ path: p, target: e, base: other })
+      }
+    }
+  }
+  await walk('', decodeTreeRoot(t).root.cid, decodeTreeRoot(b).root.cid)
+  return out
+}
+
+/** The leaf chunks of a file entry, in order; undefined when an index node is absent. */
+export async function fileLeaves (reader: ChunkReader, e: Entry): Promise<FilePart[] | undefined> { return await leaves(reader, e) }
+
 async function leaves (reader: ChunkReader, e: Entry): Promise<FilePart[] | undefined> {
   if (e.cid === undefined) return []
   if (e.cid.code === RAW_CODEC) return [{ cid: e.cid, size: e.size }]
