@@ -1,6 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { RAW_CODEC } from './codes.js'
-import { compress } from './compress.js'
+import { compress, STORE_ZSTD_LEVEL } from './compress.js'
 import { cidForBlock } from './hasher.js'
 
 /**
@@ -40,7 +40,7 @@ export function prepareChunk (bytes: Uint8Array, options: PrepareOptions = {}): 
 }
 
 /** prepareChunk for a CID the caller already holds (and has verified). Synchronous. */
-export function preparePayload (cid: CID, bytes: Uint8Array, level = 1): PreparedChunk {
+export function preparePayload (cid: CID, bytes: Uint8Array, level = STORE_ZSTD_LEVEL): PreparedChunk {
   if (level > 0 && bytes.length >= MIN_COMPRESS_BYTES) {
     const packed = compress(bytes, level)
     if (packed.length + MIN_SAVING_BYTES <= bytes.length) {

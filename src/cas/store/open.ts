@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { STORE_ZSTD_LEVEL } from '../compress.js'
 import { WriteGuard } from './guard.js'
 import { IndexDb } from './index-db.js'
 import { LocalStore } from './local.js'
@@ -63,7 +64,7 @@ export async function openLocalStore (dir: string, options: LocalStoreOptions = 
       table.activePack = last; table.activeSize = lastState.tail
     } else table.activePack = table.nextPack++
     const writer = new PackWriter(files, index, table, limit)
-    return new LocalStore({ dir, files, index, table, writer, guard: new WriteGuard() }, recovery, options.compressionLevel ?? 1)
+    return new LocalStore({ dir, files, index, table, writer, guard: new WriteGuard() }, recovery, options.compressionLevel ?? STORE_ZSTD_LEVEL)
   } catch (err) {
     await index.close()
     throw err

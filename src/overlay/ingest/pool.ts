@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads'
 import type { CID } from 'multiformats/cid'
+import { STORE_ZSTD_LEVEL } from '../../cas/compress.js'
 import type { PreparedChunk } from '../../cas/prepare.js'
 import { ImportError } from '../errors.js'
 import { FileIndexBuilder, type BlockSink, type FileContent } from '../file-write.js'
@@ -84,7 +85,7 @@ export class IngestPool {
     this.#onBytes = options.onBytes
     this.#bigFileBytes = options.bigFileBytes ?? BIG_FILE_BYTES
     this.#rangeBytes = Math.min(RANGE_BYTES, Math.max(1 << 20, this.#bigFileBytes / 4))
-    const level = this.#prepared ? (options.level ?? 1) : 0
+    const level = this.#prepared ? (options.level ?? STORE_ZSTD_LEVEL) : 0
     const probe = options.probe === true && typeof sink.missing === 'function'
     for (let i = 0; i < (options.workers ?? 2); i++) {
       const credit = new SharedArrayBuffer(4)
