@@ -7,7 +7,7 @@ import type { Peer } from './http.js'
 import { findMissing } from './missing.js'
 import { bitAt, decodeMessage, encodeMessage, MEDIA, packCids, ROUTES, type HasResponse, type UploadResult } from './protocol.js'
 import { walkTree } from './walk.js'
-import { compressStream, decompressStream, transferLevel, ZSTD_ENCODING } from './zstd-stream.js'
+import { compressStream, decompressStream, transferLevel, WAN_LATENCY_MS, ZSTD_ENCODING } from './zstd-stream.js'
 
 /** What a push or pull moved. `wireBytes` is every byte on the TCP connections, both ways. */
 export interface TransferResult {
@@ -100,7 +100,7 @@ export function carBody (car: AsyncIterable<Uint8Array>, latencyMs = 0): { body:
 /** Sends a want request; resolves the CAR bytes of the answer (decompressed when the peer compressed it). */
 export async function wantStream (peer: Peer, body: object, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
   // The level depends on the link (transferLevel): measure it first unless the level is fixed.
-  if (process.env.XENO_SYNC_ZSTD_LEVEL === undefined || process.env.XENO_SYNC_ZSTD_LEVEL === '') await peer.probeLatency(signal)
+  if (process.env.XENO_SYNC_ZSTD_LEVEL === undefined || process.env.XENO_SYNC_ZSTD_LEVEL === '') await peer.probeLatency(signal, WAN_LATENCY_MS)
   const level = transferLevel(peer.latencyMs)
   const headers: Record<string, string> = level === 0 ? {} : { 'accept-encoding': ZSTD_ENCODING, 'x-xeno-zstd-level': String(level) }
   const res = await peer.request('POST', ROUTES.want, { body: encodeMessage({ v: 1, ...body }), contentType: MEDIA.msgpack, headers, signal })

@@ -18,7 +18,7 @@ export const DEFAULT_ZSTD_LEVEL = 6
 export const MAX_ZSTD_LEVEL = 19
 
 /** A link whose round trip exceeds this is a wide-area link, where bytes cost more than CPU. */
-export const WAN_LATENCY_MS = 20
+export const WAN_LATENCY_MS = 30
 /** Level on a wide-area link: ~1-3 MB/s of input here, still far above such a link's rate, so the CPU time hides behind the transfer. */
 export const WAN_ZSTD_LEVEL = 19
 
