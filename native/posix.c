@@ -54,25 +54,30 @@ static int get_string (napi_env env, napi_value v, char *buf, size_t size) {
   return 1;
 }
 
+// Reads two bigint nanosecond times (atime, mtime) into timespecs, flooring towards -inf so
+// times before 1970 keep a non-negative tv_nsec. Throws a TypeError and returns false otherwise.
+static bool get_times (napi_env env, napi_value *args, struct timespec ts[2]) {
+  for (int i = 0; i < 2; i++) {
+    int64_t ns; bool lossless;
+    if (napi_get_value_bigint_int64(env, args[i], &ns, &lossless) != napi_ok) {
+      napi_throw_type_error(env, NULL, "times must be bigint nanoseconds");
+      return false;
+    }
+    int64_t sec = ns / 1000000000LL, nsec = ns % 1000000000LL;
+    if (nsec < 0) { nsec += 1000000000LL; sec -= 1; }
+    ts[i].tv_sec = sec; ts[i].tv_nsec = nsec;
+  }
+  return true;
+}
+
 // utimens(path, atimeNs: bigint, mtimeNs: bigint): never follows a final symlink.
 static napi_value utimens (napi_env env, napi_callback_info info) {
   size_t argc = 3; napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char path[PATH_BYTES];
   if (argc < 3 || !get_string(env, argv[0], path, sizeof path)) return NULL;
-  int64_t ns[2]; bool lossless;
-  for (int i = 0; i < 2; i++) {
-    if (napi_get_value_bigint_int64(env, argv[1 + i], &ns[i], &lossless) != napi_ok) {
-      napi_throw_type_error(env, NULL, "times must be bigint nanoseconds");
-      return NULL;
-    }
-  }
   struct timespec ts[2];
-  for (int i = 0; i < 2; i++) {
-    int64_t sec = ns[i] / 1000000000LL, nsec = ns[i] % 1000000000LL;
-    if (nsec < 0) { nsec += 1000000000LL; sec -= 1; }
-    ts[i].tv_sec = sec; ts[i].tv_nsec = nsec;
-  }
+  if (!get_times(env, argv + 1, ts)) return NULL;
   if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) != 0) return throw_errno(env, errno, "utimensat", path);
   return NULL;
 }
@@ -83,19 +88,8 @@ static napi_value do_futimens (napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd;
   if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) { napi_throw_type_error(env, NULL, "fd must be a number"); return NULL; }
-  int64_t ns[2]; bool lossless;
-  for (int i = 0; i < 2; i++) {
-    if (napi_get_value_bigint_int64(env, argv[1 + i], &ns[i], &lossless) != napi_ok) {
-      napi_throw_type_error(env, NULL, "times must be bigint nanoseconds");
-      return NULL;
-    }
-  }
   struct timespec ts[2];
-  for (int i = 0; i < 2; i++) {
-    int64_t sec = ns[i] / 1000000000LL, nsec = ns[i] % 1000000000LL;
-    if (nsec < 0) { nsec += 1000000000LL; sec -= 1; }
-    ts[i].tv_sec = sec; ts[i].tv_nsec = nsec;
-  }
+  if (!get_times(env, argv + 1, ts)) return NULL;
   if (futimens(fd, ts) != 0) return throw_errno(env, errno, "futimens", "(fd)");
   return NULL;
 }

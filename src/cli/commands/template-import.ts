@@ -7,6 +7,7 @@ import { ImportError } from '../../overlay/errors.js'
 import { importDirectory, measureTree, type ImportResult } from '../../overlay/import-dir.js'
 import { importTar } from '../../overlay/import-tar.js'
 import { stringOption, UsageError, type Command } from '../command.js'
+import { formatBytes } from '../progress.js'
 import { openCliStore } from '../store.js'
 
 interface TemplateImportResult extends Omit<ImportResult, 'root'> {
@@ -30,15 +31,6 @@ async function * tarBytes (input: AsyncIterable<Uint8Array>): AsyncIterable<Uint
   if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) { yield * Readable.from(all()).pipe(new zstd.DecompressStream()); return }
   if (head[0] === 0xfd && head[1] === 0x37 && head[2] === 0x7a) throw new ImportError('xz-compressed tar: decompress it first (xz -dc FILE | xeno template import -)')
   yield * all()
-}
-
-function formatBytes (n: number): string {
-  if (n < 1024) return `${n} B`
-  const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let v = n / 1024
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++ }
-  return `${v.toFixed(1)} ${units[i]}`
 }
 
 const command: Command = {
