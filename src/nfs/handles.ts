@@ -29,7 +29,8 @@ export function exportIdOf (name: string): number {
 export class HandleCodec {
   readonly #secret: Buffer
   // MACs cost ~2 µs each; a READDIRPLUS of 1000 entries or a busy client repeats them.
-  readonly #encoded = new Map<string, Uint8Array>()
+  // Keyed by export id, then node id: no key string to build and hash per handle.
+  readonly #encoded = new Map<number, Map<NodeId, Uint8Array>>()
   readonly #decoded = new Map<string, NodeId>()
 
   constructor (secret: Uint8Array) {
@@ -61,15 +62,18 @@ export class HandleCodec {
 
   /** The handle of node `id` in export `exportId`. A fresh array each call. */
   encode (exportId: number, id: NodeId): Uint8Array {
-    const key = `${exportId}:${id}`
-    const known = this.#encoded.get(key)
-    if (known !== undefined) return Uint8Array.from(known)
+    let encoded = this.#encoded.get(exportId)
+    if (encoded === undefined) this.#encoded.set(exportId, encoded = new Map())
+    const known = encoded.get(id)
+    // A typed-array copy, not Uint8Array.from(), which walks the iterator (READDIRPLUS encodes
+    // a handle per entry).
+    if (known !== undefined) return new Uint8Array(known)
     const out = Buffer.alloc(HANDLE_BYTES)
     out.writeUInt8(VERSION, 0)
     out.writeUInt32BE(exportId >>> 0, 1)
     out.writeBigUInt64BE(id, 5)
     this.#mac(out.subarray(0, BODY_BYTES)).copy(out, BODY_BYTES)
-    remember(this.#encoded, key, Uint8Array.from(out))
+    remember(encoded, id, new Uint8Array(out))
     return out
   }
 
@@ -94,7 +98,7 @@ export class HandleCodec {
 /** Handles whose MAC was computed or checked recently (the key is the whole handle or its inputs). */
 const MAX_REMEMBERED_HANDLES = 65_536
 
-function remember<V> (map: Map<string, V>, key: string, value: V): void {
+function remember<K, V> (map: Map<K, V>, key: K, value: V): void {
   map.set(key, value)
-  if (map.size > MAX_REMEMBERED_HANDLES) map.delete(map.keys().next().value as string)
+  if (map.size > MAX_REMEMBERED_HANDLES) map.delete(map.keys().next().value as K)
 }
