@@ -2,6 +2,8 @@ import { decodeJson, encodeJson, type Kv, type KvReader, type KvTxn } from './kv
 
 const NEXT_KEY = 'meta:next-ino'
 const FIRST_FREE_INO = 2
+/** Inos of lower objects kept decoded in memory (write-once keys: never stale). */
+const MAX_KNOWN_INOS = 131_072
 
 /**
  * Where the path of an object of another writable layer (a `.mount`'s, Kv id `m`) is kept:
@@ -25,6 +27,9 @@ export function lowerInoKey (path: string, hardlink?: string): string {
 export class InodeTable {
   readonly #kv: Kv
   #next: number
+  // An object's key is written once (by `assign`, when absent) and never changed or deleted,
+  // so an ino read from the Kv stays right: READDIRPLUS and LOOKUP skip the Kv read and decode.
+  readonly #known = new Map<string, number>()
 
   private constructor (kv: Kv, next: number) { this.#kv = kv; this.#next = next }
 
@@ -43,8 +48,19 @@ export class InodeTable {
 
   /** The ino recorded under `key`, or undefined. */
   async peek (key: string, reader: KvReader = this.#kv): Promise<number | undefined> {
+    const known = this.#known.get(key)
+    if (known !== undefined) return known
     const raw = await reader.get(key)
-    return raw === undefined ? undefined : decodeJson<number>(raw)
+    if (raw === undefined) return undefined
+    const ino = decodeJson<number>(raw)
+    // Another reader (a transaction) may see a value not yet committed: not remembered.
+    if (reader === this.#kv) this.#remember(key, ino)
+    return ino
+  }
+
+  #remember (key: string, ino: number): void {
+    this.#known.set(key, ino)
+    if (this.#known.size > MAX_KNOWN_INOS) this.#known.delete(this.#known.keys().next().value as string)
   }
 
   /**
@@ -66,6 +82,7 @@ export class InodeTable {
       out.push(ino)
     }
     if (ops.length > 0) await this.#kv.batch([...ops, { key: NEXT_KEY, value: encodeJson(this.#next) }])
+    for (const [key, ino] of fresh) this.#remember(key, ino)
     return out
   }
 
