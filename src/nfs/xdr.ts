@@ -92,6 +92,16 @@ export class XdrReader {
 const INITIAL_SIZE = 512
 
 /**
+ * Writer buffers come uninitialised from Node's pool (one per reply: a zero-filled ArrayBuffer
+ * each cost more than the encoding). Safe because every method writes each byte it reserves.
+ */
+function scratch (size: number): Uint8Array {
+  const b = Buffer.allocUnsafe(size)
+  return new Uint8Array(b.buffer, b.byteOffset, b.length)
+}
+function viewOf (b: Uint8Array): DataView { return new DataView(b.buffer, b.byteOffset, b.byteLength) }
+
+/**
  * Builds XDR into a growable buffer. Cannot fail for in-range values; out-of-range numbers are
  * programming errors (RangeError). `opaqueRef` appends large payloads by reference (no copy),
  * so the output is a list of pieces: see `pieces()`.
@@ -104,8 +114,8 @@ export class XdrWriter {
   #doneLength = 0
 
   constructor (size = INITIAL_SIZE) {
-    this.#buf = new Uint8Array(size)
-    this.#view = new DataView(this.#buf.buffer)
+    this.#buf = scratch(size)
+    this.#view = viewOf(this.#buf)
   }
 
   /** Total bytes written so far. */
@@ -113,10 +123,10 @@ export class XdrWriter {
 
   #room (n: number): number {
     if (this.#pos + n > this.#buf.length) {
-      const next = new Uint8Array(Math.max(this.#buf.length * 2, this.#pos + n))
+      const next = scratch(Math.max(this.#buf.length * 2, this.#pos + n))
       next.set(this.#buf.subarray(0, this.#pos))
       this.#buf = next
-      this.#view = new DataView(next.buffer)
+      this.#view = viewOf(next)
     }
     const at = this.#pos
     this.#pos += n
@@ -178,18 +188,18 @@ export class XdrWriter {
 
   string (s: string): this { return this.opaque(utf8Encoder.encode(s)) }
 
-  #flush (): void {
+  #flush (fresh = INITIAL_SIZE): void {
     if (this.#pos === 0) return
     this.#done.push(this.#buf.subarray(0, this.#pos))
     this.#doneLength += this.#pos
-    this.#buf = new Uint8Array(INITIAL_SIZE)
-    this.#view = new DataView(this.#buf.buffer)
+    this.#buf = scratch(fresh)
+    this.#view = viewOf(this.#buf)
     this.#pos = 0
   }
 
   /** The encoded bytes as pieces in order (views; the writer must not be used afterwards). */
   pieces (): Uint8Array[] {
-    this.#flush()
+    this.#flush(0) // the writer is done: no fresh buffer for it
     return this.#done
   }
 
