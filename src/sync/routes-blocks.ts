@@ -14,6 +14,12 @@ import { nodeClosure, nodeSet } from './walk.js'
 
 /** Grants are written in batches of this many blocks (and at the end or on failure). */
 const GRANT_BATCH = 512
+/**
+ * Received bytes between durability points of an upload: a server killed mid-upload keeps what
+ * arrived up to the last point, so the client's re-run sends only the rest (the store buffers
+ * writes, and a buffer is lost with the process).
+ */
+const DURABLE_EVERY_BYTES = 8 * 1024 * 1024
 
 /** has, want, upload and single-block routes. */
 export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): void {
@@ -80,6 +86,7 @@ export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): vo
     if (!(req.body instanceof Readable)) throw new BadRequestError(`upload needs a ${MEDIA.car} body`)
     const result: UploadResult = { v: 1, blocks: 0, stored: 0, bytes: 0 }
     let pending: CID[] = []
+    let sinceDurable = 0
     const flush = async (): Promise<void> => {
       if (!p.open && pending.length > 0) await index.grant(p.tenant, pending)
       pending = []
@@ -94,7 +101,12 @@ export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): vo
         result.blocks++
         result.bytes += block.bytes.length
         pending.push(block.cid)
-        if (pending.length >= GRANT_BATCH) await flush()
+        sinceDurable += block.bytes.length
+        if (sinceDurable >= DURABLE_EVERY_BYTES) {
+          await ctx.store.flush?.()
+          sinceDurable = 0
+          await flush()
+        } else if (pending.length >= GRANT_BATCH) await flush()
       }
     } finally {
       // What was verified stays: make it durable (when the store buffers) and owned, even on failure.
