@@ -36,7 +36,7 @@ const WRITE_BYTES = 8 * 1024 * 1024
  * entries (see dropEntries).
  */
 export async function compactPack (parts: StoreParts, plan: PackPlan, isProtected: (key: string) => boolean, rewrite = true): Promise<CompactResult> {
-  const { files, index, table, writer, guard } = parts
+  const { files, index, table, writer } = parts
   const oldSize = await files.size(plan.pack)
   if (plan.live > 0 && !rewrite) return await dropEntries(parts, plan, isProtected)
   const target = plan.live > 0 ? table.nextPack++ : undefined
@@ -67,26 +67,12 @@ export async function compactPack (parts: StoreParts, plan: PackPlan, isProtecte
     return { ...result, corrupt: 0, skipped: true }
   }
   await writer.exclusive(async () => {
-    // Synchronous from here to the batch call: no lookup can rely on a garbage block unseen.
-    for (const g of plan.garbage.values()) if (isProtected(g.key)) { result.skipped = true; return }
-    guard.epoch++
-    for (const g of plan.garbage.values()) guard.doomed.add(g.key)
-    const ops: IndexOp[] = []
-    const c = table.counters
-    for (const m of moved) ops.push({ type: 'put', sublevel: 'chunks', key: m.cidBytes, value: encodeEntry(m.entry) })
-    for (const g of [...plan.garbage.values(), ...dropped]) {
-      ops.push({ type: 'del', sublevel: 'chunks', key: g.cidBytes })
-      c.chunks--; c.rawBytes -= g.entry.rawSize; c.storedBytes -= RECORD_HEADER_BYTES + g.cidBytes.length + g.entry.length
-      result.removed++; result.removedRawBytes += g.entry.rawSize
-    }
-    if (target !== undefined) ops.push({ type: 'put', sublevel: 'meta', key: `pack/${target}`, value: { tail: outPos } })
-    ops.push({ type: 'put', sublevel: 'meta', key: `pack/${plan.pack}`, value: { tail: oldSize, dead: true } })
-    ops.push({ type: 'put', sublevel: 'meta', key: 'counters', value: c })
-    try {
-      await index.batch(ops, true)
-    } finally {
-      guard.epoch++
-      guard.doomed.clear()
+    const extra: IndexOp[] = moved.map((m) => ({ type: 'put', sublevel: 'chunks', key: m.cidBytes, value: encodeEntry(m.entry) }))
+    if (target !== undefined) extra.push({ type: 'put', sublevel: 'meta', key: `pack/${target}`, value: { tail: outPos } })
+    extra.push({ type: 'put', sublevel: 'meta', key: `pack/${plan.pack}`, value: { tail: oldSize, dead: true } })
+    if (!await switchIndex(parts, plan, isProtected, [...plan.garbage.values(), ...dropped], extra, result)) {
+      result.skipped = true
+      return
     }
     if (target !== undefined) table.packs.set(target, { tail: outPos })
     table.packs.set(plan.pack, { tail: oldSize, dead: true })
@@ -109,27 +95,43 @@ export async function compactPack (parts: StoreParts, plan: PackPlan, isProtecte
  * of a large pack is garbage). Crash-safe: recovery never re-indexes below a pack's tail.
  */
 async function dropEntries (parts: StoreParts, plan: PackPlan, isProtected: (key: string) => boolean): Promise<CompactResult> {
-  const { index, table, writer, guard } = parts
   const result: CompactResult = { removed: 0, removedRawBytes: 0, freedBytes: 0, corrupt: 0, skipped: false }
-  await writer.exclusive(async () => {
-    for (const g of plan.garbage.values()) if (isProtected(g.key)) { result.skipped = true; return }
-    guard.epoch++
-    for (const g of plan.garbage.values()) guard.doomed.add(g.key)
-    const ops: IndexOp[] = []
-    const c = table.counters
-    for (const g of plan.garbage.values()) {
-      ops.push({ type: 'del', sublevel: 'chunks', key: g.cidBytes })
-      c.chunks--; c.rawBytes -= g.entry.rawSize; c.storedBytes -= RECORD_HEADER_BYTES + g.cidBytes.length + g.entry.length
-      result.removed++; result.removedRawBytes += g.entry.rawSize
-    }
-    ops.push({ type: 'put', sublevel: 'meta', key: 'counters', value: c })
-    try {
-      await index.batch(ops, true)
-    } finally {
-      guard.epoch++
-      guard.doomed.clear()
-    }
+  await parts.writer.exclusive(async () => {
+    if (!await switchIndex(parts, plan, isProtected, plan.garbage.values(), [], result)) result.skipped = true
   })
   if (result.skipped) { result.removed = 0; result.removedRawBytes = 0 }
   return result
+}
+
+/** An index entry to delete: the record's CID bytes and where it was. */
+interface DroppedRecord { readonly cidBytes: Uint8Array, readonly entry: IndexEntry }
+
+/**
+ * The index switch of both sweeps, run under the writer's lock. Abandoned (resolves false)
+ * when a block planned as garbage became protected. Otherwise the garbage is marked doomed for
+ * lookups, and the entries of `drop` are deleted (counted in `result` and the store counters)
+ * together with `extra`, in ONE synced batch.
+ */
+async function switchIndex (parts: StoreParts, plan: PackPlan, isProtected: (key: string) => boolean,
+  drop: Iterable<DroppedRecord>, extra: IndexOp[], result: CompactResult): Promise<boolean> {
+  const { index, table, guard } = parts
+  // Synchronous from here to the batch call: no lookup can rely on a garbage block unseen.
+  for (const g of plan.garbage.values()) if (isProtected(g.key)) return false
+  guard.epoch++
+  for (const g of plan.garbage.values()) guard.doomed.add(g.key)
+  const ops = extra
+  const c = table.counters
+  for (const g of drop) {
+    ops.push({ type: 'del', sublevel: 'chunks', key: g.cidBytes })
+    c.chunks--; c.rawBytes -= g.entry.rawSize; c.storedBytes -= RECORD_HEADER_BYTES + g.cidBytes.length + g.entry.length
+    result.removed++; result.removedRawBytes += g.entry.rawSize
+  }
+  ops.push({ type: 'put', sublevel: 'meta', key: 'counters', value: c })
+  try {
+    await index.batch(ops, true)
+  } finally {
+    guard.epoch++
+    guard.doomed.clear()
+  }
+  return true
 }
