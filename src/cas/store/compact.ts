@@ -79,7 +79,7 @@ export async function compactPack (parts: StoreParts, plan: PackPlan, isProtecte
   })
   if (result.skipped) {
     if (target !== undefined) await files.remove(target)
-    result.removed = 0; result.corrupt = 0
+    result.corrupt = 0
     return result
   }
   await files.remove(plan.pack)
@@ -99,7 +99,6 @@ async function dropEntries (parts: StoreParts, plan: PackPlan, isProtected: (key
   await parts.writer.exclusive(async () => {
     if (!await switchIndex(parts, plan, isProtected, plan.garbage.values(), [], result)) result.skipped = true
   })
-  if (result.skipped) { result.removed = 0; result.removedRawBytes = 0 }
   return result
 }
 
