@@ -1,6 +1,6 @@
-import type { DirEntryOut } from '../backend.js'
+import type { Attrs, DirEntryOut } from '../backend.js'
 import { NfsStatusError } from '../errors.js'
-import type { Procedure } from '../server.js'
+import type { CallContext, Procedure } from '../server.js'
 import { checkList } from './permissions.js'
 import { pad4 } from '../xdr.js'
 import { readFh, writePostOpAttr } from './attrs.js'
@@ -8,8 +8,25 @@ import { respond, tryGetattr, type Nfs3State, type Target } from './context.js'
 import { NFS3_COOKIEVERFSIZE, nfsstat3 } from './consts.js'
 import { MAX_DIR_REPLY_1MIB } from './limits.js'
 
-/** Bytes of READDIR3resok around the entries: status, post_op_attr, cookieverf, list end, eof. */
-const READDIR_OVERHEAD = 4 + 88 + 8 + 4 + 4
+/**
+ * Bytes of READDIR3resok and READDIRPLUS3resok around the entries: status, post_op_attr,
+ * cookieverf, list end, eof.
+ */
+const LISTING_OVERHEAD = 4 + 88 + 8 + 4 + 4
+
+/**
+ * Checks shared by READDIR and READDIRPLUS before listing: a reply of `count` bytes leaves
+ * room for entries (else NFS3ERR_TOOSMALL), the target is a directory (NFS3ERR_NOTDIR) the
+ * caller may list (NFS3ERR_ACCES). Resolves its attributes and the bytes left for entries.
+ */
+export async function openListing (s: Nfs3State, t: Target, ctx: CallContext, count: number): Promise<{ dirAttrs: Attrs, budget: number }> {
+  const budget = count - LISTING_OVERHEAD
+  if (budget < 0) throw new NfsStatusError(nfsstat3.NFS3ERR_TOOSMALL)
+  const dirAttrs = await t.exp.fs.getattr(t.id)
+  if (dirAttrs.type !== 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_NOTDIR)
+  checkList(dirAttrs, s.caller(t, ctx))
+  return { dirAttrs, budget }
+}
 
 /** Encoded size of one entry3: value_follows, fileid, name, cookie. */
 export function entry3Size (name: string): number {
@@ -47,11 +64,7 @@ export function readdir (s: Nfs3State): Procedure {
     let t: Target | undefined
     return await respond(async () => {
       t = s.resolve(fh, ctx)
-      const budget = count - READDIR_OVERHEAD
-      if (budget < 0) throw new NfsStatusError(nfsstat3.NFS3ERR_TOOSMALL)
-      const dirAttrs = await t.exp.fs.getattr(t.id)
-      if (dirAttrs.type !== 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_NOTDIR)
-      checkList(dirAttrs, s.caller(t, ctx))
+      const { dirAttrs, budget } = await openListing(s, t, ctx, count)
       const res = await t.exp.fs.readdir(t.id, cookie, Math.max(1, Math.floor(budget / 28)))
       const fit = fitEntries(res.entries, res.eof, budget, (e) => entry3Size(e.name))
       const fsid = t.exp.fsid

@@ -1,15 +1,12 @@
 import type { Attrs } from '../backend.js'
-import { NfsStatusError } from '../errors.js'
 import type { Procedure } from '../server.js'
-import { checkList } from './permissions.js'
 import { readFh, writePostOpAttr, writePostOpFh } from './attrs.js'
 import { respond, tryGetattr, type Nfs3State, type Target } from './context.js'
-import { NFS3_COOKIEVERFSIZE, nfsstat3 } from './consts.js'
+import { NFS3_COOKIEVERFSIZE } from './consts.js'
 import { HANDLE_BYTES } from '../handles.js'
 import { MAX_DIR_REPLY_1MIB } from './limits.js'
-import { entry3Size, fitEntries, verifierBytes } from './readdir.js'
+import { entry3Size, fitEntries, openListing, verifierBytes } from './readdir.js'
 
-const READDIRPLUS_OVERHEAD = 4 + 88 + 8 + 4 + 4
 /** post_op_attr (4 + 84) and post_op_fh3 (4 + 4 + handle) added to each entry. */
 const PLUS_EXTRA = 88 + 8 + HANDLE_BYTES + 3
 
@@ -27,11 +24,7 @@ export function readdirplus (s: Nfs3State): Procedure {
     let t: Target | undefined
     return await respond(async () => {
       t = s.resolve(fh, ctx)
-      const budget = maxcount - READDIRPLUS_OVERHEAD
-      if (budget < 0) throw new NfsStatusError(nfsstat3.NFS3ERR_TOOSMALL)
-      const dirAttrs = await t.exp.fs.getattr(t.id)
-      if (dirAttrs.type !== 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_NOTDIR)
-      checkList(dirAttrs, s.caller(t, ctx))
+      const { dirAttrs, budget } = await openListing(s, t, ctx, maxcount)
       const want = Math.max(1, Math.min(Math.floor(budget / (28 + PLUS_EXTRA)), Math.floor(Math.max(dircount, 512) / 24)))
       const res = await t.exp.fs.readdir(t.id, cookie, want)
       let fit = fitEntries(res.entries, res.eof, budget, (e) => entry3Size(e.name) + PLUS_EXTRA)
