@@ -11,6 +11,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createServer } from 'node:net'
+import { formatBytes } from '../src/cli/progress.js'
 
 const ROOT = resolve(new URL('../..', import.meta.url).pathname)
 const XENO = join(ROOT, 'bin', 'xeno')
@@ -98,11 +99,6 @@ function makeService (target: string): void {
   writeFileSync(join(target, 'etc/web.conf'), 'listen 8080\nroot /srv/www\n')
 }
 
-function mib (n: number): string {
-  if (n < 1024) return `${n} B`
-  if (n < 1048576) return `${(n / 1024).toFixed(1)} KiB`
-  return `${(n / 1048576).toFixed(2)} MiB`
-}
 
 async function main (): Promise<void> {
   const workstation = join(dir, 'workstation-store')
@@ -113,7 +109,7 @@ async function main (): Promise<void> {
   writeFileSync(env.XENO_CONFIG, '{}\n')
   xeno(['key', 'generate', '--out', join(dir, 'key.pem')])
   const imported = xeno(['template', 'import', template, '--name', 'Demo/1/current'], workstation)
-  console.log(`   root ${imported.root}: ${imported.files} files, ${mib(imported.bytes)} -> ${mib(imported.storedBytes)} stored`)
+  console.log(`   root ${imported.root}: ${imported.files} files, ${formatBytes(imported.bytes)} -> ${formatBytes(imported.storedBytes)} stored`)
 
   step('2. Start a XenoStore (HTTP, loopback, one open tenant)')
   const url = await background(['store', 'serve', '--listen', '127.0.0.1:0', '--data', join(dir, 'xenostore'), '--config', env.XENO_CONFIG], /listening on (\S+)/)
@@ -121,22 +117,22 @@ async function main (): Promise<void> {
 
   step('3. Push the template to the store')
   const pushT = xeno(['push', 'Demo/1/current', '--to', url, '--name', 'Demo/1/current', '--key', join(dir, 'key.pem')], workstation)
-  console.log(`   sent ${mib(pushT.bytes)} in ${pushT.requests} requests`)
+  console.log(`   sent ${formatBytes(pushT.bytes)} in ${pushT.requests} requests`)
 
   step('4. A server caches the template (done once per server)')
   const pullT = xeno(['pull', 'template://Demo/1/current', '--from', url], serverCache)
-  console.log(`   received ${mib(pullT.bytes)} in ${pullT.requests} requests`)
+  console.log(`   received ${formatBytes(pullT.bytes)} in ${pullT.requests} requests`)
 
   step('5. On the workstation: customise a copy and push it as an overlay')
   const service = join(dir, 'web-service')
   run('cp', ['-a', template, service])
   makeService(service)
   const pushO = xeno(['overlay', 'push', service, '--base', 'Demo/1/current', '--to', url, '--name', 'demo/web', '--key', join(dir, 'key.pem')], workstation)
-  console.log(`   overlay ${pushO.root}: sent ${mib(pushO.bytes)} in ${pushO.requests} requests`)
+  console.log(`   overlay ${pushO.root}: sent ${formatBytes(pushO.bytes)} in ${pushO.requests} requests`)
 
   step('6. Deploy: the server pulls only what the overlay adds')
   const pullO = xeno(['pull', 'demo/web', '--from', url], serverCache)
-  console.log(`   received ${mib(pullO.bytes)} in ${pullO.requests} requests (the template was already cached)`)
+  console.log(`   received ${formatBytes(pullO.bytes)} in ${pullO.requests} requests (the template was already cached)`)
 
   step('7. Export the union (overlay over template, writable layer on top) over NFSv3')
   const nfsPort = await freePort()
@@ -154,10 +150,10 @@ async function main (): Promise<void> {
   process.stdout.write(run('nfs-cat', [nfsUrl('/var/log/note.txt')]))
 
   step('What crossed the wire')
-  console.log(`   template push  ${mib(pushT.bytes).padStart(12)}  ${pushT.requests} requests`)
-  console.log(`   template pull  ${mib(pullT.bytes).padStart(12)}  ${pullT.requests} requests (once per server)`)
-  console.log(`   overlay push   ${mib(pushO.bytes).padStart(12)}  ${pushO.requests} requests`)
-  console.log(`   deploy pull    ${mib(pullO.bytes).padStart(12)}  ${pullO.requests} requests`)
+  console.log(`   template push  ${formatBytes(pushT.bytes).padStart(12)}  ${pushT.requests} requests`)
+  console.log(`   template pull  ${formatBytes(pullT.bytes).padStart(12)}  ${pullT.requests} requests (once per server)`)
+  console.log(`   overlay push   ${formatBytes(pushO.bytes).padStart(12)}  ${pushO.requests} requests`)
+  console.log(`   deploy pull    ${formatBytes(pullO.bytes).padStart(12)}  ${pullO.requests} requests`)
 }
 
 try {
