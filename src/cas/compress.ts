@@ -13,36 +13,45 @@ const DEFAULT_LEVEL = 1
  */
 export const STORE_ZSTD_LEVEL = 2
 
+// One context of each kind, reused (compression is synchronous): a context per call would hold
+// its native tables (hundreds of MiB at high levels) until the JS GC runs.
 let compressor: zstd.Compressor | undefined
 let decompressor: zstd.Decompressor | undefined
+let referenceCompressor: zstd.Compressor | undefined
+let referenceDecompressor: zstd.Decompressor | undefined
+
+/** Largest window a reference (de)compression may use: 128 MiB. */
+const WINDOW_LOG_MAX = 27
 
 /** zstd-compress `bytes` at `level` (default 1). The result is owned by the caller. */
 export function compress (bytes: Uint8Array, level = DEFAULT_LEVEL): Uint8Array {
-  if (level !== DEFAULT_LEVEL) return zstd.compress(bytes, { compressionLevel: level })
-  if (compressor === undefined) {
-    compressor = new zstd.Compressor()
-    compressor.setParameters({ compressionLevel: DEFAULT_LEVEL })
-  }
-  return compressor.compress(bytes)
+  const c = compressor ??= new zstd.Compressor()
+  c.setParameters({ compressionLevel: level })
+  return c.compress(bytes)
 }
 
 /** Decompress a whole zstd frame. Throws on malformed input. */
 export function decompress (bytes: Uint8Array): Uint8Array {
-  if (decompressor === undefined) decompressor = new zstd.Decompressor()
-  return decompressor.decompress(bytes)
+  const d = decompressor ??= new zstd.Decompressor()
+  return d.decompress(bytes)
 }
 
-/** Compress with a reference ("dictionary") of related bytes, e.g. the old version of a file. */
-export function compressWithReference (bytes: Uint8Array, reference: Uint8Array, level = 3): Uint8Array {
-  const c = new zstd.Compressor()
-  c.setParameters({ compressionLevel: level })
+/**
+ * zstd of `bytes` with `reference` (related bytes, e.g. the old version of a file) as a
+ * raw-content dictionary, with a window wide enough to reach all of it.
+ */
+export function compressWithReference (bytes: Uint8Array, reference: Uint8Array, level: number): Uint8Array {
+  const c = referenceCompressor ??= new zstd.Compressor()
+  const windowLog = Math.min(WINDOW_LOG_MAX, Math.max(20, Math.ceil(Math.log2(reference.length + bytes.length + 1))))
+  c.setParameters({ compressionLevel: level, windowLog })
   c.loadDictionary(Buffer.from(reference.buffer, reference.byteOffset, reference.byteLength))
   return c.compress(bytes)
 }
 
-/** Inverse of compressWithReference; `reference` must be the same bytes. */
+/** Inverse of compressWithReference; `reference` must be the same bytes. Throws on malformed input. */
 export function decompressWithReference (bytes: Uint8Array, reference: Uint8Array): Uint8Array {
-  const d = new zstd.Decompressor()
+  const d = referenceDecompressor ??= new zstd.Decompressor()
+  d.setParameters({ windowLogMax: WINDOW_LOG_MAX })
   d.loadDictionary(Buffer.from(reference.buffer, reference.byteOffset, reference.byteLength))
   return d.decompress(bytes)
 }

@@ -2,7 +2,8 @@ import type { CID } from 'multiformats/cid'
 import type { ChunkReader } from '../cas/interface.js'
 import type { FilePart } from '../overlay/interface.js'
 import type { Block } from './car.js'
-import { changedFiles, compressAgainst, compressPlain, encodeDeltaBlock, fileLeaves, MAX_REFERENCE_BYTES_32MIB } from './delta.js'
+import { compress, compressWithReference } from '../cas/compress.js'
+import { changedFiles, encodeDeltaBlock, fileLeaves, MAX_REFERENCE_BYTES_32MIB } from './delta.js'
 
 /**
  * Delta levels are capped: each unit loads its reference as a dictionary, which at level 19
@@ -70,9 +71,9 @@ async function * unitBlocks (reader: ChunkReader, units: readonly Unit[], level:
       const reference = Buffer.concat(refs)
       // Big files at high levels take long enough to stall the stream: cap the level there.
       const unitLevel = Math.min(level, reference.length + plain.length > BIG_UNIT_BYTES_8MIB ? BIG_UNIT_MAX_LEVEL : MAX_DELTA_LEVEL)
-      const z = compressAgainst(plain, reference, unitLevel)
+      const z = compressWithReference(plain, reference, unitLevel)
       // A delta under a quarter of the raw size wins for sure; otherwise compare with plain zstd.
-      if (z.length < plain.length / 4 || z.length < compressPlain(plain, unitLevel).length) {
+      if (z.length < plain.length / 4 || z.length < compress(plain, unitLevel).length) {
         yield encodeDeltaBlock({ targets: unit.targets, refs: unit.refs.map((p) => p.cid), z })
         continue
       }

@@ -1,6 +1,5 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import zstd from 'zstd-napi'
 import { DAG_CBOR_CODEC, RAW_CODEC } from '../cas/codes.js'
 import { cidForBlock } from '../cas/hasher.js'
 import type { ChunkReader } from '../cas/interface.js'
@@ -24,7 +23,6 @@ import type { Block } from './car.js'
 export const DELTA_VERSION = 1
 /** Files whose base version is larger than this get no delta (the reference is held in memory). */
 export const MAX_REFERENCE_BYTES_32MIB = 32 * 1024 * 1024
-const WINDOW_LOG_MAX = 27
 
 export interface DeltaBlock { readonly targets: FilePart[], readonly refs: CID[], readonly z: Uint8Array }
 
@@ -117,36 +115,6 @@ async function leaves (reader: ChunkReader, e: Entry): Promise<FilePart[] | unde
     return true
   }
   return await walk(e.cid) ? out : undefined
-}
-
-// One compressor and decompressor, reused (compression is synchronous): a new one per file
-// would hold its native tables (hundreds of MiB at high levels) until the JS GC runs.
-let compressor: zstd.Compressor | undefined
-let decompressor: zstd.Decompressor | undefined
-let plainCompressor: zstd.Compressor | undefined
-
-/** zstd of `bytes` alone at `level` (what a delta has to beat). */
-export function compressPlain (bytes: Uint8Array, level: number): Uint8Array {
-  const c = plainCompressor ??= new zstd.Compressor()
-  c.setParameters({ compressionLevel: level })
-  return c.compress(bytes)
-}
-
-/** zstd of `bytes` with `reference` as a raw-content dictionary, window wide enough to reach all of it. */
-export function compressAgainst (bytes: Uint8Array, reference: Uint8Array, level: number): Uint8Array {
-  const c = compressor ??= new zstd.Compressor()
-  const windowLog = Math.min(WINDOW_LOG_MAX, Math.max(20, Math.ceil(Math.log2(reference.length + bytes.length + 1))))
-  c.setParameters({ compressionLevel: level, windowLog })
-  c.loadDictionary(Buffer.from(reference.buffer, reference.byteOffset, reference.byteLength))
-  return c.compress(bytes)
-}
-
-/** Inverse of compressAgainst. Throws on malformed input or a wrong reference. */
-export function decompressAgainst (z: Uint8Array, reference: Uint8Array): Uint8Array {
-  const d = decompressor ??= new zstd.Decompressor()
-  d.setParameters({ windowLogMax: WINDOW_LOG_MAX })
-  d.loadDictionary(Buffer.from(reference.buffer, reference.byteOffset, reference.byteLength))
-  return d.decompress(z)
 }
 
 /** Encodes a delta block. */

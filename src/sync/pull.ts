@@ -5,7 +5,8 @@ import type { AbortOptions, ChunkStore } from '../cas/interface.js'
 import { linksOf } from '../overlay/codec.js'
 import { decodeCar } from './car.js'
 import { finish, wantStream, type TransferOptions, type TransferResult } from './client.js'
-import { decodeDeltaBlock, decompressAgainst, type DeltaBlock } from './delta.js'
+import { decompressWithReference } from '../cas/compress.js'
+import { decodeDeltaBlock, type DeltaBlock } from './delta.js'
 import { IncompleteTransferError } from './errors.js'
 import type { Peer } from './http.js'
 import { packCids } from './protocol.js'
@@ -45,7 +46,7 @@ async function applyDelta (store: ChunkStore, delta: DeltaBlock, options: AbortO
     refs.push(bytes)
   }
   let plain: Uint8Array
-  try { plain = decompressAgainst(delta.z, Buffer.concat(refs)) } catch { return [] }
+  try { plain = decompressWithReference(delta.z, Buffer.concat(refs)) } catch { return [] }
   const out: CID[] = []
   let off = 0
   for (const t of delta.targets) {
