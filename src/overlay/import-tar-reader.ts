@@ -1,6 +1,10 @@
 import { ImportError } from './errors.js'
 import { ByteReader } from './import-tar-bytes.js'
 
+// Our own reader rather than tar-stream: its PAX parser decodes every record value as UTF-8 text,
+// which corrupts binary xattr values (SCHILY.xattr.security.capability), and full fidelity needs
+// those bytes as they are.
+
 /** One member of a tar archive, with PAX and GNU extensions already applied. */
 export interface TarMember {
   /** Path as stored, normalised: no leading './' or '/', no trailing '/'; '' for the root. */
