@@ -1,0 +1,143 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { diffLines, hostModel, makeOverlay, makeTemplate, checkScript, normalizeDump, NOW_SINCE, section } from './guest.js'
+import { buildInitramfs, GUEST_MODULES, initScript, mountOptions, resolveModules, runVm, type VmTools } from './machine.js'
+
+/**
+ * One boot of a real Linux kernel from `xeno nfs serve`, end to end (shared by the test in
+ * boot.test.ts and the script bench/vm/boot.ts): build a template and an overlay, serve them with
+ * a writable layer, boot the kernel under QEMU with an initramfs that mounts the export over
+ * NFSv3/TCP and runs /init-check from it, then compare what the guest saw and wrote with a model
+ * run by busybox on the host over a plain directory, and read the writes back through xeno.
+ */
+
+const xeno = fileURLToPath(new URL('../../../bin/xeno', import.meta.url))
+
+export async function runXeno (args: string[]): Promise<string> {
+  const child = spawn(process.execPath, [xeno, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)))
+  if (code !== 0) throw new Error(`xeno ${args.join(' ')} failed: ${err}`)
+  return out
+}
+
+const rootOf = (json: string): string => (JSON.parse(json) as { root: string }).root
+
+async function serve (args: string[]): Promise<{ child: ChildProcess, port: number, mountPort: number, log: () => string }> {
+  const child = spawn(process.execPath, [xeno, 'nfs', 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stderr.on('data', (d: Buffer) => { out += d.toString() })
+  const ports = await new Promise<[number, number]>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /listening on [^:]+:(\d+) \(mount (\d+)/.exec(out)
+      if (m !== null) resolve([Number(m[1]), Number(m[2])])
+    })
+    child.on('close', () => { reject(new Error(`xeno nfs serve exited: ${out}`)) })
+  })
+  return { child, port: ports[0], mountPort: ports[1], log: () => out }
+}
+
+export interface Comparison { name: string, onlyGuest: string[], onlyModel: string[] }
+
+export interface BootResult {
+  transcript: string
+  serverLog: string
+  mountOptions: string
+  /** Lines of /proc/mounts for the NFS root as the guest saw it. */
+  mounts: string[]
+  steps: Array<{ name: string, ok: boolean, line: string }>
+  done: boolean
+  vmSeconds: number
+  timedOut: boolean
+  /** Guest uptime (s) at: initramfs start, NFS mounted, check start, check end. */
+  uptime: { initramfs?: number, mounted?: number, checkStart?: number, checkEnd?: number, readBig?: number }
+  /** Guest view vs host model, before and after the writes; xeno's committed layer vs the model. */
+  comparisons: Comparison[]
+  templateUnchanged: boolean
+  dmesg: string[]
+}
+
+function compare (name: string, guest: ReturnType<typeof normalizeDump>, model: ReturnType<typeof normalizeDump>): Comparison[] {
+  return (['stat', 'sha', 'link'] as const).map((k) => {
+    const d = diffLines(guest[k], model[k])
+    return { name: `${name} ${k}`, onlyGuest: d.onlyA, onlyModel: d.onlyB }
+  })
+}
+
+export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs: number, onConsole?: (t: string) => void }): Promise<BootResult> {
+  const store = join(dir, 'store')
+  const tplDir = join(dir, 'template')
+  const ovDir = join(dir, 'overlay')
+  await makeTemplate(tplDir, tools.busybox, checkScript())
+  const { whiteouts } = await makeOverlay(ovDir)
+  const tpl = rootOf(await runXeno(['template', 'import', tplDir, '--store', store, '--json']))
+  const ov = rootOf(await runXeno(['overlay', 'build', ovDir, '--base', tpl, ...whiteouts.flatMap((w) => ['--whiteout', w]), '--store', store, '--json']))
+  const tplListing = await runXeno(['ls', '-R', tpl, '--json', '--store', store])
+  // The host model: the union as xeno exports it, dumped by the same busybox commands.
+  const model = join(dir, 'model')
+  await runXeno(['export', '--layer', ov, '--layer', tpl, model, '--store', store])
+  const modelBefore = await hostModel(model, 'BEFORE', false)
+
+  const upper = join(dir, 'upper')
+  const server = await serve(['--store', store, '--layer', ov, '--layer', tpl, '--writable', upper, '--state', join(dir, 'nfs-state'),
+    '--listen', '127.0.0.1:0', '--mount-port', '0', '--allow', '127.0.0.1'])
+  let vm
+  let spec
+  try {
+    const modules = await resolveModules(tools.modulesDir, GUEST_MODULES)
+    spec = { nfsPort: server.port, mountPort: server.mountPort, export: '/export', options: mountOptions({ nfsPort: server.port, mountPort: server.mountPort }) }
+    const initrd = join(dir, 'initrd.cpio')
+    await writeFile(initrd, buildInitramfs(await readFile(tools.busybox), initScript(modules.map((m) => m.name), spec, '/init-check'), modules))
+    vm = await runVm({ qemu: tools.qemu, kernel: tools.kernel, initrd, append: 'console=ttyS0 quiet panic=-1', timeoutMs: opts.timeoutMs, onConsole: opts.onConsole })
+  } finally {
+    const closed = new Promise((resolve) => server.child.on('close', resolve))
+    server.child.kill('SIGINT')
+    await closed
+  }
+  const t = vm.console
+  const steps = [...t.matchAll(/^XENO-STEP (\S+) (ok|FAIL.*)$/gm)].map((m) => ({ name: m[1]!, ok: m[2] === 'ok', line: m[0] }))
+  const num = (re: RegExp): number | undefined => { const m = re.exec(t); return m === null ? undefined : Number(m[1]) }
+  const readFrom = num(/read-big from=([\d.]+)/)
+  const readTo = num(/read-big from=[\d.]+ to=([\d.]+)/)
+
+  // The model after the same writes; xeno's view of the writable layer, committed and exported.
+  const modelAfter = await hostModel(model, 'AFTER', true)
+  const committed = rootOf(await runXeno(['overlay', 'commit', upper, '--layer', ov, '--layer', tpl, '--json', '--store', store]))
+  const final = join(dir, 'final')
+  await runXeno(['export', '--layer', committed, '--layer', ov, '--layer', tpl, final, '--store', store])
+  const finalDump = await hostModel(final, 'AFTER', false)
+  const templateUnchanged = (await runXeno(['ls', '-R', tpl, '--json', '--store', store])) === tplListing
+
+  const n = (text: string, label: string): ReturnType<typeof normalizeDump> => normalizeDump(text, label, { since: NOW_SINCE })
+  const comparisons = [
+    ...compare('guest before writes vs model', n(t, 'BEFORE'), n(modelBefore, 'BEFORE')),
+    ...compare('guest after writes vs model', n(t, 'AFTER'), n(modelAfter, 'AFTER')),
+    ...compare('writable layer (xeno export) vs model', n(finalDump, 'AFTER'), n(modelAfter, 'AFTER'))
+  ]
+  return {
+    transcript: t,
+    serverLog: server.log(),
+    mountOptions: spec.options,
+    mounts: section(t, 'MOUNTS'),
+    steps,
+    done: /^XENO-VM-DONE$/m.test(t),
+    vmSeconds: vm.seconds,
+    timedOut: vm.timedOut,
+    uptime: {
+      initramfs: num(/XENO-VM: initramfs t=([\d.]+)/),
+      mounted: num(/XENO-VM: mounted t=([\d.]+)/),
+      checkStart: num(/XENO-VM: check-start t=([\d.]+)/),
+      checkEnd: num(/XENO-VM: check-end t=([\d.]+)/),
+      readBig: readFrom !== undefined && readTo !== undefined ? readTo - readFrom : undefined
+    },
+    comparisons,
+    templateUnchanged,
+    dmesg: section(t, 'DMESG')
+  }
+}

@@ -1,0 +1,258 @@
+import { spawn } from 'node:child_process'
+import { chmod, chown, copyFile, link, lutimes, mkdir, readdir, symlink, utimes, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { seededBytes } from '../helpers/bytes.js'
+import { mknod } from './machine.js'
+
+/**
+ * The guest side of the VM boot test: the root tree the VM boots into (template + overlay), the
+ * check script it runs from the NFS tree, and the same dump and write steps run on the host over
+ * a plain directory, so that the guest's view through the kernel NFS client can be compared
+ * line by line with what the tree should be.
+ */
+
+/** busybox applets the guest and the host-side model use (symlinks in /bin of the template). */
+const APPLETS = ['sh', 'ls', 'cat', 'cp', 'mv', 'rm', 'ln', 'mkdir', 'rmdir', 'chmod', 'chown', 'touch', 'truncate',
+  'dd', 'find', 'sort', 'xargs', 'stat', 'sha256sum', 'readlink', 'echo', 'printf', 'head', 'yes', 'grep', 'cut',
+  'mkfifo', 'mknod', 'mount', 'umount', 'sync', 'poweroff', 'df', 'cmp', 'test', '[', 'sleep', 'wc', 'date', 'uname', 'true', 'false', 'env', 'tail']
+
+const FIXED_MTIME = 1_000_000_000 // 2001-09-09T01:46:40Z
+
+export const BIG_SIZE = 12 * 1024 * 1024
+
+/**
+ * The template: busybox and its applet links, the check script, and /data with every kind of
+ * entry (files of known content incl. a multi-MiB one, symlinks, a hard link, a char device, a
+ * fifo, odd modes and owners, a directory of 700 entries, long and UTF-8 names).
+ */
+export async function makeTemplate (dir: string, busybox: string, checkScript: string): Promise<void> {
+  for (const d of ['bin', 'etc', 'data', 'data/many', 'data/rmtree/a/b', 'data/private', 'data/sticky', 'proc', 'sys', 'dev', 'tmp', 'deep/1/2/3/4/5/6/7/8']) await mkdir(join(dir, d), { recursive: true })
+  await copyFile(busybox, join(dir, 'bin/busybox'))
+  await chmod(join(dir, 'bin/busybox'), 0o755)
+  for (const a of APPLETS) await symlink('busybox', join(dir, 'bin', a))
+  await writeFile(join(dir, 'init-check'), checkScript, { mode: 0o755 })
+  await writeFile(join(dir, 'etc/motd'), 'template motd\n')
+  await writeFile(join(dir, 'etc/passwd'), 'root:x:0:0:root:/:/bin/sh\n')
+  await writeFile(join(dir, 'etc/group'), 'root:x:0:\n')
+  const d = (p: string): string => join(dir, 'data', p)
+  await writeFile(d('small.txt'), 'hello xeno\n', { mode: 0o640 })
+  await writeFile(d('empty'), '')
+  await writeFile(d('exec.sh'), '#!/bin/sh\necho exec-ok\n', { mode: 0o755 })
+  await writeFile(d('big.bin'), seededBytes(7, BIG_SIZE))
+  await writeFile(d('patch.bin'), seededBytes(8, 65_536))
+  await writeFile(d('truncme.bin'), seededBytes(9, 200_000))
+  await writeFile(d('removeme.txt'), 'remove me\n')
+  await writeFile(d('gone.txt'), 'the overlay hides this\n')
+  await writeFile(d('hard-a'), 'two names, one file\n')
+  await link(d('hard-a'), d('hard-b'))
+  await writeFile(d('owned.txt'), 'owned by 1234:5678\n')
+  await chown(d('owned.txt'), 1234, 5678)
+  await writeFile(d('setuid'), '#!/bin/sh\n', { mode: 0o755 })
+  await chmod(d('setuid'), 0o4755)
+  await chmod(d('private'), 0o700)
+  await chmod(d('sticky'), 0o1777)
+  await chmod(join(dir, 'tmp'), 0o1777)
+  await writeFile(d('naïve-ü.txt'), 'utf-8 name\n')
+  await writeFile(d('x'.repeat(200)), 'a 200-byte name\n')
+  await symlink('small.txt', d('sym-rel'))
+  await symlink('/etc/motd', d('sym-abs'))
+  await symlink('no/such/target', d('sym-dangling'))
+  await symlink('../etc', d('sym-dir'))
+  if (!mknod(d('null'), 'c', 1, 3)) throw new Error('mknod failed (the VM test runs as root)')
+  if (!mknod(d('fifo'), 'p')) throw new Error('mkfifo failed')
+  for (let i = 0; i < 700; i++) await writeFile(d(`many/f${String(i).padStart(4, '0')}`), `f${String(i).padStart(4, '0')}\n`)
+  for (const p of ['rmtree/top', 'rmtree/a/mid', 'rmtree/a/b/leaf']) await writeFile(d(p), `${p}\n`)
+  await writeFile(join(dir, 'deep/1/2/3/4/5/6/7/8/bottom'), 'bottom\n')
+  // Known mtimes on everything (a time of the run itself is "now" and not compared), and a few others.
+  await stampTree(dir, FIXED_MTIME)
+  const stamp = async (p: string, i: number, isLink = false): Promise<void> => {
+    const t = FIXED_MTIME + i
+    await (isLink ? lutimes(p, t, t) : utimes(p, t, t))
+  }
+  let i = 0
+  for (const n of ['small.txt', 'empty', 'exec.sh', 'big.bin', 'patch.bin', 'truncme.bin', 'hard-a', 'owned.txt', 'setuid', 'naïve-ü.txt', 'many', 'private', 'sticky']) await stamp(d(n), i++)
+  for (const n of ['sym-rel', 'sym-abs', 'sym-dangling', 'sym-dir']) await stamp(d(n), i++, true)
+  await stamp(join(dir, 'data'), i++)
+}
+
+/** Sets every entry's mtime (and atime) under `dir`, `dir` included, symlinks themselves. */
+async function stampTree (dir: string, t: number): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name)
+    if (e.isDirectory()) await stampTree(p, t)
+    else await lutimes(p, t, t)
+  }
+  await utimes(dir, t, t)
+}
+
+/** Times at or after this are the run's own (2011-03-13); the template's and the touch -d of 2010 are compared. */
+export const NOW_SINCE = 1_300_000_000
+
+/** The overlay: changes /etc/motd, adds /overlay.txt and /data/from-overlay, hides /data/gone.txt. */
+export async function makeOverlay (dir: string): Promise<{ whiteouts: string[] }> {
+  await mkdir(join(dir, 'etc'), { recursive: true })
+  await mkdir(join(dir, 'data'), { recursive: true })
+  await writeFile(join(dir, 'etc/motd'), 'overlay motd\n')
+  await writeFile(join(dir, 'overlay.txt'), 'from the overlay\n')
+  await writeFile(join(dir, 'data/from-overlay'), 'added by the overlay\n')
+  await stampTree(dir, FIXED_MTIME + 50)
+  await utimes(join(dir, 'data'), FIXED_MTIME + 100, FIXED_MTIME + 100)
+  return { whiteouts: ['/data/gone.txt'] }
+}
+
+/** Shell functions shared by the guest and the host model: `dump LABEL ROOT` and `step NAME CMD...`. */
+const FUNCTIONS = String.raw`
+dump() {
+  echo "XENO-$1-STAT-BEGIN"
+  find "$2" -xdev | sort | xargs stat -c '%n|%F|%a|%s|%Y|%u|%g|%h|%t|%T'
+  echo "XENO-$1-STAT-END"
+  echo "XENO-$1-SHA-BEGIN"
+  find "$2" -xdev -type f | sort | xargs sha256sum
+  echo "XENO-$1-SHA-END"
+  echo "XENO-$1-LINK-BEGIN"
+  find "$2" -xdev -type l | sort | while read -r p; do echo "$p|$(readlink "$p")"; done
+  echo "XENO-$1-LINK-END"
+}
+step() {
+  name=$1; shift
+  if "$@"; then echo "XENO-STEP $name ok"; else echo "XENO-STEP $name FAIL rc=$?"; fi
+}
+`
+
+/**
+ * What the guest changes, each a step run against root $R ("" in the guest, the model's
+ * directory on the host): every NFS procedure that writes (CREATE, WRITE, SETATTR incl. size
+ * and times, MKDIR, SYMLINK, MKNOD, LINK, RENAME, REMOVE, RMDIR, COMMIT), on new files, on files
+ * of the template (copy-up) and of the overlay.
+ */
+const WRITES = String.raw`
+step mkdir mkdir "$R/work"
+step mkdir-p mkdir -p "$R/work/a/b/c"
+step create sh -c 'echo "written by the guest" > "$R/work/new.txt"'
+step rename mv "$R/work/new.txt" "$R/work/renamed.txt"
+step copy-big cp "$R/data/big.bin" "$R/work/big.copy"
+step write-stream sh -c 'yes xeno-vm | head -c 3000000 > "$R/work/yes.txt"'
+step append-overlay-file sh -c 'echo "appended by the guest" >> "$R/etc/motd"'
+step chmod-template chmod 600 "$R/data/small.txt"
+step chmod-dir chmod 750 "$R/work/a"
+step truncate-template truncate -s 1000 "$R/data/truncme.bin"
+step truncate-grow truncate -s 3000000 "$R/work/grown"
+step patch-template sh -c 'printf XENO | dd of="$R/data/patch.bin" bs=1 seek=1000 conv=notrunc 2>/dev/null'
+step remove-template rm "$R/data/removeme.txt"
+step remove-overlay rm "$R/overlay.txt"
+step symlink ln -s ../data/small.txt "$R/work/sym"
+step hardlink ln "$R/work/renamed.txt" "$R/work/hard"
+step mkfifo mkfifo "$R/work/fifo"
+step mknod mknod "$R/work/null" c 1 3
+step chown chown 42:43 "$R/work/renamed.txt"
+step touch-mtime touch -d '2010-01-02 03:04:05' "$R/work/renamed.txt"
+step mkdir-rmdir sh -c 'mkdir "$R/work/tmpdir" && rmdir "$R/work/tmpdir"'
+step move-template-file mv "$R/data/many/f0001" "$R/work/moved"
+step rm-template-tree rm -r "$R/data/rmtree"
+step rename-over sh -c 'echo one > "$R/work/x" && echo two > "$R/work/y" && mv "$R/work/y" "$R/work/x"'
+step exec-new sh -c 'printf "#!/bin/sh\necho exec-new-ok\n" > "$R/work/run.sh" && chmod 755 "$R/work/run.sh" && "$R/work/run.sh" | grep -q exec-new-ok'
+step exec-template sh -c '"$R/data/exec.sh" | grep -q exec-ok'
+step tmp-file sh -c 'echo scratch > "$R/tmp/t" && rm "$R/tmp/t"'
+`
+
+/** /init-check: runs in the guest from the NFS root, prints everything to the serial console, powers off. */
+export function checkScript (): string {
+  return `#!/bin/sh
+export PATH=/bin TZ=UTC
+up() { cut -d' ' -f1 /proc/uptime; }
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+echo "XENO-VM: check-start t=$(up)"
+echo "XENO-MOUNTS-BEGIN"
+grep ' nfs ' /proc/mounts
+echo "XENO-MOUNTS-END"
+${FUNCTIONS}
+step exec-template-script /data/exec.sh
+step ls-lR sh -c 'ls -lR /bin /data /etc /deep /tmp >/dev/null'
+step df df /
+dump BEFORE /
+t0=$(up)
+step read-big sh -c 'dd if=/data/big.bin of=/dev/null bs=1M 2>/dev/null'
+echo "XENO-VM: read-big from=$t0 to=$(up)"
+R=
+${WRITES}
+step sync sync
+step drop-caches sh -c 'echo 3 > /proc/sys/vm/drop_caches'
+step cmp-big cmp /work/big.copy /data/big.bin
+dump AFTER /
+echo "XENO-VM: check-end t=$(up)"
+echo "XENO-DMESG-BEGIN"
+dmesg | grep -i -E 'nfs|rpc|lockd|xeno'
+echo "XENO-DMESG-END"
+echo "XENO-VM-DONE"
+sync
+poweroff -f
+`
+}
+
+/**
+ * The same dump, or the write steps then the dump, run on the host by the tree's own busybox
+ * chrooted into a directory (an export of the tree), exactly as the guest runs them: the steps
+ * cannot touch anything outside it. Needs root, as the whole test does.
+ */
+export async function hostModel (root: string, label: string, withWrites: boolean): Promise<string> {
+  const script = `export PATH=/bin TZ=UTC\n${FUNCTIONS}\nR=\n${withWrites ? WRITES : ''}\ndump ${label} /\n`
+  return await new Promise((resolve, reject) => {
+    const child = spawn('chroot', [root, '/bin/sh', '-c', script], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.setEncoding('utf8')
+    child.stdout.on('data', (d: string) => { out += d })
+    child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+    child.on('close', (code) => {
+      const failed = [...out.matchAll(/^XENO-STEP (\S+) FAIL.*$/gm)].map((m) => m[0])
+      if (code !== 0 || failed.length > 0) reject(new Error(`host model in ${root} failed (exit ${code}): ${failed.join('; ')} ${err}`))
+      else resolve(out)
+    })
+  })
+}
+
+/** The lines between XENO-NAME-BEGIN and XENO-NAME-END of a transcript. */
+export function section (text: string, name: string): string[] {
+  const begin = text.indexOf(`XENO-${name}-BEGIN\n`)
+  const end = text.indexOf(`XENO-${name}-END`, begin)
+  if (begin < 0 || end < 0) return []
+  return text.slice(begin + `XENO-${name}-BEGIN\n`.length, end).split('\n').filter((l) => l !== '' && !/^\[\s*\d+\.\d+\]/.test(l))
+}
+
+export interface DumpOptions {
+  /** Entry times at or after this (seconds) are not compared (made "now" by guest or host). */
+  since: number
+}
+
+/**
+ * A dump as comparable lines: the mount points /proc /sys /dev
+ * (the guest mounts kernel file-systems there) reduced to their names, and what differs by
+ * nature between an NFS client and a local file-system left out: directory sizes and link
+ * counts, and times made during the run.
+ */
+export function normalizeDump (text: string, label: string, opts: DumpOptions): { stat: string[], sha: string[], link: string[] } {
+  const rel = (p: string): string => p
+  const skip = (p: string): boolean => /^\/(proc|sys|dev)\//.test(p)
+  const stat: string[] = []
+  for (const line of section(text, `${label}-STAT`)) {
+    const f = line.split('|')
+    const p = rel(f[0]!)
+    if (skip(p)) continue
+    if (['/proc', '/sys', '/dev'].includes(p)) { stat.push(`${p}|mountpoint`); continue }
+    const kind = f[1] === 'regular empty file' ? 'regular file' : f[1]!
+    if (kind === 'directory') { f[3] = '-'; f[7] = '-' }
+    if (Number(f[4]) >= opts.since) f[4] = 'now'
+    stat.push([p, kind, ...f.slice(2)].join('|'))
+  }
+  const sha = section(text, `${label}-SHA`).map((l) => { const m = /^([0-9a-f]{64})\s+(.*)$/.exec(l); return m === null ? `?${l}` : `${rel(m[2]!)} ${m[1]!}` }).filter((l) => !skip(l.split(' ')[0]!))
+  const link = section(text, `${label}-LINK`).map((l) => { const i = l.indexOf('|'); return `${rel(l.slice(0, i))}|${l.slice(i + 1)}` })
+  return { stat: stat.sort(), sha: sha.sort(), link: link.sort() }
+}
+
+/** Lines only in `a` and only in `b`. */
+export function diffLines (a: string[], b: string[]): { onlyA: string[], onlyB: string[] } {
+  const sa = new Set(a)
+  const sb = new Set(b)
+  return { onlyA: a.filter((l) => !sb.has(l)), onlyB: b.filter((l) => !sa.has(l)) }
+}
