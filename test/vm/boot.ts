@@ -63,6 +63,8 @@ export interface BootResult {
   dmesg: string[]
 }
 
+const probes = (text: string): string[] => [...text.matchAll(/^XENO-PROBE .*$/gm)].map((m) => m[0])
+
 function compare (name: string, guest: ReturnType<typeof normalizeDump>, model: ReturnType<typeof normalizeDump>): Comparison[] {
   return (['stat', 'sha', 'link'] as const).map((k) => {
     const d = diffLines(guest[k], model[k])
@@ -118,7 +120,8 @@ export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs:
   const comparisons = [
     ...compare('guest before writes vs model', n(t, 'BEFORE'), n(modelBefore, 'BEFORE')),
     ...compare('guest after writes vs model', n(t, 'AFTER'), n(modelAfter, 'AFTER')),
-    ...compare('writable layer (xeno export) vs model', n(finalDump, 'AFTER'), n(modelAfter, 'AFTER'))
+    ...compare('writable layer (xeno export) vs model', n(finalDump, 'AFTER'), n(modelAfter, 'AFTER')),
+    { name: 'guest probes vs model', ...(({ onlyA, onlyB }) => ({ onlyGuest: onlyA, onlyModel: onlyB }))(diffLines(probes(t), probes(modelAfter))) }
   ]
   return {
     transcript: t,

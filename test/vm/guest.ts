@@ -14,7 +14,7 @@ import { mknod } from './machine.js'
 /** busybox applets the guest and the host-side model use (symlinks in /bin of the template). */
 const APPLETS = ['sh', 'ls', 'cat', 'cp', 'mv', 'rm', 'ln', 'mkdir', 'rmdir', 'chmod', 'chown', 'touch', 'truncate',
   'dd', 'find', 'sort', 'xargs', 'stat', 'sha256sum', 'readlink', 'echo', 'printf', 'head', 'yes', 'grep', 'cut',
-  'mkfifo', 'mknod', 'mount', 'umount', 'sync', 'poweroff', 'df', 'cmp', 'test', '[', 'sleep', 'wc', 'date', 'uname', 'true', 'false', 'env', 'tail']
+  'mkfifo', 'mknod', 'mount', 'umount', 'sync', 'poweroff', 'df', 'cmp', 'test', '[', 'sleep', 'wc', 'date', 'uname', 'true', 'false', 'env', 'tail', 'su', 'id', 'seq', 'od', 'tr']
 
 const FIXED_MTIME = 1_000_000_000 // 2001-09-09T01:46:40Z
 
@@ -32,8 +32,8 @@ export async function makeTemplate (dir: string, busybox: string, checkScript: s
   for (const a of APPLETS) await symlink('busybox', join(dir, 'bin', a))
   await writeFile(join(dir, 'init-check'), checkScript, { mode: 0o755 })
   await writeFile(join(dir, 'etc/motd'), 'template motd\n')
-  await writeFile(join(dir, 'etc/passwd'), 'root:x:0:0:root:/:/bin/sh\n')
-  await writeFile(join(dir, 'etc/group'), 'root:x:0:\n')
+  await writeFile(join(dir, 'etc/passwd'), 'root:x:0:0:root:/:/bin/sh\nuser:x:1000:1000:user:/:/bin/sh\n')
+  await writeFile(join(dir, 'etc/group'), 'root:x:0:\nuser:x:1000:\n')
   const d = (p: string): string => join(dir, 'data', p)
   await writeFile(d('small.txt'), 'hello xeno\n', { mode: 0o640 })
   await writeFile(d('empty'), '')
@@ -113,6 +113,11 @@ dump() {
   find "$2" -xdev -type l | sort | while read -r p; do echo "$p|$(readlink "$p")"; done
   echo "XENO-$1-LINK-END"
 }
+probe() {
+  name=$1; shift
+  out=$("$@" 2>&1); rc=$?
+  echo "XENO-PROBE $name rc=$rc $(echo "$out" | tr '\n' '~')"
+}
 step() {
   name=$1; shift
   if "$@"; then echo "XENO-STEP $name ok"; else echo "XENO-STEP $name FAIL rc=$?"; fi
@@ -153,6 +158,49 @@ step rename-over sh -c 'echo one > "$R/work/x" && echo two > "$R/work/y" && mv "
 step exec-new sh -c 'printf "#!/bin/sh\necho exec-new-ok\n" > "$R/work/run.sh" && chmod 755 "$R/work/run.sh" && "$R/work/run.sh" | grep -q exec-new-ok'
 step exec-template sh -c '"$R/data/exec.sh" | grep -q exec-ok'
 step tmp-file sh -c 'echo scratch > "$R/tmp/t" && rm "$R/tmp/t"'
+step link-template-file ln /data/hard-a /work/hard-c
+step patch-big-template sh -c 'printf MIDDLE | dd of=/data/big.bin bs=1 seek=6000000 conv=notrunc 2>/dev/null'
+step rm-template-big-dir rm -r /data/many
+step rename-dir mv /work/a /work/a2
+step touch-template-dir touch -d '2010-02-03 04:05:06' /deep/1/2
+step cp-preserve cp -p /data/setuid /work/setuid-copy
+step truncate-zero-overlay truncate -s 0 /data/from-overlay
+step name-255 sh -c 'echo max > "/work/$(printf "n%.0s" $(seq 255))"'
+step long-symlink sh -c 'ln -s "$(printf "t%.0s" $(seq 1000))" /work/long-link'
+step create-many sh -c 'mkdir /work/many && for i in $(seq 300); do echo $i > /work/many/file-$i; done'
+step excl-create sh -c 'set -C; echo first > /work/excl'
+`
+
+/**
+ * Probes: commands whose outcome (exit code and output) the guest and the host model must
+ * agree on: errors (EEXIST, ENOTEMPTY, ENOENT, ENAMETOOLONG, EACCES for a plain user), dot
+ * entries in listings, offsets past 4 GiB.
+ */
+const PROBES = String.raw`
+probe excl-again sh -c 'set -C; echo second > /work/excl'
+probe excl-content cat /work/excl
+probe mkdir-exists mkdir /work/a2
+probe rmdir-notempty rmdir /work/a2
+probe rm-missing rm /work/no-such-file
+probe symlink-exists ln -s x /work/sym
+probe name-256 sh -c 'echo > "/work/$(printf "n%.0s" $(seq 256))"'
+probe dots-template ls -a /deep/1
+probe dots-new ls -a /work/a2
+probe dots-root-count sh -c 'ls -a / | head -2'
+probe count-many sh -c 'ls /work/many | wc -l'
+probe count-removed sh -c 'ls /data | wc -l'
+probe user-id su user -c id
+probe user-read-0640 su user -c 'cat /data/small.txt'
+probe user-read-private su user -c 'ls /data/private'
+probe user-write-root-file su user -c 'echo x >> /etc/motd'
+probe user-create-in-root-dir su user -c 'echo x > /data/user-file'
+probe user-create-in-sticky su user -c 'echo mine > /data/sticky/user-file && cat /data/sticky/user-file'
+probe user-read-public su user -c 'cat /data/hard-a'
+probe user-exec-setuid-copy su user -c 'test -x /work/setuid-copy && echo exec-ok'
+probe root-read-0000 sh -c 'echo secret > /work/zero && chmod 000 /work/zero && cat /work/zero'
+probe big-offset sh -c 'printf END | dd of=/work/huge bs=1 seek=4294967296 2>/dev/null && stat -c %s /work/huge && dd if=/work/huge bs=1 skip=4294967296 count=3 2>/dev/null; echo; rm /work/huge'
+probe read-middle-big sh -c 'dd if=/data/big.bin bs=1 skip=6000000 count=6 2>/dev/null'
+probe hardlink-count stat -c %h /data/hard-a /work/hard-c
 `
 
 /** /init-check: runs in the guest from the NFS root, prints everything to the serial console, powers off. */
@@ -171,6 +219,7 @@ step exec-template-script /data/exec.sh
 step ls-lR sh -c 'ls -lR /bin /data /etc /deep /tmp >/dev/null'
 step df df /
 dump BEFORE /
+echo 3 > /proc/sys/vm/drop_caches
 t0=$(up)
 step read-big sh -c 'dd if=/data/big.bin of=/dev/null bs=1M 2>/dev/null'
 echo "XENO-VM: read-big from=$t0 to=$(up)"
@@ -178,7 +227,7 @@ R=
 ${WRITES}
 step sync sync
 step drop-caches sh -c 'echo 3 > /proc/sys/vm/drop_caches'
-step cmp-big cmp /work/big.copy /data/big.bin
+${PROBES}
 dump AFTER /
 echo "XENO-VM: check-end t=$(up)"
 echo "XENO-DMESG-BEGIN"
@@ -196,7 +245,7 @@ poweroff -f
  * cannot touch anything outside it. Needs root, as the whole test does.
  */
 export async function hostModel (root: string, label: string, withWrites: boolean): Promise<string> {
-  const script = `export PATH=/bin TZ=UTC\n${FUNCTIONS}\nR=\n${withWrites ? WRITES : ''}\ndump ${label} /\n`
+  const script = `export PATH=/bin TZ=UTC\n${FUNCTIONS}\nR=\n${withWrites ? `${WRITES}\n${PROBES}` : ''}\ndump ${label} /\n`
   return await new Promise((resolve, reject) => {
     const child = spawn('chroot', [root, '/bin/sh', '-c', script], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
