@@ -12,7 +12,8 @@ import { findVmTools } from './machine.js'
  * and runs /init-check from the NFS tree (busybox from the tree, every kind of entry, reads,
  * every write procedure, errors and permissions as a plain user). What the guest saw and did is
  * compared line by line with the same commands run on the host over a plain copy, and the
- * guest's writes are read back through `xeno overlay commit` + `xeno export`.
+ * guest's writes are read back through `xeno overlay commit` + `xeno export`. Midway the server
+ * is killed (-9) and restarted on the same ports while the guest holds a file open for writing.
  *
  * Needs root (mknod, chown, chroot for the host model), qemu-system-x86_64, busybox-static and
  * a Debian kernel package extracted by scripts/setup.sh; skipped with the reason otherwise
@@ -70,6 +71,15 @@ test('the writes landed in the writable layer (committed and exported by xeno) a
     assert.equal({ name: c.name, onlyXeno: c.onlyGuest, onlyModel: c.onlyModel }, { name: c.name, onlyXeno: [], onlyModel: [] })
   }
   assert.ok(r.templateUnchanged)
+})
+
+test('a server killed (-9) and restarted in the middle of the guest\'s writes: handles stay valid, the file lands whole', () => {
+  if (r === undefined) return assert.unreachable('no boot')
+  assert.ok(r.restarted, 'the guest never asked for the restart')
+  assert.equal(r.steps.filter((s) => s.name.startsWith('restart-') && !s.ok), [])
+  assert.match(r.transcript, /XENO-VM: restarted-ok/)
+  // /work/restart.bin is in the dumps compared above: same bytes as the model's copy.
+  assert.match(r.transcript, /^[0-9a-f]{64}\s+\/work\/restart\.bin$/m)
 })
 
 Vm.after(async () => { if (dir !== '') await rmrf(dir) })

@@ -60,6 +60,8 @@ export interface BootResult {
   /** Guest view vs host model, before and after the writes; xeno's committed layer vs the model. */
   comparisons: Comparison[]
   templateUnchanged: boolean
+  /** The server was killed (-9) and started again while the guest was writing. */
+  restarted: boolean
   dmesg: string[]
 }
 
@@ -87,20 +89,44 @@ export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs:
   const modelBefore = await hostModel(model, 'BEFORE', false)
 
   const upper = join(dir, 'upper')
-  const server = await serve(['--store', store, '--layer', ov, '--layer', tpl, '--writable', upper, '--state', join(dir, 'nfs-state'),
-    '--listen', '127.0.0.1:0', '--mount-port', '0', '--allow', '127.0.0.1'])
+  const serveArgs = ['--store', store, '--layer', ov, '--layer', tpl, '--writable', upper, '--state', join(dir, 'nfs-state'), '--allow', '127.0.0.1']
+  let server = await serve([...serveArgs, '--listen', '127.0.0.1:0', '--mount-port', '0'])
+  const { port, mountPort } = server
+  const serverLogs: string[] = []
+  // Kill -9 and restart on the same ports when the guest asks (see RESTART in guest.ts).
+  let restart: Promise<void> | undefined
+  let restarted = false
+  let seen = ''
+  const onConsole = (text: string): void => {
+    opts.onConsole?.(text)
+    seen = (seen + text).slice(-200)
+    if (restart === undefined && seen.includes('XENO-VM: restart-server')) {
+      restart = (async () => {
+        const old = server
+        const gone = new Promise((resolve) => old.child.on('close', resolve))
+        old.child.kill('SIGKILL')
+        await gone
+        serverLogs.push(old.log())
+        server = await serve([...serveArgs, '--listen', `127.0.0.1:${port}`, '--mount-port', String(mountPort)])
+        restarted = true
+      })()
+    }
+  }
   let vm
   let spec
   try {
     const modules = await resolveModules(tools.modulesDir, GUEST_MODULES)
-    spec = { nfsPort: server.port, mountPort: server.mountPort, export: '/export', options: mountOptions({ nfsPort: server.port, mountPort: server.mountPort }) }
+    spec = { nfsPort: port, mountPort, export: '/export', options: mountOptions({ nfsPort: port, mountPort }) }
     const initrd = join(dir, 'initrd.cpio')
     await writeFile(initrd, buildInitramfs(await readFile(tools.busybox), initScript(modules.map((m) => m.name), spec, '/init-check'), modules))
-    vm = await runVm({ qemu: tools.qemu, kernel: tools.kernel, initrd, append: 'console=ttyS0 quiet panic=-1', timeoutMs: opts.timeoutMs, onConsole: opts.onConsole })
+    vm = await runVm({ qemu: tools.qemu, kernel: tools.kernel, initrd, append: 'console=ttyS0 quiet panic=-1', timeoutMs: opts.timeoutMs, onConsole })
+    await restart
   } finally {
+    await restart?.catch(() => {})
     const closed = new Promise((resolve) => server.child.on('close', resolve))
     server.child.kill('SIGINT')
     await closed
+    serverLogs.push(server.log())
   }
   const t = vm.console
   const steps = [...t.matchAll(/^XENO-STEP (\S+) (ok|FAIL.*)$/gm)].map((m) => ({ name: m[1]!, ok: m[2] === 'ok', line: m[0] }))
@@ -125,7 +151,8 @@ export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs:
   ]
   return {
     transcript: t,
-    serverLog: server.log(),
+    serverLog: serverLogs.join('\n--- restarted (kill -9) ---\n'),
+    restarted,
     mountOptions: spec.options,
     mounts: section(t, 'MOUNTS'),
     steps,

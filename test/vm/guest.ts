@@ -203,6 +203,31 @@ probe read-middle-big sh -c 'dd if=/data/big.bin bs=1 skip=6000000 count=6 2>/de
 probe hardlink-count stat -c %h /data/hard-a /work/hard-c
 `
 
+/**
+ * A server crash in the middle of writing: the guest writes a file through a descriptor kept
+ * open (small dirty limits push UNSTABLE writes out early), says so, and the host kills the
+ * server (-9) and starts it again on the same ports; then the guest closes, syncs and reads the
+ * file back. Handles must stay valid, and data the old server only acknowledged as UNSTABLE must
+ * be re-sent (the write verifier changed) and land. The model writes the same file.
+ */
+const RESTART = String.raw`
+echo 65536 > /proc/sys/vm/dirty_background_bytes
+echo 262144 > /proc/sys/vm/dirty_bytes
+exec 3>/work/restart.bin
+step restart-write-open sh -c 'dd if=/data/big.bin bs=65536 count=64 2>/dev/null >&3'
+echo "XENO-VM: restart-server t=$(up)"
+sleep 3
+step restart-write-more sh -c 'dd if=/data/big.bin bs=65536 skip=64 count=64 2>/dev/null >&3'
+exec 3>&-
+step restart-sync sync
+echo "XENO-VM: restarted-ok t=$(up)"
+step restart-old-handle cat /data/hard-a
+step restart-drop-caches sh -c 'echo 3 > /proc/sys/vm/drop_caches'
+`
+const RESTART_MODEL = String.raw`
+step restart-write sh -c 'dd if=/data/big.bin of=/work/restart.bin bs=65536 count=128 2>/dev/null'
+`
+
 /** /init-check: runs in the guest from the NFS root, prints everything to the serial console, powers off. */
 export function checkScript (): string {
   return `#!/bin/sh
@@ -228,6 +253,7 @@ ${WRITES}
 step sync sync
 step drop-caches sh -c 'echo 3 > /proc/sys/vm/drop_caches'
 ${PROBES}
+${RESTART}
 dump AFTER /
 echo "XENO-VM: check-end t=$(up)"
 echo "XENO-DMESG-BEGIN"
@@ -245,7 +271,7 @@ poweroff -f
  * cannot touch anything outside it. Needs root, as the whole test does.
  */
 export async function hostModel (root: string, label: string, withWrites: boolean): Promise<string> {
-  const script = `export PATH=/bin TZ=UTC\n${FUNCTIONS}\nR=\n${withWrites ? `${WRITES}\n${PROBES}` : ''}\ndump ${label} /\n`
+  const script = `export PATH=/bin TZ=UTC\n${FUNCTIONS}\nR=\n${withWrites ? `${WRITES}\n${PROBES}\n${RESTART_MODEL}` : ''}\ndump ${label} /\n`
   return await new Promise((resolve, reject) => {
     const child = spawn('chroot', [root, '/bin/sh', '-c', script], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
