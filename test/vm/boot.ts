@@ -28,7 +28,7 @@ export async function runXeno (args: string[]): Promise<string> {
 
 const rootOf = (json: string): string => (JSON.parse(json) as { root: string }).root
 
-async function serve (args: string[]): Promise<{ child: ChildProcess, port: number, mountPort: number, log: () => string }> {
+export async function serve (args: string[]): Promise<{ child: ChildProcess, port: number, mountPort: number, log: () => string }> {
   const child = spawn(process.execPath, [xeno, 'nfs', 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stderr.on('data', (d: Buffer) => { out += d.toString() })
