@@ -169,6 +169,9 @@ step name-255 sh -c 'echo max > "/work/$(printf "n%.0s" $(seq 255))"'
 step long-symlink sh -c 'ln -s "$(printf "t%.0s" $(seq 1000))" /work/long-link'
 step create-many sh -c 'mkdir /work/many && for i in $(seq 300); do echo $i > /work/many/file-$i; done'
 step excl-create sh -c 'set -C; echo first > /work/excl'
+step write-fsync sh -c 'dd if=/data/patch.bin of=/work/fsynced bs=4096 conv=fsync 2>/dev/null'
+step write-direct sh -c 'dd if=/data/patch.bin of=/work/direct.bin bs=4096 oflag=direct 2>/dev/null'
+step write-direct-odd sh -c 'dd if=/data/truncme.bin of=/work/direct-odd.bin bs=1000 count=7 oflag=direct 2>/dev/null'
 `
 
 /**
@@ -201,6 +204,8 @@ probe root-read-0000 sh -c 'echo secret > /work/zero && chmod 000 /work/zero && 
 probe big-offset sh -c 'printf END | dd of=/work/huge bs=1 seek=4294967296 2>/dev/null && stat -c %s /work/huge && dd if=/work/huge bs=1 skip=4294967296 count=3 2>/dev/null; echo; rm /work/huge'
 probe read-middle-big sh -c 'dd if=/data/big.bin bs=1 skip=6000000 count=6 2>/dev/null'
 probe hardlink-count stat -c %h /data/hard-a /work/hard-c
+probe read-direct sh -c 'dd if=/data/big.bin bs=1048576 iflag=direct 2>/dev/null | sha256sum'
+probe read-direct-odd sh -c 'dd if=/data/big.bin bs=1000 skip=3 count=5 iflag=direct 2>/dev/null | sha256sum'
 `
 
 /**
