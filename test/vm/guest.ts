@@ -169,6 +169,13 @@ step name-255 sh -c 'echo max > "/work/$(printf "n%.0s" $(seq 255))"'
 step long-symlink sh -c 'ln -s "$(printf "t%.0s" $(seq 1000))" /work/long-link'
 step create-many sh -c 'mkdir /work/many && for i in $(seq 300); do echo $i > /work/many/file-$i; done'
 step excl-create sh -c 'set -C; echo first > /work/excl'
+step append-via-hardlink sh -c 'echo more >> /work/hard-c'
+step chmod-via-hardlink chmod 604 /work/hard-c
+step rename-template-dir mv /deep/1/2/3 /work/three
+step rename-template-dir-in-place mv /data/private /data/private2
+step parallel-copies sh -c 'for i in 1 2 3 4; do (cp /data/big.bin /work/par$i && sha256sum /work/par$i > /work/par$i.sum) & done; wait'
+step silly-rename-new sh -c 'echo gone-soon > /work/silly && exec 4</work/silly && rm /work/silly && cat <&4 >/work/silly-read; exec 4<&-'
+step silly-rename-template sh -c 'exec 5</data/exec.sh && rm /data/exec.sh && cat <&5 >/work/exec-read; exec 5<&-'
 step write-fsync sh -c 'dd if=/data/patch.bin of=/work/fsynced bs=4096 conv=fsync 2>/dev/null'
 step write-direct sh -c 'dd if=/data/patch.bin of=/work/direct.bin bs=4096 oflag=direct 2>/dev/null'
 step write-direct-odd sh -c 'dd if=/data/truncme.bin of=/work/direct-odd.bin bs=1000 count=7 oflag=direct 2>/dev/null'
