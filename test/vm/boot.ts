@@ -119,7 +119,7 @@ export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs:
     spec = { nfsPort: port, mountPort, export: '/export', options: mountOptions({ nfsPort: port, mountPort }) }
     const initrd = join(dir, 'initrd.cpio')
     await writeFile(initrd, buildInitramfs(await readFile(tools.busybox), initScript(modules.map((m) => m.name), spec, '/init-check'), modules))
-    vm = await runVm({ qemu: tools.qemu, kernel: tools.kernel, initrd, append: 'console=ttyS0 quiet panic=-1', timeoutMs: opts.timeoutMs, onConsole })
+    vm = await runVm({ qemu: tools.qemu, kernel: tools.kernel, initrd, append: `console=ttyS0 quiet panic=-1 xeno.mnt=${spec.options}`, timeoutMs: opts.timeoutMs, onConsole })
     await restart
   } finally {
     await restart?.catch(() => {})
@@ -145,6 +145,7 @@ export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs:
   const n = (text: string, label: string): ReturnType<typeof normalizeDump> => normalizeDump(text, label, { since: NOW_SINCE })
   const comparisons = [
     ...compare('guest before writes vs model', n(t, 'BEFORE'), n(modelBefore, 'BEFORE')),
+    ...compare('guest second mount (nordirplus, 32 KiB, sync) vs model', normalizeDump(t, 'SECOND', { since: NOW_SINCE, prefix: '/mnt' }), n(modelBefore, 'BEFORE')),
     ...compare('guest after writes vs model', n(t, 'AFTER'), n(modelAfter, 'AFTER')),
     ...compare('writable layer (xeno export) vs model', n(finalDump, 'AFTER'), n(modelAfter, 'AFTER')),
     { name: 'guest probes vs model', ...(({ onlyA, onlyB }) => ({ onlyGuest: onlyA, onlyModel: onlyB }))(diffLines(probes(t), probes(modelAfter))) }
@@ -154,7 +155,7 @@ export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs:
     serverLog: serverLogs.join('\n--- restarted (kill -9) ---\n'),
     restarted,
     mountOptions: spec.options,
-    mounts: section(t, 'MOUNTS'),
+    mounts: [...section(t, 'MOUNTS'), ...section(t, 'MOUNTS2')],
     steps,
     done: /^XENO-VM-DONE$/m.test(t),
     vmSeconds: vm.seconds,

@@ -26,7 +26,7 @@ export const BIG_SIZE = 12 * 1024 * 1024
  * fifo, odd modes and owners, a directory of 700 entries, long and UTF-8 names).
  */
 export async function makeTemplate (dir: string, busybox: string, checkScript: string): Promise<void> {
-  for (const d of ['bin', 'etc', 'data', 'data/many', 'data/rmtree/a/b', 'data/private', 'data/sticky', 'proc', 'sys', 'dev', 'tmp', 'deep/1/2/3/4/5/6/7/8']) await mkdir(join(dir, d), { recursive: true })
+  for (const d of ['bin', 'etc', 'data', 'data/many', 'data/rmtree/a/b', 'data/private', 'data/sticky', 'proc', 'sys', 'dev', 'tmp', 'mnt', 'deep/1/2/3/4/5/6/7/8']) await mkdir(join(dir, d), { recursive: true })
   await copyFile(busybox, join(dir, 'bin/busybox'))
   await chmod(join(dir, 'bin/busybox'), 0o755)
   for (const a of APPLETS) await symlink('busybox', join(dir, 'bin', a))
@@ -176,6 +176,7 @@ step rename-template-dir-in-place mv /data/private /data/private2
 step parallel-copies sh -c 'for i in 1 2 3 4; do (cp /data/big.bin /work/par$i && sha256sum /work/par$i > /work/par$i.sum) & done; wait'
 step silly-rename-new sh -c 'echo gone-soon > /work/silly && exec 4</work/silly && rm /work/silly && cat <&4 >/work/silly-read; exec 4<&-'
 step silly-rename-template sh -c 'exec 5</data/exec.sh && rm /data/exec.sh && cat <&5 >/work/exec-read; exec 5<&-'
+step write-second-mount cp /data/patch.bin "$M/tmp/second.bin"
 step write-fsync sh -c 'dd if=/data/patch.bin of=/work/fsynced bs=4096 conv=fsync 2>/dev/null'
 step write-direct sh -c 'dd if=/data/patch.bin of=/work/direct.bin bs=4096 oflag=direct 2>/dev/null'
 step write-direct-odd sh -c 'dd if=/data/truncme.bin of=/work/direct-odd.bin bs=1000 count=7 oflag=direct 2>/dev/null'
@@ -256,12 +257,24 @@ step exec-template-script /data/exec.sh
 step ls-lR sh -c 'ls -lR /bin /data /etc /deep /tmp >/dev/null'
 step df df /
 dump BEFORE /
+# A second mount of the same export: READDIR instead of READDIRPLUS, 32 KiB reads and writes,
+# synchronous writes. It must show the same tree.
+for w in $(cat /proc/cmdline); do case $w in xeno.mnt=*) mopts=\${w#xeno.mnt=};; esac; done
+step mount-second mount -t nfs -o "$mopts,nosharecache,nordirplus,rsize=32768,wsize=32768,sync" 10.0.2.2:/export /mnt
+echo "XENO-MOUNTS2-BEGIN"
+grep ' /mnt ' /proc/mounts
+echo "XENO-MOUNTS2-END"
+echo "XENO-VM: second-dump-start t=$(up)"
+dump SECOND /mnt
+echo "XENO-VM: second-dump-end t=$(up)"
+M=/mnt
 echo 3 > /proc/sys/vm/drop_caches
 t0=$(up)
 step read-big sh -c 'dd if=/data/big.bin of=/dev/null bs=1M 2>/dev/null'
 echo "XENO-VM: read-big from=$t0 to=$(up)"
 R=
 ${WRITES}
+step umount-second umount /mnt
 step sync sync
 step drop-caches sh -c 'echo 3 > /proc/sys/vm/drop_caches'
 ${PROBES}
@@ -310,6 +323,8 @@ export function section (text: string, name: string): string[] {
 export interface DumpOptions {
   /** Entry times at or after this (seconds) are not compared (made "now" by guest or host). */
   since: number
+  /** The dump's root when not / (stripped from every path). */
+  prefix?: string
 }
 
 /**
@@ -319,7 +334,8 @@ export interface DumpOptions {
  * counts, and times made during the run.
  */
 export function normalizeDump (text: string, label: string, opts: DumpOptions): { stat: string[], sha: string[], link: string[] } {
-  const rel = (p: string): string => p
+  const prefix = opts.prefix ?? ''
+  const rel = (p: string): string => prefix !== '' && p.startsWith(prefix) ? p.slice(prefix.length) || '/' : p
   const skip = (p: string): boolean => /^\/(proc|sys|dev)\//.test(p)
   const stat: string[] = []
   for (const line of section(text, `${label}-STAT`)) {
