@@ -47,6 +47,13 @@ test('the kernel mounts the export, runs from it, and sees exactly the tree', as
   }
 })
 
+test('the server\'s access trace of the boot starts with what the kernel ran first: /init-check, then busybox', () => {
+  if (r === undefined) return assert.unreachable('no boot')
+  assert.equal(r.trace.files.slice(0, 2), ['/init-check', '/bin/busybox'])
+  assert.ok(r.trace.files.includes('/data/big.bin'))
+  assert.ok(r.trace.chunks > 0)
+})
+
 test('every write step succeeds in the guest, and the guest then sees what a local file-system shows', () => {
   if (r === undefined) return assert.unreachable('no boot')
   assert.equal(r.steps.filter((s) => !s.ok).map((s) => s.line), [])

@@ -62,6 +62,8 @@ export interface BootResult {
   templateUnchanged: boolean
   /** The server was killed (-9) and started again while the guest was writing. */
   restarted: boolean
+  /** The server's access trace (--trace): files in first-READ order (both server runs), and blocks read. */
+  trace: { files: string[], chunks: number }
   dmesg: string[]
 }
 
@@ -89,7 +91,8 @@ export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs:
   const modelBefore = await hostModel(model, 'BEFORE', false)
 
   const upper = join(dir, 'upper')
-  const serveArgs = ['--store', store, '--layer', ov, '--layer', tpl, '--writable', upper, '--state', join(dir, 'nfs-state'), '--allow', '127.0.0.1']
+  const traceFile = join(dir, 'trace.jsonl')
+  const serveArgs = ['--store', store, '--layer', ov, '--layer', tpl, '--writable', upper, '--state', join(dir, 'nfs-state'), '--allow', '127.0.0.1', '--trace', traceFile]
   let server = await serve([...serveArgs, '--listen', '127.0.0.1:0', '--mount-port', '0'])
   const { port, mountPort } = server
   const serverLogs: string[] = []
@@ -140,6 +143,7 @@ export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs:
   const final = join(dir, 'final')
   await runXeno(['export', '--layer', committed, '--layer', ov, '--layer', tpl, final, '--store', store])
   const finalDump = await hostModel(final, 'AFTER', false)
+  const trace = (await readFile(traceFile, 'utf8')).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { file?: number, chunk?: string, path?: string })
   const templateUnchanged = (await runXeno(['ls', '-R', tpl, '--json', '--store', store])) === tplListing
 
   const n = (text: string, label: string): ReturnType<typeof normalizeDump> => normalizeDump(text, label, { since: NOW_SINCE })
@@ -154,6 +158,7 @@ export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs:
     transcript: t,
     serverLog: serverLogs.join('\n--- restarted (kill -9) ---\n'),
     restarted,
+    trace: { files: trace.filter((e) => e.file !== undefined).map((e) => e.path ?? `#${e.file!}`), chunks: trace.filter((e) => e.chunk !== undefined).length },
     mountOptions: spec.options,
     mounts: [...section(t, 'MOUNTS'), ...section(t, 'MOUNTS2')],
     steps,
