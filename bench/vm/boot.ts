@@ -8,7 +8,9 @@ import { findVmTools } from '../../test/vm/machine.js'
  * Boots a real Linux kernel under QEMU (TCG) from `xeno nfs serve` and prints what it saw:
  * timings, the mount, each step, and every difference from the host model. Same run as the
  * test (test/vm/boot.test.ts), with the transcript kept.
- * Usage: node dist/bench/vm/boot.js [--keep] [--console]   (XENO_VM_ACCEL=kvm to try KVM)
+ * Usage: node dist/bench/vm/boot.js [--keep] [--console] [--lazy]
+ * --lazy: the NFS server starts with an empty store and fetches every block on first read from a
+ * `xeno store serve` on loopback (--from).
  */
 const keep = process.argv.includes('--keep')
 const tools = await findVmTools()
@@ -18,7 +20,7 @@ if ('missing' in tools) {
 }
 const dir = await tmpdir('xeno-vm-')
 const started = Date.now()
-const r = await bootCheck(tools, dir, { timeoutMs: 600_000, onConsole: process.argv.includes('--console') ? (t) => { process.stdout.write(t) } : undefined })
+const r = await bootCheck(tools, dir, { timeoutMs: 600_000, lazy: process.argv.includes('--lazy'), onConsole: process.argv.includes('--console') ? (t) => { process.stdout.write(t) } : undefined })
 const total = (Date.now() - started) / 1000
 await writeFile(join(dir, 'console.log'), r.transcript)
 await writeFile(join(dir, 'server.log'), r.serverLog)
@@ -30,7 +32,7 @@ console.log(`QEMU ran ${r.vmSeconds.toFixed(1)} s${r.timedOut ? ' (TIMED OUT)' :
 console.log(`guest uptime: initramfs ${f(u.initramfs)} s, NFS mounted ${f(u.mounted)} s, check start ${f(u.checkStart)} s, check end ${f(u.checkEnd)} s (checks took ${f(u.checkEnd !== undefined && u.checkStart !== undefined ? u.checkEnd - u.checkStart : undefined)} s); read of the 12 MiB file ${f(u.readBig)} s`)
 const bad = r.steps.filter((s) => !s.ok)
 console.log(`steps: ${r.steps.length - bad.length}/${r.steps.length} ok${bad.length > 0 ? `; failed: ${bad.map((s) => s.line).join('; ')}` : ''}; guest finished: ${r.done}; template unchanged: ${r.templateUnchanged}; server killed -9 and restarted mid-write: ${r.restarted}`)
-console.log(`access trace: ${r.trace.files.length} files, ${r.trace.chunks} blocks; first files: ${r.trace.files.slice(0, 6).join(' ')}`)
+console.log(`access trace: ${r.trace.files.length} files, ${r.trace.chunks} blocks (${r.trace.remote} fetched from the XenoStore); first files: ${r.trace.files.slice(0, 6).join(' ')}`)
 let diffs = 0
 for (const c of r.comparisons) {
   const n = c.onlyGuest.length + c.onlyModel.length

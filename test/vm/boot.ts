@@ -63,7 +63,7 @@ export interface BootResult {
   /** The server was killed (-9) and started again while the guest was writing. */
   restarted: boolean
   /** The server's access trace (--trace): files in first-READ order (both server runs), and blocks read. */
-  trace: { files: string[], chunks: number }
+  trace: { files: string[], chunks: number, remote: number }
   dmesg: string[]
 }
 
@@ -76,7 +76,30 @@ function compare (name: string, guest: ReturnType<typeof normalizeDump>, model: 
   })
 }
 
-export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs: number, onConsole?: (t: string) => void }): Promise<BootResult> {
+/** `xeno store serve` with its data in `data`, on a free loopback port. */
+async function startStore (data: string): Promise<{ url: string, stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [xeno, 'store', 'serve', '--store', data, '--data', data, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stderr.on('data', (d: Buffer) => { out += d.toString() })
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /listening on (\S+)/.exec(out)
+      if (m !== null) resolve(m[1]!)
+    })
+    child.on('close', () => { reject(new Error(`xeno store serve exited: ${out}`)) })
+  })
+  return {
+    url,
+    stop: async () => {
+      const gone = new Promise((resolve) => child.on('close', resolve))
+      child.kill('SIGINT')
+      await gone
+    }
+  }
+}
+
+export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs: number, lazy?: boolean, onConsole?: (t: string) => void }): Promise<BootResult> {
   const store = join(dir, 'store')
   const tplDir = join(dir, 'template')
   const ovDir = join(dir, 'overlay')
@@ -92,7 +115,15 @@ export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs:
 
   const upper = join(dir, 'upper')
   const traceFile = join(dir, 'trace.jsonl')
-  const serveArgs = ['--store', store, '--layer', ov, '--layer', tpl, '--writable', upper, '--state', join(dir, 'nfs-state'), '--allow', '127.0.0.1', '--trace', traceFile]
+  // Lazy: the NFS server starts with an empty store and fetches every block (tree nodes and
+  // chunks) on first read from a XenoStore on loopback that holds the template and overlay.
+  let storeServer: Awaited<ReturnType<typeof startStore>> | undefined
+  if (opts.lazy === true) {
+    storeServer = await startStore(join(dir, 'xenostore'))
+    for (const root of [tpl, ov]) await runXeno(['push', root, '--to', storeServer.url, '--store', store])
+  }
+  const serveArgs = ['--store', storeServer === undefined ? store : join(dir, 'lazy-store'), ...(storeServer === undefined ? [] : ['--from', storeServer.url]),
+    '--layer', ov, '--layer', tpl, '--writable', upper, '--state', join(dir, 'nfs-state'), '--allow', '127.0.0.1', '--trace', traceFile]
   let server = await serve([...serveArgs, '--listen', '127.0.0.1:0', '--mount-port', '0'])
   const { port, mountPort } = server
   const serverLogs: string[] = []
@@ -130,6 +161,7 @@ export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs:
     server.child.kill('SIGINT')
     await closed
     serverLogs.push(server.log())
+    if (storeServer !== undefined) await storeServer.stop()
   }
   const t = vm.console
   const steps = [...t.matchAll(/^XENO-STEP (\S+) (ok|FAIL.*)$/gm)].map((m) => ({ name: m[1]!, ok: m[2] === 'ok', line: m[0] }))
@@ -143,7 +175,7 @@ export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs:
   const final = join(dir, 'final')
   await runXeno(['export', '--layer', committed, '--layer', ov, '--layer', tpl, final, '--store', store])
   const finalDump = await hostModel(final, 'AFTER', false)
-  const trace = (await readFile(traceFile, 'utf8')).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { file?: number, chunk?: string, path?: string })
+  const trace = (await readFile(traceFile, 'utf8')).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { file?: number, chunk?: string, path?: string, from?: string })
   const templateUnchanged = (await runXeno(['ls', '-R', tpl, '--json', '--store', store])) === tplListing
 
   const n = (text: string, label: string): ReturnType<typeof normalizeDump> => normalizeDump(text, label, { since: NOW_SINCE })
@@ -158,7 +190,7 @@ export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs:
     transcript: t,
     serverLog: serverLogs.join('\n--- restarted (kill -9) ---\n'),
     restarted,
-    trace: { files: trace.filter((e) => e.file !== undefined).map((e) => e.path ?? `#${e.file!}`), chunks: trace.filter((e) => e.chunk !== undefined).length },
+    trace: { files: trace.filter((e) => e.file !== undefined).map((e) => e.path ?? `#${e.file!}`), chunks: trace.filter((e) => e.chunk !== undefined).length, remote: trace.filter((e) => e.from === 'remote').length },
     mountOptions: spec.options,
     mounts: [...section(t, 'MOUNTS'), ...section(t, 'MOUNTS2')],
     steps,
