@@ -32,6 +32,9 @@ console.log(`QEMU ran ${r.vmSeconds.toFixed(1)} s${r.timedOut ? ' (TIMED OUT)' :
 console.log(`guest uptime: initramfs ${f(u.initramfs)} s, NFS mounted ${f(u.mounted)} s, check start ${f(u.checkStart)} s, check end ${f(u.checkEnd)} s (checks took ${f(u.checkEnd !== undefined && u.checkStart !== undefined ? u.checkEnd - u.checkStart : undefined)} s); read of the 12 MiB file ${f(u.readBig)} s`)
 const bad = r.steps.filter((s) => !s.ok)
 console.log(`steps: ${r.steps.length - bad.length}/${r.steps.length} ok${bad.length > 0 ? `; failed: ${bad.map((s) => s.line).join('; ')}` : ''}; guest finished: ${r.done}; template unchanged: ${r.templateUnchanged}; server killed -9 and restarted mid-write: ${r.restarted}`)
+const marks = [...r.transcript.matchAll(/^XENO-T (\S+) ([\d.]+)$/gm)].map((m) => [m[1]!, Number(m[2])] as const)
+const slow = marks.map(([n, t], i) => [n, t - (i === 0 ? (u.checkStart ?? t) : marks[i - 1]![1])] as const).filter(([, d]) => d >= 1).sort((a, b) => b[1] - a[1])
+console.log(`guest steps taking 1 s or more (s, including the dumps before them): ${slow.map(([n, d]) => `${n} ${d.toFixed(1)}`).join(', ')}`)
 console.log(`access trace: ${r.trace.files.length} files, ${r.trace.chunks} blocks (${r.trace.remote} fetched from the XenoStore); first files: ${r.trace.files.slice(0, 6).join(' ')}`)
 let diffs = 0
 for (const c of r.comparisons) {

@@ -121,6 +121,7 @@ probe() {
 step() {
   name=$1; shift
   if "$@"; then echo "XENO-STEP $name ok"; else echo "XENO-STEP $name FAIL rc=$?"; fi
+  [ -r /proc/uptime ] && echo "XENO-T $name $(cut -d' ' -f1 /proc/uptime)"
 }
 `
 
@@ -176,6 +177,8 @@ step rename-template-dir-in-place mv /data/private /data/private2
 step parallel-copies sh -c 'for i in 1 2 3 4; do (cp /data/big.bin /work/par$i && sha256sum /work/par$i > /work/par$i.sum) & done; wait'
 step silly-rename-new sh -c 'echo gone-soon > /work/silly && exec 4</work/silly && rm /work/silly && cat <&4 >/work/silly-read; exec 4<&-'
 step silly-rename-template sh -c 'exec 5</data/exec.sh && rm /data/exec.sh && cat <&5 >/work/exec-read; exec 5<&-'
+step parallel-metadata-new-dir sh -c 'mkdir /work/pm && for j in 1 2 3 4; do (for i in $(seq 15); do echo $j-$i > /work/pm/f$j-$i; mv /work/pm/f$j-$i /work/pm/g$j-$i; ln -s g$j-$i /work/pm/s$j-$i; mkdir /work/pm/d$j-$i; done; for i in $(seq 1 2 15); do rm /work/pm/g$j-$i /work/pm/s$j-$i; rmdir /work/pm/d$j-$i; done) & done; wait'
+step parallel-metadata-template-dirs sh -c 'for d in /etc /deep/1; do for j in 1 2 3; do (for i in $(seq 10); do echo $j-$i > $d/p$j-$i; mv $d/p$j-$i $d/q$j-$i; done; for i in $(seq 1 3 10); do rm $d/q$j-$i; done) & done; done; wait'
 step write-second-mount cp /data/patch.bin "$M/tmp/second.bin"
 step write-fsync sh -c 'dd if=/data/patch.bin of=/work/fsynced bs=4096 conv=fsync 2>/dev/null'
 step write-direct sh -c 'dd if=/data/patch.bin of=/work/direct.bin bs=4096 oflag=direct 2>/dev/null'
