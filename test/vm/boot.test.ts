@@ -24,7 +24,10 @@ const tools = await findVmTools()
 const why = 'missing' in tools ? tools.missing : process.getuid?.() !== 0 ? 'needs root (mknod, chown, chroot)' : undefined
 if (why !== undefined && process.env.XENO_VM_REQUIRED === '1') throw new Error(`VM test required but cannot run: ${why}`)
 const test = why === undefined ? Vm : Vm.skip
-if (why !== undefined) Vm(`not run: ${why}`, () => {})
+if (why !== undefined) {
+  console.log(`vm/boot: skipped: ${why}`)
+  Vm(`not run: ${why}`, () => {})
+}
 
 let r: BootResult | undefined
 let dir = ''
