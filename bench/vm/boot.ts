@@ -8,9 +8,10 @@ import { findVmTools } from '../../test/vm/machine.js'
  * Boots a real Linux kernel under QEMU (TCG) from `xeno nfs serve` and prints what it saw:
  * timings, the mount, each step, and every difference from the host model. Same run as the
  * test (test/vm/boot.test.ts), with the transcript kept.
- * Usage: node dist/bench/vm/boot.js [--keep] [--console] [--lazy]
+ * Usage: node dist/bench/vm/boot.js [--keep] [--console] [--lazy] [--portmap]
  * --lazy: the NFS server starts with an empty store and fetches every block on first read from a
- * `xeno store serve` on loopback (--from).
+ * `xeno store serve` on loopback (--from). --portmap: the server also answers PORTMAP v2 on
+ * 127.0.0.1:111 and the guest mounts without port options (the kernel asks the portmapper).
  */
 const keep = process.argv.includes('--keep')
 const tools = await findVmTools()
@@ -20,7 +21,7 @@ if ('missing' in tools) {
 }
 const dir = await tmpdir('xeno-vm-')
 const started = Date.now()
-const r = await bootCheck(tools, dir, { timeoutMs: 600_000, lazy: process.argv.includes('--lazy'), onConsole: process.argv.includes('--console') ? (t) => { process.stdout.write(t) } : undefined })
+const r = await bootCheck(tools, dir, { timeoutMs: 600_000, lazy: process.argv.includes('--lazy'), portmap: process.argv.includes('--portmap'), onConsole: process.argv.includes('--console') ? (t) => { process.stdout.write(t) } : undefined })
 const total = (Date.now() - started) / 1000
 await writeFile(join(dir, 'console.log'), r.transcript)
 await writeFile(join(dir, 'server.log'), r.serverLog)

@@ -99,7 +99,7 @@ async function startStore (data: string): Promise<{ url: string, stop: () => Pro
   }
 }
 
-export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs: number, lazy?: boolean, onConsole?: (t: string) => void }): Promise<BootResult> {
+export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs: number, lazy?: boolean, portmap?: boolean, onConsole?: (t: string) => void }): Promise<BootResult> {
   const store = join(dir, 'store')
   const tplDir = join(dir, 'template')
   const ovDir = join(dir, 'overlay')
@@ -123,7 +123,8 @@ export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs:
     for (const root of [tpl, ov]) await runXeno(['push', root, '--to', storeServer.url, '--store', store])
   }
   const serveArgs = ['--store', storeServer === undefined ? store : join(dir, 'lazy-store'), ...(storeServer === undefined ? [] : ['--from', storeServer.url]),
-    '--layer', ov, '--layer', tpl, '--writable', upper, '--state', join(dir, 'nfs-state'), '--allow', '127.0.0.1', '--trace', traceFile]
+    '--layer', ov, '--layer', tpl, '--writable', upper, '--state', join(dir, 'nfs-state'), '--allow', '127.0.0.1', '--trace', traceFile,
+    ...(opts.portmap === true ? ['--portmap-port', '111'] : [])]
   let server = await serve([...serveArgs, '--listen', '127.0.0.1:0', '--mount-port', '0'])
   const { port, mountPort } = server
   const serverLogs: string[] = []
@@ -150,7 +151,8 @@ export async function bootCheck (tools: VmTools, dir: string, opts: { timeoutMs:
   let spec
   try {
     const modules = await resolveModules(tools.modulesDir, GUEST_MODULES)
-    spec = { nfsPort: port, mountPort, export: '/export', options: mountOptions({ nfsPort: port, mountPort }) }
+    // With the portmapper on 111 (10.0.2.2:111 in the guest), the kernel asks it for both ports.
+    spec = { nfsPort: port, mountPort, export: '/export', options: opts.portmap === true ? 'vers=3,proto=tcp,mountproto=tcp,nolock,addr=10.0.2.2' : mountOptions({ nfsPort: port, mountPort }) }
     const initrd = join(dir, 'initrd.cpio')
     await writeFile(initrd, buildInitramfs(await readFile(tools.busybox), initScript(modules.map((m) => m.name), spec, '/init-check'), modules))
     vm = await runVm({ qemu: tools.qemu, kernel: tools.kernel, initrd, append: `console=ttyS0 quiet panic=-1 xeno.mnt=${spec.options}`, timeoutMs: opts.timeoutMs, onConsole })
