@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { chmod, chown, copyFile, link, lutimes, mkdir, readdir, symlink, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { seededBytes } from '../helpers/bytes.js'
@@ -73,6 +73,8 @@ export async function makeTemplate (dir: string, busybox: string, checkScript: s
   for (const n of ['small.txt', 'empty', 'exec.sh', 'big.bin', 'patch.bin', 'truncme.bin', 'hard-a', 'owned.txt', 'setuid', 'naïve-ü.txt', 'many', 'private', 'sticky']) await stamp(d(n), i++)
   for (const n of ['sym-rel', 'sym-abs', 'sym-dangling', 'sym-dir']) await stamp(d(n), i++, true)
   await stamp(join(dir, 'data'), i++)
+  await writeFile(d('ns-time'), 'nanoseconds\n')
+  if (spawnSync('touch', ['-d', '2001-09-09 01:46:40.123456789 UTC', d('ns-time')]).status !== 0) throw new Error('touch -d failed')
 }
 
 /** Sets every entry's mtime (and atime) under `dir`, `dir` included, symlinks themselves. */
@@ -215,6 +217,8 @@ probe root-read-0000 sh -c 'echo secret > /work/zero && chmod 000 /work/zero && 
 probe big-offset sh -c 'printf END | dd of=/work/huge bs=1 seek=4294967296 2>/dev/null && stat -c %s /work/huge && dd if=/work/huge bs=1 skip=4294967296 count=3 2>/dev/null; echo; rm /work/huge'
 probe read-middle-big sh -c 'dd if=/data/big.bin bs=1 skip=6000000 count=6 2>/dev/null'
 probe hardlink-count stat -c %h /data/hard-a /work/hard-c
+probe mtime-ns-template stat -c %y /data/ns-time
+probe mtime-ns-set sh -c 'touch -r /data/ns-time /work/x && stat -c %y /work/x'
 probe read-direct sh -c 'dd if=/data/big.bin bs=1048576 iflag=direct 2>/dev/null | sha256sum'
 probe read-direct-odd sh -c 'dd if=/data/big.bin bs=1000 skip=3 count=5 iflag=direct 2>/dev/null | sha256sum'
 `
