@@ -29,7 +29,8 @@ done
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 if [ ${#vm_missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages for the VM test: ${vm_missing[*]}" >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${vm_missing[@]}" >/dev/null \
+  vm_install() { DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${vm_missing[@]}" >/dev/null; }
+  vm_install || { $SUDO apt-get update -qq && vm_install; } \
     || echo "setup: could not install ${vm_missing[*]}; the VM test will be skipped" >&2
 fi
 VM_KERNEL_DIR="${XENO_VM_KERNEL_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/xeno/vm-kernel}"
