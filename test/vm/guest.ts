@@ -267,6 +267,7 @@ dump BEFORE /
 # A second mount of the same export: READDIR instead of READDIRPLUS, 32 KiB reads and writes,
 # synchronous writes. It must show the same tree.
 for w in $(cat /proc/cmdline); do case $w in xeno.mnt=*) mopts=\${w#xeno.mnt=};; esac; done
+export mopts
 step mount-second mount -t nfs -o "$mopts,nosharecache,nordirplus,rsize=32768,wsize=32768,sync" 10.0.2.2:/export /mnt
 echo "XENO-MOUNTS2-BEGIN"
 grep ' /mnt ' /proc/mounts
@@ -282,6 +283,9 @@ echo "XENO-VM: read-big from=$t0 to=$(up)"
 R=
 ${WRITES}
 step umount-second umount /mnt
+step mount-subdir sh -c 'mount -t nfs -o "$mopts,nosharecache" 10.0.2.2:/export/data /mnt && test -f /mnt/small.txt && test ! -e /mnt/data && umount /mnt'
+step mount-missing-refused sh -c '! mount -t nfs -o "$mopts,nosharecache" 10.0.2.2:/export/no-such-dir /mnt 2>/dev/null'
+step mount-other-export-refused sh -c '! mount -t nfs -o "$mopts,nosharecache" 10.0.2.2:/elsewhere /mnt 2>/dev/null'
 step sync sync
 step drop-caches sh -c 'echo 3 > /proc/sys/vm/drop_caches'
 ${PROBES}
