@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { rmrf, tmpdir } from '../../test/helpers/tmpdir.js'
-import { runXeno, serve } from '../../test/vm/boot.js'
+import { runXeno, serve, startStore } from '../../test/vm/boot.js'
 import { buildInitramfs, findVmTools, GUEST_MODULES, initScript, mountOptions, resolveModules, runVm } from '../../test/vm/machine.js'
 
 /**
@@ -14,7 +14,7 @@ import { buildInitramfs, findVmTools, GUEST_MODULES, initScript, mountOptions, r
  * checks the MD5 of every packaged file, apt-get check, dpkg -i / -r of a package, which writes
  * through the writable layer). The same script runs on the host chrooted into xeno's export of
  * the same union; the outputs must agree. Prints the guest's time for each command.
- * Usage: node dist/bench/vm/debian.js [TREE] [--keep] [--console]
+ * Usage: node dist/bench/vm/debian.js [TREE] [--keep] [--console] [--lazy]
  */
 const args = process.argv.slice(2)
 const tree = args.find((a) => !a.startsWith('--')) ?? '/work/data/t1'
@@ -78,14 +78,22 @@ execFileSync('touch', ['--reference', join(tree, 'root'), join(ov, 'root')])
 execFileSync('touch', ['--reference', tree, ov])
 
 const t0 = Date.now()
-const tpl = (JSON.parse(await runXeno(['template', 'import', tree, '--store', store, '--json'])) as { root: string }).root
+const imported = JSON.parse(await runXeno(['template', 'import', tree, '--store', store, '--json'])) as { root: string, files: number, chunks: number }
+const tpl = imported.root
 const overlay = (JSON.parse(await runXeno(['overlay', 'build', ov, '--base', tpl, '--store', store, '--json'])) as { root: string }).root
 const importSeconds = (Date.now() - t0) / 1000
 const model = join(dir, 'model')
 await runXeno(['export', '--layer', overlay, '--layer', tpl, model, '--store', store])
 
-const server = await serve(['--store', store, '--layer', overlay, '--layer', tpl, '--writable', join(dir, 'upper'), '--state', join(dir, 'state'),
-  '--listen', '127.0.0.1:0', '--mount-port', '0', '--allow', '127.0.0.1'])
+// --lazy: the NFS server starts with an empty store and fetches blocks on first read from a
+// XenoStore on loopback holding the template and overlay; the trace counts what the run needed.
+const lazy = args.includes('--lazy')
+const xenostore = lazy ? await startStore(join(dir, 'xenostore')) : undefined
+if (xenostore !== undefined) for (const root of [tpl, overlay]) await runXeno(['push', root, '--to', xenostore.url, '--store', store])
+const traceFile = join(dir, 'trace.jsonl')
+const server = await serve(['--store', lazy ? join(dir, 'lazy-store') : store, ...(xenostore === undefined ? [] : ['--from', xenostore.url]),
+  '--layer', overlay, '--layer', tpl, '--writable', join(dir, 'upper'), '--state', join(dir, 'state'),
+  '--listen', '127.0.0.1:0', '--mount-port', '0', '--allow', '127.0.0.1', '--trace', traceFile])
 const spec = { nfsPort: server.port, mountPort: server.mountPort, export: '/export', options: mountOptions({ nfsPort: server.port, mountPort: server.mountPort }) }
 const modules = await resolveModules(tools.modulesDir, GUEST_MODULES)
 const initrd = join(dir, 'initrd.cpio')
@@ -96,7 +104,9 @@ const vm = await runVm({ qemu: tools.qemu, kernel: tools.kernel, initrd, append:
 const gone = new Promise((resolve) => server.child.on('close', resolve))
 server.child.kill('SIGINT')
 await gone
+await xenostore?.stop()
 await writeFile(join(dir, 'console.log'), vm.console)
+const trace = (await readFile(traceFile, 'utf8')).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { file?: number, chunk?: string, from?: string })
 
 const hostOut = await new Promise<string>((resolve) => {
   const c = spawn('chroot', [model, '/xeno-check'], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -122,6 +132,7 @@ for (const [name, g] of guest) {
   console.log(`| ${name} | ${times.get(name)?.toFixed(2) ?? '?'} | ${g} | ${h === g ? 'same' : h ?? '(none)'} |`)
 }
 for (const name of host.keys()) if (!guest.has(name)) { differ++; console.log(`| ${name} | - | (none) | ${host.get(name)!} |`) }
+console.log(`access trace: ${trace.filter((e) => e.file !== undefined).length} files read, ${trace.filter((e) => e.chunk !== undefined).length} blocks (${trace.filter((e) => e.from === 'remote').length} fetched from the XenoStore); the template has ${imported.files} files in ${imported.chunks} chunks`)
 console.log(`${differ === 0 ? 'guest and host agree on every command' : `${differ} commands differ`}; server log:\n${server.log()}`)
 console.log(keep ? `kept ${dir}` : 'rerun with --keep to keep the console')
 if (!keep) await rmrf(dir)

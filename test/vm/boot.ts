@@ -77,7 +77,7 @@ function compare (name: string, guest: ReturnType<typeof normalizeDump>, model: 
 }
 
 /** `xeno store serve` with its data in `data`, on a free loopback port. */
-async function startStore (data: string): Promise<{ url: string, stop: () => Promise<void> }> {
+export async function startStore (data: string): Promise<{ url: string, stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [xeno, 'store', 'serve', '--store', data, '--data', data, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stderr.on('data', (d: Buffer) => { out += d.toString() })
