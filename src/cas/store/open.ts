@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { STORE_ZSTD_LEVEL } from '../compress.js'
+import { FrameCache } from './frame-cache.js'
 import { WriteGuard } from './guard.js'
 import { IndexDb } from './index-db.js'
 import { LocalStore } from './local.js'
@@ -53,7 +54,7 @@ export async function openLocalStore (dir: string, options: LocalStoreOptions = 
   try {
     const files = new PackFiles(join(dir, 'packs'))
     await files.init()
-    const table: PackTable = { packs: new Map(), counters: { chunks: 0, rawBytes: 0, storedBytes: 0 }, nextPack: 1, activePack: 0, activeSize: 0 }
+    const table: PackTable = { packs: new Map(), counters: { chunks: 0, rawBytes: 0, storedBytes: 0, framedChunks: 0 }, nextPack: 1, activePack: 0, activeSize: 0 }
     const recovery = await recover(files, index, table)
     recovery.indexRepaired = index.repaired
     const limit = options.packSizeBytes ?? DEFAULT_PACK_SIZE_BYTES
@@ -64,7 +65,7 @@ export async function openLocalStore (dir: string, options: LocalStoreOptions = 
       table.activePack = last; table.activeSize = lastState.tail
     } else table.activePack = table.nextPack++
     const writer = new PackWriter(files, index, table, limit)
-    return new LocalStore({ dir, files, index, table, writer, guard: new WriteGuard() }, recovery, options.compressionLevel ?? STORE_ZSTD_LEVEL)
+    return new LocalStore({ dir, files, index, table, writer, guard: new WriteGuard(), frames: new FrameCache() }, recovery, options.compressionLevel ?? STORE_ZSTD_LEVEL)
   } catch (err) {
     await index.close()
     throw err
