@@ -14,13 +14,17 @@ interface ZstdBinding {
   compressBound: (size: number) => number
 }
 const zstd = createRequire(import.meta.url)('zstd-napi/binding.js') as ZstdBinding
-import { CHUNK_FIELDS, CHUNK_PRESENT, MAX_PROBE_CHUNKS, type FileDone, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
+import {
+  CHUNK_FIELDS, CHUNK_PRESENT, CHUNK_SEEN, MAX_PROBE_CHUNKS, RECORD_FIELDS,
+  type FileDone, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit
+} from './protocol.js'
 
 /**
  * Ingest worker: for each job, reads the file through a fixed window (memory is flat whatever
- * the size), cuts it with the pinned FastCDC parameters (in C, same cuts), hashes every chunk
- * and zstd-compresses it (preparePayload's policy), and posts the chunks in file order,
- * packed into transferred buffers. Other job kinds: in-memory content (tar members), the cuts
+ * the size), cuts it with the pinned FastCDC parameters (in C, same cuts), hashes every chunk,
+ * gathers the new ones (not yet seen by any worker of this import) into frames of up to
+ * `frameBytes` that are zstd-compressed as one (prepareFrame's policy), and posts the chunks
+ * in file order with the records that store them, packed into transferred buffers. Other job kinds: in-memory content (tar members), the cuts
  * of a large file, a range of a large file's chunks; in probe mode it asks which chunks are
  * new before compressing. Synchronous inside: it blocks on the shared credit counter when the
  * main thread lags (backpressure) and on the answer word while a probe is out.
@@ -41,11 +45,17 @@ P.cdcInit(GEAR)
 let out = new Uint8Array(OUT_BYTES)
 let outPos = 0
 const MAX_CHUNKS_PER_MESSAGE = 4096
-let meta = new Float64Array(MAX_CHUNKS_PER_MESSAGE * CHUNK_FIELDS)
+const meta = new Float64Array(MAX_CHUNKS_PER_MESSAGE * CHUNK_FIELDS)
+const cids = new Uint8Array(MAX_CHUNKS_PER_MESSAGE * 64)
+let cidPos = 0
+const records = new Float64Array(MAX_CHUNKS_PER_MESSAGE * RECORD_FIELDS)
 let count = 0
+let recordCount = 0
 let done: FileDone[] = []
 
+/** Posts what is gathered (closing the open frame first), waiting for credit. */
 function flush (): void {
+  closeFrame()
   if (count === 0 && done.length === 0) return
   // Mostly empty buffers are shrunk before the transfer, so credit counts real memory.
   const buffer = outPos < OUT_BYTES / 2 ? out.slice(0, outPos).buffer : out.buffer
@@ -55,11 +65,13 @@ function flush (): void {
     Atomics.wait(credit, 0, inFlight, 1000)
   }
   Atomics.add(credit, 0, buffer.byteLength)
-  const msg: ResultMessage = { type: 'result', buffer, meta: meta.slice(0, count * CHUNK_FIELDS), done, bytes: buffer.byteLength }
-  port!.postMessage(msg, [buffer, msg.meta.buffer as ArrayBuffer])
+  const msg: ResultMessage = {
+    type: 'result', buffer, cids: cids.slice(0, cidPos), meta: meta.slice(0, count * CHUNK_FIELDS),
+    records: records.slice(0, recordCount * RECORD_FIELDS), done, bytes: buffer.byteLength
+  }
+  port!.postMessage(msg, [buffer, msg.meta.buffer as ArrayBuffer, msg.cids.buffer as ArrayBuffer, msg.records.buffer as ArrayBuffer])
   if (buffer === out.buffer) out = new Uint8Array(OUT_BYTES)
-  outPos = 0
-  count = 0
+  outPos = 0; cidPos = 0; count = 0; recordCount = 0
   done = []
 }
 
@@ -71,38 +83,96 @@ function emit (file: number, bytes: Uint8Array): void {
 
 // zstd straight into the outgoing buffer: the Compressor class allocates a result per call,
 // and at a chunk per 64 KiB that garbage (freed only at the next GC) is most of a worker's
-// memory. The policy is prepare.ts preparePayload's: compress from MIN_COMPRESS_BYTES on, keep
+// memory. The policy is prepare.ts prepareFrame's: compress from MIN_COMPRESS_BYTES on, keep
 // the result when it saves at least MIN_SAVING_BYTES (keep the two in step).
 const MIN_COMPRESS_BYTES = 64
 const MIN_SAVING_BYTES = 16
 const cctx = new zstd.CCtx()
 cctx.setParameter(zstd.CParameter.compressionLevel, init.level)
 
-/** Appends chunk `bytes` (with CID `cid`) to the outgoing message; `present`: CID only. */
+// The frame being gathered: consecutive new chunks, concatenated (a chunk is at most maxSize).
+const frameCap = Math.max(init.frameBytes, maxSize)
+const frameBuf = new Uint8Array(frameCap)
+let framePos = 0
+let frameMembers = 0
+
+// Chunks put in a record by any worker of this import (protocol.ts WorkerInit.seen).
+const seen = new BigInt64Array(init.seen)
+const SEEN_SLOTS = seen.length - 1 // the last slot counts the filled ones
+const seenFill = new BigInt64Array(init.seen, SEEN_SLOTS * 8, 1)
+
+/**
+ * True when no worker of this import has recorded a chunk with this digest yet (and marks
+ * it). Keys are the digest's first 64 bits: two different chunks sharing them (odds ~n²/2^65,
+ * 3e-8 for a million chunks) would store one of them only, and the pool's final check of
+ * CHUNK_SEEN chunks then fails the import instead of writing a tree with a hole. A full
+ * table (past 3/4) no longer dedups: the store still indexes a chunk once, the repeat is
+ * dead bytes in its frame.
+ */
+function firstSighting (cid: CID): boolean {
+  const d = cid.multihash.digest
+  const view = new DataView(d.buffer, d.byteOffset, 8)
+  const key = view.getBigInt64(0, true) | 1n
+  let i = Number(BigInt.asUintN(32, key) % BigInt(SEEN_SLOTS))
+  for (let probes = 0; probes < SEEN_SLOTS; probes++) {
+    const old = Atomics.compareExchange(seen, i, 0n, key)
+    if (old === 0n) {
+      if (Atomics.add(seenFill, 0, 1n) * 4n > BigInt(SEEN_SLOTS) * 3n) Atomics.store(seen, i, 0n) // too full: forget it again
+      return true
+    }
+    if (old === key) return false
+    if (Atomics.load(seenFill, 0) * 4n > BigInt(SEEN_SLOTS) * 3n) return true
+    i = i + 1 === SEEN_SLOTS ? 0 : i + 1
+  }
+  return true
+}
+
+/** Appends chunk `bytes` (with CID `cid`) to the outgoing message; `present`: the store has it. */
 function record (file: number, cid: CID, bytes: Uint8Array, present = false): void {
   const cidBytes = cid.bytes
-  const tryZstd = !present && init.level > 0 && bytes.length >= MIN_COMPRESS_BYTES
-  const room = present ? 0 : tryZstd ? Math.max(zstd.compressBound(bytes.length), bytes.length) : bytes.length
-  if (outPos + room + cidBytes.length > OUT_BYTES || count === MAX_CHUNKS_PER_MESSAGE) flush()
-  let length = present ? 0 : bytes.length
-  let compressed = false
-  if (tryZstd) {
-    const n = cctx.compress2(out.subarray(outPos, outPos + room), bytes)
-    if (n + MIN_SAVING_BYTES <= bytes.length) { length = n; compressed = true }
+  if (count === MAX_CHUNKS_PER_MESSAGE || cidPos + cidBytes.length > cids.length) flush()
+  let rec = present ? CHUNK_PRESENT : firstSighting(cid) ? 0 : CHUNK_SEEN
+  if (rec >= 0) {
+    if (frameMembers > 0 && framePos + bytes.length > init.frameBytes) closeFrame()
+    const raw = framePos + bytes.length
+    if (outPos + Math.max(zstd.compressBound(raw), raw) > OUT_BYTES || recordCount === MAX_CHUNKS_PER_MESSAGE) flush()
+    rec = recordCount
+    frameBuf.set(bytes, framePos)
+    framePos += bytes.length
+    frameMembers++
   }
-  if (!present && !compressed) out.set(bytes, outPos)
   const m = count * CHUNK_FIELDS
   meta[m] = file
-  meta[m + 1] = outPos
-  meta[m + 2] = length
-  meta[m + 3] = present ? CHUNK_PRESENT : compressed ? 1 : 0
-  meta[m + 4] = bytes.length
-  outPos += length
-  meta[m + 5] = outPos
-  meta[m + 6] = cidBytes.length
-  out.set(cidBytes, outPos)
-  outPos += cidBytes.length
+  meta[m + 1] = cidPos
+  meta[m + 2] = cidBytes.length
+  meta[m + 3] = bytes.length
+  meta[m + 4] = rec
+  cids.set(cidBytes, cidPos)
+  cidPos += cidBytes.length
   count++
+  if (init.frameBytes === 0) closeFrame()
+}
+
+/** Compresses the gathered frame into the outgoing buffer as record `recordCount`. */
+function closeFrame (): void {
+  if (frameMembers === 0) return
+  const raw = frameBuf.subarray(0, framePos)
+  let length = framePos
+  let compressed = false
+  if (init.level > 0 && framePos >= MIN_COMPRESS_BYTES) {
+    const n = cctx.compress2(out.subarray(outPos, outPos + Math.max(zstd.compressBound(framePos), framePos)), raw)
+    if (n + MIN_SAVING_BYTES <= framePos) { length = n; compressed = true }
+  }
+  if (!compressed) out.set(raw, outPos)
+  const r = recordCount * RECORD_FIELDS
+  records[r] = outPos
+  records[r + 1] = length
+  records[r + 2] = compressed ? 1 : 0
+  records[r + 3] = frameMembers
+  outPos += length
+  recordCount++
+  framePos = 0
+  frameMembers = 0
 }
 
 // Probe mode (re-imports): chunks are hashed and staged, the main thread says which the store
@@ -132,10 +202,10 @@ function fileDone (d: FileDone): void {
 function flushStage (): void {
   if (staged.length > 0) {
     const cidLength = staged[0].cid.bytes.length
-    const cids = new Uint8Array(staged.length * cidLength)
-    staged.forEach((s, i) => cids.set(s.cid.bytes, i * cidLength))
-    const msg: ProbeMessage = { type: 'probe', seq: ++seq, cids, cidLength }
-    port!.postMessage(msg, [cids.buffer])
+    const asked = new Uint8Array(staged.length * cidLength)
+    staged.forEach((s, i) => asked.set(s.cid.bytes, i * cidLength))
+    const msg: ProbeMessage = { type: 'probe', seq: ++seq, cids: asked, cidLength }
+    port!.postMessage(msg, [asked.buffer])
     while (Atomics.load(answer, 0) !== seq) Atomics.wait(answer, 0, Atomics.load(answer, 0), 1000)
     staged.forEach((s, i) => {
       const bytes = stageBuf.subarray(s.offset, s.offset + s.length)
