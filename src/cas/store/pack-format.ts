@@ -188,12 +188,16 @@ export function payloadPosition (e: IndexEntry, cidLength: number): number {
 
 /**
  * Stored bytes charged to an entry (store counters, GC's live bytes): a block record's
- * whole length; a frame member a share of its frame record proportional to its raw size.
+ * whole length; a frame member a share of its frame record proportional to its raw size,
+ * cut at floor(total * offset / raw size) so the members' shares add up to the record exactly.
  * A function of the entry alone, so adding and removing an entry count the same.
  */
 export function storedBytesOf (e: IndexEntry, cidLength: number): number {
-  if (e.frame === undefined) return RECORD_HEADER_BYTES + cidLength + e.length
-  return e.frame.rawSize === 0 ? 0 : Math.floor((e.frame.payloadAt + e.length) * e.rawSize / e.frame.rawSize)
+  const f = e.frame
+  if (f === undefined) return RECORD_HEADER_BYTES + cidLength + e.length
+  if (f.rawSize === 0) return 0
+  const total = f.payloadAt + e.length
+  return Math.floor(total * (f.at + e.rawSize) / f.rawSize) - Math.floor(total * f.at / f.rawSize)
 }
 
 const ENTRY_BYTES = 19
