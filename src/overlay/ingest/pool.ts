@@ -59,7 +59,7 @@ class PartList implements PartSink {
 interface Pending { job: FileJob, size: number, builder: PartSink, resolve: (v: any) => void, reject: (e: unknown) => void, cuts?: Uint32Array }
 
 /** Files at least this large are cut by one worker, then hashed and compressed by all. */
-const BIG_FILE_BYTES = 64 * 1024 * 1024
+const BIG_FILE_BYTES = 8 * 1024 * 1024
 /** Content per range job of a large file. */
 const RANGE_BYTES = 16 * 1024 * 1024
 interface Slot { worker: Worker, credit: Int32Array, batches: number[], answer: Int32Array, flags: Uint8Array }

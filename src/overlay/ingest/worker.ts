@@ -2,10 +2,8 @@ import { closeSync, constants, openSync, readSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { parentPort, workerData } from 'node:worker_threads'
 import { CHUNKER_V1, GEAR } from '../../cas/chunker/cdc.js'
-import { RAW_CODEC } from '../../cas/codes.js'
-import { cidForBlock } from '../../cas/hasher.js'
+import { rawChunkCidBytes } from '../../cas/raw-cid.js'
 import { posix } from '../posix.js'
-import type { CID } from 'multiformats/cid'
 
 /** zstd-napi's native binding (the classes in its dist/ wrap this). */
 interface ZstdBinding {
@@ -78,7 +76,7 @@ function flush (): void {
 /** A chunk found: straight to the output, or (probe mode) staged until the store is asked. */
 function emit (file: number, bytes: Uint8Array): void {
   if (init.probe) stage(file, bytes)
-  else record(file, cidForBlock(RAW_CODEC, bytes), bytes)
+  else record(file, rawChunkCidBytes(bytes), bytes)
 }
 
 // zstd straight into the outgoing buffer: the Compressor class allocates a result per call,
@@ -109,9 +107,8 @@ const seenFill = new BigInt64Array(init.seen, SEEN_SLOTS * 8, 1)
  * table (past 3/4) no longer dedups: the store still indexes a chunk once, the repeat is
  * dead bytes in its frame.
  */
-function firstSighting (cid: CID): boolean {
-  const d = cid.multihash.digest
-  const view = new DataView(d.buffer, d.byteOffset, 8)
+function firstSighting (cidBytes: Uint8Array): boolean {
+  const view = new DataView(cidBytes.buffer, cidBytes.byteOffset + 4, 8) // the digest's first 8 bytes
   const key = view.getBigInt64(0, true) | 1n
   let i = Number(BigInt.asUintN(32, key) % BigInt(SEEN_SLOTS))
   for (let probes = 0; probes < SEEN_SLOTS; probes++) {
@@ -127,11 +124,10 @@ function firstSighting (cid: CID): boolean {
   return true
 }
 
-/** Appends chunk `bytes` (with CID `cid`) to the outgoing message; `present`: the store has it. */
-function record (file: number, cid: CID, bytes: Uint8Array, present = false): void {
-  const cidBytes = cid.bytes
+/** Appends chunk `bytes` (with binary CID `cidBytes`) to the outgoing message; `present`: the store has it. */
+function record (file: number, cidBytes: Uint8Array, bytes: Uint8Array, present = false): void {
   if (count === MAX_CHUNKS_PER_MESSAGE || cidPos + cidBytes.length > cids.length) flush()
-  let rec = present ? CHUNK_PRESENT : firstSighting(cid) ? 0 : CHUNK_SEEN
+  let rec = present ? CHUNK_PRESENT : firstSighting(cidBytes) ? 0 : CHUNK_SEEN
   if (rec >= 0) {
     if (frameMembers > 0 && framePos + bytes.length > init.frameBytes) closeFrame()
     const raw = framePos + bytes.length
@@ -181,7 +177,7 @@ const STAGE_BYTES = 8 * 1024 * 1024
 const stageBuf = init.probe ? new Uint8Array(STAGE_BYTES) : new Uint8Array(0)
 const answer = new Int32Array(init.answer, 0, 2)
 const missingFlags = new Uint8Array(init.answer, 8)
-let staged: Array<{ file: number, cid: CID, offset: number, length: number }> = []
+let staged: Array<{ file: number, cid: Uint8Array, offset: number, length: number }> = []
 let stagePos = 0
 let seq = 0
 /** Files whose chunks are all staged: reported done once the stage is flushed. */
@@ -190,7 +186,7 @@ let stagedDone: FileDone[] = []
 function stage (file: number, bytes: Uint8Array): void {
   if (stagePos + bytes.length > STAGE_BYTES || staged.length === MAX_PROBE_CHUNKS) flushStage()
   stageBuf.set(bytes, stagePos)
-  staged.push({ file, cid: cidForBlock(RAW_CODEC, bytes), offset: stagePos, length: bytes.length })
+  staged.push({ file, cid: rawChunkCidBytes(bytes), offset: stagePos, length: bytes.length })
   stagePos += bytes.length
 }
 
@@ -201,9 +197,9 @@ function fileDone (d: FileDone): void {
 
 function flushStage (): void {
   if (staged.length > 0) {
-    const cidLength = staged[0].cid.bytes.length
+    const cidLength = staged[0].cid.length
     const asked = new Uint8Array(staged.length * cidLength)
-    staged.forEach((s, i) => asked.set(s.cid.bytes, i * cidLength))
+    staged.forEach((s, i) => asked.set(s.cid, i * cidLength))
     const msg: ProbeMessage = { type: 'probe', seq: ++seq, cids: asked, cidLength }
     port!.postMessage(msg, [asked.buffer])
     while (Atomics.load(answer, 0) !== seq) Atomics.wait(answer, 0, Atomics.load(answer, 0), 1000)
