@@ -44,7 +44,7 @@ export interface IngestCounters { files: number, bytes: number, chunks: number, 
 
 const BATCH_FILES = 64
 const BATCH_BYTES = 4 * 1024 * 1024
-const BATCHES_IN_FLIGHT = 2
+const BATCHES_IN_FLIGHT = 4
 const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024
 /** Slots of the workers' shared dedup table (8 bytes each): dedups up to 3/4 of this many chunks (~200k, 12 GiB at 64 KiB). */
 const SEEN_SLOTS = 1 << 18
@@ -146,7 +146,10 @@ export class IngestPool {
    * order. One file then uses every core.
    */
   async #submitBig (path: string): Promise<FileContent> {
-    const lengths = await this.#enqueue({ id: this.#nextId++, path, cutsOnly: true }, 0, new PartList()) as unknown as Uint32Array
+    // The cut pass goes first in the queue: it is serial, and run early the other workers
+    // still have small files to do meanwhile (at its turn in walk order, near the end of a
+    // tree, they would sit idle waiting for its ranges).
+    const lengths = await this.#enqueue({ id: this.#nextId++, path, cutsOnly: true }, 0, new PartList(), true) as unknown as Uint32Array
     const ranges: Array<Promise<FilePart[]>> = []
     let offset = 0
     for (let i = 0; i < lengths.length;) {
@@ -179,12 +182,12 @@ export class IngestPool {
   /** Bytes of submitData content not yet finished. */
   get pendingDataBytes (): number { return this.#dataBytes }
 
-  #enqueue (job: FileJob, size: number, builder: PartSink): Promise<FileContent> {
+  #enqueue (job: FileJob, size: number, builder: PartSink, first = false): Promise<FileContent> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
     return new Promise((resolve, reject) => {
       const p: Pending = { job, size, builder, resolve, reject }
       this.#files.set(job.id, p)
-      this.#queue.push(p)
+      if (first) this.#queue.unshift(p); else this.#queue.push(p)
       this.#dispatch()
     })
   }
