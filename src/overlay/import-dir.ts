@@ -68,8 +68,8 @@ interface LinkGroup {
  * concurrent GC leaves them alone.
  */
 export async function importDirectory (dir: string, sink: IngestSink, options: ImportOptions = {}): Promise<ImportResult> {
-  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe, bigFileBytes: options.bigFileBytes })
   const nodes = batching(sink)
+  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe, bigFileBytes: options.bigFileBytes, nodeSink: nodes.sink })
   try {
     const result = await new DirImport(pool, nodes.sink, options).run(dir)
     await nodes.flush()

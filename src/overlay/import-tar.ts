@@ -36,8 +36,8 @@ function defaultDir (name: string): TNode {
  * for malformed archives, hard links to absent files, and paths with `..`.
  */
 export async function importTar (source: AsyncIterable<Uint8Array>, sink: IngestSink, options: ImportOptions = {}): Promise<ImportResult> {
-  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe })
   const nodes = batching(sink)
+  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe, nodeSink: nodes.sink })
   try {
     const result = await readMembers(source, pool, nodes.sink, sink, options)
     await nodes.flush()

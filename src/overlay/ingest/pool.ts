@@ -34,6 +34,12 @@ export interface IngestPoolOptions {
    * batch otherwise.
    */
   readonly probe?: boolean
+  /**
+   * Where files' index nodes go (default: the sink). An import passes its BatchingSink, so
+   * these nodes are stored in batches with the directory nodes instead of one put (and one
+   * hash check) each.
+   */
+  readonly nodeSink?: BlockSink
 }
 
 /**
@@ -73,6 +79,7 @@ interface Slot { worker: Worker, credit: Int32Array, batches: number[], answer: 
 export class IngestPool {
   readonly counters: IngestCounters = { files: 0, bytes: 0, chunks: 0, frames: 0, duplicateChunks: 0 }
   readonly #sink: IngestSink
+  readonly #nodeSink: BlockSink
   readonly #slots: Slot[] = []
   readonly #queue: Pending[] = []
   readonly #files = new Map<number, Pending>()
@@ -91,6 +98,7 @@ export class IngestPool {
 
   constructor (sink: IngestSink, options: IngestPoolOptions = {}) {
     this.#sink = sink
+    this.#nodeSink = options.nodeSink ?? sink
     this.#prepared = typeof sink.putPrepared === 'function'
     this.#onBytes = options.onBytes
     this.#bigFileBytes = options.bigFileBytes ?? BIG_FILE_BYTES
@@ -137,7 +145,7 @@ export class IngestPool {
    */
   submit (path: string, size: number): Promise<FileContent> {
     if (size >= this.#bigFileBytes && this.#slots.length > 1) return this.#submitBig(path)
-    return this.#enqueue({ id: this.#nextId++, path }, size, new FileIndexBuilder(this.#sink))
+    return this.#enqueue({ id: this.#nextId++, path }, size, new FileIndexBuilder(this.#nodeSink))
   }
 
   /**
@@ -162,7 +170,7 @@ export class IngestPool {
       offset += bytes
       i = j
     }
-    const builder = new FileIndexBuilder(this.#sink)
+    const builder = new FileIndexBuilder(this.#nodeSink)
     for (const range of ranges) for (const part of await range) await builder.add(part.cid, part.size)
     if (builder.size !== offset) throw new ImportError(`${path} changed while being read`)
     this.counters.files++
@@ -176,7 +184,7 @@ export class IngestPool {
   submitData (data: Uint8Array): Promise<FileContent> {
     if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) throw new RangeError('submitData needs a Uint8Array that owns its buffer')
     this.#dataBytes += data.byteLength
-    return this.#enqueue({ id: this.#nextId++, data: data.buffer as ArrayBuffer }, data.byteLength, new FileIndexBuilder(this.#sink))
+    return this.#enqueue({ id: this.#nextId++, data: data.buffer as ArrayBuffer }, data.byteLength, new FileIndexBuilder(this.#nodeSink))
   }
 
   /** Bytes of submitData content not yet finished. */
