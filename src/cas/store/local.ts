@@ -36,7 +36,7 @@ export interface StoreParts {
 export interface FramesResult {
   /** Members indexed (new blocks). */
   stored: number
-  /** Frames written. */
+  /** Frame records written (a frame of one member is written as a block record and not counted). */
   frames: number
   /** Members written inside a frame but not indexed, because the store already had them (dead bytes). */
   duplicates: number
@@ -153,6 +153,11 @@ export class LocalStore implements ChunkStore {
         if (isNew) fresh++
       }
       if (fresh === 0) { r.skipped++; continue }
+      if (f.members.length === 1) { // a lone block: a plain block record (no member table, no frame to decompress on reads)
+        writer.append(keys[0]!, { cid: f.members[0].cid, payload: f.payload, compressed: f.compressed, rawSize: f.members[0].rawSize })
+        r.stored++
+        continue
+      }
       r.stored += writer.appendFrame(f, keys)
       r.frames++
       r.duplicates += f.members.length - fresh
