@@ -48,7 +48,7 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
   const byPack = new Map<number, Map<number, Located[]>>()
   let malformed = 0
   for await (const [k, v] of index.chunks.iterator()) {
-    const entry = decodeEntry(v) ?? { pack: -1, offset: malformed++, length: 0, flags: 0, rawSize: 0 }
+    const entry = decodeEntry(v) ?? { pack: -1, offset: malformed++, length: 0, flags: 0, rawSize: 0, frame: undefined }
     let m = byPack.get(entry.pack)
     if (m === undefined) byPack.set(entry.pack, m = new Map())
     const at = m.get(entry.offset)

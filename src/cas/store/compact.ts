@@ -73,7 +73,7 @@ class CompactOutput {
     if (g.length === 1) {
       const p = preparePayload(cids[0], g[0].bytes)
       const flags = p.compressed ? FLAG_ZSTD : 0
-      this.moved.push({ cidBytes: g[0].cidBytes, old: g[0].old, entry: { pack: this.target, offset, length: p.payload.length, flags, rawSize: p.rawSize } })
+      this.moved.push({ cidBytes: g[0].cidBytes, old: g[0].old, entry: { pack: this.target, offset, length: p.payload.length, flags, rawSize: p.rawSize, frame: undefined } })
       await this.#write(encodeRecordHead(g[0].cidBytes, flags, p.rawSize, p.payload.length), p.payload)
       return
     }

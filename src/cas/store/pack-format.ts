@@ -65,7 +65,8 @@ export interface IndexEntry {
   readonly length: number
   readonly flags: number
   readonly rawSize: number
-  readonly frame?: FrameSlot
+  /** Set for a frame member; present (undefined) on block entries too, for one object shape. */
+  readonly frame?: FrameSlot | undefined
 }
 
 /** Parsed block record header. */
@@ -224,10 +225,10 @@ export function decodeEntry (bytes: Uint8Array): IndexEntry | undefined {
   if (bytes.length !== ENTRY_BYTES && bytes.length !== FRAME_ENTRY_BYTES) return undefined
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
   const flags = b.readUInt8(14)
-  const base = { pack: b.readUInt32LE(0), offset: b.readUIntLE(4, 6), length: b.readUInt32LE(10), flags, rawSize: b.readUInt32LE(15) }
-  if (bytes.length === ENTRY_BYTES) return (flags & FLAG_FRAME) === 0 ? base : undefined
-  if ((flags & FLAG_FRAME) === 0) return undefined
-  return { ...base, frame: { at: b.readUInt32LE(19), rawSize: b.readUInt32LE(23), payloadAt: b.readUInt32LE(27) } }
+  // One object shape for both kinds (frame: undefined), so the code that handles entries stays monomorphic.
+  const frame = bytes.length === ENTRY_BYTES ? undefined : { at: b.readUInt32LE(19), rawSize: b.readUInt32LE(23), payloadAt: b.readUInt32LE(27) }
+  if ((frame === undefined) !== ((flags & FLAG_FRAME) === 0)) return undefined
+  return { pack: b.readUInt32LE(0), offset: b.readUIntLE(4, 6), length: b.readUInt32LE(10), flags, rawSize: b.readUInt32LE(15), frame }
 }
 
 /** True when two entries locate the same record (and, for members, the same member). */

@@ -160,7 +160,7 @@ export interface RecordBlock {
 /** The blocks of a scanned record of pack `pack`, verified (a frame is decompressed once). */
 export function blocksOf (pack: number, r: ScannedRecord): RecordBlock[] {
   if (r.kind === 'block') {
-    const entry: IndexEntry = { pack, offset: r.offset, length: r.header.payloadLength, flags: r.header.flags, rawSize: r.header.rawSize }
+    const entry: IndexEntry = { pack, offset: r.offset, length: r.header.payloadLength, flags: r.header.flags, rawSize: r.header.rawSize, frame: undefined }
     const block = openPayload(r.cidBytes, r.header.flags, r.header.rawSize, r.payload)
     return [{ cidBytes: r.cidBytes, entry, bytes: block?.bytes, storedBytes: r.length }]
   }

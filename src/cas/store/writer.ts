@@ -69,7 +69,7 @@ export class PackWriter {
     const flags = p.compressed ? FLAG_ZSTD : 0
     const head = encodeRecordHead(cidBytes, flags, p.rawSize, p.payload.length)
     const { pack, offset } = this.#place(head.length + p.payload.length)
-    const rec: PendingRecord = { key: cidBytes, keyText: key, entry: { pack, offset, length: p.payload.length, flags, rawSize: p.rawSize }, payload: p.payload }
+    const rec: PendingRecord = { key: cidBytes, keyText: key, entry: { pack, offset, length: p.payload.length, flags, rawSize: p.rawSize, frame: undefined }, payload: p.payload }
     this.pending.set(key, rec)
     this.#enqueue({ pack, offset, head, payload: p.payload, blocks: [rec] })
     return rec
