@@ -6,6 +6,7 @@ import { ImportError } from '../errors.js'
 import { FileIndexBuilder, type BlockSink, type FileContent } from '../file-write.js'
 import type { FilePart } from '../interface.js'
 import { answerProbe, decodeResult } from './messages.js'
+import { adoptPrestarted, WORKER_URL } from './prestart.js'
 import { MAX_PROBE_CHUNKS, type CutsMessage, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
 
 /** A block sink that can also take chunks already hashed and compressed (LocalStore). */
@@ -111,7 +112,7 @@ export class IngestPool {
       const credit = new SharedArrayBuffer(4)
       const answer = new SharedArrayBuffer(8 + MAX_PROBE_CHUNKS)
       const init: WorkerInit = { credit, level, maxInFlightBytes: MAX_IN_FLIGHT_BYTES, probe, answer, frameBytes, seen }
-      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init })
+      const worker = adoptPrestarted(init) ?? new Worker(WORKER_URL, { workerData: init })
       const slot: Slot = { worker, credit: new Int32Array(credit), batches: [], answer: new Int32Array(answer, 0, 2), flags: new Uint8Array(answer, 8) }
       worker.on('message', (msg: ResultMessage | ProbeMessage | CutsMessage) => {
         if (msg.type === 'probe') { void this.#answer(slot, msg); return }

@@ -1,6 +1,6 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import { CHUNKER_V1, GEAR } from '../../cas/chunker/cdc.js'
 import { rawChunkCidBytes } from '../../cas/raw-cid.js'
 import { posix } from '../posix.js'
@@ -16,6 +16,7 @@ import {
   CHUNK_FIELDS, CHUNK_PRESENT, CHUNK_SEEN, MAX_PROBE_CHUNKS, RECORD_FIELDS,
   type FileDone, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit
 } from './protocol.js'
+import type { DeferredInit } from './prestart.js'
 
 /**
  * Ingest worker: for each job, reads the file through a fixed window (memory is flat whatever
@@ -27,10 +28,23 @@ import {
  * new before compressing. Synchronous inside: it blocks on the shared credit counter when the
  * main thread lags (backpressure) and on the answer word while a probe is out.
  */
-const init = workerData as WorkerInit
+const init = initOf(workerData as WorkerInit | DeferredInit)
 const credit = new Int32Array(init.credit)
 const port = parentPort
 if (port === null) throw new Error('ingest worker must run in a worker thread')
+
+/**
+ * The WorkerInit: workerData, or for a prestarted worker (prestart.ts) the first message,
+ * which it waits for here, after its imports are loaded (in slices, so terminate() can end it).
+ */
+function initOf (data: WorkerInit | DeferredInit): WorkerInit {
+  if (!('deferred' in data)) return data
+  const flag = new Int32Array(data.deferred)
+  while (Atomics.load(flag, 0) === 0) Atomics.wait(flag, 0, 0, 200)
+  const got = receiveMessageOnPort(parentPort!)
+  if (got === undefined) throw new Error('ingest worker released without its init message')
+  return got.message as WorkerInit
+}
 
 const WINDOW_BYTES = 4 * 1024 * 1024
 const OUT_BYTES = 1024 * 1024
