@@ -23,8 +23,9 @@ import type { DeferredInit } from './prestart.js'
  * the size), cuts it with the pinned FastCDC parameters (in C, same cuts), hashes every chunk,
  * gathers the new ones (not yet seen by any worker of this import) into frames of up to
  * `frameBytes` that are zstd-compressed as one (prepareFrame's policy), and posts the chunks
- * in file order with the records that store them, packed into transferred buffers. Other job kinds: in-memory content (tar members), the cuts
- * of a large file, a range of a large file's chunks; in probe mode it asks which chunks are
+ * in file order with the records that store them, packed into transferred buffers. Other
+ * job kinds: in-memory content (tar members), the cuts of a large file, a range of a large
+ * file's chunks; in probe mode it asks which chunks are
  * new before compressing. Synchronous inside: it blocks on the shared credit counter when the
  * main thread lags (backpressure) and on the answer word while a probe is out.
  */
@@ -117,22 +118,22 @@ const seenFill = new BigInt64Array(init.seen, SEEN_SLOTS * 8, 1)
  * True when no worker of this import has recorded a chunk with this digest yet (and marks
  * it). Keys are the digest's first 64 bits: two different chunks sharing them (odds ~n²/2^65,
  * 3e-8 for a million chunks) would store one of them only, and the pool's final check of
- * CHUNK_SEEN chunks then fails the import instead of writing a tree with a hole. A full
- * table (past 3/4) no longer dedups: the store still indexes a chunk once, the repeat is
- * dead bytes in its frame.
+ * CHUNK_SEEN chunks then fails the import instead of writing a tree with a hole. Once the
+ * table is 3/4 full it takes no new keys (lookups still work): a repeat of a chunk it does
+ * not know is stored again, as dead bytes in its frame (the store indexes it once).
  */
 function firstSighting (cidBytes: Uint8Array): boolean {
   const view = new DataView(cidBytes.buffer, cidBytes.byteOffset + 4, 8) // the digest's first 8 bytes
   const key = view.getBigInt64(0, true) | 1n
+  const full = Atomics.load(seenFill, 0) * 4n > BigInt(SEEN_SLOTS) * 3n
   let i = Number(BigInt.asUintN(32, key) % BigInt(SEEN_SLOTS))
   for (let probes = 0; probes < SEEN_SLOTS; probes++) {
-    const old = Atomics.compareExchange(seen, i, 0n, key)
+    const old = full ? Atomics.load(seen, i) : Atomics.compareExchange(seen, i, 0n, key)
     if (old === 0n) {
-      if (Atomics.add(seenFill, 0, 1n) * 4n > BigInt(SEEN_SLOTS) * 3n) Atomics.store(seen, i, 0n) // too full: forget it again
+      if (!full) Atomics.add(seenFill, 0, 1n)
       return true
     }
     if (old === key) return false
-    if (Atomics.load(seenFill, 0) * 4n > BigInt(SEEN_SLOTS) * 3n) return true
     i = i + 1 === SEEN_SLOTS ? 0 : i + 1
   }
   return true
