@@ -62,6 +62,17 @@ Frames('a frame round-trips: members read back in any order, before and after a 
   await store.close()
 })
 
+Frames('concurrent reads of one frame\'s members (a shared load) all return their own bytes', async ({ dir }) => {
+  let store = await openLocalStore(dir)
+  const blocks = blocksOf(16, 10)
+  await store.putFramesMany([prepareFrame(blocks.slice(0, 5)), prepareFrame(blocks.slice(5))])
+  await store.close()
+  store = await openLocalStore(dir)
+  const got = await Promise.all([...blocks, ...blocks.slice().reverse()].map(async (b) => await store.get(b.cid)))
+  got.forEach((bytes, i) => { assert.equal(bytes, [...blocks, ...blocks.slice().reverse()][i].bytes) })
+  await store.close()
+})
+
 Frames('a frame of blocks the store holds is not written; one with some is written whole and counts them as duplicates', async ({ dir }) => {
   const store = await openLocalStore(dir)
   const blocks = blocksOf(2, 6)

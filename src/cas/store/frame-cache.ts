@@ -8,6 +8,7 @@
  */
 export class FrameCache {
   readonly #map = new Map<string, Uint8Array>()
+  readonly #loads = new Map<string, Promise<Uint8Array | undefined>>()
   readonly #maxEntries: number
   readonly #maxBytes: number
   #bytes = 0
@@ -41,4 +42,21 @@ export class FrameCache {
   }
 
   clear (): void { this.#map.clear(); this.#bytes = 0 }
+
+  /** The load of this frame in progress, if any (resolves its bytes, or undefined if it failed). */
+  loading (pack: number, offset: number): Promise<Uint8Array | undefined> | undefined {
+    return this.#loads.get(`${pack}:${offset}`)
+  }
+
+  /**
+   * Marks a load of this frame as in progress; call the returned function once with its bytes
+   * (or undefined) when done. Only the first of concurrent loads registers.
+   */
+  startLoad (pack: number, offset: number): (raw: Uint8Array | undefined) => void {
+    const key = `${pack}:${offset}`
+    if (this.#loads.has(key)) return () => {}
+    let resolve: (raw: Uint8Array | undefined) => void = () => {}
+    this.#loads.set(key, new Promise((r) => { resolve = r }))
+    return (raw) => { this.#loads.delete(key); resolve(raw) }
+  }
 }

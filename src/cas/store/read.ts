@@ -44,22 +44,35 @@ export async function readBlock (parts: StoreParts, cid: CID): Promise<Uint8Arra
         const hit = memberOf(cid, e, cached)
         if (hit !== undefined) return hit
         parts.frames.delete(e.pack, e.offset) // read it again from disk before calling it corrupt
+      } else {
+        // Concurrent readers of one frame (an export's files, parallel NFS reads) share one load.
+        const loading = parts.frames.loading(e.pack, e.offset)
+        if (loading !== undefined) {
+          const raw = await loading
+          const hit = raw === undefined ? undefined : memberOf(cid, e, raw)
+          if (hit !== undefined) return hit
+        }
       }
     }
     let payload: Uint8Array
+    let done: ((raw: Uint8Array | undefined) => void) | undefined
+    if (e.frame !== undefined) done = parts.frames.startLoad(e.pack, e.offset)
     try {
       payload = await parts.files.readSmall(e.pack, payloadPosition(e, cid.bytes.length), e.length)
     } catch (err) {
+      done?.(undefined)
       if (parts.guard.epoch !== epoch && attempt < 3) continue // GC moved it meanwhile
       await dropEntry(parts, cid, e)
       throw new ChunkInvalidError(cid, 'its pack cannot be read', { cause: err })
     }
-    if (payload.length < e.length && parts.guard.epoch !== epoch && attempt < 3) continue
+    if (payload.length < e.length && parts.guard.epoch !== epoch && attempt < 3) { done?.(undefined); continue }
     try {
       return openBlock(parts, cid, e, payload, true)
     } catch (err) {
       await dropEntry(parts, cid, e)
       throw err
+    } finally {
+      done?.(parts.frames.get(e.pack, e.offset)) // set by openBlock when the frame decompressed
     }
   }
 }
