@@ -168,9 +168,11 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
       const { path, a } = await located(id)
       if (a.kind === 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_ISDIR)
       if (a.kind !== 'file') throw new NfsStatusError(nfsstat3.NFS3ERR_INVAL)
-      if (offset >= BigInt(a.size)) return { data: new Uint8Array(0), eof: true, attrs: toAttrs(a) }
+      if (offset >= BigInt(a.size)) return { data: [], eof: true, attrs: toAttrs(a) }
       const data = await readAhead.read(id, path, offset, count, BigInt(a.size), generation)
-      return { data, eof: offset + BigInt(data.length) >= BigInt(a.size), attrs: toAttrs(a) }
+      let n = 0
+      for (const d of data) n += d.length
+      return { data, eof: offset + BigInt(n) >= BigInt(a.size), attrs: toAttrs(a) }
     },
 
     async write (id, offset, data, stable) {

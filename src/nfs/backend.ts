@@ -84,11 +84,12 @@ export interface Filesystem {
   lookup (dir: NodeId, name: string): Promise<NodeId>
   readlink (id: NodeId): Promise<string>
   /**
-   * Up to `count` bytes from `offset`; `eof` when the read reached the end of the file. `attrs`,
-   * when given, are the file's current attributes (spares READ a getattr). `data` may be shared
-   * with a cache: the caller must not modify it.
+   * Up to `count` bytes from `offset`, as pieces in order (so cached chunks go out without a
+   * copy); `eof` when the read reached the end of the file. `attrs`, when given, are the file's
+   * current attributes (spares READ a getattr). The pieces may be shared with a cache: the
+   * caller must not modify them.
    */
-  read (id: NodeId, offset: bigint, count: number): Promise<{ data: Uint8Array, eof: boolean, attrs?: Attrs }>
+  read (id: NodeId, offset: bigint, count: number): Promise<{ data: readonly Uint8Array[], eof: boolean, attrs?: Attrs }>
   /**
    * Writes `data` at `offset`. Resolves when the data is at least as stable as `stable`
    * asks; `committed` says how stable it really is (never less than asked).

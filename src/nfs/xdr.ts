@@ -90,6 +90,8 @@ export class XdrReader {
 }
 
 const INITIAL_SIZE = 512
+/** Below this, a by-reference opaque is copied: a piece of its own costs more than the copy. */
+const BY_REFERENCE_MIN_BYTES = 4096
 
 /**
  * Writer buffers come uninitialised from Node's pool (one per reply: a zero-filled ArrayBuffer
@@ -176,13 +178,30 @@ export class XdrWriter {
    * the writer's pieces have been sent.
    */
   opaqueRef (bytes: Uint8Array): this {
-    if (bytes.length < 4096) return this.opaque(bytes)
-    this.uint32(bytes.length)
-    this.#flush()
-    this.#done.push(bytes)
-    this.#doneLength += bytes.length
-    const p = pad4(bytes.length)
-    if (p > 0) this.#buf.fill(0, this.#room(p), this.#pos)
+    if (bytes.length < BY_REFERENCE_MIN_BYTES) return this.opaque(bytes)
+    return this.opaqueRefs([bytes])
+  }
+
+  /**
+   * Variable-length opaque whose bytes are `parts` in order, each appended by reference like
+   * `opaqueRef` (small ones are copied): a READ reply sends cached chunks as they are.
+   */
+  opaqueRefs (parts: readonly Uint8Array[]): this {
+    let n = 0
+    for (const part of parts) n += part.length
+    this.uint32(n)
+    for (const part of parts) {
+      if (part.length < BY_REFERENCE_MIN_BYTES) {
+        const at = this.#room(part.length) // first: it may replace #buf
+        this.#buf.set(part, at)
+        continue
+      }
+      this.#flush()
+      this.#done.push(part)
+      this.#doneLength += part.length
+    }
+    const p = pad4(n)
+    if (p > 0) { const at = this.#room(p); this.#buf.fill(0, at, this.#pos) }
     return this
   }
 

@@ -10,6 +10,7 @@ import { InodeTable } from './inodes.js'
 import { createMemoryKv, decodeJson, KvTxn, type Kv } from './kv.js'
 import type { Resolved, Source, UnionLayer } from './layer.js'
 import { joinPath, splitPath } from './path.js'
+import { Tree } from './tree.js'
 import { Union, type DirHook } from './union.js'
 import { isUpperEntry, nowNs } from './upper-node.js'
 import { attrsOf, inoKeyOf } from './view-attrs.js'
@@ -141,6 +142,18 @@ export class UnionView implements WriteView {
     if (r.entry.kind === 'dir') throw new IsDirError(path)
     if (r.entry.kind !== 'file') return new Uint8Array(0)
     return await r.sources[0].layer.read(r.entry, offset, length)
+  }
+
+  /** `read` without a copy: an immutable tree's file comes as views of its cached chunks. */
+  async readSlices (path: string, offset: number, length: number): Promise<Uint8Array[]> {
+    const r = await this.#resolve(path)
+    if (r === undefined) throw new NotFoundError(path)
+    if (r.entry.kind === 'dir') throw new IsDirError(path)
+    if (r.entry.kind !== 'file') return []
+    const layer = r.sources[0].layer
+    if (layer instanceof Tree) return await layer.files.slices(r.entry.cid, r.entry.size, offset, length)
+    const bytes = await layer.read(r.entry, offset, length)
+    return bytes.length === 0 ? [] : [bytes]
   }
 
   /**

@@ -88,6 +88,12 @@ export interface ReadView {
   readlink (path: string): Promise<string>
   /** Bytes [offset, offset+length) of a file, shorter at its end (empty past it). OVERLAY_IS_DIR. */
   read (path: string, offset: number, length: number): Promise<Uint8Array>
+  /**
+   * The same bytes as `read`, as pieces in order (empty past the end), where a view can hand
+   * out its cached chunks without copying them: the pieces may be shared, callers must not
+   * modify them.
+   */
+  readSlices? (path: string, offset: number, length: number): Promise<Uint8Array[]>
   close (): Promise<void>
 }
 
