@@ -1,6 +1,6 @@
 import { statfs } from 'node:fs/promises'
 import type { Attrs as ViewAttrs, ReadView, WriteView } from '../overlay/index.js'
-import type { Attrs, Caller, CreateHow, Filesystem, FsStat, NodeId, ReaddirResult, SetAttrs } from './backend.js'
+import type { Attrs, Caller, CreateHow, DirEntryOut, Filesystem, FsStat, NodeId, ReaddirResult, SetAttrs } from './backend.js'
 import { NfsStatusError, StaleHandleError } from './errors.js'
 import { nfsstat3, stable_how, type StableHow } from './nfs3/consts.js'
 import { ReadAhead } from './read-ahead.js'
@@ -15,7 +15,7 @@ import { ReadAhead } from './read-ahead.js'
 const NS_PER_MS = 1_000_000n
 /** Views address bytes with JavaScript numbers: files end below 2^53. */
 const MAX_FILE_BYTES = BigInt(Number.MAX_SAFE_INTEGER)
-/** Names remembered per listing position, to resume READDIR at a cookie without ambiguity. */
+/** Entries of the last listed pages remembered, to resume READDIR at a cookie without a Kv read. */
 const MAX_COOKIE_NAMES = 65_536
 
 function toAttrs (a: ViewAttrs): Attrs {
@@ -69,28 +69,48 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
     if (view.readOnly || !('write' in view)) throw new NfsStatusError(nfsstat3.NFS3ERR_ROFS)
     return view
   }
-  const cookieNames = new Map<string, string>()
-  const rememberCookie = (dir: NodeId, cookie: bigint, name: string): void => {
-    const key = `${dir}:${cookie}`
-    cookieNames.delete(key)
-    cookieNames.set(key, name)
-    if (cookieNames.size > MAX_COOKIE_NAMES) cookieNames.delete(cookieNames.keys().next().value as string)
+  // The last page listed of each directory: a client resumes at one of its cookies (an entry's
+  // ino) and the page gives its name without a Kv read. One record per page, not per entry.
+  const pages = new Map<NodeId, DirEntryOut[]>()
+  let pagedEntries = 0
+  const rememberPage = (dir: NodeId, entries: DirEntryOut[]): void => {
+    const old = pages.get(dir)
+    if (old !== undefined) { pages.delete(dir); pagedEntries -= old.length }
+    if (entries.length === 0) return
+    pages.set(dir, entries)
+    pagedEntries += entries.length
+    while (pagedEntries > MAX_COOKIE_NAMES && pages.size > 1) {
+      const [oldest, dropped] = pages.entries().next().value as [NodeId, DirEntryOut[]]
+      pages.delete(oldest)
+      pagedEntries -= dropped.length
+    }
+  }
+  const nameAtCookie = (dir: NodeId, cookie: bigint): string | undefined => {
+    const page = pages.get(dir)
+    if (page === undefined) return undefined
+    for (let i = page.length - 1; i >= 0; i--) if (page[i]!.cookie === cookie) return page[i]!.name
+    return undefined
   }
 
   // Path and attributes by node, valid until the next mutation: `generation` moves before and
   // after each one, so a lookup that raced with a mutation is not remembered.
-  const known = new Map<NodeId, { path: string, a: ViewAttrs }>()
+  // `nfs` memoises the NFS form of `a` (LOOKUP asks for three nodes' attributes per call).
+  const known = new Map<NodeId, { path: string, a: ViewAttrs, nfs?: Attrs }>()
   const byPath = new Map<string, ViewAttrs>()
   let generation = 0
   const cacheAttrs = options.cacheAttrs ?? true
+  // Bounded in insertion order: within a generation a node's path and attributes do not change,
+  // so a node already known is left where it is (no delete and re-insert per listed entry).
   const remember = (gen: number, path: string, a: ViewAttrs): void => {
     if (!cacheAttrs || gen !== generation) return
-    known.delete(a.ino)
-    known.set(a.ino, { path, a })
-    if (known.size > MAX_KNOWN_NODES) known.delete(known.keys().next().value as NodeId)
-    byPath.delete(path)
-    byPath.set(path, a)
-    if (byPath.size > MAX_KNOWN_NODES) byPath.delete(byPath.keys().next().value as string)
+    if (known.get(a.ino)?.path !== path) {
+      known.set(a.ino, { path, a })
+      if (known.size > MAX_KNOWN_NODES) known.delete(known.keys().next().value as NodeId)
+    }
+    if (!byPath.has(path)) {
+      byPath.set(path, a)
+      if (byPath.size > MAX_KNOWN_NODES) byPath.delete(byPath.keys().next().value as string)
+    }
   }
   const mutating = async <T>(fn: () => Promise<T>): Promise<T> => {
     generation++
@@ -107,7 +127,7 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
 
   const readAhead = new ReadAhead(view)
 
-  async function located (id: NodeId): Promise<{ path: string, a: ViewAttrs }> {
+  async function located (id: NodeId): Promise<{ path: string, a: ViewAttrs, nfs?: Attrs }> {
     const hit = known.get(id)
     if (hit !== undefined) return hit
     const gen = generation
@@ -133,7 +153,10 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
     root: 1n,
     get readOnly () { return view.readOnly || !('write' in view) },
 
-    async getattr (id) { return toAttrs((await located(id)).a) },
+    async getattr (id) {
+      const at = await located(id)
+      return at.nfs ??= toAttrs(at.a)
+    },
 
     async setattr (id, set) {
       const path = await pathOf(id)
@@ -244,7 +267,7 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
       if (a.kind !== 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_NOTDIR)
       let after: string | undefined
       if (cookie !== 0n) {
-        after = cookieNames.get(`${dir}:${cookie}`)
+        after = nameAtCookie(dir, cookie)
         if (after === undefined) {
           const p = await view.pathOf(cookie)
           if (p === undefined) throw new NfsStatusError(nfsstat3.NFS3ERR_BAD_COOKIE)
@@ -256,10 +279,10 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
       const gen = generation
       for await (const e of view.readdir(path, after)) {
         if (entries.length >= maxEntries) { eof = false; break }
-        rememberCookie(dir, e.attrs.ino, e.name)
         remember(gen, join(path, e.name), e.attrs)
         entries.push({ name: e.name, id: e.attrs.ino, cookie: e.attrs.ino, attrs: toAttrs(e.attrs) })
       }
+      rememberPage(dir, entries)
       return { entries, eof, verifier: 0n }
     },
 

@@ -6,7 +6,6 @@ import { XdrError } from './errors.js'
  */
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
-const utf8Encoder = new TextEncoder()
 const UINT32_MAX = 0xffff_ffff
 
 /** Number of zero bytes that pad `n` bytes to a 4-byte boundary (RFC 4506 §4.10). */
@@ -97,10 +96,7 @@ const BY_REFERENCE_MIN_BYTES = 4096
  * Writer buffers come uninitialised from Node's pool (one per reply: a zero-filled ArrayBuffer
  * each cost more than the encoding). Safe because every method writes each byte it reserves.
  */
-function scratch (size: number): Uint8Array {
-  const b = Buffer.allocUnsafe(size)
-  return new Uint8Array(b.buffer, b.byteOffset, b.length)
-}
+function scratch (size: number): Buffer { return Buffer.allocUnsafe(size) }
 function viewOf (b: Uint8Array): DataView { return new DataView(b.buffer, b.byteOffset, b.byteLength) }
 
 /**
@@ -109,7 +105,7 @@ function viewOf (b: Uint8Array): DataView { return new DataView(b.buffer, b.byte
  * so the output is a list of pieces: see `pieces()`.
  */
 export class XdrWriter {
-  #buf: Uint8Array
+  #buf: Buffer
   #view: DataView
   #pos = 0
   readonly #done: Uint8Array[] = []
@@ -205,7 +201,15 @@ export class XdrWriter {
     return this
   }
 
-  string (s: string): this { return this.opaque(utf8Encoder.encode(s)) }
+  /** string (RFC 4506 §4.11) as UTF-8, encoded straight into the buffer. */
+  string (s: string): this {
+    const n = Buffer.byteLength(s)
+    this.uint32(n)
+    const at = this.#room(n + pad4(n))
+    const written = this.#buf.write(s, at, n, 'utf8')
+    this.#buf.fill(0, at + written, this.#pos)
+    return this
+  }
 
   #flush (fresh = INITIAL_SIZE): void {
     if (this.#pos === 0) return

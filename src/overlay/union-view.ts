@@ -6,7 +6,7 @@ import { renameObject } from './cow-rename.js'
 import type { MutationCtx } from './cow.js'
 import { CrossLayerError, InvalidOperationError, IsDirError, NotFoundError, ReadOnlyError } from './errors.js'
 import type { Entry } from './interface.js'
-import { InodeTable } from './inodes.js'
+import { InodeTable, type InodeRef } from './inodes.js'
 import { createMemoryKv, decodeJson, KvTxn, type Kv } from './kv.js'
 import type { Resolved, Source, UnionLayer } from './layer.js'
 import { joinPath, splitPath } from './path.js'
@@ -71,18 +71,35 @@ export class UnionView implements WriteView {
     return await run
   }
 
-  /** Attributes of visible entries (names = parent path names), assigning lower inos in one batch. */
-  async #attrs (items: ReadonlyArray<{ names: readonly string[], entry: Entry }>): Promise<Attrs[]> {
-    const own = (e: Entry): boolean => isUpperEntry(e) && e.upper.owner === this.#kv
-    const lower = items.map((it, i) => ({ it, i })).filter(({ it }) => !own(it.entry) && it.names.length > 0)
-    const keys = lower.map(({ it }) => inoKeyOf(it.entry, joinPath(it.names), (id, kv) => this.#foreign.set(id, kv)))
-    // Known inos need no lock; only new ones are assigned (and persisted) under it.
-    if (keys.length > 1) await this.#kv.prefetch?.(keys.map((k) => k.key))
-    let inos = await Promise.all(keys.map(async (k) => await this.#inodes.peek(k.key)))
-    if (inos.some((i) => i === undefined)) inos = await this.#locked(async () => await this.#inodes.assign(keys))
-    const byIndex = new Map(lower.map(({ i }, k) => [i, inos[k]]))
-    return items.map(({ entry }, i) => attrsOf(entry, own(entry) && isUpperEntry(entry) ? entry.upper.ino : byIndex.get(i) ?? 1))
+  /**
+   * Attributes of visible entries (`path` is the entry's union path), assigning lower inos in
+   * one batch. Inos the table holds in memory are taken synchronously (READDIRPLUS asks for
+   * every entry of a page); only the others are read, and only new ones assigned under the lock.
+   */
+  async #attrs (items: ReadonlyArray<{ path: string, entry: Entry }>): Promise<Attrs[]> {
+    const inos = new Array<number>(items.length).fill(1)
+    const missing: Array<{ key: string, path: string, ref?: InodeRef }> = []
+    const missingAt: number[] = []
+    for (let i = 0; i < items.length; i++) {
+      const { path, entry } = items[i]
+      if (isUpperEntry(entry) && entry.upper.owner === this.#kv) { inos[i] = entry.upper.ino; continue }
+      if (path === '/') continue
+      const k = inoKeyOf(entry, path, this.#seeForeign)
+      const ino = this.#inodes.cached(k.key)
+      if (ino !== undefined) { inos[i] = ino; continue }
+      missing.push(k)
+      missingAt.push(i)
+    }
+    if (missing.length > 0) {
+      if (missing.length > 1) await this.#kv.prefetch?.(missing.map((k) => k.key))
+      let found = await Promise.all(missing.map(async (k) => await this.#inodes.peek(k.key)))
+      if (found.some((i) => i === undefined)) found = await this.#locked(async () => await this.#inodes.assign(missing))
+      for (let k = 0; k < missingAt.length; k++) inos[missingAt[k]] = found[k] ?? 1
+    }
+    return items.map(({ entry }, i) => attrsOf(entry, inos[i]))
   }
+
+  readonly #seeForeign = (id: string, kv: Kv): void => { this.#foreign.set(id, kv) }
 
   async #resolve (path: string): Promise<Resolved<UpperLayer> | undefined> {
     return await this.#union().resolve(splitPath(path))
@@ -90,7 +107,7 @@ export class UnionView implements WriteView {
 
   async stat (path: string): Promise<Attrs | undefined> {
     const r = await this.#resolve(path)
-    return r === undefined ? undefined : (await this.#attrs([r]))[0]
+    return r === undefined ? undefined : (await this.#attrs([{ path: joinPath(r.names), entry: r.entry }]))[0]
   }
 
   async statRequired (path: string): Promise<Attrs> {
@@ -117,8 +134,9 @@ export class UnionView implements WriteView {
     const r = await this.#resolve(path)
     if (r === undefined) throw new NotFoundError(path)
     let page: Source[] = []
+    const base = r.names.length === 0 ? '' : joinPath(r.names)
     const flush = async function * (this: UnionView): AsyncIterable<ViewDirEntry> {
-      const attrs = await this.#attrs(page.map((s) => ({ names: [...r.names, s.entry.name], entry: s.entry })))
+      const attrs = await this.#attrs(page.map((s) => ({ path: `${base}/${s.entry.name}`, entry: s.entry })))
       for (let i = 0; i < page.length; i++) yield { name: page[i].entry.name, attrs: attrs[i] }
       page = []
     }

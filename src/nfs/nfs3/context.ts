@@ -52,6 +52,7 @@ export class Nfs3State {
     return { exp, id }
   }
 
+  /** The file handle of node `id` (shared: write it out, never modify it). */
   handle (exp: NfsExport, id: NodeId): Uint8Array { return this.handles.encode(exp.id, id) }
 
   caller (t: Target, ctx: CallContext): Caller { return t.exp.caller(ctx.cred) }

@@ -33,7 +33,10 @@ export function readdirplus (s: Nfs3State): Procedure {
         fit = byDir
       }
       const exp = t.exp
-      const attrs: Array<Attrs | undefined> = await Promise.all(fit.entries.map(async (e) => e.attrs ?? await tryGetattr(t, e.id)))
+      // A view's listing carries every entry's attributes: no getattr (nor a promise) per entry.
+      const attrs: Array<Attrs | undefined> = fit.entries.every((e) => e.attrs !== undefined)
+        ? fit.entries.map((e) => e.attrs)
+        : await Promise.all(fit.entries.map(async (e) => e.attrs ?? await tryGetattr(t, e.id)))
       return (out) => {
         writePostOpAttr(out, dirAttrs, exp.fsid)
         out.opaqueFixed(verifierBytes(res.verifier))
