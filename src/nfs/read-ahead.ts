@@ -35,7 +35,10 @@ export class ReadAhead {
     const sequential = offset === 0n || stream?.end === offset
     this.#streams.delete(id)
     if (sequential && end < size && count >= 65_536) {
-      const next = { offset: end, count, gen, data: this.#read(path, Number(end), count).catch(() => undefined) }
+      // Started after this reply is written (setImmediate runs after the microtasks that send
+      // it): its chunk lookups would otherwise run between this READ's steps and delay it.
+      const data = new Promise<Pieces>((resolve) => { setImmediate(() => { resolve(this.#read(path, Number(end), count)) }) })
+      const next = { offset: end, count, gen, data: data.catch(() => undefined) }
       this.#streams.set(id, { end, next })
     } else {
       this.#streams.set(id, { end })
