@@ -1,5 +1,5 @@
 import { statfs } from 'node:fs/promises'
-import type { Attrs as ViewAttrs, ReadView, WriteView } from '../overlay/index.js'
+import type { Attrs as ViewAttrs, ReadView, ViewDirEntry, WriteView } from '../overlay/index.js'
 import type { Attrs, Caller, CreateHow, DirEntryOut, Filesystem, FsStat, NodeId, ReaddirResult, SetAttrs } from './backend.js'
 import { NfsStatusError, StaleHandleError } from './errors.js'
 import { nfsstat3, stable_how, type StableHow } from './nfs3/consts.js'
@@ -277,10 +277,20 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
       const entries: ReaddirResult['entries'] = []
       let eof = true
       const gen = generation
-      for await (const e of view.readdir(path, after)) {
-        if (entries.length >= maxEntries) { eof = false; break }
+      const take = (e: ViewDirEntry): void => {
         remember(gen, join(path, e.name), e.attrs)
         entries.push({ name: e.name, id: e.attrs.ino, cookie: e.attrs.ino, attrs: toAttrs(e.attrs) })
+      }
+      if (view.readdirPage !== undefined) {
+        // One more than wanted tells whether the listing goes on.
+        const page = await view.readdirPage(path, after, maxEntries + 1)
+        eof = page.length <= maxEntries
+        for (let i = 0; i < page.length && i < maxEntries; i++) take(page[i]!)
+      } else {
+        for await (const e of view.readdir(path, after)) {
+          if (entries.length >= maxEntries) { eof = false; break }
+          take(e)
+        }
       }
       rememberPage(dir, entries)
       return { entries, eof, verifier: 0n }

@@ -84,6 +84,11 @@ export interface ReadView {
    * added or removed, even `after` itself). OVERLAY_NOT_FOUND / OVERLAY_NOT_DIR.
    */
   readdir (path: string, after?: string): AsyncIterable<ViewDirEntry>
+  /**
+   * At most `limit` of the entries `readdir(path, after)` yields, as one array (one step for a
+   * page instead of one per entry), where a view can list that way.
+   */
+  readdirPage? (path: string, after: string | undefined, limit: number): Promise<ViewDirEntry[]>
   /** A symlink's target. OVERLAY_INVALID when `path` is not a symlink. */
   readlink (path: string): Promise<string>
   /** Bytes [offset, offset+length) of a file, shorter at its end (empty past it). OVERLAY_IS_DIR. */
