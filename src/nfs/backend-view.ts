@@ -112,14 +112,17 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
       if (byPath.size > MAX_KNOWN_NODES) byPath.delete(byPath.keys().next().value as string)
     }
   }
+  let running = 0
   const mutating = async <T>(fn: () => Promise<T>): Promise<T> => {
     generation++
+    running++
     known.clear()
     byPath.clear()
     try {
       return await fn()
     } finally {
       generation++
+      running--
       known.clear()
       byPath.clear()
     }
@@ -152,6 +155,7 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
   const fs: Filesystem = {
     root: 1n,
     get readOnly () { return view.readOnly || !('write' in view) },
+    get version () { return !cacheAttrs ? undefined : running === 0 ? 2 * generation : 2 * generation + 1 },
 
     async getattr (id) {
       const at = await located(id)

@@ -77,6 +77,13 @@ export interface Filesystem {
   readonly root: NodeId
   /** A true read-only export: every mutation rejects with NFS3ERR_ROFS. */
   readonly readOnly: boolean
+  /**
+   * Moves whenever the export changes through this Filesystem and is odd while a mutation
+   * runs: the same even value before and after computing a reply means nothing changed in
+   * between, so the reply may be cached under it. Undefined when the export can change behind
+   * the server's back (nothing derived from it may be cached).
+   */
+  readonly version?: number
 
   getattr (id: NodeId): Promise<Attrs>
   setattr (id: NodeId, set: SetAttrs, caller: Caller): Promise<Attrs>
