@@ -8,7 +8,7 @@ import { RpcAuthError, type CallContext, type Encoder } from '../server.js'
 import type { XdrReader } from '../xdr.js'
 import { readFh } from './attrs.js'
 import { MNTNAMLEN, nfsstat3, type NfsStat3 } from './consts.js'
-import { ListingCache } from './listing-cache.js'
+import { ReplyCache } from './reply-cache.js'
 
 /** A resolved file handle: which export and which node. */
 export interface Target { readonly exp: NfsExport, readonly id: NodeId }
@@ -23,8 +23,8 @@ export const NAME_MAX = MNTNAMLEN
 export class Nfs3State {
   readonly handles: HandleCodec
   readonly writeVerifier: Uint8Array = randomBytes(8)
-  /** READDIRPLUS results of unchanged directories. */
-  readonly listings = new ListingCache()
+  /** Results of calls against unchanged exports (READDIRPLUS listings, GETATTR, LOOKUP, ACCESS). */
+  readonly replies = new ReplyCache()
   readonly #exports = new Map<number, NfsExport>()
 
   constructor (handles: HandleCodec, exports: Iterable<NfsExport>) {

@@ -16,6 +16,7 @@ import { read } from './read.js'
 import { readdir } from './readdir.js'
 import { readdirplus } from './readdirplus.js'
 import { readlink } from './readlink.js'
+import { replayable } from './reply-cache.js'
 import { remove } from './remove.js'
 import { rename } from './rename.js'
 import { rmdir } from './rmdir.js'
@@ -30,10 +31,10 @@ export function nfs3Program (s: Nfs3State): RpcProgram {
     vers: NFS_V3,
     procs: {
       [NFSPROC3.NULL]: () => () => {},
-      [NFSPROC3.GETATTR]: getattr(s),
+      [NFSPROC3.GETATTR]: replayable(s, NFSPROC3.GETATTR, getattr(s)),
       [NFSPROC3.SETATTR]: setattr(s),
-      [NFSPROC3.LOOKUP]: lookup(s),
-      [NFSPROC3.ACCESS]: access(s),
+      [NFSPROC3.LOOKUP]: replayable(s, NFSPROC3.LOOKUP, lookup(s)),
+      [NFSPROC3.ACCESS]: replayable(s, NFSPROC3.ACCESS, access(s)),
       [NFSPROC3.READLINK]: readlink(s),
       [NFSPROC3.READ]: read(s),
       [NFSPROC3.WRITE]: write(s),

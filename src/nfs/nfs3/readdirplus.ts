@@ -30,8 +30,8 @@ export function readdirplus (s: Nfs3State): Procedure {
       // An unchanged directory is answered with the bytes of its last listing.
       const version = exp.fs.version
       const cacheable = version !== undefined && (version & 1) === 0
-      const key = `${exp.id}:${t.id}:${cookie}:${dircount}:${maxcount}`
-      const cached = cacheable ? s.listings.get(key, version) : undefined
+      const key = `rdp:${exp.id}:${t.id}:${cookie}:${dircount}:${maxcount}`
+      const cached = cacheable ? s.replies.get(key, version) : undefined
       if (cached !== undefined) return (out) => { writePostOpAttr(out, dirAttrs, exp.fsid); out.opaqueFixed(cached) }
       const want = Math.max(1, Math.min(Math.floor(budget / (28 + PLUS_EXTRA)), Math.floor(Math.max(dircount, 512) / 24)))
       const res = await t.exp.fs.readdir(t.id, cookie, want)
@@ -54,7 +54,7 @@ export function readdirplus (s: Nfs3State): Procedure {
       body.bool(false).bool(fit.eof)
       const bytes = body.bytes()
       // A copy of its own: the writer's buffer may be a slice of a shared pool slab.
-      if (cacheable && exp.fs.version === version) s.listings.set(key, version, new Uint8Array(bytes))
+      if (cacheable && exp.fs.version === version) s.replies.set(key, version, new Uint8Array(bytes))
       return (out) => { writePostOpAttr(out, dirAttrs, exp.fsid); out.opaqueFixed(bytes) }
     }, async () => {
       const a = await tryGetattr(t)
