@@ -82,6 +82,9 @@ export class XdrReader {
   /** Optional-data discriminant (RFC 4506 §4.19): true when a value follows. */
   optional (): boolean { return this.bool() }
 
+  /** The bytes not yet read, as a view (nothing is consumed). */
+  rest (): Uint8Array { return this.#bytes.subarray(this.#pos) }
+
   /** Asserts every byte was consumed (trailing garbage is GARBAGE_ARGS for RPC). */
   end (): void {
     if (this.remaining !== 0) throw new XdrError(`${this.remaining} trailing bytes`)

@@ -177,6 +177,29 @@ Nfs('a repeated READDIRPLUS (answered from the listing cache) sees every create,
   assert.equal(await names(), ['hello.txt'])
 })
 
+Nfs('repeated GETATTR, LOOKUP and ACCESS (answered from the reply cache) follow writes and removes, and each caller gets its own ACCESS', async ({ c, root }) => {
+  const f = (await c.create(root, 'grow.txt', 0, { mode: 0o600 })).fh!
+  assert.is((await c.getattr(f)).attrs!.size, 0n)
+  assert.is((await c.getattr(f)).attrs!.size, 0n)
+  assert.is((await c.write(f, 0n, new Uint8Array(100))).status, 0)
+  assert.is((await c.getattr(f)).attrs!.size, 100n, 'GETATTR after a WRITE')
+  assert.is((await c.lookup(root, 'grow.txt')).attrs!.size, 100n)
+  const granted = async (): Promise<number> => {
+    const res = await c.call(NFSPROC3.ACCESS, (w) => { w.opaque(f).uint32(ACCESS3.READ | ACCESS3.MODIFY) })
+    postOp(res.r)
+    return res.r.uint32()
+  }
+  const asRoot = await granted()
+  assert.is(await granted(), asRoot)
+  c.cred = { uid: 4321, gid: 4321 }
+  assert.is(await granted(), 0, 'another uid is not answered with root\'s result')
+  c.cred = { uid: 0, gid: 0 }
+  assert.is(await granted(), asRoot)
+  assert.is((await c.call(NFSPROC3.REMOVE, (w) => { w.opaque(root).string('grow.txt') })).status, 0)
+  assert.is((await c.lookup(root, 'grow.txt')).status, nfsstat3.NFS3ERR_NOENT, 'LOOKUP after a REMOVE')
+  assert.is((await c.getattr(f)).status === 0, false, 'GETATTR of a removed file')
+})
+
 Nfs('SETATTR changes mode, size and mtime, and honours the ctime guard', async ({ c, root }) => {
   const f = (await c.lookup(root, 'hello.txt'))
   const s = await c.call(NFSPROC3.SETATTR, (w) => { w.opaque(f.fh!); sattr(w, { mode: 0o600, size: 2n, mtime: [1_000_000, 5] }); w.bool(false) })
