@@ -72,7 +72,9 @@ export interface RpcStats { calls: number, garbage: number, oversized: number, s
 export class RpcServer {
   readonly #programs = new Map<number, Map<number, RpcProgram>>()
   readonly #servers: Server[] = []
-  readonly #sockets = new Set<Socket>()
+  /** Open connections with the time of their last traffic and their calls in flight. */
+  readonly #sockets = new Map<Socket, { last: number, inFlight: number }>()
+  #sweeper: ReturnType<typeof setInterval> | undefined
   readonly #udp: UdpSocket[] = []
   readonly #opts: Required<Omit<RpcServerOptions, 'log'>> & { log: (m: string) => void }
   readonly stats: RpcStats = { calls: 0, garbage: 0, oversized: 0, systemErrors: 0, connections: 0 }
@@ -143,21 +145,23 @@ export class RpcServer {
     this.#closed = true
     for (const u of this.#udp) u.close()
     this.#udp.length = 0
-    for (const s of this.#sockets) s.destroy()
+    for (const s of this.#sockets.keys()) s.destroy()
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper)
     await Promise.all(this.#servers.map(async (s) => await new Promise<void>((resolve) => s.close(() => { resolve() }))))
     this.#servers.length = 0
   }
 
   #accept (socket: Socket): void {
     if (this.#sockets.size >= this.#opts.maxConnections || this.#closed) { socket.destroy(); return }
-    this.#sockets.add(socket)
+    const conn = { last: Date.now(), inFlight: 0 }
+    this.#sockets.set(socket, conn)
+    this.#sweepIdle()
     this.stats.connections++
     const remoteAddress = unmapIpv4(socket.remoteAddress ?? '')
     const remotePort = socket.remotePort ?? 0
-    let inFlight = 0
     let paused = false
     const throttle = (): void => {
-      const busy = inFlight >= this.#opts.maxInFlight || socket.writableLength >= this.#opts.maxQueuedBytes
+      const busy = conn.inFlight >= this.#opts.maxInFlight || socket.writableLength >= this.#opts.maxQueuedBytes
       if (busy && !paused) { paused = true; socket.pause() } else if (!busy && paused) { paused = false; socket.resume() }
     }
     const send = (reply: XdrWriter): void => {
@@ -180,10 +184,11 @@ export class RpcServer {
     socket.on('drain', throttle)
     const decoder = new RecordDecoder({
       record: (bytes) => {
-        inFlight++
+        conn.inFlight++
         throttle()
         void this.#dispatch(bytes, remoteAddress, remotePort).then((reply) => {
-          inFlight--
+          conn.inFlight--
+          conn.last = Date.now()
           if (reply !== undefined) send(reply)
           throttle()
         })
@@ -195,10 +200,24 @@ export class RpcServer {
         if (xid !== undefined) send(acceptedReply(xid, accept_stat.GARBAGE_ARGS))
       }
     }, this.#opts.maxRecordSize)
-    socket.on('data', (chunk: Buffer) => { decoder.push(chunk) })
+    socket.on('data', (chunk: Buffer) => { conn.last = Date.now(); decoder.push(chunk) })
     socket.on('error', () => { socket.destroy() })
-    socket.setTimeout(this.#opts.idleTimeoutMs, () => { if (inFlight === 0) socket.destroy() })
     socket.on('close', () => { this.#sockets.delete(socket) })
+  }
+
+  /**
+   * One timer for all connections (not a socket timeout each, which a short-lived client pays
+   * for at connect, at every read and write, and at close): closes those with no traffic and no
+   * call in flight for the idle timeout; clients reconnect.
+   */
+  #sweepIdle (): void {
+    if (this.#sweeper !== undefined) return
+    const idle = this.#opts.idleTimeoutMs
+    this.#sweeper = setInterval(() => {
+      const now = Date.now()
+      for (const [socket, conn] of this.#sockets) if (conn.inFlight === 0 && now - conn.last >= idle) socket.destroy()
+    }, Math.max(10, Math.floor(idle / 4)))
+    this.#sweeper.unref()
   }
 
   /** Decodes and runs one call; resolves the reply, or undefined when none is due. Never rejects. */
