@@ -177,12 +177,15 @@ Nfs('a repeated READDIRPLUS (answered from the listing cache) sees every create,
   assert.equal(await names(), ['hello.txt'])
 })
 
-Nfs('repeated GETATTR, LOOKUP and ACCESS (answered from the reply cache) follow writes and removes, and each caller gets its own ACCESS', async ({ c, root }) => {
+Nfs('repeated GETATTR, LOOKUP, ACCESS and small READs (answered from the reply cache) follow writes and removes, and each caller gets its own ACCESS', async ({ c, root }) => {
   const f = (await c.create(root, 'grow.txt', 0, { mode: 0o600 })).fh!
   assert.is((await c.getattr(f)).attrs!.size, 0n)
   assert.is((await c.getattr(f)).attrs!.size, 0n)
-  assert.is((await c.write(f, 0n, new Uint8Array(100))).status, 0)
+  assert.is((await c.read(f, 0n, 10)).data!.length, 0)
+  assert.is((await c.read(f, 0n, 10)).data!.length, 0)
+  assert.is((await c.write(f, 0n, new Uint8Array(100).fill(7))).status, 0)
   assert.is((await c.getattr(f)).attrs!.size, 100n, 'GETATTR after a WRITE')
+  assert.equal([...(await c.read(f, 0n, 10)).data!], new Array(10).fill(7), 'a small READ after a WRITE')
   assert.is((await c.lookup(root, 'grow.txt')).attrs!.size, 100n)
   const granted = async (): Promise<number> => {
     const res = await c.call(NFSPROC3.ACCESS, (w) => { w.opaque(f).uint32(ACCESS3.READ | ACCESS3.MODIFY) })

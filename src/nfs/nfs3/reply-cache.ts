@@ -54,14 +54,16 @@ const NFS3_OK_BYTES = 4
 
 /**
  * `inner` (a procedure whose result follows from its arguments, the caller's identity and the
- * export's state: GETATTR, LOOKUP, ACCESS) with its successful results kept in `s.replies` for
- * the export's version and sent again as bytes for the same call by the same identity. The
- * handle is still checked (MAC, export, address) on every call; calls to an export without a
- * version, or made while it changes, go straight to `inner`.
+ * export's state: GETATTR, LOOKUP, ACCESS, READLINK, FSINFO, PATHCONF, small READs) with its
+ * successful results kept in `s.replies` for the export's version and sent again as bytes for
+ * the same call by the same identity. The handle is still checked (MAC, export, address) on
+ * every call; calls to an export without a version, made while it changes, or whose raw
+ * arguments `accept` turns down, go straight to `inner`.
  */
-export function replayable (s: Nfs3State, proc: number, inner: Procedure): Procedure {
+export function replayable (s: Nfs3State, proc: number, inner: Procedure, accept?: (raw: Uint8Array) => boolean): Procedure {
   return async (args, ctx) => {
     const raw = args.rest()
+    if (accept !== undefined && !accept(raw)) return await inner(args, ctx)
     let exp: NfsExport
     try {
       exp = s.resolve(new XdrReader(raw).opaque(NFS3_FHSIZE), ctx).exp
@@ -83,4 +85,14 @@ export function replayable (s: Nfs3State, proc: number, inner: Procedure): Proce
     if (ok && exp.fs.version === version) s.replies.set(key, version, new Uint8Array(bytes))
     return (out) => { out.opaqueFixed(bytes) }
   }
+}
+
+/** Largest READ count whose reply is kept: a small file's whole content (big reads go out by reference, uncopied). */
+const MAX_REPLAYED_READ_BYTES_64KIB = 65_536
+
+/** READ3args (nfs_fh3, offset, count): true when `count` is small enough to keep the reply. */
+export function isSmallRead (raw: Uint8Array): boolean {
+  if (raw.length < 4) return false
+  const count = ((raw[raw.length - 4]! << 24) | (raw[raw.length - 3]! << 16) | (raw[raw.length - 2]! << 8) | raw[raw.length - 1]!) >>> 0
+  return count <= MAX_REPLAYED_READ_BYTES_64KIB
 }
