@@ -124,7 +124,7 @@ export class RpcServer {
     udp.on('message', (msg, rinfo) => {
       if (inFlight >= this.#opts.maxInFlight) return // dropped: UDP clients retransmit
       inFlight++
-      void this.#dispatch(msg, unmapIpv4(rinfo.address), rinfo.port).then((reply) => {
+      void Promise.resolve(this.#dispatch(msg, unmapIpv4(rinfo.address), rinfo.port)).then((reply) => {
         inFlight--
         if (reply === undefined) return
         let bytes = reply.bytes()
@@ -181,17 +181,21 @@ export class RpcServer {
       for (const p of pieces) socket.write(p)
       socket.uncork()
     }
+    const done = (reply: XdrWriter | undefined): void => {
+      conn.inFlight--
+      conn.last = Date.now()
+      if (reply !== undefined) send(reply)
+      throttle()
+    }
     socket.on('drain', throttle)
     const decoder = new RecordDecoder({
       record: (bytes) => {
         conn.inFlight++
         throttle()
-        void this.#dispatch(bytes, remoteAddress, remotePort).then((reply) => {
-          conn.inFlight--
-          conn.last = Date.now()
-          if (reply !== undefined) send(reply)
-          throttle()
-        })
+        // A call answered without waiting (a cached result) is replied to at once, without a
+        // promise in between; the others when their reply is ready.
+        const reply = this.#dispatch(bytes, remoteAddress, remotePort)
+        if (reply instanceof Promise) void reply.then(done); else done(reply)
       },
       oversized: (head, size) => {
         this.stats.oversized++
@@ -220,8 +224,11 @@ export class RpcServer {
     this.#sweeper.unref()
   }
 
-  /** Decodes and runs one call; resolves the reply, or undefined when none is due. Never rejects. */
-  async #dispatch (bytes: Uint8Array, remoteAddress: string, remotePort: number): Promise<XdrWriter | undefined> {
+  /**
+   * Decodes and runs one call: the reply, or undefined when none is due; a promise of it when
+   * the procedure has to wait. Never throws or rejects.
+   */
+  #dispatch (bytes: Uint8Array, remoteAddress: string, remotePort: number): XdrWriter | undefined | Promise<XdrWriter | undefined> {
     let decoded
     try {
       decoded = decodeCall(bytes)
@@ -236,10 +243,10 @@ export class RpcServer {
       case 'auth-error': return authErrorReply(decoded.xid, decoded.stat)
     }
     this.stats.calls++
-    return await this.#run(decoded.call, remoteAddress, remotePort)
+    return this.#run(decoded.call, remoteAddress, remotePort)
   }
 
-  async #run (call: CallHeader, remoteAddress: string, remotePort: number): Promise<XdrWriter> {
+  #run (call: CallHeader, remoteAddress: string, remotePort: number): XdrWriter | Promise<XdrWriter> {
     const versions = this.#programs.get(call.prog)
     if (versions === undefined) return acceptedReply(call.xid, accept_stat.PROG_UNAVAIL)
     const program = versions.get(call.vers)
@@ -250,18 +257,27 @@ export class RpcServer {
     const proc = program.procs[call.proc]
     if (proc === undefined) return acceptedReply(call.xid, accept_stat.PROC_UNAVAIL)
     const ctx: CallContext = { cred: call.cred, remoteAddress, remotePort, xid: call.xid }
-    try {
-      const encode = await proc(call.args, ctx)
+    const reply = (encode: Encoder): XdrWriter => {
       const out = acceptedReply(call.xid, accept_stat.SUCCESS)
       encode(out)
       return out
-    } catch (err) {
-      if (err instanceof XdrError) { this.stats.garbage++; return acceptedReply(call.xid, accept_stat.GARBAGE_ARGS) }
-      if (err instanceof RpcAuthError) return authErrorReply(call.xid, err.stat)
-      this.stats.systemErrors++
-      this.#opts.log(`rpc: prog ${call.prog} v${call.vers} proc ${call.proc} failed: ${(err as Error)?.stack ?? String(err)}`)
-      return acceptedReply(call.xid, accept_stat.SYSTEM_ERR)
     }
+    try {
+      const encode = proc(call.args, ctx)
+      if (!(encode instanceof Promise)) return reply(encode)
+      return encode.then(reply).catch((err: unknown) => this.#failed(call, err))
+    } catch (err) {
+      return this.#failed(call, err)
+    }
+  }
+
+  /** The reply to a call whose procedure threw `err`. */
+  #failed (call: CallHeader, err: unknown): XdrWriter {
+    if (err instanceof XdrError) { this.stats.garbage++; return acceptedReply(call.xid, accept_stat.GARBAGE_ARGS) }
+    if (err instanceof RpcAuthError) return authErrorReply(call.xid, err.stat)
+    this.stats.systemErrors++
+    this.#opts.log(`rpc: prog ${call.prog} v${call.vers} proc ${call.proc} failed: ${(err as Error)?.stack ?? String(err)}`)
+    return acceptedReply(call.xid, accept_stat.SYSTEM_ERR)
   }
 }
 

@@ -1,5 +1,5 @@
 import type { NfsExport } from '../exports.js'
-import type { Procedure } from '../server.js'
+import type { Encoder, Procedure } from '../server.js'
 import { XdrReader, XdrWriter } from '../xdr.js'
 import { NFS3_FHSIZE } from './consts.js'
 import type { Nfs3State } from './context.js'
@@ -61,30 +61,36 @@ const NFS3_OK_BYTES = 4
  * arguments `accept` turns down, go straight to `inner`.
  */
 export function replayable (s: Nfs3State, proc: number, inner: Procedure, accept?: (raw: Uint8Array) => boolean): Procedure {
-  return async (args, ctx) => {
+  // Not async: a kept result is returned as it is, so the server replies without a promise.
+  return (args, ctx) => {
     const raw = args.rest()
-    if (accept !== undefined && !accept(raw)) return await inner(args, ctx)
+    if (accept !== undefined && !accept(raw)) return inner(args, ctx)
     let exp: NfsExport
     try {
       exp = s.resolve(new XdrReader(raw).opaque(NFS3_FHSIZE), ctx).exp
     } catch {
-      return await inner(args, ctx) // it reports the bad handle, address or credentials
+      return inner(args, ctx) // it reports the bad handle, address or credentials
     }
     const version = exp.fs.version
-    if (version === undefined || (version & 1) !== 0) return await inner(args, ctx)
+    if (version === undefined || (version & 1) !== 0) return inner(args, ctx)
     const c = ctx.cred
     const key = `${proc}:${c.uid}:${c.gid}:${c.gids.join(',')}:${Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('latin1')}`
     const hit = s.replies.get(key, version)
     if (hit !== undefined) return (out) => { out.opaqueFixed(hit) }
-    const encode = await inner(args, ctx)
-    const w = new XdrWriter()
-    encode(w)
-    const bytes = w.bytes()
-    const ok = bytes.length >= NFS3_OK_BYTES && bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 0 && bytes[3] === 0
-    // A copy of its own: the writer's buffer may be a slice of a shared pool slab.
-    if (ok && exp.fs.version === version) s.replies.set(key, version, new Uint8Array(bytes))
-    return (out) => { out.opaqueFixed(bytes) }
+    return keep(s, key, exp, version, inner(args, ctx))
   }
+}
+
+/** Encodes `result` once, keeps the bytes when it is NFS3_OK and the export did not change meanwhile. */
+async function keep (s: Nfs3State, key: string, exp: NfsExport, version: number, result: ReturnType<Procedure>): Promise<Encoder> {
+  const encode = await result
+  const w = new XdrWriter()
+  encode(w)
+  const bytes = w.bytes()
+  const ok = bytes.length >= NFS3_OK_BYTES && bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 0 && bytes[3] === 0
+  // A copy of its own: the writer's buffer may be a slice of a shared pool slab.
+  if (ok && exp.fs.version === version) s.replies.set(key, version, new Uint8Array(bytes))
+  return (out) => { out.opaqueFixed(bytes) }
 }
 
 /** Largest READ count whose reply is kept: a small file's whole content (big reads go out by reference, uncopied). */
