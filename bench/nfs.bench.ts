@@ -113,20 +113,30 @@ function median (xs: number[]): number { const s = [...xs].sort((a, b) => a - b)
 
 interface Target { name: string, bigUrl: string, treeUrl: string }
 
-async function runCases (t: Target, smallFiles: string[], runs: number): Promise<{ big: number, ls: number, lsLines: number, small: number }> {
-  const big: number[] = []
-  const ls: number[] = []
-  const small: number[] = []
-  let lsLines = 0
-  const smallScript = smallFiles.map((f) => `nfs-cat "${t.treeUrl.replace('?', `/${f}?`)}" > /dev/null || exit 1`).join('\n')
+interface Results { big: number[], ls: number[], lsLines: number, small: number[] }
+
+/**
+ * `runs` rounds; each round measures every case on each target in turn (ganesha, then xeno), so
+ * both see the same moment of a shared machine's load.
+ */
+async function runCases (targets: Target[], smallFiles: string[], runs: number): Promise<Map<Target, Results>> {
+  const out = new Map<Target, Results>(targets.map((t) => [t, { big: [], ls: [], lsLines: 0, small: [] }]))
+  const script = (t: Target): string => smallFiles.map((f) => `nfs-cat "${t.treeUrl.replace('?', `/${f}?`)}" > /dev/null || exit 1`).join('\n')
   for (let i = 0; i < runs; i++) {
-    big.push((await measure(['sh', '-c', `nfs-cat "${t.bigUrl.replace('?', '/big.bin?')}" > /dev/null`])).wallS)
-    const l = await measure(['nfs-ls', '-R', t.treeUrl])
-    ls.push(l.wallS)
-    lsLines = l.stdout.trim().split('\n').length
-    small.push((await measure(['sh', '-c', smallScript])).wallS / smallFiles.length)
+    for (const t of targets) {
+      const r = out.get(t)!
+      r.big.push((await measure(['sh', '-c', `nfs-cat "${t.bigUrl.replace('?', '/big.bin?')}" > /dev/null`])).wallS)
+      const l = await measure(['nfs-ls', '-R', t.treeUrl])
+      r.ls.push(l.wallS)
+      r.lsLines = l.stdout.trim().split('\n').length
+      r.small.push((await measure(['sh', '-c', script(t)])).wallS / smallFiles.length)
+    }
   }
-  return { big: median(big), ls: median(ls), lsLines, small: median(small) }
+  return out
+}
+
+function medians (r: Results): { big: number, ls: number, lsLines: number, small: number } {
+  return { big: median(r.big), ls: median(r.ls), lsLines: r.lsLines, small: median(r.small) }
 }
 
 async function main (): Promise<void> {
@@ -141,7 +151,7 @@ async function main (): Promise<void> {
   const smallFiles = (await listFiles(TREE))
     .filter((f) => f.size > 0 && f.size <= 16_384 && /^[A-Za-z0-9._/+-]+$/.test(f.path))
     .slice(0, SMALL).map((f) => f.path.slice(TREE.length + 1))
-  process.stdout.write(`tree ${TREE}, big file ${BIG_MIB} MiB, ${smallFiles.length} small files, ${RUNS} runs (median)\n`)
+  process.stdout.write(`tree ${TREE}, big file ${BIG_MIB} MiB, ${smallFiles.length} small files, ${RUNS} rounds (median; each round runs every case on ganesha, then on xeno)\n`)
   await warmPageCache(TREE)
   await warmPageCache(bigDir)
 
@@ -186,10 +196,10 @@ async function main (): Promise<void> {
     xBig = serve(bigRoot, 20610, 'state-big')
     await waitPort(20610)
     const cold = (await measure(['sh', '-c', `nfs-cat "${x.bigUrl.replace('?', '/big.bin?')}" > /dev/null`])).wallS
-    await runCases(g, smallFiles, 1)
-    await runCases(x, smallFiles, 1)
-    const gr = await runCases(g, smallFiles, RUNS)
-    const xr = await runCases(x, smallFiles, RUNS)
+    await runCases([g, x], smallFiles, 1) // warm-up round
+    const results = await runCases([g, x], smallFiles, RUNS)
+    const gr = medians(results.get(g)!)
+    const xr = medians(results.get(x)!)
     const rss = { ganesha: await peakRss(ganesha.pid!), big: await peakRss(xBig.pid!), tree: await peakRss(xTree.pid!) }
     await stop(xBig)
     let lazy: number | undefined
@@ -206,6 +216,10 @@ async function main (): Promise<void> {
       { header: 'xeno vs ganesha', cell: (r) => `${(r.g / r.x).toFixed(2)}x` },
       { header: 'notes', cell: (r) => r.extra, align: 'left' }
     ], rows) + '\n')
+    const spread = (v: number[]): string => v.map((x) => fmt(x)).join(' ')
+    for (const [name, r] of [['ganesha', results.get(g)!], ['xeno', results.get(x)!]] as const) {
+      process.stdout.write(`every round, ${name}: 1 GiB ${spread(r.big)}; ls -R ${spread(r.ls)}; small ${spread(r.small)}\n`)
+    }
     process.stdout.write(`throughput: ganesha ${(BIG_MIB / gr.big).toFixed(0)} MiB/s, xeno ${(BIG_MIB / xr.big).toFixed(0)} MiB/s\n`)
     process.stdout.write(`peak RSS: ganesha ${(rss.ganesha / MIB).toFixed(0)} MiB, xeno (1 GiB export) ${(rss.big / MIB).toFixed(0)} MiB, xeno (tree export) ${(rss.tree / MIB).toFixed(0)} MiB\n`)
   } finally {

@@ -1,6 +1,6 @@
 import { statfs } from 'node:fs/promises'
-import type { Attrs as ViewAttrs, ReadView, WriteView } from '../overlay/index.js'
-import type { Attrs, Caller, CreateHow, Filesystem, FsStat, NodeId, ReaddirResult, SetAttrs } from './backend.js'
+import type { Attrs as ViewAttrs, ReadView, ViewDirEntry, WriteView } from '../overlay/index.js'
+import type { Attrs, Caller, CreateHow, DirEntryOut, Filesystem, FsStat, NodeId, ReaddirResult, SetAttrs } from './backend.js'
 import { NfsStatusError, StaleHandleError } from './errors.js'
 import { nfsstat3, stable_how, type StableHow } from './nfs3/consts.js'
 import { ReadAhead } from './read-ahead.js'
@@ -15,7 +15,7 @@ import { ReadAhead } from './read-ahead.js'
 const NS_PER_MS = 1_000_000n
 /** Views address bytes with JavaScript numbers: files end below 2^53. */
 const MAX_FILE_BYTES = BigInt(Number.MAX_SAFE_INTEGER)
-/** Names remembered per listing position, to resume READDIR at a cookie without ambiguity. */
+/** Entries of the last listed pages remembered, to resume READDIR at a cookie without a Kv read. */
 const MAX_COOKIE_NAMES = 65_536
 
 function toAttrs (a: ViewAttrs): Attrs {
@@ -69,37 +69,60 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
     if (view.readOnly || !('write' in view)) throw new NfsStatusError(nfsstat3.NFS3ERR_ROFS)
     return view
   }
-  const cookieNames = new Map<string, string>()
-  const rememberCookie = (dir: NodeId, cookie: bigint, name: string): void => {
-    const key = `${dir}:${cookie}`
-    cookieNames.delete(key)
-    cookieNames.set(key, name)
-    if (cookieNames.size > MAX_COOKIE_NAMES) cookieNames.delete(cookieNames.keys().next().value as string)
+  // The last page listed of each directory: a client resumes at one of its cookies (an entry's
+  // ino) and the page gives its name without a Kv read. One record per page, not per entry.
+  const pages = new Map<NodeId, DirEntryOut[]>()
+  let pagedEntries = 0
+  const rememberPage = (dir: NodeId, entries: DirEntryOut[]): void => {
+    const old = pages.get(dir)
+    if (old !== undefined) { pages.delete(dir); pagedEntries -= old.length }
+    if (entries.length === 0) return
+    pages.set(dir, entries)
+    pagedEntries += entries.length
+    while (pagedEntries > MAX_COOKIE_NAMES && pages.size > 1) {
+      const [oldest, dropped] = pages.entries().next().value as [NodeId, DirEntryOut[]]
+      pages.delete(oldest)
+      pagedEntries -= dropped.length
+    }
+  }
+  const nameAtCookie = (dir: NodeId, cookie: bigint): string | undefined => {
+    const page = pages.get(dir)
+    if (page === undefined) return undefined
+    for (let i = page.length - 1; i >= 0; i--) if (page[i]!.cookie === cookie) return page[i]!.name
+    return undefined
   }
 
   // Path and attributes by node, valid until the next mutation: `generation` moves before and
   // after each one, so a lookup that raced with a mutation is not remembered.
-  const known = new Map<NodeId, { path: string, a: ViewAttrs }>()
+  // `nfs` memoises the NFS form of `a` (LOOKUP asks for three nodes' attributes per call).
+  const known = new Map<NodeId, { path: string, a: ViewAttrs, nfs?: Attrs }>()
   const byPath = new Map<string, ViewAttrs>()
   let generation = 0
   const cacheAttrs = options.cacheAttrs ?? true
+  // Bounded in insertion order: within a generation a node's path and attributes do not change,
+  // so a node already known is left where it is (no delete and re-insert per listed entry).
   const remember = (gen: number, path: string, a: ViewAttrs): void => {
     if (!cacheAttrs || gen !== generation) return
-    known.delete(a.ino)
-    known.set(a.ino, { path, a })
-    if (known.size > MAX_KNOWN_NODES) known.delete(known.keys().next().value as NodeId)
-    byPath.delete(path)
-    byPath.set(path, a)
-    if (byPath.size > MAX_KNOWN_NODES) byPath.delete(byPath.keys().next().value as string)
+    if (known.get(a.ino)?.path !== path) {
+      known.set(a.ino, { path, a })
+      if (known.size > MAX_KNOWN_NODES) known.delete(known.keys().next().value as NodeId)
+    }
+    if (!byPath.has(path)) {
+      byPath.set(path, a)
+      if (byPath.size > MAX_KNOWN_NODES) byPath.delete(byPath.keys().next().value as string)
+    }
   }
+  let running = 0
   const mutating = async <T>(fn: () => Promise<T>): Promise<T> => {
     generation++
+    running++
     known.clear()
     byPath.clear()
     try {
       return await fn()
     } finally {
       generation++
+      running--
       known.clear()
       byPath.clear()
     }
@@ -107,7 +130,7 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
 
   const readAhead = new ReadAhead(view)
 
-  async function located (id: NodeId): Promise<{ path: string, a: ViewAttrs }> {
+  async function located (id: NodeId): Promise<{ path: string, a: ViewAttrs, nfs?: Attrs }> {
     const hit = known.get(id)
     if (hit !== undefined) return hit
     const gen = generation
@@ -132,8 +155,12 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
   const fs: Filesystem = {
     root: 1n,
     get readOnly () { return view.readOnly || !('write' in view) },
+    get version () { return !cacheAttrs ? undefined : running === 0 ? 2 * generation : 2 * generation + 1 },
 
-    async getattr (id) { return toAttrs((await located(id)).a) },
+    async getattr (id) {
+      const at = await located(id)
+      return at.nfs ??= toAttrs(at.a)
+    },
 
     async setattr (id, set) {
       const path = await pathOf(id)
@@ -168,9 +195,11 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
       const { path, a } = await located(id)
       if (a.kind === 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_ISDIR)
       if (a.kind !== 'file') throw new NfsStatusError(nfsstat3.NFS3ERR_INVAL)
-      if (offset >= BigInt(a.size)) return { data: new Uint8Array(0), eof: true, attrs: toAttrs(a) }
+      if (offset >= BigInt(a.size)) return { data: [], eof: true, attrs: toAttrs(a) }
       const data = await readAhead.read(id, path, offset, count, BigInt(a.size), generation)
-      return { data, eof: offset + BigInt(data.length) >= BigInt(a.size), attrs: toAttrs(a) }
+      let n = 0
+      for (const d of data) n += d.length
+      return { data, eof: offset + BigInt(n) >= BigInt(a.size), attrs: toAttrs(a) }
     },
 
     async write (id, offset, data, stable) {
@@ -242,7 +271,7 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
       if (a.kind !== 'dir') throw new NfsStatusError(nfsstat3.NFS3ERR_NOTDIR)
       let after: string | undefined
       if (cookie !== 0n) {
-        after = cookieNames.get(`${dir}:${cookie}`)
+        after = nameAtCookie(dir, cookie)
         if (after === undefined) {
           const p = await view.pathOf(cookie)
           if (p === undefined) throw new NfsStatusError(nfsstat3.NFS3ERR_BAD_COOKIE)
@@ -252,12 +281,22 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
       const entries: ReaddirResult['entries'] = []
       let eof = true
       const gen = generation
-      for await (const e of view.readdir(path, after)) {
-        if (entries.length >= maxEntries) { eof = false; break }
-        rememberCookie(dir, e.attrs.ino, e.name)
+      const take = (e: ViewDirEntry): void => {
         remember(gen, join(path, e.name), e.attrs)
         entries.push({ name: e.name, id: e.attrs.ino, cookie: e.attrs.ino, attrs: toAttrs(e.attrs) })
       }
+      if (view.readdirPage !== undefined) {
+        // One more than wanted tells whether the listing goes on.
+        const page = await view.readdirPage(path, after, maxEntries + 1)
+        eof = page.length <= maxEntries
+        for (let i = 0; i < page.length && i < maxEntries; i++) take(page[i]!)
+      } else {
+        for await (const e of view.readdir(path, after)) {
+          if (entries.length >= maxEntries) { eof = false; break }
+          take(e)
+        }
+      }
+      rememberPage(dir, entries)
       return { entries, eof, verifier: 0n }
     },
 

@@ -77,6 +77,13 @@ export interface Filesystem {
   readonly root: NodeId
   /** A true read-only export: every mutation rejects with NFS3ERR_ROFS. */
   readonly readOnly: boolean
+  /**
+   * Moves whenever the export changes through this Filesystem and is odd while a mutation
+   * runs: the same even value before and after computing a reply means nothing changed in
+   * between, so the reply may be cached under it. Undefined when the export can change behind
+   * the server's back (nothing derived from it may be cached).
+   */
+  readonly version?: number
 
   getattr (id: NodeId): Promise<Attrs>
   setattr (id: NodeId, set: SetAttrs, caller: Caller): Promise<Attrs>
@@ -84,11 +91,12 @@ export interface Filesystem {
   lookup (dir: NodeId, name: string): Promise<NodeId>
   readlink (id: NodeId): Promise<string>
   /**
-   * Up to `count` bytes from `offset`; `eof` when the read reached the end of the file. `attrs`,
-   * when given, are the file's current attributes (spares READ a getattr). `data` may be shared
-   * with a cache: the caller must not modify it.
+   * Up to `count` bytes from `offset`, as pieces in order (so cached chunks go out without a
+   * copy); `eof` when the read reached the end of the file. `attrs`, when given, are the file's
+   * current attributes (spares READ a getattr). The pieces may be shared with a cache: the
+   * caller must not modify them.
    */
-  read (id: NodeId, offset: bigint, count: number): Promise<{ data: Uint8Array, eof: boolean, attrs?: Attrs }>
+  read (id: NodeId, offset: bigint, count: number): Promise<{ data: readonly Uint8Array[], eof: boolean, attrs?: Attrs }>
   /**
    * Writes `data` at `offset`. Resolves when the data is at least as stable as `stable`
    * asks; `committed` says how stable it really is (never less than asked).

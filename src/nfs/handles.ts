@@ -60,21 +60,24 @@ export class HandleCodec {
     return createHmac('sha256', this.#secret).update(body).digest().subarray(0, MAC_BYTES)
   }
 
-  /** The handle of node `id` in export `exportId`. A fresh array each call. */
+  /**
+   * The handle of node `id` in export `exportId`. The array is shared with the codec's cache
+   * (READDIRPLUS encodes a handle per entry; a copy each cost more than the lookup): callers
+   * write it out and must not modify it.
+   */
   encode (exportId: number, id: NodeId): Uint8Array {
     let encoded = this.#encoded.get(exportId)
     if (encoded === undefined) this.#encoded.set(exportId, encoded = new Map())
     const known = encoded.get(id)
-    // A typed-array copy, not Uint8Array.from(), which walks the iterator (READDIRPLUS encodes
-    // a handle per entry).
-    if (known !== undefined) return new Uint8Array(known)
+    if (known !== undefined) return known
     const out = Buffer.alloc(HANDLE_BYTES)
     out.writeUInt8(VERSION, 0)
     out.writeUInt32BE(exportId >>> 0, 1)
     out.writeBigUInt64BE(id, 5)
     this.#mac(out.subarray(0, BODY_BYTES)).copy(out, BODY_BYTES)
-    remember(encoded, id, new Uint8Array(out))
-    return out
+    const fh = new Uint8Array(out)
+    remember(encoded, id, fh)
+    return fh
   }
 
   /**

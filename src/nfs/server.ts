@@ -72,7 +72,9 @@ export interface RpcStats { calls: number, garbage: number, oversized: number, s
 export class RpcServer {
   readonly #programs = new Map<number, Map<number, RpcProgram>>()
   readonly #servers: Server[] = []
-  readonly #sockets = new Set<Socket>()
+  /** Open connections with the time of their last traffic and their calls in flight. */
+  readonly #sockets = new Map<Socket, { last: number, inFlight: number }>()
+  #sweeper: ReturnType<typeof setInterval> | undefined
   readonly #udp: UdpSocket[] = []
   readonly #opts: Required<Omit<RpcServerOptions, 'log'>> & { log: (m: string) => void }
   readonly stats: RpcStats = { calls: 0, garbage: 0, oversized: 0, systemErrors: 0, connections: 0 }
@@ -122,7 +124,7 @@ export class RpcServer {
     udp.on('message', (msg, rinfo) => {
       if (inFlight >= this.#opts.maxInFlight) return // dropped: UDP clients retransmit
       inFlight++
-      void this.#dispatch(msg, unmapIpv4(rinfo.address), rinfo.port).then((reply) => {
+      void Promise.resolve(this.#dispatch(msg, unmapIpv4(rinfo.address), rinfo.port)).then((reply) => {
         inFlight--
         if (reply === undefined) return
         let bytes = reply.bytes()
@@ -143,21 +145,23 @@ export class RpcServer {
     this.#closed = true
     for (const u of this.#udp) u.close()
     this.#udp.length = 0
-    for (const s of this.#sockets) s.destroy()
+    for (const s of this.#sockets.keys()) s.destroy()
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper)
     await Promise.all(this.#servers.map(async (s) => await new Promise<void>((resolve) => s.close(() => { resolve() }))))
     this.#servers.length = 0
   }
 
   #accept (socket: Socket): void {
     if (this.#sockets.size >= this.#opts.maxConnections || this.#closed) { socket.destroy(); return }
-    this.#sockets.add(socket)
+    const conn = { last: Date.now(), inFlight: 0 }
+    this.#sockets.set(socket, conn)
+    this.#sweepIdle()
     this.stats.connections++
     const remoteAddress = unmapIpv4(socket.remoteAddress ?? '')
     const remotePort = socket.remotePort ?? 0
-    let inFlight = 0
     let paused = false
     const throttle = (): void => {
-      const busy = inFlight >= this.#opts.maxInFlight || socket.writableLength >= this.#opts.maxQueuedBytes
+      const busy = conn.inFlight >= this.#opts.maxInFlight || socket.writableLength >= this.#opts.maxQueuedBytes
       if (busy && !paused) { paused = true; socket.pause() } else if (!busy && paused) { paused = false; socket.resume() }
     }
     const send = (reply: XdrWriter): void => {
@@ -177,16 +181,21 @@ export class RpcServer {
       for (const p of pieces) socket.write(p)
       socket.uncork()
     }
+    const done = (reply: XdrWriter | undefined): void => {
+      conn.inFlight--
+      conn.last = Date.now()
+      if (reply !== undefined) send(reply)
+      throttle()
+    }
     socket.on('drain', throttle)
     const decoder = new RecordDecoder({
       record: (bytes) => {
-        inFlight++
+        conn.inFlight++
         throttle()
-        void this.#dispatch(bytes, remoteAddress, remotePort).then((reply) => {
-          inFlight--
-          if (reply !== undefined) send(reply)
-          throttle()
-        })
+        // A call answered without waiting (a cached result) is replied to at once, without a
+        // promise in between; the others when their reply is ready.
+        const reply = this.#dispatch(bytes, remoteAddress, remotePort)
+        if (reply instanceof Promise) void reply.then(done); else done(reply)
       },
       oversized: (head, size) => {
         this.stats.oversized++
@@ -195,14 +204,31 @@ export class RpcServer {
         if (xid !== undefined) send(acceptedReply(xid, accept_stat.GARBAGE_ARGS))
       }
     }, this.#opts.maxRecordSize)
-    socket.on('data', (chunk: Buffer) => { decoder.push(chunk) })
+    socket.on('data', (chunk: Buffer) => { conn.last = Date.now(); decoder.push(chunk) })
     socket.on('error', () => { socket.destroy() })
-    socket.setTimeout(this.#opts.idleTimeoutMs, () => { if (inFlight === 0) socket.destroy() })
     socket.on('close', () => { this.#sockets.delete(socket) })
   }
 
-  /** Decodes and runs one call; resolves the reply, or undefined when none is due. Never rejects. */
-  async #dispatch (bytes: Uint8Array, remoteAddress: string, remotePort: number): Promise<XdrWriter | undefined> {
+  /**
+   * One timer for all connections (not a socket timeout each, which a short-lived client pays
+   * for at connect, at every read and write, and at close): closes those with no traffic and no
+   * call in flight for the idle timeout; clients reconnect.
+   */
+  #sweepIdle (): void {
+    if (this.#sweeper !== undefined) return
+    const idle = this.#opts.idleTimeoutMs
+    this.#sweeper = setInterval(() => {
+      const now = Date.now()
+      for (const [socket, conn] of this.#sockets) if (conn.inFlight === 0 && now - conn.last >= idle) socket.destroy()
+    }, Math.max(10, Math.floor(idle / 4)))
+    this.#sweeper.unref()
+  }
+
+  /**
+   * Decodes and runs one call: the reply, or undefined when none is due; a promise of it when
+   * the procedure has to wait. Never throws or rejects.
+   */
+  #dispatch (bytes: Uint8Array, remoteAddress: string, remotePort: number): XdrWriter | undefined | Promise<XdrWriter | undefined> {
     let decoded
     try {
       decoded = decodeCall(bytes)
@@ -217,10 +243,10 @@ export class RpcServer {
       case 'auth-error': return authErrorReply(decoded.xid, decoded.stat)
     }
     this.stats.calls++
-    return await this.#run(decoded.call, remoteAddress, remotePort)
+    return this.#run(decoded.call, remoteAddress, remotePort)
   }
 
-  async #run (call: CallHeader, remoteAddress: string, remotePort: number): Promise<XdrWriter> {
+  #run (call: CallHeader, remoteAddress: string, remotePort: number): XdrWriter | Promise<XdrWriter> {
     const versions = this.#programs.get(call.prog)
     if (versions === undefined) return acceptedReply(call.xid, accept_stat.PROG_UNAVAIL)
     const program = versions.get(call.vers)
@@ -231,18 +257,27 @@ export class RpcServer {
     const proc = program.procs[call.proc]
     if (proc === undefined) return acceptedReply(call.xid, accept_stat.PROC_UNAVAIL)
     const ctx: CallContext = { cred: call.cred, remoteAddress, remotePort, xid: call.xid }
-    try {
-      const encode = await proc(call.args, ctx)
+    const reply = (encode: Encoder): XdrWriter => {
       const out = acceptedReply(call.xid, accept_stat.SUCCESS)
       encode(out)
       return out
-    } catch (err) {
-      if (err instanceof XdrError) { this.stats.garbage++; return acceptedReply(call.xid, accept_stat.GARBAGE_ARGS) }
-      if (err instanceof RpcAuthError) return authErrorReply(call.xid, err.stat)
-      this.stats.systemErrors++
-      this.#opts.log(`rpc: prog ${call.prog} v${call.vers} proc ${call.proc} failed: ${(err as Error)?.stack ?? String(err)}`)
-      return acceptedReply(call.xid, accept_stat.SYSTEM_ERR)
     }
+    try {
+      const encode = proc(call.args, ctx)
+      if (!(encode instanceof Promise)) return reply(encode)
+      return encode.then(reply).catch((err: unknown) => this.#failed(call, err))
+    } catch (err) {
+      return this.#failed(call, err)
+    }
+  }
+
+  /** The reply to a call whose procedure threw `err`. */
+  #failed (call: CallHeader, err: unknown): XdrWriter {
+    if (err instanceof XdrError) { this.stats.garbage++; return acceptedReply(call.xid, accept_stat.GARBAGE_ARGS) }
+    if (err instanceof RpcAuthError) return authErrorReply(call.xid, err.stat)
+    this.stats.systemErrors++
+    this.#opts.log(`rpc: prog ${call.prog} v${call.vers} proc ${call.proc} failed: ${(err as Error)?.stack ?? String(err)}`)
+    return acceptedReply(call.xid, accept_stat.SYSTEM_ERR)
   }
 }
 

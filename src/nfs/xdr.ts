@@ -6,7 +6,6 @@ import { XdrError } from './errors.js'
  */
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
-const utf8Encoder = new TextEncoder()
 const UINT32_MAX = 0xffff_ffff
 
 /** Number of zero bytes that pad `n` bytes to a 4-byte boundary (RFC 4506 §4.10). */
@@ -83,6 +82,9 @@ export class XdrReader {
   /** Optional-data discriminant (RFC 4506 §4.19): true when a value follows. */
   optional (): boolean { return this.bool() }
 
+  /** The bytes not yet read, as a view (nothing is consumed). */
+  rest (): Uint8Array { return this.#bytes.subarray(this.#pos) }
+
   /** Asserts every byte was consumed (trailing garbage is GARBAGE_ARGS for RPC). */
   end (): void {
     if (this.remaining !== 0) throw new XdrError(`${this.remaining} trailing bytes`)
@@ -90,15 +92,14 @@ export class XdrReader {
 }
 
 const INITIAL_SIZE = 512
+/** Below this, a by-reference opaque is copied: a piece of its own costs more than the copy. */
+const BY_REFERENCE_MIN_BYTES = 4096
 
 /**
  * Writer buffers come uninitialised from Node's pool (one per reply: a zero-filled ArrayBuffer
  * each cost more than the encoding). Safe because every method writes each byte it reserves.
  */
-function scratch (size: number): Uint8Array {
-  const b = Buffer.allocUnsafe(size)
-  return new Uint8Array(b.buffer, b.byteOffset, b.length)
-}
+function scratch (size: number): Buffer { return Buffer.allocUnsafe(size) }
 function viewOf (b: Uint8Array): DataView { return new DataView(b.buffer, b.byteOffset, b.byteLength) }
 
 /**
@@ -107,7 +108,7 @@ function viewOf (b: Uint8Array): DataView { return new DataView(b.buffer, b.byte
  * so the output is a list of pieces: see `pieces()`.
  */
 export class XdrWriter {
-  #buf: Uint8Array
+  #buf: Buffer
   #view: DataView
   #pos = 0
   readonly #done: Uint8Array[] = []
@@ -176,17 +177,42 @@ export class XdrWriter {
    * the writer's pieces have been sent.
    */
   opaqueRef (bytes: Uint8Array): this {
-    if (bytes.length < 4096) return this.opaque(bytes)
-    this.uint32(bytes.length)
-    this.#flush()
-    this.#done.push(bytes)
-    this.#doneLength += bytes.length
-    const p = pad4(bytes.length)
-    if (p > 0) this.#buf.fill(0, this.#room(p), this.#pos)
+    if (bytes.length < BY_REFERENCE_MIN_BYTES) return this.opaque(bytes)
+    return this.opaqueRefs([bytes])
+  }
+
+  /**
+   * Variable-length opaque whose bytes are `parts` in order, each appended by reference like
+   * `opaqueRef` (small ones are copied): a READ reply sends cached chunks as they are.
+   */
+  opaqueRefs (parts: readonly Uint8Array[]): this {
+    let n = 0
+    for (const part of parts) n += part.length
+    this.uint32(n)
+    for (const part of parts) {
+      if (part.length < BY_REFERENCE_MIN_BYTES) {
+        const at = this.#room(part.length) // first: it may replace #buf
+        this.#buf.set(part, at)
+        continue
+      }
+      this.#flush()
+      this.#done.push(part)
+      this.#doneLength += part.length
+    }
+    const p = pad4(n)
+    if (p > 0) { const at = this.#room(p); this.#buf.fill(0, at, this.#pos) }
     return this
   }
 
-  string (s: string): this { return this.opaque(utf8Encoder.encode(s)) }
+  /** string (RFC 4506 §4.11) as UTF-8, encoded straight into the buffer. */
+  string (s: string): this {
+    const n = Buffer.byteLength(s)
+    this.uint32(n)
+    const at = this.#room(n + pad4(n))
+    const written = this.#buf.write(s, at, n, 'utf8')
+    this.#buf.fill(0, at + written, this.#pos)
+    return this
+  }
 
   #flush (fresh = INITIAL_SIZE): void {
     if (this.#pos === 0) return

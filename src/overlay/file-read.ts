@@ -9,17 +9,40 @@ import type { FilePart } from './interface.js'
 /** A leaf of a file: a raw chunk, where it starts in the file, and its size. */
 export interface ChunkSpan { readonly cid: CID, readonly offset: number, readonly size: number }
 
+/** A decoded file index node with each part's start offset (the last entry is the total). */
+interface IndexNode { readonly parts: FilePart[], readonly starts: number[] }
+
+function indexNode (bytes: Uint8Array): IndexNode {
+  const parts = decodeFileIndex(bytes)
+  const starts = new Array<number>(parts.length + 1)
+  let pos = 0
+  for (let i = 0; i < parts.length; i++) { starts[i] = pos; pos += parts[i]!.size }
+  starts[parts.length] = pos
+  return { parts, starts }
+}
+
+/** Index of the last part starting at or before `at` (binary search: a sequential reader of a big file asks once per block). */
+function partAt (starts: readonly number[], at: number): number {
+  let lo = 0
+  let hi = starts.length - 2
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1
+    if (starts[mid]! <= at) lo = mid; else hi = mid - 1
+  }
+  return lo
+}
+
 /** Reads file content (one raw chunk or a tree of file index nodes) of one store. */
 export class FileReader {
   readonly #reader: ChunkReader
-  readonly #index: DecodedCache<FilePart[]>
+  readonly #index: DecodedCache<IndexNode>
   constructor (reader: ChunkReader, cacheSize = 4096) {
     this.#reader = reader
     this.#index = new DecodedCache(cacheSize)
   }
 
-  async #parts (cid: CID): Promise<FilePart[]> {
-    return await loadNode(this.#reader, this.#index, cid, decodeFileIndex)
+  async #node (cid: CID): Promise<IndexNode> {
+    return await loadNode(this.#reader, this.#index, cid, indexNode)
   }
 
   /**
@@ -34,16 +57,14 @@ export class FileReader {
 
   async * #spans (cid: CID, base: number, size: number, from: number, to: number): AsyncIterable<ChunkSpan> {
     if (cid.code === RAW_CODEC) { yield { cid, offset: base, size }; return }
-    let pos = base
-    let total = 0
-    const parts = await this.#parts(cid)
-    for (const p of parts) total += p.size
+    const { parts, starts } = await this.#node(cid)
+    const total = starts[parts.length]!
     if (total !== size) throw new BadNodeError(`file index ${cid} holds ${total} bytes, its parent says ${size}`)
-    for (const part of parts) {
-      const partEnd = pos + part.size
-      if (partEnd > from && pos < to) yield * this.#spans(part.cid, pos, part.size, from, to)
-      if (partEnd >= to) return
-      pos = partEnd
+    for (let i = partAt(starts, Math.max(0, from - base)); i < parts.length; i++) {
+      const pos = base + starts[i]!
+      if (pos >= to) return
+      const part = parts[i]!
+      if (pos + part.size > from) yield * this.#spans(part.cid, pos, part.size, from, to)
     }
   }
 
@@ -59,6 +80,23 @@ export class FileReader {
       out.set(bytes.subarray(from - span.offset, to - span.offset), from - offset)
     }
     return out
+  }
+
+  /**
+   * Bytes [offset, offset+length) of the content, clipped at its end, as views of its verified
+   * chunks in order: nothing is copied, the chunks are fetched concurrently, and the arrays are
+   * the reader's (a cache may share them), so callers must not modify them. Empty past the end.
+   */
+  async slices (cid: CID | undefined, size: number, offset: number, length: number): Promise<Uint8Array[]> {
+    const end = Math.min(size, offset + length)
+    if (cid === undefined || offset >= end) return []
+    const spans: ChunkSpan[] = []
+    for await (const span of this.spans(cid, size, offset, end - offset)) spans.push(span)
+    const chunks = await Promise.all(spans.map(async (span) => await this.chunk(span)))
+    return chunks.map((bytes, i) => {
+      const span = spans[i]!
+      return bytes.subarray(Math.max(offset, span.offset) - span.offset, Math.min(end, span.offset + span.size) - span.offset)
+    })
   }
 
   /** The bytes of one span's chunk, checked against the size its index promised. */

@@ -46,6 +46,9 @@ export class InodeTable {
     return ino
   }
 
+  /** The ino under `key` if this table holds it in memory (no Kv read), else undefined. */
+  cached (key: string): number | undefined { return this.#known.get(key) }
+
   /** The ino recorded under `key`, or undefined. */
   async peek (key: string, reader: KvReader = this.#kv): Promise<number | undefined> {
     const known = this.#known.get(key)

@@ -84,10 +84,21 @@ export interface ReadView {
    * added or removed, even `after` itself). OVERLAY_NOT_FOUND / OVERLAY_NOT_DIR.
    */
   readdir (path: string, after?: string): AsyncIterable<ViewDirEntry>
+  /**
+   * At most `limit` of the entries `readdir(path, after)` yields, as one array (one step for a
+   * page instead of one per entry), where a view can list that way.
+   */
+  readdirPage? (path: string, after: string | undefined, limit: number): Promise<ViewDirEntry[]>
   /** A symlink's target. OVERLAY_INVALID when `path` is not a symlink. */
   readlink (path: string): Promise<string>
   /** Bytes [offset, offset+length) of a file, shorter at its end (empty past it). OVERLAY_IS_DIR. */
   read (path: string, offset: number, length: number): Promise<Uint8Array>
+  /**
+   * The same bytes as `read`, as pieces in order (empty past the end), where a view can hand
+   * out its cached chunks without copying them: the pieces may be shared, callers must not
+   * modify them.
+   */
+  readSlices? (path: string, offset: number, length: number): Promise<Uint8Array[]>
   close (): Promise<void>
 }
 

@@ -90,4 +90,25 @@ Cache('a sequential read through a lazy tree fetches ahead in batches, and the t
   } finally { await rmrf(dir) }
 })
 
+Cache('readSlices returns the bytes of read as shared chunk views, across chunk and index boundaries', async () => {
+  const dir = await tmpdir()
+  try {
+    await mkdir(join(dir, 'src'))
+    const data = seededBytes(42, 2_500_000)
+    await writeFile(join(dir, 'src', 'big'), data)
+    const store = new MemoryChunkStore()
+    const root = (await importDirectory(join(dir, 'src'), store)).root
+    const cache = new ChunkCache(store)
+    const view = await openUnionView({ lowers: [openTree(cache, root)], store: cache })
+    for (const [at, n] of [[0, 1_048_576], [70_000, 300_000], [1_048_576, 1_048_576], [2_400_000, 1_048_576], [2_500_000, 10], [5, 0]] as const) {
+      const slices = await view.readSlices('/big', at, n)
+      assert.is(Buffer.compare(Buffer.concat(slices), data.subarray(at, at + n)), 0, `bytes at ${at}+${n}`)
+      assert.is(Buffer.compare(Buffer.concat(slices), await view.read('/big', at, n)), 0)
+    }
+    const again = await view.readSlices('/big', 0, 1_048_576)
+    assert.ok(again.length > 1 && again[0]!.buffer === (await view.readSlices('/big', 0, 10))[0]!.buffer, 'views of one cached chunk')
+    await view.close()
+  } finally { await rmrf(dir) }
+})
+
 Cache.run()

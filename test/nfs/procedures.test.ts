@@ -147,6 +147,62 @@ Nfs('READDIR and READDIRPLUS page through 300 entries, each name exactly once', 
   assert.is((await c.readdirAll(file)).status, nfsstat3.NFS3ERR_NOTDIR)
 })
 
+Nfs('a repeated READDIRPLUS (answered from the listing cache) sees every create, rename, chmod and remove made since', async ({ c, root }) => {
+  const names = async (): Promise<string[]> => (await c.readdirAll(root, 4096, true)).names.sort()
+  const modeOf = async (name: string): Promise<number> => (await c.lookup(root, name)).attrs!.mode
+  assert.equal(await names(), ['hello.txt'])
+  assert.equal(await names(), ['hello.txt'], 'same answer twice')
+  assert.is((await c.create(root, 'new.txt')).status, 0)
+  assert.equal(await names(), ['hello.txt', 'new.txt'])
+  assert.is((await c.call(NFSPROC3.RENAME, (w) => { w.opaque(root).string('new.txt').opaque(root).string('moved.txt') })).status, 0)
+  assert.equal(await names(), ['hello.txt', 'moved.txt'])
+  const plusMode = async (): Promise<number> => {
+    const res = await c.call(NFSPROC3.READDIRPLUS, (w) => { w.opaque(root).uint64(0n).opaqueFixed(new Uint8Array(8)).uint32(4096).uint32(16384) })
+    const r = res.r
+    postOp(r); r.opaqueFixed(8)
+    let mode = -1
+    while (r.bool()) {
+      r.uint64(); const name = r.string(); r.uint64()
+      const a = postOp(r)
+      if (name === 'hello.txt') mode = a!.mode
+      if (r.bool()) r.opaque(64)
+    }
+    return mode
+  }
+  assert.is(await plusMode(), await modeOf('hello.txt'))
+  const hello = (await c.lookup(root, 'hello.txt')).fh!
+  assert.is((await c.call(NFSPROC3.SETATTR, (w) => { w.opaque(hello); sattr(w, { mode: 0o600 }); w.bool(false) })).status, 0)
+  assert.is(await plusMode(), 0o600, 'attributes in the listing follow a chmod')
+  assert.is((await c.call(NFSPROC3.REMOVE, (w) => { w.opaque(root).string('moved.txt') })).status, 0)
+  assert.equal(await names(), ['hello.txt'])
+})
+
+Nfs('repeated GETATTR, LOOKUP, ACCESS and small READs (answered from the reply cache) follow writes and removes, and each caller gets its own ACCESS', async ({ c, root }) => {
+  const f = (await c.create(root, 'grow.txt', 0, { mode: 0o600 })).fh!
+  assert.is((await c.getattr(f)).attrs!.size, 0n)
+  assert.is((await c.getattr(f)).attrs!.size, 0n)
+  assert.is((await c.read(f, 0n, 10)).data!.length, 0)
+  assert.is((await c.read(f, 0n, 10)).data!.length, 0)
+  assert.is((await c.write(f, 0n, new Uint8Array(100).fill(7))).status, 0)
+  assert.is((await c.getattr(f)).attrs!.size, 100n, 'GETATTR after a WRITE')
+  assert.equal([...(await c.read(f, 0n, 10)).data!], new Array(10).fill(7), 'a small READ after a WRITE')
+  assert.is((await c.lookup(root, 'grow.txt')).attrs!.size, 100n)
+  const granted = async (): Promise<number> => {
+    const res = await c.call(NFSPROC3.ACCESS, (w) => { w.opaque(f).uint32(ACCESS3.READ | ACCESS3.MODIFY) })
+    postOp(res.r)
+    return res.r.uint32()
+  }
+  const asRoot = await granted()
+  assert.is(await granted(), asRoot)
+  c.cred = { uid: 4321, gid: 4321 }
+  assert.is(await granted(), 0, 'another uid is not answered with root\'s result')
+  c.cred = { uid: 0, gid: 0 }
+  assert.is(await granted(), asRoot)
+  assert.is((await c.call(NFSPROC3.REMOVE, (w) => { w.opaque(root).string('grow.txt') })).status, 0)
+  assert.is((await c.lookup(root, 'grow.txt')).status, nfsstat3.NFS3ERR_NOENT, 'LOOKUP after a REMOVE')
+  assert.is((await c.getattr(f)).status === 0, false, 'GETATTR of a removed file')
+})
+
 Nfs('SETATTR changes mode, size and mtime, and honours the ctime guard', async ({ c, root }) => {
   const f = (await c.lookup(root, 'hello.txt'))
   const s = await c.call(NFSPROC3.SETATTR, (w) => { w.opaque(f.fh!); sattr(w, { mode: 0o600, size: 2n, mtime: [1_000_000, 5] }); w.bool(false) })

@@ -48,6 +48,20 @@ Xdr('opaqueRef splices large payloads without copying and keeps the layout', () 
   r.end()
 })
 
+Xdr('opaqueRefs joins pieces into one opaque: large ones by reference, small ones copied, padded', () => {
+  const big = new Uint8Array(5000).fill(7)
+  const small = Uint8Array.of(1, 2, 3)
+  const w = new XdrWriter().uint32(1).opaqueRefs([small, big, small, new Uint8Array(0)]).uint32(2)
+  const pieces = w.pieces()
+  assert.ok(pieces.includes(big), 'large piece by reference')
+  assert.not.ok(pieces.includes(small), 'small piece copied')
+  const r = new XdrReader(Buffer.concat(pieces))
+  assert.is(r.uint32(), 1)
+  assert.equal([...r.opaque()], [...small, ...big, ...small])
+  assert.is(r.uint32(), 2)
+  r.end()
+})
+
 Xdr('the reader throws XdrError on truncation, bounds, bad bools and bad UTF-8', () => {
   throwsXdr(() => new XdrReader(Uint8Array.of(0, 0, 0)).uint32())
   throwsXdr(() => new XdrReader(Uint8Array.of(0, 0, 0, 2)).bool())

@@ -16,11 +16,22 @@ const FTYPE: Record<FileType, FType3> = {
   fifo: ftype3.NF3FIFO
 }
 
+// fattr3 repeats one time three times (atime = ctime = mtime for most nodes): the last split
+// is kept, since BigInt division costs more than the rest of the encoding.
+let lastNs = -1n
+let lastSec = 0
+let lastNsec = 0
+
 /** nfstime3: seconds and nanoseconds, both uint32 (times before 1970 clamp to 0). */
 export function writeTime (out: XdrWriter, ns: bigint): void {
   if (ns < 0n) ns = 0n
-  const sec = ns / NS_PER_SEC
-  out.uint32(Number(sec & 0xffff_ffffn)).uint32(Number(ns % NS_PER_SEC))
+  if (ns !== lastNs) {
+    const sec = ns / NS_PER_SEC
+    lastSec = Number(sec & 0xffff_ffffn)
+    lastNsec = Number(ns - sec * NS_PER_SEC)
+    lastNs = ns
+  }
+  out.uint32(lastSec).uint32(lastNsec)
 }
 
 export function readTime (r: XdrReader): bigint {

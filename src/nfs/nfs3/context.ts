@@ -8,6 +8,7 @@ import { RpcAuthError, type CallContext, type Encoder } from '../server.js'
 import type { XdrReader } from '../xdr.js'
 import { readFh } from './attrs.js'
 import { MNTNAMLEN, nfsstat3, type NfsStat3 } from './consts.js'
+import { ReplyCache } from './reply-cache.js'
 
 /** A resolved file handle: which export and which node. */
 export interface Target { readonly exp: NfsExport, readonly id: NodeId }
@@ -22,6 +23,8 @@ export const NAME_MAX = MNTNAMLEN
 export class Nfs3State {
   readonly handles: HandleCodec
   readonly writeVerifier: Uint8Array = randomBytes(8)
+  /** Results of calls against unchanged exports (READDIRPLUS listings, GETATTR, LOOKUP, ACCESS). */
+  readonly replies = new ReplyCache()
   readonly #exports = new Map<number, NfsExport>()
 
   constructor (handles: HandleCodec, exports: Iterable<NfsExport>) {
@@ -52,6 +55,7 @@ export class Nfs3State {
     return { exp, id }
   }
 
+  /** The file handle of node `id` (shared: write it out, never modify it). */
   handle (exp: NfsExport, id: NodeId): Uint8Array { return this.handles.encode(exp.id, id) }
 
   caller (t: Target, ctx: CallContext): Caller { return t.exp.caller(ctx.cred) }

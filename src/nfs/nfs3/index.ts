@@ -16,6 +16,7 @@ import { read } from './read.js'
 import { readdir } from './readdir.js'
 import { readdirplus } from './readdirplus.js'
 import { readlink } from './readlink.js'
+import { isSmallRead, replayable } from './reply-cache.js'
 import { remove } from './remove.js'
 import { rename } from './rename.js'
 import { rmdir } from './rmdir.js'
@@ -30,12 +31,12 @@ export function nfs3Program (s: Nfs3State): RpcProgram {
     vers: NFS_V3,
     procs: {
       [NFSPROC3.NULL]: () => () => {},
-      [NFSPROC3.GETATTR]: getattr(s),
+      [NFSPROC3.GETATTR]: replayable(s, NFSPROC3.GETATTR, getattr(s)),
       [NFSPROC3.SETATTR]: setattr(s),
-      [NFSPROC3.LOOKUP]: lookup(s),
-      [NFSPROC3.ACCESS]: access(s),
-      [NFSPROC3.READLINK]: readlink(s),
-      [NFSPROC3.READ]: read(s),
+      [NFSPROC3.LOOKUP]: replayable(s, NFSPROC3.LOOKUP, lookup(s)),
+      [NFSPROC3.ACCESS]: replayable(s, NFSPROC3.ACCESS, access(s)),
+      [NFSPROC3.READLINK]: replayable(s, NFSPROC3.READLINK, readlink(s)),
+      [NFSPROC3.READ]: replayable(s, NFSPROC3.READ, read(s), isSmallRead),
       [NFSPROC3.WRITE]: write(s),
       [NFSPROC3.CREATE]: create(s),
       [NFSPROC3.MKDIR]: mkdir(s),
@@ -48,8 +49,8 @@ export function nfs3Program (s: Nfs3State): RpcProgram {
       [NFSPROC3.READDIR]: readdir(s),
       [NFSPROC3.READDIRPLUS]: readdirplus(s),
       [NFSPROC3.FSSTAT]: fsstat(s),
-      [NFSPROC3.FSINFO]: fsinfo(s),
-      [NFSPROC3.PATHCONF]: pathconf(s),
+      [NFSPROC3.FSINFO]: replayable(s, NFSPROC3.FSINFO, fsinfo(s)),
+      [NFSPROC3.PATHCONF]: replayable(s, NFSPROC3.PATHCONF, pathconf(s)),
       [NFSPROC3.COMMIT]: commit(s)
     }
   }

@@ -4,7 +4,7 @@ import { readFh, writePostOpAttr } from './attrs.js'
 import { respond, tryGetattr, type Nfs3State, type Target } from './context.js'
 import { MAX_IO_SIZE_1MIB } from './limits.js'
 
-/** READ3, RFC 1813 §3.3.6: count is clamped to rtmax; the data goes out without a copy. */
+/** READ3, RFC 1813 §3.3.6: count is clamped to rtmax; the data (cached chunks) goes out without a copy. */
 export function read (s: Nfs3State): Procedure {
   return async (args, ctx) => {
     const fh = readFh(args)
@@ -17,7 +17,9 @@ export function read (s: Nfs3State): Procedure {
       const { data, eof, attrs } = await t.exp.fs.read(t.id, offset, count)
       const a = attrs ?? await tryGetattr(t)
       const fsid = t.exp.fsid
-      return (out) => { writePostOpAttr(out, a, fsid); out.uint32(data.length).bool(eof).opaqueRef(data) }
+      let n = 0
+      for (const d of data) n += d.length
+      return (out) => { writePostOpAttr(out, a, fsid); out.uint32(n).bool(eof).opaqueRefs(data) }
     }, async () => {
       const a = await tryGetattr(t)
       return (out) => { writePostOpAttr(out, a, t?.exp.fsid ?? 0n) }

@@ -5,6 +5,7 @@ import { respond, tryGetattr, type Nfs3State, type Target } from './context.js'
 import { NFS3_COOKIEVERFSIZE } from './consts.js'
 import { HANDLE_BYTES } from '../handles.js'
 import { MAX_DIR_REPLY_1MIB } from './limits.js'
+import { XdrWriter } from '../xdr.js'
 import { entry3Size, fitEntries, openListing, verifierBytes } from './readdir.js'
 
 /** post_op_attr (4 + 84) and post_op_fh3 (4 + 4 + handle) added to each entry. */
@@ -25,6 +26,13 @@ export function readdirplus (s: Nfs3State): Procedure {
     return await respond(async () => {
       t = s.resolve(fh, ctx)
       const { dirAttrs, budget } = await openListing(s, t, ctx, maxcount)
+      const exp = t.exp
+      // An unchanged directory is answered with the bytes of its last listing.
+      const version = exp.fs.version
+      const cacheable = version !== undefined && (version & 1) === 0
+      const key = `rdp:${exp.id}:${t.id}:${cookie}:${dircount}:${maxcount}`
+      const cached = cacheable ? s.replies.get(key, version) : undefined
+      if (cached !== undefined) return (out) => { writePostOpAttr(out, dirAttrs, exp.fsid); out.opaqueFixed(cached) }
       const want = Math.max(1, Math.min(Math.floor(budget / (28 + PLUS_EXTRA)), Math.floor(Math.max(dircount, 512) / 24)))
       const res = await t.exp.fs.readdir(t.id, cookie, want)
       let fit = fitEntries(res.entries, res.eof, budget, (e) => entry3Size(e.name) + PLUS_EXTRA)
@@ -32,18 +40,22 @@ export function readdirplus (s: Nfs3State): Procedure {
         const byDir = fitEntries(fit.entries, fit.eof, Math.max(dircount, 512), (e) => entry3Size(e.name))
         fit = byDir
       }
-      const exp = t.exp
-      const attrs: Array<Attrs | undefined> = await Promise.all(fit.entries.map(async (e) => e.attrs ?? await tryGetattr(t, e.id)))
-      return (out) => {
-        writePostOpAttr(out, dirAttrs, exp.fsid)
-        out.opaqueFixed(verifierBytes(res.verifier))
-        fit.entries.forEach((e, i) => {
-          out.bool(true).uint64(e.id).string(e.name).uint64(e.cookie)
-          writePostOpAttr(out, attrs[i], exp.fsid)
-          writePostOpFh(out, attrs[i] === undefined ? undefined : s.handle(exp, e.id))
-        })
-        out.bool(false).bool(fit.eof)
-      }
+      // A view's listing carries every entry's attributes: no getattr (nor a promise) per entry.
+      const attrs: Array<Attrs | undefined> = fit.entries.every((e) => e.attrs !== undefined)
+        ? fit.entries.map((e) => e.attrs)
+        : await Promise.all(fit.entries.map(async (e) => e.attrs ?? await tryGetattr(t, e.id)))
+      const body = new XdrWriter(fit.entries.length * (28 + PLUS_EXTRA) + 16)
+      body.opaqueFixed(verifierBytes(res.verifier))
+      fit.entries.forEach((e, i) => {
+        body.bool(true).uint64(e.id).string(e.name).uint64(e.cookie)
+        writePostOpAttr(body, attrs[i], exp.fsid)
+        writePostOpFh(body, attrs[i] === undefined ? undefined : s.handle(exp, e.id))
+      })
+      body.bool(false).bool(fit.eof)
+      const bytes = body.bytes()
+      // A copy of its own: the writer's buffer may be a slice of a shared pool slab.
+      if (cacheable && exp.fs.version === version) s.replies.set(key, version, new Uint8Array(bytes))
+      return (out) => { writePostOpAttr(out, dirAttrs, exp.fsid); out.opaqueFixed(bytes) }
     }, async () => {
       const a = await tryGetattr(t)
       return (out) => { writePostOpAttr(out, a, t?.exp.fsid ?? 0n) }

@@ -1,0 +1,104 @@
+import type { NfsExport } from '../exports.js'
+import type { Encoder, Procedure } from '../server.js'
+import { XdrReader, XdrWriter } from '../xdr.js'
+import { NFS3_FHSIZE } from './consts.js'
+import type { Nfs3State } from './context.js'
+
+/** Encoded results kept, in bytes, by default. */
+export const DEFAULT_REPLY_CACHE_BYTES_32MIB = 33_554_432
+
+/**
+ * Encoded results of calls made against an export that has not changed since: READDIRPLUS
+ * listings (cookie verifier, entries, eof) and whole GETATTR, LOOKUP and ACCESS results, so a
+ * client asking again gets the same bytes without the view being walked and everything encoded
+ * again (ganesha's MDCACHE keeps attributes and directory entries for the same reason). An
+ * entry is valid only for the Filesystem `version` it was made at; memory is bounded in bytes,
+ * oldest first.
+ */
+export class ReplyCache {
+  readonly #map = new Map<string, { version: number, bytes: Uint8Array }>()
+  readonly #max: number
+  #bytes = 0
+
+  constructor (maxBytes = DEFAULT_REPLY_CACHE_BYTES_32MIB) { this.#max = maxBytes }
+
+  /** The listing made under `key` at `version`, or undefined. */
+  get (key: string, version: number): Uint8Array | undefined {
+    const hit = this.#map.get(key)
+    if (hit === undefined) return undefined
+    if (hit.version === version) return hit.bytes
+    this.#drop(key, hit.bytes)
+    return undefined
+  }
+
+  /** Keeps `bytes` (owned by the cache from now on) as the listing of `key` at `version`. */
+  set (key: string, version: number, bytes: Uint8Array): void {
+    const old = this.#map.get(key)
+    if (old !== undefined) this.#drop(key, old.bytes)
+    if (bytes.length > this.#max) return
+    this.#map.set(key, { version, bytes })
+    this.#bytes += bytes.length
+    while (this.#bytes > this.#max) {
+      const [k, v] = this.#map.entries().next().value as [string, { bytes: Uint8Array }]
+      this.#drop(k, v.bytes)
+    }
+  }
+
+  #drop (key: string, bytes: Uint8Array): void {
+    this.#map.delete(key)
+    this.#bytes -= bytes.length
+  }
+}
+
+const NFS3_OK_BYTES = 4
+
+/**
+ * `inner` (a procedure whose result follows from its arguments, the caller's identity and the
+ * export's state: GETATTR, LOOKUP, ACCESS, READLINK, FSINFO, PATHCONF, small READs) with its
+ * successful results kept in `s.replies` for the export's version and sent again as bytes for
+ * the same call by the same identity. The handle is still checked (MAC, export, address) on
+ * every call; calls to an export without a version, made while it changes, or whose raw
+ * arguments `accept` turns down, go straight to `inner`.
+ */
+export function replayable (s: Nfs3State, proc: number, inner: Procedure, accept?: (raw: Uint8Array) => boolean): Procedure {
+  // Not async: a kept result is returned as it is, so the server replies without a promise.
+  return (args, ctx) => {
+    const raw = args.rest()
+    if (accept !== undefined && !accept(raw)) return inner(args, ctx)
+    let exp: NfsExport
+    try {
+      exp = s.resolve(new XdrReader(raw).opaque(NFS3_FHSIZE), ctx).exp
+    } catch {
+      return inner(args, ctx) // it reports the bad handle, address or credentials
+    }
+    const version = exp.fs.version
+    if (version === undefined || (version & 1) !== 0) return inner(args, ctx)
+    const c = ctx.cred
+    const key = `${proc}:${c.uid}:${c.gid}:${c.gids.join(',')}:${Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('latin1')}`
+    const hit = s.replies.get(key, version)
+    if (hit !== undefined) return (out) => { out.opaqueFixed(hit) }
+    return keep(s, key, exp, version, inner(args, ctx))
+  }
+}
+
+/** Encodes `result` once, keeps the bytes when it is NFS3_OK and the export did not change meanwhile. */
+async function keep (s: Nfs3State, key: string, exp: NfsExport, version: number, result: ReturnType<Procedure>): Promise<Encoder> {
+  const encode = await result
+  const w = new XdrWriter()
+  encode(w)
+  const bytes = w.bytes()
+  const ok = bytes.length >= NFS3_OK_BYTES && bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 0 && bytes[3] === 0
+  // A copy of its own: the writer's buffer may be a slice of a shared pool slab.
+  if (ok && exp.fs.version === version) s.replies.set(key, version, new Uint8Array(bytes))
+  return (out) => { out.opaqueFixed(bytes) }
+}
+
+/** Largest READ count whose reply is kept: a small file's whole content (big reads go out by reference, uncopied). */
+const MAX_REPLAYED_READ_BYTES_64KIB = 65_536
+
+/** READ3args (nfs_fh3, offset, count): true when `count` is small enough to keep the reply. */
+export function isSmallRead (raw: Uint8Array): boolean {
+  if (raw.length < 4) return false
+  const count = ((raw[raw.length - 4]! << 24) | (raw[raw.length - 3]! << 16) | (raw[raw.length - 2]! << 8) | raw[raw.length - 1]!) >>> 0
+  return count <= MAX_REPLAYED_READ_BYTES_64KIB
+}
