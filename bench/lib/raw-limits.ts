@@ -1,6 +1,8 @@
-import { chunkLengths } from '../../src/cas/chunker/cdc.js'
-import { compress } from '../../src/cas/compress.js'
+import { CHUNKER_V1, chunkLengths, GEAR } from '../../src/cas/chunker/cdc.js'
+import { compress, STORE_ZSTD_LEVEL } from '../../src/cas/compress.js'
 import { blake3Digest } from '../../src/cas/hasher.js'
+import { STORE_FRAME_RAW_BYTES } from '../../src/cas/prepare.js'
+import { posix } from '../../src/overlay/posix.js'
 import { measureInProcess } from './measure.js'
 
 /** Single-core throughput of one stage of the import pipeline, on given data. */
@@ -27,9 +29,11 @@ async function limit (stage: string, files: readonly Uint8Array[], fn: (data: Ui
 
 /**
  * The raw limits on this machine, each stage alone on one core, over the same real data:
- * BLAKE3-256 of whole files (src/cas/hasher.ts), the FastCDC chunker finding the cuts of whole
- * files (src/cas/chunker), and zstd level 1 (src/cas/compress.ts, the store's level) of the
- * chunks the chunker cut. Each runs once after a warm-up pass on the first files.
+ * BLAKE3-256 of whole files (src/cas/hasher.ts), the FastCDC cuts of whole files as the ingest
+ * workers find them (native/posix.c cdcCuts; the same cuts as src/cas/chunker/cdc.ts, whose JS
+ * version is listed too), and zstd at the store's level of frames of consecutive chunks as the
+ * workers build them (up to STORE_FRAME_RAW_BYTES, compress.ts). Each runs once after a warm-up
+ * pass on the first files.
  */
 export async function measureRawLimits (files: readonly Uint8Array[]): Promise<RawLimit[]> {
   const chunks: Uint8Array[] = []
@@ -40,11 +44,27 @@ export async function measureRawLimits (files: readonly Uint8Array[]): Promise<R
       offset += len
     }
   }
+  const frames: Uint8Array[] = []
+  for (let i = 0; i < chunks.length;) {
+    let j = i
+    let bytes = 0
+    while (j < chunks.length && (j === i || bytes + chunks[j].length <= STORE_FRAME_RAW_BYTES)) bytes += chunks[j++].length
+    const frame = new Uint8Array(bytes)
+    let at = 0
+    for (const c of chunks.slice(i, j)) { frame.set(c, at); at += c.length }
+    frames.push(frame)
+    i = j
+  }
+  const P = posix()
+  P.cdcInit(GEAR)
+  const { minSize, avgSize, maxSize } = CHUNKER_V1
+  const cuts = (f: Uint8Array): void => { P.cdcCuts(f, true, minSize, avgSize, maxSize) }
   const warm = files.slice(0, 50)
-  for (const f of warm) { blake3Digest(f); chunkLengths(f); compress(f) }
+  for (const f of warm) { blake3Digest(f); chunkLengths(f); cuts(f); compress(f, STORE_ZSTD_LEVEL) }
   return [
     await limit('BLAKE3-256 (hasher.ts)', files, (f) => { blake3Digest(f) }),
-    await limit('FastCDC cut points (chunker/cdc.ts)', files, (f) => { chunkLengths(f) }),
-    await limit('zstd level 1 of the chunks (compress.ts)', chunks, (c) => { compress(c) })
+    await limit('FastCDC cut points, C (posix.c, workers)', files, cuts),
+    await limit('FastCDC cut points, JS (chunker/cdc.ts)', files, (f) => { chunkLengths(f) }),
+    await limit(`zstd level ${STORE_ZSTD_LEVEL} of ${STORE_FRAME_RAW_BYTES / 1024} KiB frames`, frames, (f) => { compress(f, STORE_ZSTD_LEVEL) })
   ]
 }

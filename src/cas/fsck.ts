@@ -7,8 +7,9 @@ import { checkPacks, type FsckProblem, type Located } from './store/check-packs.
 import { compactPack } from './store/compact.js'
 import type { LocalStore } from './store/local.js'
 import { keyOf } from './store/guard.js'
-import { decodeEntry, encodeEntry, RECORD_HEADER_BYTES } from './store/pack-format.js'
-import { openPayload } from './store/pack-scan.js'
+import { decodeEntry, encodeEntry } from './store/pack-format.js'
+import { readEntry } from './store/read.js'
+import { countEntry } from './store/writer.js'
 import type { RecoveryReport } from './store/recover.js'
 
 export type { FsckProblem }
@@ -105,14 +106,13 @@ class Orphans {
     const u = this.unindexed.get(key)
     if (u === undefined) return undefined
     this.unindexed.delete(key)
-    const { files, index } = this.store.parts
-    const payload = await files.readSmall(u.entry.pack, u.entry.offset + RECORD_HEADER_BYTES + u.cidBytes.length, u.entry.length)
-    const block = openPayload(u.cidBytes, u.entry.flags, u.entry.rawSize, payload)
-    if (block === undefined) return undefined
+    const parts = this.store.parts
+    const bytes = await readEntry(parts, u.cidBytes, u.entry)
+    if (bytes === undefined) return undefined
     this.found++; this.foundBytes += u.bytes
     this.problems.push({ kind: 'orphan', cid: cid.toString(), pin, pack: u.entry.pack, offset: u.entry.offset, detail: `valid record missing from the index, wanted by pin ${pin}`, repaired: this.repair })
-    if (this.repair) await index.batch([{ type: 'put', sublevel: 'chunks', key: u.cidBytes, value: encodeEntry(u.entry) }], true)
-    return block.bytes
+    if (this.repair) await parts.index.batch([{ type: 'put', sublevel: 'chunks', key: u.cidBytes, value: encodeEntry(u.entry) }], true)
+    return bytes
   }
 }
 
@@ -153,14 +153,13 @@ async function rewriteDamaged (store: LocalStore, packs: Array<{ pack: number, l
 
 async function fixCounters (store: LocalStore): Promise<void> {
   const { index, table } = store.parts
-  const c = { chunks: 0, rawBytes: 0, storedBytes: 0 }
+  const c = { chunks: 0, rawBytes: 0, storedBytes: 0, framedChunks: 0 }
   for await (const [k, v] of index.chunks.iterator()) {
     const e = decodeEntry(v)
-    if (e === undefined) continue
-    c.chunks++; c.rawBytes += e.rawSize; c.storedBytes += RECORD_HEADER_BYTES + k.length + e.length
+    if (e !== undefined) countEntry(c, e, k.length, 1)
   }
   const t = table.counters
-  if (t.chunks === c.chunks && t.rawBytes === c.rawBytes && t.storedBytes === c.storedBytes) return
+  if (t.chunks === c.chunks && t.rawBytes === c.rawBytes && t.storedBytes === c.storedBytes && (t.framedChunks ?? 0) === c.framedChunks) return
   Object.assign(t, c)
   await index.batch([{ type: 'put', sublevel: 'meta', key: 'counters', value: t }], true)
 }

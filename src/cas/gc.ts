@@ -6,7 +6,7 @@ import { walkDag } from './links.js'
 import { compactPack, type CompactResult, type PackPlan } from './store/compact.js'
 import { keyOfBytes } from './store/guard.js'
 import type { LocalStore, StoreParts } from './store/local.js'
-import { decodeEntry, RECORD_HEADER_BYTES } from './store/pack-format.js'
+import { decodeEntry, storedBytesOf } from './store/pack-format.js'
 
 export interface GcOptions extends AbortOptions {
   /** Plan and report only; change nothing. */
@@ -119,8 +119,8 @@ const DEFAULT_REPACK_THRESHOLD = 0.1
 /** Walks late roots, turns planned garbage that became protected into live records, sweeps. */
 async function sweepOnce (plan: PackPlan, settle: () => Promise<void>, isProtected: (key: string) => boolean, parts: StoreParts, rewrite: boolean): Promise<CompactResult> {
   await settle()
-  for (const [offset, g] of plan.garbage) {
-    if (isProtected(g.key)) { plan.garbage.delete(offset); plan.live++; plan.liveBytes += RECORD_HEADER_BYTES + g.cidBytes.length + g.entry.length }
+  for (const [key, g] of plan.garbage) {
+    if (isProtected(g.key)) { plan.garbage.delete(key); plan.live++; plan.liveBytes += storedBytesOf(g.entry, g.cidBytes.length) }
   }
   return await compactPack(parts, plan, isProtected, rewrite)
 }
@@ -140,8 +140,8 @@ async function planSweep (parts: StoreParts, sealBelow: number, marked: Set<stri
     const plan = planOf(e.pack)
     if (marked.has(key) || parts.guard.isTouched(key)) {
       if (!marked.has(key)) report.protected++
-      plan.live++; plan.liveBytes += RECORD_HEADER_BYTES + k.length + e.length
-    } else plan.garbage.set(e.offset, { key, cidBytes: k, entry: e })
+      plan.live++; plan.liveBytes += storedBytesOf(e, k.length)
+    } else plan.garbage.set(key, { key, cidBytes: k, entry: e })
   }
   const onDisk = new Set((await parts.files.list()).packs)
   for (const n of onDisk) if (n < sealBelow && parts.table.packs.get(n)?.dead !== true) planOf(n)

@@ -3,6 +3,7 @@ import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
+import { prestartIngestWorkers } from '../overlay/ingest/prestart.js'
 import { COMMON_OPTIONS, UsageError, type Command, type CommandContext } from './command.js'
 import { createProgress } from './progress.js'
 import { describeError } from './report-error.js'
@@ -72,6 +73,8 @@ export async function main (argv: string[]): Promise<number> {
     process.stderr.write(`xeno: unknown command "${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')}" (see xeno --help)\n`)
     return 2
   }
+  // An import's workers start now and load their modules while this thread loads the command's.
+  if (found.name === 'template-import' && !found.rest.some((a) => a === '--help' || a === '-h')) prestartIngestWorkers()
   const cmd = await loadCommand(found.name)
   const abort = new AbortController()
   const onSignal = (): void => abort.abort(new Error('interrupted'))

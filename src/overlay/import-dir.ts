@@ -39,6 +39,10 @@ export interface ImportResult {
   readonly bytes: number
   /** Content chunks stored (with repeats). */
   readonly chunks: number
+  /** Records the workers produced for new chunks (frames of several chunks, or one chunk alone). */
+  readonly frames?: number
+  /** Chunks written inside a frame although the store already held them (dead bytes). */
+  readonly duplicateChunks?: number
 }
 
 /** Keeps the walk at most this many files ahead of the workers (bounds memory). */
@@ -64,8 +68,8 @@ interface LinkGroup {
  * concurrent GC leaves them alone.
  */
 export async function importDirectory (dir: string, sink: IngestSink, options: ImportOptions = {}): Promise<ImportResult> {
-  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe, bigFileBytes: options.bigFileBytes })
   const nodes = batching(sink)
+  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe, bigFileBytes: options.bigFileBytes, nodeSink: nodes.sink })
   try {
     const result = await new DirImport(pool, nodes.sink, options).run(dir)
     await nodes.flush()
@@ -97,10 +101,11 @@ class DirImport {
     const done = await this.#walk(dir, '', this.#draft('', st, dir))
     for (const g of this.#links.values()) if (g.count === 1) g.settle(false)
     const rootEntry = await done.entry
+    await this.#pool.checkSeen()
     const block = encodeTreeRoot(rootEntry)
     await this.#sink.put(block.cid, block.bytes)
     const c = this.#pool.counters
-    return { root: block.cid, ...this.counts, bytes: c.bytes, chunks: c.chunks }
+    return { root: block.cid, ...this.counts, bytes: c.bytes, chunks: c.chunks, frames: c.frames, duplicateChunks: c.duplicateChunks }
   }
 
   #draft (name: string, st: BigIntStats, path: string): EntryDraft {

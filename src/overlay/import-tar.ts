@@ -36,8 +36,8 @@ function defaultDir (name: string): TNode {
  * for malformed archives, hard links to absent files, and paths with `..`.
  */
 export async function importTar (source: AsyncIterable<Uint8Array>, sink: IngestSink, options: ImportOptions = {}): Promise<ImportResult> {
-  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe })
   const nodes = batching(sink)
+  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe, nodeSink: nodes.sink })
   try {
     const result = await readMembers(source, pool, nodes.sink, sink, options)
     await nodes.flush()
@@ -85,13 +85,14 @@ async function readMembers (source: AsyncIterable<Uint8Array>, pool: IngestPool,
     parent.children!.set(draft.name, node)
   }
   await Promise.all(contents)
+  await pool.checkSeen()
   counts.bytes += pool.counters.bytes
   counts.chunks += pool.counters.chunks
   for (const node of links) resolveLink(root, node)
   const rootEntry = await finish(root, '', sink, counts)
   const block = encodeTreeRoot(rootEntry)
   await sink.put(block.cid, block.bytes)
-  return { root: block.cid, ...counts }
+  return { root: block.cid, ...counts, frames: pool.counters.frames, duplicateChunks: pool.counters.duplicateChunks }
 }
 
 /** A member's whole body in one fresh buffer (owned, so it can be transferred). */

@@ -1,8 +1,8 @@
 import { CID } from 'multiformats/cid'
 import type { IndexOp } from './index-db.js'
 import type { StoreParts } from './local.js'
-import { decodeEntry, encodeEntry, type IndexEntry } from './pack-format.js'
-import { isStop, openPayload, scanPack, type ScanStop } from './pack-scan.js'
+import { decodeEntry, sameLocation, type IndexEntry } from './pack-format.js'
+import { blocksOf, isStop, scanPack, type ScanStop } from './pack-scan.js'
 
 /** One thing fsck found. `repaired` says whether --repair fixed it. */
 export interface FsckProblem {
@@ -44,13 +44,15 @@ export type Located = { cidBytes: Uint8Array, entry: IndexEntry }
  */
 export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (done: number, total: number) => void): Promise<PackCheck> {
   const { files, index, table } = parts
-  const byPack = new Map<number, Map<number, Located>>()
+  // Entries by pack, then by record offset (a frame's members share one).
+  const byPack = new Map<number, Map<number, Located[]>>()
   let malformed = 0
   for await (const [k, v] of index.chunks.iterator()) {
-    const entry = decodeEntry(v) ?? { pack: -1, offset: malformed++, length: 0, flags: 0, rawSize: 0 }
+    const entry = decodeEntry(v) ?? { pack: -1, offset: malformed++, length: 0, flags: 0, rawSize: 0, frame: undefined }
     let m = byPack.get(entry.pack)
     if (m === undefined) byPack.set(entry.pack, m = new Map())
-    m.set(entry.offset, { cidBytes: k, entry })
+    const at = m.get(entry.offset)
+    if (at === undefined) m.set(entry.offset, [{ cidBytes: k, entry }]); else at.push({ cidBytes: k, entry })
   }
   const activeAtStart = table.activePack
   const { packs, others } = await files.list()
@@ -59,7 +61,7 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
   const indexedNow = new Set<string>()
   let done = 0
   for (const n of packs) {
-    const entries = byPack.get(n) ?? new Map<number, Located>()
+    const entries = byPack.get(n) ?? new Map<number, Located[]>()
     byPack.delete(n)
     const size = await files.size(n)
     let liveLeft = 0
@@ -74,29 +76,34 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
       }
       if (isStop(r)) { stop = r; continue }
       out.records++
-      const e = entries.get(r.offset)
-      const block = openPayload(r.cidBytes, r.header.flags, r.header.rawSize, r.payload)
-      if (e !== undefined && Buffer.compare(e.cidBytes, r.cidBytes) === 0 && e.entry.length === r.header.payloadLength) {
-        entries.delete(r.offset)
-        if (block !== undefined) { out.verified++; liveLeft++; continue }
-        out.problems.push({ kind: 'corrupt', cid: cidText(r.cidBytes), pack: n, offset: r.offset, detail: 'stored bytes do not match their hash', repaired: repair })
-        if (repair) ops.push({ type: 'del', sublevel: 'chunks', key: e.cidBytes }); else liveLeft++
-        continue
+      const here = entries.get(r.offset) ?? []
+      // A corrupt frame fails every member it holds (each is reported).
+      for (const b of blocksOf(n, r)) {
+        const i = here.findIndex((e) => Buffer.compare(e.cidBytes, b.cidBytes) === 0 && sameLocation(e.entry, b.entry))
+        if (i >= 0) {
+          const e = here[i]
+          here.splice(i, 1)
+          if (b.bytes !== undefined) { out.verified++; liveLeft++; continue }
+          out.problems.push({ kind: 'corrupt', cid: cidText(b.cidBytes), pack: n, offset: r.offset, detail: r.kind === 'frame' ? 'stored bytes of this frame member do not match their hash' : 'stored bytes do not match their hash', repaired: repair })
+          if (repair) ops.push({ type: 'del', sublevel: 'chunks', key: e.cidBytes }); else liveLeft++
+          continue
+        }
+        const key = Buffer.from(b.cidBytes).toString('latin1')
+        if (b.bytes === undefined || indexedNow.has(key) || index.chunks.getSync(b.cidBytes) !== undefined) {
+          out.garbageRecords++; out.garbageBytes += b.storedBytes
+          continue
+        }
+        // Valid but in no index entry: garbage that gc dropped from the index, or a lost entry.
+        // Only a pin can tell: fsck.ts calls it an orphan when a pinned tree wants it.
+        indexedNow.add(key); hasUnindexed = true
+        out.unindexed.set(key, { cidBytes: Uint8Array.from(b.cidBytes), entry: b.entry, bytes: b.storedBytes })
+        out.garbageRecords++; out.garbageBytes += b.storedBytes
       }
-      const key = Buffer.from(r.cidBytes).toString('latin1')
-      if (block === undefined || indexedNow.has(key) || index.chunks.getSync(r.cidBytes) !== undefined) {
-        out.garbageRecords++; out.garbageBytes += r.length
-        continue
-      }
-      // Valid but in no index entry: garbage that gc dropped from the index, or a lost entry.
-      // Only a pin can tell: fsck.ts calls it an orphan when a pinned tree wants it.
-      indexedNow.add(key); hasUnindexed = true
-      out.unindexed.set(key, { cidBytes: Uint8Array.from(r.cidBytes), entry: { pack: n, offset: r.offset, length: r.header.payloadLength, flags: r.header.flags, rawSize: r.header.rawSize }, bytes: r.length })
-      out.garbageRecords++; out.garbageBytes += r.length
+      if (here.length === 0) entries.delete(r.offset)
     }
     if (stop !== undefined) { damaged(out, n, stop.offset, size - stop.offset, repair); damagedBytes += size - stop.offset }
     if (damagedBytes > 0 && liveLeft > 0) out.rewrite.push({ pack: n, live: liveLeft })
-    for (const e of entries.values()) dangling(out, ops, e, repair, `no such record in pack ${n}`)
+    for (const list of entries.values()) for (const e of list) dangling(out, ops, e, repair, `no such record in pack ${n}`)
     // Packs appends may still reach (the active one, later ones, any with pending records)
     // are never declared unused nor have their tail reset.
     const open = n >= activeAtStart || [...parts.writer.pending.values()].some((r) => r.entry.pack === n)
@@ -110,8 +117,9 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
     onPack?.(++done, packs.length)
   }
   for (const [n, entries] of byPack) {
-    out.problems.push({ kind: 'lost-pack', pack: n, detail: `${entries.size} index entries point into a pack file that is gone`, repaired: repair })
-    for (const e of entries.values()) dangling(out, ops, e, repair, n < 0 ? 'malformed index entry' : `pack ${n} is gone`)
+    const lost = [...entries.values()].flat()
+    out.problems.push({ kind: 'lost-pack', pack: n, detail: `${lost.length} index entries point into a pack file that is gone`, repaired: repair })
+    for (const e of lost) dangling(out, ops, e, repair, n < 0 ? 'malformed index entry' : `pack ${n} is gone`)
     if (repair && n >= 0) { ops.push({ type: 'del', sublevel: 'meta', key: `pack/${n}` }); table.packs.delete(n) }
   }
   if (repair && ops.length > 0) await applyRepairs(parts, ops)

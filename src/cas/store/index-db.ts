@@ -9,7 +9,13 @@ type Sub<K, V> = AbstractSublevel<Db, string | Buffer | Uint8Array, K, V>
 /** State of one pack in the index: `tail` bytes are covered by index entries; dead packs await deletion. */
 export interface PackState { tail: number, dead?: boolean }
 /** Totals of the live index (maintained in the same batches as the entries). */
-export interface Counters { chunks: number, rawBytes: number, storedBytes: number }
+export interface Counters {
+  chunks: number
+  rawBytes: number
+  storedBytes: number
+  /** Of `chunks`, those stored as frame members (absent in version 1 stores: none). */
+  framedChunks?: number
+}
 
 /** A batch operation on one of the index sublevels. */
 export type IndexOp =
@@ -20,7 +26,13 @@ export type IndexOp =
   | { type: 'put', sublevel: 'meta', key: string, value: unknown }
   | { type: 'del', sublevel: 'meta', key: string }
 
-const STORE_VERSION = 1
+/**
+ * Version 2 added frame records and member entries (pack-format.ts). A version 1 store is
+ * a valid version 2 store, so opening one upgrades its version number; a build that only
+ * reads version 1 then refuses it instead of misreading frames.
+ */
+const STORE_VERSION = 2
+const READABLE_VERSIONS = [1, 2]
 const LOCK_POLL_MS = 100
 
 function hasLevelCode (err: unknown, code: string): boolean {
@@ -84,7 +96,7 @@ export class IndexDb {
       const index = new IndexDb(db)
       index.repaired = repaired
       const version = await index.meta.get('version') as number | undefined
-      if (version === undefined) await index.meta.put('version', STORE_VERSION)
+      if (version === undefined || (version !== STORE_VERSION && READABLE_VERSIONS.includes(version))) await index.meta.put('version', STORE_VERSION)
       else if (version !== STORE_VERSION) {
         await db.close()
         throw new StoreCorruptError(`store format version ${String(version)} is not supported (this build reads version ${STORE_VERSION})`)

@@ -4,9 +4,10 @@ import { collectGarbage, type GcOptions, type GcReport } from '../gc.js'
 import { ChunkMissingError, PinNotFoundError, StoreClosedError } from '../errors.js'
 import type { AbortOptions, AwaitIterable, ChunkStore } from '../interface.js'
 import { checkPinName, type Pin } from '../pins.js'
-import { preparePayload, type PreparedChunk } from '../prepare.js'
+import { preparePayload, type PreparedChunk, type PreparedFrame } from '../prepare.js'
 import { verifyChunk } from '../verify.js'
 import { keyOf, type WriteGuard, type WriteLease } from './guard.js'
+import type { FrameCache } from './frame-cache.js'
 import type { IndexDb } from './index-db.js'
 import type { PackFiles } from './pack-files.js'
 import { MAX_BLOCK_BYTES } from './pack-format.js'
@@ -28,6 +29,19 @@ export interface StoreParts {
   readonly table: PackTable
   readonly writer: PackWriter
   readonly guard: WriteGuard
+  readonly frames: FrameCache
+}
+
+/** What putFramesMany stored. */
+export interface FramesResult {
+  /** Members indexed (new blocks). */
+  stored: number
+  /** Frame records written (a frame of one member is written as a block record and not counted). */
+  frames: number
+  /** Members written inside a frame but not indexed, because the store already had them (dead bytes). */
+  duplicates: number
+  /** Frames not written at all: the store had every member. */
+  skipped: number
 }
 
 export { keyOf }
@@ -117,6 +131,41 @@ export class LocalStore implements ChunkStore {
     return stored
   }
 
+  /**
+   * Frames of blocks prepared by the caller (prepareFrame, or the ingest workers), under the
+   * same trust contract as putPrepared: the member CIDs were computed from their bytes. One
+   * synchronous pass: a frame whose members the store all holds is not written; otherwise the
+   * frame is written whole and only its new members are indexed (the others are dead bytes,
+   * counted in `duplicates`). The store owns the payloads afterwards.
+   */
+  async putFramesMany (fs: readonly PreparedFrame[], options?: AbortOptions): Promise<FramesResult> {
+    this.#check(options)
+    const { guard, writer } = this.#p
+    const r: FramesResult = { stored: 0, frames: 0, duplicates: 0, skipped: 0 }
+    for (const f of fs) {
+      const keys: Array<string | undefined> = []
+      let fresh = 0
+      for (const m of f.members) {
+        const key = keyOf(m.cid)
+        guard.touch(key)
+        const isNew = locate(this.#p, m.cid, key) === undefined && !keys.includes(key)
+        keys.push(isNew ? key : undefined)
+        if (isNew) fresh++
+      }
+      if (fresh === 0) { r.skipped++; continue }
+      if (f.members.length === 1) { // a lone block: a plain block record (no member table, no frame to decompress on reads)
+        writer.append(keys[0]!, { cid: f.members[0].cid, payload: f.payload, compressed: f.compressed, rawSize: f.members[0].rawSize })
+        r.stored++
+        continue
+      }
+      r.stored += writer.appendFrame(f, keys)
+      r.frames++
+      r.duplicates += f.members.length - fresh
+    }
+    await writer.backpressure()
+    return r
+  }
+
   async #append (p: PreparedChunk): Promise<boolean> {
     this.#check()
     const key = keyOf(p.cid)
@@ -192,8 +241,11 @@ export class LocalStore implements ChunkStore {
     return cid
   }
 
-  /** Chunks, bytes (raw, stored, on disk), pack files and pins. */
-  async stats (): Promise<StoreStats> { this.#check(); return await storeStats(this.#p) }
+  /**
+   * Chunks, bytes (raw, stored, on disk), pack files and pins. With `frames`, also counts the
+   * frame records in use (one pass over the index).
+   */
+  async stats (options: { frames?: boolean } = {}): Promise<StoreStats> { this.#check(); return await storeStats(this.#p, options.frames === true) }
 
   /**
    * Garbage collection (see gc.ts collectGarbage): removes every block not reachable from a

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { STORE_ZSTD_LEVEL } from '../compress.js'
+import { FrameCache } from './frame-cache.js'
 import { WriteGuard } from './guard.js'
 import { IndexDb } from './index-db.js'
 import { LocalStore } from './local.js'
@@ -11,7 +12,7 @@ import { PackWriter, type PackTable } from './writer.js'
 export interface LocalStoreOptions {
   /** A pack is closed and a new one started past this size (default 64 MiB). */
   readonly packSizeBytes?: number
-  /** zstd level for put() (default 1; 0 stores everything uncompressed). */
+  /** zstd level for put() and GC's re-framing (default STORE_ZSTD_LEVEL, 2; 0 stores put() blocks uncompressed). */
   readonly compressionLevel?: number
   /** Wait up to this long for another process to release the store (default 0: fail at once). */
   readonly lockWaitMs?: number
@@ -21,9 +22,10 @@ export const DEFAULT_PACK_SIZE_BYTES = 64 * 1024 * 1024
 
 /*
  * Layout (chosen by bench/store.bench.ts on the 187 MiB Debian sample, 6.8k CDC chunks):
- *   dir/packs/NNNNNN.pack   append-only packs of self-describing records (pack-format.ts),
- *                           rolled at 64 MiB; zstd-1 payloads when that is smaller
- *   dir/index/              LevelDB: CID -> {pack, offset, length, flags, raw size}; pins; meta
+ *   dir/packs/NNNNNN.pack   append-only packs of self-describing records (pack-format.ts):
+ *                           blocks, and frames of several chunks compressed together (the
+ *                           importer's); zstd level 2 payloads when that is smaller; rolled at 64 MiB
+ *   dir/index/              LevelDB: CID -> {pack, offset, length, flags, raw size[, frame slot]}; pins; meta
  * One file per chunk (tmp + rename in 256 fan-out folders) wrote 10-18 MiB/s here, packs
  * 100+ MiB/s on the same chunks, with one inode per 64 MiB instead of one per chunk (a busy
  * cache holds millions) and one fsync per flush instead of one per chunk.
@@ -53,7 +55,7 @@ export async function openLocalStore (dir: string, options: LocalStoreOptions = 
   try {
     const files = new PackFiles(join(dir, 'packs'))
     await files.init()
-    const table: PackTable = { packs: new Map(), counters: { chunks: 0, rawBytes: 0, storedBytes: 0 }, nextPack: 1, activePack: 0, activeSize: 0 }
+    const table: PackTable = { packs: new Map(), counters: { chunks: 0, rawBytes: 0, storedBytes: 0, framedChunks: 0 }, nextPack: 1, activePack: 0, activeSize: 0 }
     const recovery = await recover(files, index, table)
     recovery.indexRepaired = index.repaired
     const limit = options.packSizeBytes ?? DEFAULT_PACK_SIZE_BYTES
@@ -64,7 +66,7 @@ export async function openLocalStore (dir: string, options: LocalStoreOptions = 
       table.activePack = last; table.activeSize = lastState.tail
     } else table.activePack = table.nextPack++
     const writer = new PackWriter(files, index, table, limit)
-    return new LocalStore({ dir, files, index, table, writer, guard: new WriteGuard() }, recovery, options.compressionLevel ?? STORE_ZSTD_LEVEL)
+    return new LocalStore({ dir, files, index, table, writer, guard: new WriteGuard(), frames: new FrameCache() }, recovery, options.compressionLevel ?? STORE_ZSTD_LEVEL)
   } catch (err) {
     await index.close()
     throw err

@@ -1,6 +1,7 @@
 import { CID } from 'multiformats/cid'
 import type { Pin } from '../pins.js'
 import type { StoreParts } from './local.js'
+import { decodeEntry, storedBytesOf } from './pack-format.js'
 
 /** Totals of a store. `storedBytes` counts live records; `packBytes` the pack files on disk. */
 export interface StoreStats {
@@ -10,6 +11,10 @@ export interface StoreStats {
   packFiles: number
   packBytes: number
   pins: number
+  /** Of `chunks`, those stored as members of frame records. */
+  framedChunks: number
+  /** Frame records with at least one member in use (only when asked for: a pass over the index). */
+  frames?: number
 }
 
 /**
@@ -46,10 +51,21 @@ export async function readPin (parts: StoreParts, name: string): Promise<CID | u
 }
 
 /** Counters of the index plus records still in memory, pack files on disk, and pins. */
-export async function storeStats (parts: StoreParts): Promise<StoreStats> {
+export async function storeStats (parts: StoreParts, countFrames = false): Promise<StoreStats> {
   const { files, table, writer, index } = parts
-  const s: StoreStats = { ...table.counters, packFiles: 0, packBytes: 0, pins: 0 }
-  for (const r of writer.pending.values()) { s.chunks++; s.rawBytes += r.entry.rawSize; s.storedBytes += r.head.length + r.entry.length }
+  const s: StoreStats = { ...table.counters, framedChunks: table.counters.framedChunks ?? 0, packFiles: 0, packBytes: 0, pins: 0 }
+  const frames = new Set<string>()
+  for (const r of writer.pending.values()) {
+    s.chunks++; s.rawBytes += r.entry.rawSize; s.storedBytes += storedBytesOf(r.entry, r.key.length)
+    if (r.entry.frame !== undefined) { s.framedChunks++; frames.add(`${r.entry.pack}:${r.entry.offset}`) }
+  }
+  if (countFrames) {
+    for await (const v of index.chunks.values()) {
+      const e = decodeEntry(v)
+      if (e?.frame !== undefined) frames.add(`${e.pack}:${e.offset}`)
+    }
+    s.frames = frames.size
+  }
   for (const n of (await files.list()).packs) { s.packFiles++; s.packBytes += await files.size(n) }
   for await (const _ of index.pins.keys()) s.pins++
   return s

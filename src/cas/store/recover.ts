@@ -1,8 +1,8 @@
 import type { IndexDb, IndexOp, PackState } from './index-db.js'
 import type { PackFiles } from './pack-files.js'
 import { decodeEntry, encodeEntry } from './pack-format.js'
-import { isStop, openPayload, scanPack } from './pack-scan.js'
-import type { PackTable } from './writer.js'
+import { blocksOf, isStop, scanPack } from './pack-scan.js'
+import { countEntry, type PackTable } from './writer.js'
 
 /** What opening the store found and fixed. All zero after a clean close. */
 export interface RecoveryReport {
@@ -84,16 +84,18 @@ async function recoverTail (files: PackFiles, index: IndexDb, table: PackTable, 
   let end = size
   for await (const r of scanPack(files, n, state.tail, size)) {
     if (isStop(r)) { end = r.offset; break }
-    const block = openPayload(r.cidBytes, r.header.flags, r.header.rawSize, r.payload)
-    if (block === undefined) { end = r.offset; break } // garbage after a crash: cut from here
-    const key = Buffer.from(r.cidBytes).toString('latin1')
-    const existing = seen.has(key) ? true : decodeEntry(index.chunks.getSync(r.cidBytes) ?? new Uint8Array()) !== undefined
-    if (existing) { report.duplicates++; continue }
-    seen.add(key)
-    const entry = { pack: n, offset: r.offset, length: r.header.payloadLength, flags: r.header.flags, rawSize: r.header.rawSize }
-    ops.push({ type: 'put', sublevel: 'chunks', key: Uint8Array.from(r.cidBytes), value: encodeEntry(entry) })
-    table.counters.chunks++; table.counters.rawBytes += entry.rawSize; table.counters.storedBytes += r.length
-    report.reindexed++
+    const blocks = blocksOf(n, r)
+    // Garbage after a crash (a frame is whole or not at all): cut from here.
+    if (blocks.some((b) => b.bytes === undefined)) { end = r.offset; break }
+    for (const b of blocks) {
+      const key = Buffer.from(b.cidBytes).toString('latin1')
+      const existing = seen.has(key) ? true : decodeEntry(index.chunks.getSync(b.cidBytes) ?? new Uint8Array()) !== undefined
+      if (existing) { report.duplicates++; continue }
+      seen.add(key)
+      ops.push({ type: 'put', sublevel: 'chunks', key: Uint8Array.from(b.cidBytes), value: encodeEntry(b.entry) })
+      countEntry(table.counters, b.entry, b.cidBytes.length, 1)
+      report.reindexed++
+    }
   }
   if (end < size) { await files.truncate(n, end); report.truncatedBytes += size - end }
   state.tail = end

@@ -1,7 +1,7 @@
-import type { PreparedChunk } from '../prepare.js'
+import type { PreparedChunk, PreparedFrame } from '../prepare.js'
 import type { Counters, IndexDb, IndexOp, PackState } from './index-db.js'
 import type { PackFiles } from './pack-files.js'
-import { encodeEntry, encodeRecordHead, FLAG_ZSTD, MAX_BLOCK_BYTES, type IndexEntry } from './pack-format.js'
+import { encodeEntry, encodeFrameHead, encodeRecordHead, FLAG_ZSTD, MAX_BLOCK_BYTES, storedBytesOf, type IndexEntry } from './pack-format.js'
 
 /** In-memory picture of the packs, shared by writer, recovery, GC and fsck. */
 export interface PackTable {
@@ -14,14 +14,23 @@ export interface PackTable {
   activeSize: number
 }
 
-/** A record appended but not yet in the index: readable from memory until committed. */
+/** A block appended but not yet in the index: readable from memory until committed. */
 export interface PendingRecord {
   /** Binary CID (the index key) and its map key string. */
   readonly key: Uint8Array
   readonly keyText: string
   readonly entry: IndexEntry
+  /** The payload of its record (for a frame member, the whole frame's payload). */
+  readonly payload: Uint8Array
+}
+
+/** A record waiting to be written: header bytes, payload, and the blocks it indexes. */
+interface QueuedRecord {
+  readonly pack: number
+  readonly offset: number
   readonly head: Uint8Array
   readonly payload: Uint8Array
+  readonly blocks: PendingRecord[]
 }
 
 /** Schedule a write of buffered records once this many bytes wait (one writev each). */
@@ -41,7 +50,7 @@ export class PackWriter {
   readonly #index: IndexDb
   readonly #table: PackTable
   readonly #packLimit: number
-  #queue: PendingRecord[] = []
+  #queue: QueuedRecord[] = []
   #queuedBytes = 0
   #chain: Promise<void> = Promise.resolve()
   /** A write-behind commit is queued and has not yet taken the queue. */
@@ -59,20 +68,58 @@ export class PackWriter {
     const cidBytes = p.cid.bytes
     const flags = p.compressed ? FLAG_ZSTD : 0
     const head = encodeRecordHead(cidBytes, flags, p.rawSize, p.payload.length)
-    const length = head.length + p.payload.length
+    const { pack, offset } = this.#place(head.length + p.payload.length)
+    const rec: PendingRecord = { key: cidBytes, keyText: key, entry: { pack, offset, length: p.payload.length, flags, rawSize: p.rawSize, frame: undefined }, payload: p.payload }
+    this.pending.set(key, rec)
+    this.#enqueue({ pack, offset, head, payload: p.payload, blocks: [rec] })
+    return rec
+  }
+
+  /**
+   * Appends a frame record holding every member of `f`, and indexes the members whose map
+   * key is given in `keys` (`undefined` for a member the store already holds: its bytes are
+   * dead weight in the frame). Synchronous, like append. Resolves how many were indexed.
+   */
+  appendFrame (f: PreparedFrame, keys: ReadonlyArray<string | undefined>): number {
+    if (this.#failure !== undefined) throw this.#failure
+    if (f.payload.length > MAX_BLOCK_BYTES) throw new RangeError(`blocks are at most ${MAX_BLOCK_BYTES} bytes`)
+    const flags = f.compressed ? FLAG_ZSTD : 0
+    const members = f.members.map((m) => ({ cidBytes: m.cid.bytes, rawSize: m.rawSize }))
+    const head = encodeFrameHead(members, flags, f.payload.length)
+    const { pack, offset } = this.#place(head.length + f.payload.length)
+    let frameRaw = 0
+    for (const m of members) frameRaw += m.rawSize
+    const blocks: PendingRecord[] = []
+    let at = 0
+    for (let i = 0; i < members.length; i++) {
+      const key = keys[i]
+      if (key !== undefined && !this.pending.has(key)) {
+        const rec: PendingRecord = { key: members[i].cidBytes, keyText: key, entry: { pack, offset, length: f.payload.length, flags, rawSize: members[i].rawSize, frame: { at, rawSize: frameRaw, payloadAt: head.length } }, payload: f.payload }
+        this.pending.set(key, rec)
+        blocks.push(rec)
+      }
+      at += members[i].rawSize
+    }
+    this.#enqueue({ pack, offset, head, payload: f.payload, blocks })
+    return blocks.length
+  }
+
+  /** Where a record of `length` bytes goes (rolls the active pack when it would overflow). */
+  #place (length: number): { pack: number, offset: number } {
     const t = this.#table
     if (t.activeSize > 0 && t.activeSize + length > this.#packLimit) { t.activePack = t.nextPack++; t.activeSize = 0 }
-    const entry: IndexEntry = { pack: t.activePack, offset: t.activeSize, length: p.payload.length, flags, rawSize: p.rawSize }
+    const at = { pack: t.activePack, offset: t.activeSize }
     t.activeSize += length
-    const rec: PendingRecord = { key: cidBytes, keyText: key, entry, head, payload: p.payload }
-    this.pending.set(key, rec)
-    this.#queue.push(rec)
-    this.#queuedBytes += length
+    return at
+  }
+
+  #enqueue (r: QueuedRecord): void {
+    this.#queue.push(r)
+    this.#queuedBytes += r.head.length + r.payload.length
     if (this.#queuedBytes >= WRITE_BEHIND_BYTES && !this.#scheduled) {
       this.#scheduled = true
       this.commit(false).catch(() => {}) // a failure is kept in #failure and rethrown to the next caller
     }
-    return rec
   }
 
   /** Resolves when the buffered bytes are below the bound (call after append). */
@@ -118,36 +165,48 @@ export class PackWriter {
       if (durable) await this.#files.sync()
       const ops: IndexOp[] = []
       const t = this.#table
+      const touched = new Set<number>()
       for (const r of batch) {
-        ops.push({ type: 'put', sublevel: 'chunks', key: r.key, value: encodeEntry(r.entry) })
-        const end = r.entry.offset + r.head.length + r.entry.length
-        const state = t.packs.get(r.entry.pack) ?? { tail: 0 }
+        const end = r.offset + r.head.length + r.payload.length
+        const state = t.packs.get(r.pack) ?? { tail: 0 }
         if (end > state.tail) state.tail = end
-        t.packs.set(r.entry.pack, state)
-        t.counters.chunks++; t.counters.rawBytes += r.entry.rawSize; t.counters.storedBytes += r.head.length + r.entry.length
+        t.packs.set(r.pack, state)
+        touched.add(r.pack)
+        for (const b of r.blocks) {
+          ops.push({ type: 'put', sublevel: 'chunks', key: b.key, value: encodeEntry(b.entry) })
+          countEntry(t.counters, b.entry, b.key.length, 1)
+        }
       }
-      for (const n of new Set(batch.map((r) => r.entry.pack))) ops.push({ type: 'put', sublevel: 'meta', key: `pack/${n}`, value: t.packs.get(n) })
+      for (const n of touched) ops.push({ type: 'put', sublevel: 'meta', key: `pack/${n}`, value: t.packs.get(n) })
       if (batch.length > 0 || durable) ops.push({ type: 'put', sublevel: 'meta', key: 'counters', value: t.counters })
       await this.#index.batch(ops, durable)
-      for (const r of batch) if (this.pending.get(r.keyText) === r) this.pending.delete(r.keyText)
+      for (const r of batch) for (const b of r.blocks) if (this.pending.get(b.keyText) === b) this.pending.delete(b.keyText)
     } catch (err) {
       this.#failure = err // a half-written batch must not be followed by more appends
       throw err
     }
   }
 
-  async #writeRecords (batch: PendingRecord[]): Promise<void> {
+  async #writeRecords (batch: QueuedRecord[]): Promise<void> {
     let i = 0
     while (i < batch.length) {
       const first = batch[i]
       const buffers: Uint8Array[] = []
-      let end = first.entry.offset
-      while (i < batch.length && batch[i].entry.pack === first.entry.pack && batch[i].entry.offset === end) {
+      let end = first.offset
+      while (i < batch.length && batch[i].pack === first.pack && batch[i].offset === end) {
         buffers.push(batch[i].head, batch[i].payload)
-        end += batch[i].head.length + batch[i].entry.length
+        end += batch[i].head.length + batch[i].payload.length
         i++
       }
-      await this.#files.write(first.entry.pack, first.entry.offset, buffers)
+      await this.#files.write(first.pack, first.offset, buffers)
     }
   }
+}
+
+/** Adds (`sign` 1) or removes (-1) an index entry of a block with a `cidLength`-byte CID from `c`. */
+export function countEntry (c: Counters, e: IndexEntry, cidLength: number, sign: 1 | -1): void {
+  c.chunks += sign
+  c.rawBytes += sign * e.rawSize
+  c.storedBytes += sign * storedBytesOf(e, cidLength)
+  if (e.frame !== undefined) c.framedChunks = (c.framedChunks ?? 0) + sign
 }

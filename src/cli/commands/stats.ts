@@ -10,12 +10,13 @@ const stats: Command = {
   usage: '',
   help: [
     'Counts the blocks (file chunks and tree nodes) in the store, their size as stored and',
-    'uncompressed, the pack files on disk (including garbage not yet collected) and the pins.'
+    'uncompressed, the frames (records of several chunks compressed together), the pack files',
+    'on disk (including garbage not yet collected) and the pins.'
   ].join('\n'),
   maxArgs: 0,
   async run (ctx): Promise<StatsResult> {
     await using store = await openCliStore(ctx)
-    const s = await store.stats()
+    const s = await store.stats({ frames: true })
     return { store: store.dir, ...s, compressionRatio: s.storedBytes === 0 ? 1 : Number((s.rawBytes / s.storedBytes).toFixed(3)) }
   },
   human (r: StatsResult): string {
@@ -24,6 +25,7 @@ const stats: Command = {
       `chunks      ${r.chunks}`,
       `raw         ${formatBytes(r.rawBytes)}`,
       `stored      ${formatBytes(r.storedBytes)} (${r.compressionRatio}x)`,
+      `frames      ${r.frames ?? 0} (holding ${r.framedChunks} of the chunks, compressed together)`,
       `pack files  ${r.packFiles} (${formatBytes(r.packBytes)} on disk${r.packBytes > r.storedBytes ? `, ${formatBytes(r.packBytes - r.storedBytes)} reclaimable: xeno gc --repack-all` : ''})`,
       `pins        ${r.pins}`
     ].join('\n')

@@ -1,21 +1,30 @@
 import type { CID } from 'multiformats/cid'
-import { preparePayload, type PreparedChunk } from '../../cas/prepare.js'
+import { prepareFrame, preparePayload, type PreparedChunk } from '../../cas/prepare.js'
 import type { IngestSink } from './pool.js'
 
 /** A sink whose batched put is the fast path (LocalStore: one index read per batch). */
 export type BatchTarget = IngestSink & { putPreparedMany: (ps: readonly PreparedChunk[]) => unknown }
 
 /**
+ * Raw size of a frame of tree nodes: small, because a directory read (ls, NFS LOOKUP) then
+ * decompresses the whole frame; one zstd call per frame instead of per node, and names repeat
+ * across neighbouring directories (t1: 1,086 nodes, 677 kB, stored in 493 kB one by one).
+ */
+const NODE_FRAME_RAW_BYTES = 32 * 1024
+
+/**
  * Collects the tree nodes an import writes (`put`, from the writers on this thread) and
- * stores them `maxBlocks` at a time through `putPreparedMany`: a per-block index lookup costs
- * more than encoding the node. Nodes are not readable from the target until flushed, which
- * suits an import (it reads nothing back). The CIDs come from the codec, so they are trusted.
- * Call `flush()` before using the root.
+ * stores them `maxBlocks` at a time: in frames of neighbouring nodes when the target takes
+ * frames (putFramesMany; nodes it already holds are left out first), else through
+ * `putPreparedMany`. A per-block index lookup costs more than encoding the node. Nodes are
+ * not readable from the target until flushed, which suits an import (it reads nothing back).
+ * The CIDs come from the codec, so they are trusted. Call `flush()` before using the root.
  */
 export class BatchingSink implements IngestSink {
   readonly #target: BatchTarget
   readonly #max: number
-  #pending: PreparedChunk[] = []
+  #pending: Array<{ cid: CID, bytes: Uint8Array }> = []
+  #keys = new Set<string>()
 
   constructor (target: BatchTarget, maxBlocks = 256) {
     this.#target = target
@@ -26,7 +35,10 @@ export class BatchingSink implements IngestSink {
   get putPreparedMany (): IngestSink['putPreparedMany'] { return this.#target.putPreparedMany.bind(this.#target) }
 
   async put (cid: CID, bytes: Uint8Array): Promise<void> {
-    this.#pending.push(preparePayload(cid, bytes))
+    const key = Buffer.from(cid.bytes).toString('latin1')
+    if (this.#keys.has(key)) return // the same node twice in a batch (e.g. equal empty directories)
+    this.#keys.add(key)
+    this.#pending.push({ cid, bytes })
     if (this.#pending.length >= this.#max) await this.flush()
   }
 
@@ -34,7 +46,25 @@ export class BatchingSink implements IngestSink {
   async flush (): Promise<void> {
     const batch = this.#pending
     this.#pending = []
-    if (batch.length > 0) await this.#target.putPreparedMany(batch)
+    this.#keys = new Set()
+    if (batch.length === 0) return
+    const t = this.#target
+    if (t.putFramesMany === undefined || t.missing === undefined) {
+      await t.putPreparedMany(batch.map((b) => preparePayload(b.cid, b.bytes)))
+      return
+    }
+    const lacking = new Set<string>()
+    for await (const cid of t.missing(batch.map((b) => b.cid))) lacking.add(Buffer.from(cid.bytes).toString('latin1'))
+    const frames = []
+    let group: Array<{ cid: CID, bytes: Uint8Array }> = []
+    let raw = 0
+    for (const b of batch) {
+      if (!lacking.has(Buffer.from(b.cid.bytes).toString('latin1'))) continue
+      if (group.length > 0 && raw + b.bytes.length > NODE_FRAME_RAW_BYTES) { frames.push(prepareFrame(group)); group = []; raw = 0 }
+      group.push(b); raw += b.bytes.length
+    }
+    if (group.length > 0) frames.push(prepareFrame(group))
+    await t.putFramesMany(frames)
   }
 }
 

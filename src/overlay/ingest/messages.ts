@@ -1,33 +1,43 @@
 import { CID } from 'multiformats/cid'
-import type { PreparedChunk } from '../../cas/prepare.js'
-import { CHUNK, CHUNK_FIELDS, CHUNK_PRESENT, type ProbeMessage, type ResultMessage } from './protocol.js'
-
-/** A chunk of a result message: what to store (unless `present`) and which file it belongs to. */
-export interface ResultChunk { readonly file: number, readonly prepared: PreparedChunk, readonly present: boolean }
+import type { PreparedFrame } from '../../cas/prepare.js'
+import { CHUNK, CHUNK_FIELDS, CHUNK_PRESENT, RECORD, RECORD_FIELDS, type ProbeMessage, type ResultMessage } from './protocol.js'
 
 /**
- * The chunks of a worker's result message, in order. Payloads are views into the message
- * buffer (the store keeps them); CIDs are copies, so they do not pin that buffer.
+ * A chunk of a result message, in file order: stored by one of `records` of the message
+ * ('stored'), already in the store ('present', a probe answer), or put in a record by
+ * another message of this import ('seen').
  */
-export function decodeResult (msg: ResultMessage): ResultChunk[] {
-  const { meta, buffer } = msg
+export interface ResultChunk { readonly file: number, readonly cid: CID, readonly rawSize: number, readonly state: 'stored' | 'present' | 'seen' }
+
+/**
+ * The chunks of a worker's result message, in order, and the records that store its new
+ * ones (a record of one member is one chunk's own payload). Payloads are views into the
+ * message buffer (the store keeps them); CIDs are copies, so they do not pin that buffer.
+ */
+export function decodeResult (msg: ResultMessage): { chunks: ResultChunk[], records: PreparedFrame[] } {
+  const { meta, buffer, cids } = msg
   const n = meta.length / CHUNK_FIELDS
-  const out: ResultChunk[] = new Array(n)
+  const chunks: ResultChunk[] = new Array(n)
+  const nr = msg.records.length / RECORD_FIELDS
+  const members: Array<Array<{ cid: CID, rawSize: number }>> = []
+  for (let r = 0; r < nr; r++) members.push([])
   for (let i = 0; i < n; i++) {
     const m = i * CHUNK_FIELDS
-    const flag = meta[m + CHUNK.COMPRESSED]
-    out[i] = {
-      file: meta[m + CHUNK.FILE],
-      present: flag === CHUNK_PRESENT,
-      prepared: {
-        cid: CID.decode(new Uint8Array(buffer, meta[m + CHUNK.CID_OFFSET], meta[m + CHUNK.CID_LENGTH]).slice()),
-        payload: new Uint8Array(buffer, meta[m + CHUNK.OFFSET], meta[m + CHUNK.LENGTH]),
-        compressed: flag === 1,
-        rawSize: meta[m + CHUNK.RAW_SIZE]
-      }
-    }
+    const rec = meta[m + CHUNK.RECORD]
+    const offset = meta[m + CHUNK.CID_OFFSET]
+    const cid = CID.decode(cids.slice(offset, offset + meta[m + CHUNK.CID_LENGTH]))
+    const rawSize = meta[m + CHUNK.RAW_SIZE]
+    chunks[i] = { file: meta[m + CHUNK.FILE], cid, rawSize, state: rec >= 0 ? 'stored' : rec === CHUNK_PRESENT ? 'present' : 'seen' }
+    if (rec >= 0) members[rec].push({ cid, rawSize })
   }
-  return out
+  const records: PreparedFrame[] = new Array(nr)
+  for (let r = 0; r < nr; r++) {
+    const f = r * RECORD_FIELDS
+    const payload = new Uint8Array(buffer, msg.records[f + RECORD.OFFSET], msg.records[f + RECORD.LENGTH])
+    if (members[r].length !== msg.records[f + RECORD.MEMBERS]) throw new RangeError('malformed ingest result: member count')
+    records[r] = { members: members[r], payload, compressed: msg.records[f + RECORD.COMPRESSED] === 1 }
+  }
+  return { chunks, records }
 }
 
 /**

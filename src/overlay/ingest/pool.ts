@@ -1,11 +1,12 @@
 import { Worker } from 'node:worker_threads'
 import type { CID } from 'multiformats/cid'
 import { STORE_ZSTD_LEVEL } from '../../cas/compress.js'
-import type { PreparedChunk } from '../../cas/prepare.js'
+import { STORE_FRAME_RAW_BYTES, type PreparedChunk, type PreparedFrame } from '../../cas/prepare.js'
 import { ImportError } from '../errors.js'
 import { FileIndexBuilder, type BlockSink, type FileContent } from '../file-write.js'
 import type { FilePart } from '../interface.js'
 import { answerProbe, decodeResult } from './messages.js'
+import { adoptPrestarted, WORKER_URL } from './prestart.js'
 import { MAX_PROBE_CHUNKS, type CutsMessage, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
 
 /** A block sink that can also take chunks already hashed and compressed (LocalStore). */
@@ -13,7 +14,9 @@ export interface IngestSink extends BlockSink {
   putPrepared?: (p: PreparedChunk) => unknown
   /** Many at once (one index read): preferred when present. */
   putPreparedMany?: (ps: readonly PreparedChunk[]) => unknown
-  /** For probe mode: the CIDs the sink lacks. */
+  /** Frames of several chunks (LocalStore): when present, workers gather new chunks into frames. */
+  putFramesMany?: (fs: readonly PreparedFrame[]) => Promise<{ duplicates: number }>
+  /** For probe mode (and the final check of deduplicated chunks): the CIDs the sink lacks. */
   missing?: (cids: CID[]) => AsyncIterable<CID>
 }
 
@@ -32,14 +35,26 @@ export interface IngestPoolOptions {
    * batch otherwise.
    */
   readonly probe?: boolean
+  /**
+   * Where files' index nodes go (default: the sink). An import passes its BatchingSink, so
+   * these nodes are stored in batches with the directory nodes instead of one put (and one
+   * hash check) each.
+   */
+  readonly nodeSink?: BlockSink
 }
 
-export interface IngestCounters { files: number, bytes: number, chunks: number }
+/**
+ * Counts of a pool. `duplicateChunks`: chunks written inside a frame that the store already
+ * held (dead bytes; they occur when the dedup table is full or two imports race).
+ */
+export interface IngestCounters { files: number, bytes: number, chunks: number, frames: number, duplicateChunks: number }
 
 const BATCH_FILES = 64
 const BATCH_BYTES = 4 * 1024 * 1024
-const BATCHES_IN_FLIGHT = 2
+const BATCHES_IN_FLIGHT = 4
 const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024
+/** Slots of the workers' shared dedup table (8 bytes each): dedups up to 3/4 of this many chunks (~200k, 12 GiB at 64 KiB). */
+const SEEN_SLOTS = 1 << 18
 
 /** Where a job's chunks go in order: a file's index, or (range jobs) a plain list. */
 interface PartSink { add: (cid: CID, size: number) => Promise<void> | void, finish: () => Promise<unknown> | unknown }
@@ -51,7 +66,7 @@ class PartList implements PartSink {
 interface Pending { job: FileJob, size: number, builder: PartSink, resolve: (v: any) => void, reject: (e: unknown) => void, cuts?: Uint32Array }
 
 /** Files at least this large are cut by one worker, then hashed and compressed by all. */
-const BIG_FILE_BYTES = 64 * 1024 * 1024
+const BIG_FILE_BYTES = 8 * 1024 * 1024
 /** Content per range job of a large file. */
 const RANGE_BYTES = 16 * 1024 * 1024
 interface Slot { worker: Worker, credit: Int32Array, batches: number[], answer: Int32Array, flags: Uint8Array }
@@ -63,8 +78,9 @@ interface Slot { worker: Worker, credit: Int32Array, batches: number[], answer: 
  * posted and not yet stored) and by the batch limits. Close it with `close()`.
  */
 export class IngestPool {
-  readonly counters: IngestCounters = { files: 0, bytes: 0, chunks: 0 }
+  readonly counters: IngestCounters = { files: 0, bytes: 0, chunks: 0, frames: 0, duplicateChunks: 0 }
   readonly #sink: IngestSink
+  readonly #nodeSink: BlockSink
   readonly #slots: Slot[] = []
   readonly #queue: Pending[] = []
   readonly #files = new Map<number, Pending>()
@@ -78,20 +94,25 @@ export class IngestPool {
   #nextId = 1
   #chain: Promise<void> = Promise.resolve()
   #failure: unknown
+  /** Chunks a worker did not store because the import had already recorded them (checked by checkSeen). */
+  #seen: CID[] = []
 
   constructor (sink: IngestSink, options: IngestPoolOptions = {}) {
     this.#sink = sink
+    this.#nodeSink = options.nodeSink ?? sink
     this.#prepared = typeof sink.putPrepared === 'function'
     this.#onBytes = options.onBytes
     this.#bigFileBytes = options.bigFileBytes ?? BIG_FILE_BYTES
     this.#rangeBytes = Math.min(RANGE_BYTES, Math.max(1 << 20, this.#bigFileBytes / 4))
     const level = this.#prepared ? (options.level ?? STORE_ZSTD_LEVEL) : 0
     const probe = options.probe === true && typeof sink.missing === 'function'
+    const frameBytes = typeof sink.putFramesMany === 'function' ? STORE_FRAME_RAW_BYTES : 0
+    const seen = new SharedArrayBuffer((SEEN_SLOTS + 1) * 8)
     for (let i = 0; i < (options.workers ?? 2); i++) {
       const credit = new SharedArrayBuffer(4)
       const answer = new SharedArrayBuffer(8 + MAX_PROBE_CHUNKS)
-      const init: WorkerInit = { credit, level, maxInFlightBytes: MAX_IN_FLIGHT_BYTES, probe, answer }
-      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init })
+      const init: WorkerInit = { credit, level, maxInFlightBytes: MAX_IN_FLIGHT_BYTES, probe, answer, frameBytes, seen }
+      const worker = adoptPrestarted(init) ?? new Worker(WORKER_URL, { workerData: init })
       const slot: Slot = { worker, credit: new Int32Array(credit), batches: [], answer: new Int32Array(answer, 0, 2), flags: new Uint8Array(answer, 8) }
       worker.on('message', (msg: ResultMessage | ProbeMessage | CutsMessage) => {
         if (msg.type === 'probe') { void this.#answer(slot, msg); return }
@@ -125,7 +146,7 @@ export class IngestPool {
    */
   submit (path: string, size: number): Promise<FileContent> {
     if (size >= this.#bigFileBytes && this.#slots.length > 1) return this.#submitBig(path)
-    return this.#enqueue({ id: this.#nextId++, path }, size, new FileIndexBuilder(this.#sink))
+    return this.#enqueue({ id: this.#nextId++, path }, size, new FileIndexBuilder(this.#nodeSink))
   }
 
   /**
@@ -134,7 +155,10 @@ export class IngestPool {
    * order. One file then uses every core.
    */
   async #submitBig (path: string): Promise<FileContent> {
-    const lengths = await this.#enqueue({ id: this.#nextId++, path, cutsOnly: true }, 0, new PartList()) as unknown as Uint32Array
+    // The cut pass goes first in the queue: it is serial, and run early the other workers
+    // still have small files to do meanwhile (at its turn in walk order, near the end of a
+    // tree, they would sit idle waiting for its ranges).
+    const lengths = await this.#enqueue({ id: this.#nextId++, path, cutsOnly: true }, 0, new PartList(), true) as unknown as Uint32Array
     const ranges: Array<Promise<FilePart[]>> = []
     let offset = 0
     for (let i = 0; i < lengths.length;) {
@@ -147,7 +171,7 @@ export class IngestPool {
       offset += bytes
       i = j
     }
-    const builder = new FileIndexBuilder(this.#sink)
+    const builder = new FileIndexBuilder(this.#nodeSink)
     for (const range of ranges) for (const part of await range) await builder.add(part.cid, part.size)
     if (builder.size !== offset) throw new ImportError(`${path} changed while being read`)
     this.counters.files++
@@ -161,18 +185,18 @@ export class IngestPool {
   submitData (data: Uint8Array): Promise<FileContent> {
     if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) throw new RangeError('submitData needs a Uint8Array that owns its buffer')
     this.#dataBytes += data.byteLength
-    return this.#enqueue({ id: this.#nextId++, data: data.buffer as ArrayBuffer }, data.byteLength, new FileIndexBuilder(this.#sink))
+    return this.#enqueue({ id: this.#nextId++, data: data.buffer as ArrayBuffer }, data.byteLength, new FileIndexBuilder(this.#nodeSink))
   }
 
   /** Bytes of submitData content not yet finished. */
   get pendingDataBytes (): number { return this.#dataBytes }
 
-  #enqueue (job: FileJob, size: number, builder: PartSink): Promise<FileContent> {
+  #enqueue (job: FileJob, size: number, builder: PartSink, first = false): Promise<FileContent> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
     return new Promise((resolve, reject) => {
       const p: Pending = { job, size, builder, resolve, reject }
       this.#files.set(job.id, p)
-      this.#queue.push(p)
+      if (first) this.#queue.unshift(p); else this.#queue.push(p)
       this.#dispatch()
     })
   }
@@ -205,19 +229,26 @@ export class IngestPool {
 
   async #consume (slot: Slot, msg: ResultMessage): Promise<void> {
     try {
-      const chunks = decodeResult(msg)
+      const { chunks, records } = decodeResult(msg)
       const sink = this.#sink
-      const fresh = chunks.filter((c) => !c.present).map((c) => c.prepared)
-      if (sink.putPreparedMany !== undefined) await sink.putPreparedMany(fresh)
-      else for (const p of fresh) await (this.#prepared ? sink.putPrepared!(p) : sink.put(p.cid, p.payload))
+      if (sink.putFramesMany !== undefined) {
+        const r = await sink.putFramesMany(records)
+        this.counters.duplicateChunks += r.duplicates
+      } else {
+        // Workers make one-member records for such sinks (WorkerInit.frameBytes 0).
+        const fresh: PreparedChunk[] = records.map((f) => ({ cid: f.members[0].cid, payload: f.payload, compressed: f.compressed, rawSize: f.members[0].rawSize }))
+        if (sink.putPreparedMany !== undefined) await sink.putPreparedMany(fresh)
+        else for (const p of fresh) await (this.#prepared ? sink.putPrepared!(p) : sink.put(p.cid, p.payload))
+      }
+      this.counters.frames += records.length
       for (const c of chunks) {
+        if (c.state === 'seen') this.#seen.push(c.cid)
         const p = this.#files.get(c.file)
         if (p === undefined) continue
-        const rawSize = c.prepared.rawSize
-        await p.builder.add(c.prepared.cid, rawSize)
+        await p.builder.add(c.cid, c.rawSize)
         this.counters.chunks++
-        this.counters.bytes += rawSize
-        this.#onBytes?.(rawSize)
+        this.counters.bytes += c.rawSize
+        this.#onBytes?.(c.rawSize)
       }
       for (const d of msg.done) await this.#finishFile(d.file, d.error)
     } catch (err) {
@@ -226,6 +257,18 @@ export class IngestPool {
       Atomics.sub(slot.credit, 0, msg.bytes)
       Atomics.notify(slot.credit, 0)
     }
+  }
+
+  /**
+   * Call once every submitted file has finished: rejects ImportError when the sink lacks a
+   * chunk that a worker left out because this import had already recorded it (only a
+   * collision of the dedup table's 64-bit keys could cause that). Needs `sink.missing`.
+   */
+  async checkSeen (): Promise<void> {
+    const seen = this.#seen
+    this.#seen = []
+    if (seen.length === 0 || this.#sink.missing === undefined) return
+    for await (const cid of this.#sink.missing(seen)) throw new ImportError(`chunk ${cid} was deduplicated but never stored (dedup table collision); import again`)
   }
 
   async #finishFile (id: number, error?: { code?: string, message: string }): Promise<void> {

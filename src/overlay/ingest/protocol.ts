@@ -27,22 +27,35 @@ export interface JobsMessage { readonly type: 'jobs', readonly jobs: FileJob[] }
 
 /**
  * Per-chunk fields in ResultMessage.meta, CHUNK_FIELDS numbers per chunk: the file id, where
- * its payload and its CID bytes are in the buffer, whether the payload is zstd, and the
- * chunk's own size. A flat Float64Array clones as one buffer, where an object per chunk
- * would clone thousands of small arrays.
+ * its CID bytes are in `cids`, the chunk's own size, and the record (index into `records`)
+ * that stores it, or CHUNK_PRESENT / CHUNK_SEEN when nothing of this message stores it. A flat
+ * Float64Array clones as one buffer, where an object per chunk would clone thousands of
+ * small arrays.
  */
-export const CHUNK = { FILE: 0, OFFSET: 1, LENGTH: 2, COMPRESSED: 3, RAW_SIZE: 4, CID_OFFSET: 5, CID_LENGTH: 6 } as const
-export const CHUNK_FIELDS = 7
+export const CHUNK = { FILE: 0, CID_OFFSET: 1, CID_LENGTH: 2, RAW_SIZE: 3, RECORD: 4 } as const
+export const CHUNK_FIELDS = 5
+
+/**
+ * Per-record fields in ResultMessage.records, RECORD_FIELDS numbers per record: where its
+ * payload is in `buffer`, whether it is zstd, and how many members it has. The members are
+ * the chunks whose RECORD field names it, in chunk order; their bytes are concatenated in
+ * that order (a frame, store/pack-format.ts), or it is one chunk's own payload.
+ */
+export const RECORD = { OFFSET: 0, LENGTH: 1, COMPRESSED: 2, MEMBERS: 3 } as const
+export const RECORD_FIELDS = 4
 
 /** A file that ended in this message (all its chunks are in this or earlier messages). */
 export interface FileDone { readonly file: number, readonly error?: { code?: string, message: string } }
 
-/** worker -> main: chunks (payloads and CIDs packed in `buffer`), then the files that completed. */
+/** worker -> main: records (payloads packed in `buffer`), chunks (CIDs packed in `cids`), then the files that completed. */
 export interface ResultMessage {
   readonly type: 'result'
   readonly buffer: ArrayBuffer
+  readonly cids: Uint8Array
   /** CHUNK_FIELDS numbers per chunk, in file order. */
   readonly meta: Float64Array
+  /** RECORD_FIELDS numbers per record. */
+  readonly records: Float64Array
   readonly done: FileDone[]
   /** Payload bytes in this message, to return as credit once stored. */
   readonly bytes: number
@@ -57,8 +70,14 @@ export interface ProbeMessage { readonly type: 'probe', readonly seq: number, re
 
 /** Chunks one probe may ask about. */
 export const MAX_PROBE_CHUNKS = 4096
-/** CHUNK.COMPRESSED value of a chunk the store already holds: no payload follows. */
-export const CHUNK_PRESENT = 2
+/** CHUNK.RECORD of a chunk the store already holds (probe answer). */
+export const CHUNK_PRESENT = -1
+/**
+ * CHUNK.RECORD of a chunk this import already put in a record (on this worker or another:
+ * the shared `seen` table), so it is stored once. The pool checks at the end that the store
+ * holds every such chunk.
+ */
+export const CHUNK_SEEN = -2
 
 /** Worker start-up data. `credit` is an Int32Array over a SharedArrayBuffer: [bytes in flight]. */
 export interface WorkerInit {
@@ -69,6 +88,13 @@ export interface WorkerInit {
   readonly credit: SharedArrayBuffer
   /** zstd level for payloads (0: store raw, for sinks without putPrepared). */
   readonly level: number
+  /** Largest raw size of a frame of consecutive new chunks; 0: one record per chunk (sinks without putFramesMany). */
+  readonly frameBytes: number
+  /**
+   * Chunks already put in a record by any worker of this import: an open-addressed set of
+   * 64-bit digest prefixes (BigInt64Array over the SharedArrayBuffer, 0 = empty slot).
+   */
+  readonly seen: SharedArrayBuffer
   /** The worker waits while more than this many payload bytes are posted and not yet stored. */
   readonly maxInFlightBytes: number
 }
