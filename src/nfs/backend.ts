@@ -114,7 +114,8 @@ export interface Filesystem {
   rename (fromDir: NodeId, fromName: string, toDir: NodeId, toName: string): Promise<void>
   link (id: NodeId, dir: NodeId, name: string): Promise<void>
   /**
-   * Entries of `dir` after `cookie` (0: from the start), without '.' and '..', at most
+   * Entries of `dir` after `cookie` (0: from the start), without '.' and '..' (READDIR and
+   * READDIRPLUS add those, nfs3/dot-entries.ts), at most
    * `maxEntries`. Cookies stay valid while the directory changes (an entry added or removed
    * behind the cursor is simply seen or not).
    */

@@ -94,27 +94,34 @@ export class NfsClient {
     return { status, eof, data: Uint8Array.from(r.opaque()) }
   }
 
-  /** All names of a directory through READDIR pages of `count` bytes. */
-  async readdirAll (dir: Uint8Array, count = 4096, plus = false): Promise<{ status: number, names: string[], pages: number }> {
-    let cookie = 0n
+  /**
+   * All names of a directory through READDIR pages of `count` bytes: `names` without '.' and
+   * '..', `entries` every entry as listed (name, fileid, handle of READDIRPLUS).
+   */
+  async readdirAll (dir: Uint8Array, count = 4096, plus = false, from = 0n): Promise<{ status: number, names: string[], entries: Array<{ name: string, id: bigint, cookie: bigint, fh?: Uint8Array }>, pages: number }> {
+    let cookie = from
     let verf = new Uint8Array(8)
     const names: string[] = []
+    const entries: Array<{ name: string, id: bigint, cookie: bigint, fh?: Uint8Array }> = []
     for (let pages = 1; ; pages++) {
       const res = await this.call(plus ? NFSPROC3.READDIRPLUS : NFSPROC3.READDIR, (w) => {
         w.opaque(dir).uint64(cookie).opaqueFixed(verf).uint32(count)
         if (plus) w.uint32(count * 4)
       })
-      if (res.status !== 0) return { status: res.status, names, pages }
+      if (res.status !== 0) return { status: res.status, names, entries, pages }
       const r = res.r
       postOp(r)
       verf = Uint8Array.from(r.opaqueFixed(8))
       while (r.bool()) {
-        r.uint64()
-        names.push(r.string())
+        const id = r.uint64()
+        const name = r.string()
         cookie = r.uint64()
-        if (plus) { postOp(r); if (r.bool()) r.opaque(64) }
+        let fh: Uint8Array | undefined
+        if (plus) { postOp(r); if (r.bool()) fh = Uint8Array.from(r.opaque(64)) }
+        entries.push({ name, id, cookie, fh })
+        if (name !== '.' && name !== '..') names.push(name)
       }
-      if (r.bool()) return { status: 0, names, pages }
+      if (r.bool()) return { status: 0, names, entries, pages }
     }
   }
 

@@ -147,6 +147,35 @@ Nfs('READDIR and READDIRPLUS page through 300 entries, each name exactly once', 
   assert.is((await c.readdirAll(file)).status, nfsstat3.NFS3ERR_NOTDIR)
 })
 
+Nfs('READDIR and READDIRPLUS list "." and ".." first (the directory and its parent; the root is its own parent), once, also when a page ends between them', async ({ c, root }) => {
+  const rootId = (await c.getattr(root)).attrs!.fileid
+  const d = NfsClient.created(await c.call(NFSPROC3.MKDIR, (w) => { w.opaque(root).string('sub'); sattr(w, { mode: 0o755 }) }))
+  assert.is(d.status, 0)
+  assert.is((await c.create(d.fh!, 'inner')).status, 0)
+  const subId = d.attrs!.fileid
+  for (const plus of [false, true]) {
+    const top = await c.readdirAll(root, 4096, plus)
+    assert.equal(top.entries.slice(0, 2).map((e) => [e.name, e.id]), [['.', rootId], ['..', rootId]])
+    assert.equal(top.entries.filter((e) => e.name === '.' || e.name === '..').length, 2)
+    const sub = await c.readdirAll(d.fh!, 4096, plus)
+    assert.equal(sub.entries.map((e) => [e.name, e.id]).slice(0, 2), [['.', subId], ['..', rootId]])
+    assert.equal(sub.names, ['inner'])
+    if (plus) {
+      assert.equal([...sub.entries[0]!.fh!], [...d.fh!])
+      assert.equal([...sub.entries[1]!.fh!], [...root])
+    }
+    // Resuming at each dot's cookie goes on with what follows it.
+    const afterDot = await c.readdirAll(d.fh!, 4096, plus, sub.entries[0]!.cookie)
+    assert.equal(afterDot.entries.map((e) => e.name), ['..', 'inner'])
+    const afterDotDot = await c.readdirAll(d.fh!, 4096, plus, sub.entries[1]!.cookie)
+    assert.equal(afterDotDot.entries.map((e) => e.name), ['inner'])
+  }
+  // Pages of one entry each (READDIR of 140 bytes: 108 around the entries, room for one entry3).
+  const small = await c.readdirAll(d.fh!, 140)
+  assert.equal(small.entries.map((e) => e.name), ['.', '..', 'inner'])
+  assert.ok(small.pages >= 3)
+})
+
 Nfs('a repeated READDIRPLUS (answered from the listing cache) sees every create, rename, chmod and remove made since', async ({ c, root }) => {
   const names = async (): Promise<string[]> => (await c.readdirAll(root, 4096, true)).names.sort()
   const modeOf = async (name: string): Promise<number> => (await c.lookup(root, name)).attrs!.mode

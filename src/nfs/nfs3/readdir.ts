@@ -7,6 +7,7 @@ import { readFh, writePostOpAttr } from './attrs.js'
 import { respond, tryGetattr, type Nfs3State, type Target } from './context.js'
 import { NFS3_COOKIEVERFSIZE, nfsstat3 } from './consts.js'
 import { MAX_DIR_REPLY_1MIB } from './limits.js'
+import { dotEntries } from './dot-entries.js'
 
 /**
  * Bytes of READDIR3resok and READDIRPLUS3resok around the entries: status, post_op_attr,
@@ -65,8 +66,9 @@ export function readdir (s: Nfs3State): Procedure {
     return await respond(async () => {
       t = s.resolve(fh, ctx)
       const { dirAttrs, budget } = await openListing(s, t, ctx, count)
-      const res = await t.exp.fs.readdir(t.id, cookie, Math.max(1, Math.floor(budget / 28)))
-      const fit = fitEntries(res.entries, res.eof, budget, (e) => entry3Size(e.name))
+      const { dots, from } = await dotEntries(t, cookie, dirAttrs)
+      const res = await t.exp.fs.readdir(t.id, from, Math.max(1, Math.floor(budget / 28) - dots.length))
+      const fit = fitEntries(dots.length === 0 ? res.entries : [...dots, ...res.entries], res.eof, budget, (e) => entry3Size(e.name))
       const fsid = t.exp.fsid
       return (out) => {
         writePostOpAttr(out, dirAttrs, fsid)

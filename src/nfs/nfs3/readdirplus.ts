@@ -7,6 +7,7 @@ import { HANDLE_BYTES } from '../handles.js'
 import { MAX_DIR_REPLY_1MIB } from './limits.js'
 import { XdrWriter } from '../xdr.js'
 import { entry3Size, fitEntries, openListing, verifierBytes } from './readdir.js'
+import { dotEntries } from './dot-entries.js'
 
 /** post_op_attr (4 + 84) and post_op_fh3 (4 + 4 + handle) added to each entry. */
 const PLUS_EXTRA = 88 + 8 + HANDLE_BYTES + 3
@@ -34,8 +35,9 @@ export function readdirplus (s: Nfs3State): Procedure {
       const cached = cacheable ? s.replies.get(key, version) : undefined
       if (cached !== undefined) return (out) => { writePostOpAttr(out, dirAttrs, exp.fsid); out.opaqueFixed(cached) }
       const want = Math.max(1, Math.min(Math.floor(budget / (28 + PLUS_EXTRA)), Math.floor(Math.max(dircount, 512) / 24)))
-      const res = await t.exp.fs.readdir(t.id, cookie, want)
-      let fit = fitEntries(res.entries, res.eof, budget, (e) => entry3Size(e.name) + PLUS_EXTRA)
+      const { dots, from } = await dotEntries(t, cookie, dirAttrs)
+      const res = await t.exp.fs.readdir(t.id, from, Math.max(1, want - dots.length))
+      let fit = fitEntries(dots.length === 0 ? res.entries : [...dots, ...res.entries], res.eof, budget, (e) => entry3Size(e.name) + PLUS_EXTRA)
       if (dircount > 0) {
         const byDir = fitEntries(fit.entries, fit.eof, Math.max(dircount, 512), (e) => entry3Size(e.name))
         fit = byDir
