@@ -3,27 +3,16 @@ import * as assert from 'uvu/assert'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { rmrf, tmpdir } from '../helpers/tmpdir.js'
 import { seededBytes } from '../helpers/bytes.js'
+import { runXeno as run, XENO_BIN as xeno } from '../helpers/cli.js'
 import { NfsClient } from './nfs-client.js'
 import { libnfs, nfsUrl } from './real-client.js'
 
 /** `xeno nfs serve` as a process: real clients, SIGINT, and a crash (kill -9) after stable writes. */
-const xeno = fileURLToPath(new URL('../../../bin/xeno', import.meta.url))
 interface Ctx { dir: string, root: string }
 const Cli = suite<Ctx>('xeno nfs serve')
 
-async function run (args: string[]): Promise<string> {
-  const child = spawn(process.execPath, [xeno, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)))
-  if (code !== 0) throw new Error(`xeno ${args.join(' ')} failed: ${err}`)
-  return out
-}
 
 async function serve (ctx: Ctx): Promise<{ child: ChildProcess, port: number }> {
   const child = spawn(process.execPath, [xeno, 'nfs', 'serve', '--store', join(ctx.dir, 'store'), '--layer', ctx.root,

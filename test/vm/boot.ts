@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { diffLines, hostModel, makeOverlay, makeTemplate, checkScript, normalizeDump, NOW_SINCE, section } from './guest.js'
+import { runXeno, XENO_BIN as xeno } from '../helpers/cli.js'
 import { buildInitramfs, GUEST_MODULES, initScript, mountOptions, resolveModules, runVm, type VmTools } from './machine.js'
 
 /**
@@ -13,18 +13,7 @@ import { buildInitramfs, GUEST_MODULES, initScript, mountOptions, resolveModules
  * run by busybox on the host over a plain directory, and read the writes back through xeno.
  */
 
-const xeno = fileURLToPath(new URL('../../../bin/xeno', import.meta.url))
-
-export async function runXeno (args: string[]): Promise<string> {
-  const child = spawn(process.execPath, [xeno, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { err += d.toString() })
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)))
-  if (code !== 0) throw new Error(`xeno ${args.join(' ')} failed: ${err}`)
-  return out
-}
+export { runXeno }
 
 const rootOf = (json: string): string => (JSON.parse(json) as { root: string }).root
 
