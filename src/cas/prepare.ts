@@ -1,6 +1,7 @@
 import { CID } from 'multiformats/cid'
 import { RAW_CODEC } from './codes.js'
 import { compress, STORE_ZSTD_LEVEL } from './compress.js'
+import { keepsCompressed, worthCompressing } from './compress-policy.js'
 import { cidForBlock } from './hasher.js'
 
 /**
@@ -34,10 +35,6 @@ export interface PrepareOptions {
  */
 export const STORE_FRAME_RAW_BYTES = 256 * 1024
 
-/** Blocks smaller than this are stored as they are: zstd cannot win enough to pay its frame. */
-const MIN_COMPRESS_BYTES = 64
-/** Keep the compressed form only when it saves at least this many bytes. */
-const MIN_SAVING_BYTES = 16
 
 /**
  * Hashes `bytes` (BLAKE3-256, CIDv1 of `options.codec`) and compresses them when that helps.
@@ -50,9 +47,9 @@ export function prepareChunk (bytes: Uint8Array, options: PrepareOptions = {}): 
 
 /** prepareChunk for a CID the caller already holds (and has verified). Synchronous. */
 export function preparePayload (cid: CID, bytes: Uint8Array, level = STORE_ZSTD_LEVEL): PreparedChunk {
-  if (level > 0 && bytes.length >= MIN_COMPRESS_BYTES) {
+  if (worthCompressing(level, bytes.length)) {
     const packed = compress(bytes, level)
-    if (packed.length + MIN_SAVING_BYTES <= bytes.length) {
+    if (keepsCompressed(packed.length, bytes.length)) {
       return { cid, payload: packed, compressed: true, rawSize: bytes.length }
     }
   }
@@ -72,7 +69,7 @@ export interface PreparedFrame {
 
 /**
  * A frame of `blocks` (CIDs the caller holds and has verified), compressed at `level` when
- * that saves at least MIN_SAVING_BYTES. Synchronous. The payload never aliases the inputs.
+ * that saves enough (compress-policy.ts). Synchronous. The payload never aliases the inputs.
  */
 export function prepareFrame (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>, level = STORE_ZSTD_LEVEL): PreparedFrame {
   let total = 0
@@ -81,9 +78,9 @@ export function prepareFrame (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Arra
   let at = 0
   for (const b of blocks) { raw.set(b.bytes, at); at += b.bytes.length }
   const members = blocks.map((b) => ({ cid: b.cid, rawSize: b.bytes.length }))
-  if (level > 0 && total >= MIN_COMPRESS_BYTES) {
+  if (worthCompressing(level, total)) {
     const packed = compress(raw, level)
-    if (packed.length + MIN_SAVING_BYTES <= total) return { members, payload: packed, compressed: true }
+    if (keepsCompressed(packed.length, total)) return { members, payload: packed, compressed: true }
   }
   return { members, payload: raw, compressed: false }
 }

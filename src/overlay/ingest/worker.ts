@@ -2,6 +2,7 @@ import { closeSync, constants, openSync, readSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import { CHUNKER_V1, GEAR } from '../../cas/chunker/cdc.js'
+import { keepsCompressed, worthCompressing } from '../../cas/compress-policy.js'
 import { rawChunkCidBytes } from '../../cas/raw-cid.js'
 import { posix } from '../posix.js'
 
@@ -96,10 +97,7 @@ function emit (file: number, bytes: Uint8Array): void {
 
 // zstd straight into the outgoing buffer: the Compressor class allocates a result per call,
 // and at a chunk per 64 KiB that garbage (freed only at the next GC) is most of a worker's
-// memory. The policy is prepare.ts prepareFrame's: compress from MIN_COMPRESS_BYTES on, keep
-// the result when it saves at least MIN_SAVING_BYTES (keep the two in step).
-const MIN_COMPRESS_BYTES = 64
-const MIN_SAVING_BYTES = 16
+// memory. When to keep the compressed form: compress-policy.ts, as for every other writer.
 const cctx = new zstd.CCtx()
 cctx.setParameter(zstd.CParameter.compressionLevel, init.level)
 
@@ -170,9 +168,9 @@ function closeFrame (): void {
   const raw = frameBuf.subarray(0, framePos)
   let length = framePos
   let compressed = false
-  if (init.level > 0 && framePos >= MIN_COMPRESS_BYTES) {
+  if (worthCompressing(init.level, framePos)) {
     const n = cctx.compress2(out.subarray(outPos, outPos + Math.max(zstd.compressBound(framePos), framePos)), raw)
-    if (n + MIN_SAVING_BYTES <= framePos) { length = n; compressed = true }
+    if (keepsCompressed(n, framePos)) { length = n; compressed = true }
   }
   if (!compressed) out.set(raw, outPos)
   const r = recordCount * RECORD_FIELDS
