@@ -8,6 +8,7 @@ import { MAX_DIR_REPLY_1MIB } from './limits.js'
 import { XdrWriter } from '../xdr.js'
 import { entry3Size, fitEntries, openListing, verifierBytes } from './readdir.js'
 import { dotEntries } from './dot-entries.js'
+import { keepIfUnchanged, stableVersion } from './reply-cache.js'
 
 /** post_op_attr (4 + 84) and post_op_fh3 (4 + 4 + handle) added to each entry. */
 const PLUS_EXTRA = 88 + 8 + HANDLE_BYTES + 3
@@ -29,10 +30,9 @@ export function readdirplus (s: Nfs3State): Procedure {
       const { dirAttrs, budget } = await openListing(s, t, ctx, maxcount)
       const exp = t.exp
       // An unchanged directory is answered with the bytes of its last listing.
-      const version = exp.fs.version
-      const cacheable = version !== undefined && (version & 1) === 0
+      const version = stableVersion(exp)
       const key = `rdp:${exp.id}:${t.id}:${cookie}:${dircount}:${maxcount}`
-      const cached = cacheable ? s.replies.get(key, version) : undefined
+      const cached = version !== undefined ? s.replies.get(key, version) : undefined
       if (cached !== undefined) return (out) => { writePostOpAttr(out, dirAttrs, exp.fsid); out.opaqueFixed(cached) }
       const want = Math.max(1, Math.min(Math.floor(budget / (28 + PLUS_EXTRA)), Math.floor(Math.max(dircount, 512) / 24)))
       const { dots, from } = await dotEntries(t, cookie, dirAttrs)
@@ -55,8 +55,7 @@ export function readdirplus (s: Nfs3State): Procedure {
       })
       body.bool(false).bool(fit.eof)
       const bytes = body.bytes()
-      // A copy of its own: the writer's buffer may be a slice of a shared pool slab.
-      if (cacheable && exp.fs.version === version) s.replies.set(key, version, new Uint8Array(bytes))
+      if (version !== undefined) keepIfUnchanged(s, key, exp, version, bytes)
       return (out) => { writePostOpAttr(out, dirAttrs, exp.fsid); out.opaqueFixed(bytes) }
     }, async () => {
       const a = await tryGetattr(t)

@@ -71,8 +71,8 @@ export function replayable (s: Nfs3State, proc: number, inner: Procedure, accept
     } catch {
       return inner(args, ctx) // it reports the bad handle, address or credentials
     }
-    const version = exp.fs.version
-    if (version === undefined || (version & 1) !== 0) return inner(args, ctx)
+    const version = stableVersion(exp)
+    if (version === undefined) return inner(args, ctx)
     const c = ctx.cred
     const key = `${proc}:${c.uid}:${c.gid}:${c.gids.join(',')}:${Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('latin1')}`
     const hit = s.replies.get(key, version)
@@ -88,9 +88,20 @@ async function keep (s: Nfs3State, key: string, exp: NfsExport, version: number,
   encode(w)
   const bytes = w.bytes()
   const ok = bytes.length >= NFS3_OK_BYTES && bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 0 && bytes[3] === 0
-  // A copy of its own: the writer's buffer may be a slice of a shared pool slab.
-  if (ok && exp.fs.version === version) s.replies.set(key, version, new Uint8Array(bytes))
+  if (ok) keepIfUnchanged(s, key, exp, version, bytes)
   return (out) => { out.opaqueFixed(bytes) }
+}
+
+/** The export's version when results made now may be kept (it has one, no change is running). */
+export function stableVersion (exp: NfsExport): number | undefined {
+  const version = exp.fs.version
+  return version === undefined || (version & 1) !== 0 ? undefined : version
+}
+
+/** Keeps a copy of `bytes` under `key` if the export is still at `version` (nothing changed while they were made). */
+export function keepIfUnchanged (s: Nfs3State, key: string, exp: NfsExport, version: number, bytes: Uint8Array): void {
+  // A copy of its own: the writer's buffer may be a slice of a shared pool slab.
+  if (exp.fs.version === version) s.replies.set(key, version, new Uint8Array(bytes))
 }
 
 /** Largest READ count whose reply is kept: a small file's whole content (big reads go out by reference, uncopied). */
