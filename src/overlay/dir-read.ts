@@ -53,14 +53,48 @@ export class DirReader {
   async * list (dirCid: CID, after?: string): AsyncIterable<Entry> {
     const node = await this.node(dirCid)
     if (node.type === 'entries') {
-      for (const e of node.entries) if (after === undefined || compareNames(e.name, after) > 0) yield e
+      const entries = node.entries
+      for (let i = firstAfter(entries, after); i < entries.length; i++) yield entries[i]
       return
     }
     const shards = node.shards
-    for (let i = 0; i < shards.length; i++) {
-      // Skip shards that end before the resume point: the next shard starts at or before it.
-      if (after !== undefined && i + 1 < shards.length && compareNames(shards[i + 1].first, after) <= 0) continue
-      yield * this.list(shards[i].cid, after)
-    }
+    for (let i = firstShard(shards, after); i < shards.length; i++) yield * this.list(shards[i].cid, after)
   }
+
+  /**
+   * `list` into an array, without an async step per entry: appends the entries after `after`
+   * to `out` until it holds `limit`, leaving whiteouts out (for a directory read alone, with no
+   * layer below, where they hide nothing).
+   */
+  async page (dirCid: CID, after: string | undefined, limit: number, out: Entry[]): Promise<void> {
+    const node = await this.node(dirCid)
+    if (node.type === 'entries') {
+      const entries = node.entries
+      for (let i = firstAfter(entries, after); i < entries.length && out.length < limit; i++) {
+        if (entries[i].kind !== 'whiteout') out.push(entries[i])
+      }
+      return
+    }
+    const shards = node.shards
+    for (let i = firstShard(shards, after); i < shards.length && out.length < limit; i++) await this.page(shards[i].cid, after, limit, out)
+  }
+}
+
+/** Index of the first entry named strictly after `after` (0 without one): binary search. */
+function firstAfter (entries: readonly Entry[], after: string | undefined): number {
+  let lo = 0
+  if (after === undefined) return lo
+  let hi = entries.length
+  while (lo < hi) { const mid = (lo + hi) >> 1; if (compareNames(entries[mid].name, after) <= 0) lo = mid + 1; else hi = mid }
+  return lo
+}
+
+/**
+ * Index of the first shard that may hold names after `after`: the shards before it end before
+ * the resume point (the next shard starts at or before it).
+ */
+function firstShard (shards: ReadonlyArray<{ readonly first: string }>, after: string | undefined): number {
+  let i = 0
+  if (after !== undefined) while (i + 1 < shards.length && compareNames(shards[i + 1].first, after) <= 0) i++
+  return i
 }

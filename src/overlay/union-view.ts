@@ -11,9 +11,6 @@ import { createMemoryKv, decodeJson, KvTxn, type Kv } from './kv.js'
 import type { Resolved, Source, UnionLayer } from './layer.js'
 import { joinPath, splitPath } from './path.js'
 import { Tree } from './tree.js'
-import type { DirReader } from './dir-read.js'
-import { compareNames } from './codec.js'
-import type { CID } from 'multiformats/cid'
 import { Union, type DirHook } from './union.js'
 import { isUpperEntry, nowNs } from './upper-node.js'
 import { attrsOf, inoKeyOf } from './view-attrs.js'
@@ -161,7 +158,7 @@ export class UnionView implements WriteView {
     const entries: Entry[] = []
     const only = r.sources.length === 1 ? r.sources[0] : undefined
     if (r.entry.kind === 'dir' && only?.layer instanceof Tree && only.entry.kind === 'dir' && only.entry.cid !== undefined) {
-      await treePage(only.layer.dirs, only.entry.cid, after, limit, entries)
+      await only.layer.dirs.page(only.entry.cid, after, limit, entries)
     } else {
       for await (const s of this.#union().readdir(r, after)) {
         if (entries.length >= limit) break
@@ -318,30 +315,6 @@ export class UnionView implements WriteView {
   /** Closes the view (not the layers or the store, which the caller opened). */
   async close (): Promise<void> {
     await this.#locked(async () => { if (this.#opts.writable === undefined && this.#opts.state === undefined) await this.#kv.close() })
-  }
-}
-
-/**
- * Appends to `out` the entries of tree directory `cid` after `after` (whiteouts left out: with
- * nothing below, they hide nothing) until it holds `limit`, in name order, walking shards.
- */
-async function treePage (dirs: DirReader, cid: CID, after: string | undefined, limit: number, out: Entry[]): Promise<void> {
-  const node = await dirs.node(cid)
-  if (node.type === 'entries') {
-    const entries = node.entries
-    let i = 0
-    if (after !== undefined) {
-      // First entry named after `after` (binary search: a resumed listing of a large directory).
-      let hi = entries.length
-      while (i < hi) { const mid = (i + hi) >> 1; if (compareNames(entries[mid].name, after) <= 0) i = mid + 1; else hi = mid }
-    }
-    for (; i < entries.length && out.length < limit; i++) if (entries[i].kind !== 'whiteout') out.push(entries[i])
-    return
-  }
-  const shards = node.shards
-  for (let i = 0; i < shards.length && out.length < limit; i++) {
-    if (after !== undefined && i + 1 < shards.length && compareNames(shards[i + 1].first, after) <= 0) continue
-    await treePage(dirs, shards[i].cid, after, limit, out)
   }
 }
 
