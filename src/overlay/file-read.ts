@@ -68,17 +68,14 @@ export class FileReader {
     }
   }
 
-  /** Bytes [offset, offset+length) of the content, clipped at its end. Verified chunks only. */
+  /** Bytes [offset, offset+length) of the content, clipped at its end, in an array of the caller's own. Verified chunks only. */
   async read (cid: CID | undefined, size: number, offset: number, length: number): Promise<Uint8Array> {
-    const end = Math.min(size, offset + length)
-    if (cid === undefined || offset >= end) return new Uint8Array(0)
-    const out = new Uint8Array(end - offset)
-    for await (const span of this.spans(cid, size, offset, end - offset)) {
-      const bytes = await this.chunk(span)
-      const from = Math.max(offset, span.offset)
-      const to = Math.min(end, span.offset + span.size)
-      out.set(bytes.subarray(from - span.offset, to - span.offset), from - offset)
-    }
+    const pieces = await this.slices(cid, size, offset, length)
+    let total = 0
+    for (const p of pieces) total += p.length
+    const out = new Uint8Array(total)
+    let at = 0
+    for (const p of pieces) { out.set(p, at); at += p.length }
     return out
   }
 
