@@ -15,9 +15,17 @@ export interface ChunkReader {
   get (cid: CID, options?: AbortOptions): Promise<Uint8Array | undefined>
 }
 
+export interface Block { readonly cid: CID, readonly bytes: Uint8Array }
+
 export interface ChunkWriter {
   /** Idempotent. Rejects with ChunkInvalidError if `bytes` do not hash to `cid`. */
   put (cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void>
+  /**
+   * Optional batch put with the same contract as put for each block (verified, idempotent),
+   * for stores that store neighbours better together (LocalStore compresses them as frames).
+   * Resolves how many blocks were new. Use putBlocks (put-blocks.ts), which falls back to put.
+   */
+  putMany? (blocks: readonly Block[], options?: AbortOptions): Promise<number>
 }
 
 export interface ChunkStore extends ChunkReader, ChunkWriter {

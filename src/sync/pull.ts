@@ -1,7 +1,8 @@
 import type { CID } from 'multiformats/cid'
 import { ChunkMissingError } from '../cas/errors.js'
 import { matchesCid } from '../cas/hasher.js'
-import type { AbortOptions, ChunkStore } from '../cas/interface.js'
+import type { AbortOptions, Block, ChunkStore } from '../cas/interface.js'
+import { BlockBatcher, putBlocks } from '../cas/put-blocks.js'
 import { linksOf } from '../overlay/codec.js'
 import { decodeCar } from './car.js'
 import { finish, wantStream, type TransferOptions, type TransferResult } from './client.js'
@@ -22,17 +23,24 @@ const DEFAULT_BATCH = 16_384
 async function receive (peer: Peer, body: object, store: ChunkStore, options: TransferOptions, deltas = false): Promise<{ got: Set<string>, bytes: number }> {
   const source = await wantStream(peer, body, options.signal)
   const got = new Set<string>()
+  const batcher = new BlockBatcher(store)
+  const stored = (blocks: readonly Block[]): void => { for (const b of blocks) got.add(b.cid.toString()) }
   let bytes = 0
-  for await (const block of decodeCar(source)) {
-    bytes += block.bytes.length
-    options.onBlock?.(block.bytes.length)
-    const delta = deltas ? decodeDeltaBlock(block) : undefined
-    if (delta !== undefined) {
-      for (const cid of await applyDelta(store, delta, options)) got.add(cid.toString())
-      continue
+  try {
+    for await (const block of decodeCar(source)) {
+      bytes += block.bytes.length
+      options.onBlock?.(block.bytes.length)
+      const delta = deltas ? decodeDeltaBlock(block) : undefined
+      if (delta !== undefined) {
+        stored(await batcher.flush(options)) // its base chunks may be among them
+        for (const cid of await applyDelta(store, delta, options)) got.add(cid.toString())
+        continue
+      }
+      stored(await batcher.add(block, options))
     }
-    await store.put(block.cid, block.bytes, options)
-    got.add(block.cid.toString())
+  } finally {
+    // What was verified stays stored, also when the stream broke.
+    stored(await batcher.flush(options))
   }
   return { got, bytes }
 }
@@ -47,16 +55,16 @@ async function applyDelta (store: ChunkStore, delta: DeltaBlock, options: AbortO
   }
   let plain: Uint8Array
   try { plain = decompressWithReference(delta.z, Buffer.concat(refs)) } catch { return [] }
-  const out: CID[] = []
+  const verified: Block[] = []
   let off = 0
   for (const t of delta.targets) {
     const bytes = plain.subarray(off, off + t.size)
     off += t.size
     if (bytes.length !== t.size || !matchesCid(t.cid, bytes)) continue
-    await store.put(t.cid, bytes.slice(), options)
-    out.push(t.cid)
+    verified.push({ cid: t.cid, bytes })
   }
-  return out
+  await putBlocks(store, verified, options)
+  return verified.map((b) => b.cid)
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { CID } from 'multiformats/cid'
+import { BlockBatcher } from '../cas/put-blocks.js'
 import { hasCode } from '../util/coded-error.js'
 import { visible, visibleReader } from './access.js'
 import { planDeltas } from './delta-plan.js'
@@ -87,7 +88,12 @@ export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): vo
     const result: UploadResult = { v: 1, blocks: 0, stored: 0, bytes: 0 }
     let pending: CID[] = []
     let sinceDurable = 0
-    const flush = async (): Promise<void> => {
+    const batcher = new BlockBatcher(store)
+    // The tenant is granted blocks once they are stored (and durable, when `durable`).
+    const flush = async (durable: boolean): Promise<void> => {
+      await batcher.flush()
+      result.stored = batcher.stored
+      if (durable) await ctx.store.flush?.()
       if (!p.open && pending.length > 0) await index.grant(p.tenant, pending)
       pending = []
     }
@@ -97,21 +103,19 @@ export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): vo
       const body = encoding === ZSTD_ENCODING ? badZstdIsBadRequest(decompressStream(req.body)) : req.body
       for await (const block of decodeCar(limitBytes(body, limits.maxCarBytes), { maxBlockBytes: limits.maxBlockBytes })) {
         // decodeCar verified the bytes against the CID: only now may the tenant own the block.
-        if (!await store.has(block.cid)) { await store.put(block.cid, block.bytes); result.stored++ }
+        await batcher.add(block)
         result.blocks++
         result.bytes += block.bytes.length
         pending.push(block.cid)
         sinceDurable += block.bytes.length
         if (sinceDurable >= DURABLE_EVERY_BYTES) {
-          await ctx.store.flush?.()
+          await flush(true)
           sinceDurable = 0
-          await flush()
-        } else if (pending.length >= GRANT_BATCH) await flush()
+        } else if (pending.length >= GRANT_BATCH) await flush(false)
       }
     } finally {
       // What was verified stays: make it durable (when the store buffers) and owned, even on failure.
-      await ctx.store.flush?.()
-      await flush()
+      await flush(true)
     }
     void reply.header('content-type', MEDIA.msgpack)
     return Buffer.from(encodeMessage(result))

@@ -260,4 +260,33 @@ Frames('a pack cut inside a frame below the indexed tail: fsck reports the membe
   await store.close()
 })
 
+Frames('putMany (the path of pulled and pushed blocks) verifies every block, frames chunks and nodes apart, and stores fewer bytes than put one by one', async ({ dir }) => {
+  const text = (i: number): Uint8Array => new TextEncoder().encode(`/usr/share/doc/package-${i}/copyright: GPL-2+ `.repeat(300))
+  const chunks = Array.from({ length: 24 }, (_, i) => { const bytes = text(i); return { cid: cidForChunk(bytes), bytes } })
+  const nodes = Array.from({ length: 6 }, (_, i) => { const bytes = dagCbor.encode({ entries: [`etc-${i}`, 'passwd', 'group'], n: i }); return { cid: cidForBlock(DAG_CBOR_CODEC, bytes), bytes } })
+  const mixed = [...chunks.slice(0, 12), ...nodes, ...chunks.slice(12)]
+  const framed = await openLocalStore(join(dir, 'framed'))
+  const single = await openLocalStore(join(dir, 'single'))
+  try {
+    const bad = { cid: chunks[0].cid, bytes: chunks[1].bytes }
+    await rejects(framed.putMany([chunks[2], bad]), 'CAS_CHUNK_INVALID')
+    assert.is(await framed.has(chunks[2].cid), false, 'a batch with a bad block stores nothing')
+    await framed.put(chunks[5].cid, chunks[5].bytes)
+    assert.is(await framed.putMany([...mixed, chunks[7]]), mixed.length - 1, 'present and repeated blocks are not new')
+    assert.is(await framed.putMany(mixed), 0)
+    for (const b of mixed) await single.put(b.cid, b.bytes)
+    await framed.flush(); await single.flush()
+    for (const b of mixed) assert.equal(await framed.get(b.cid), b.bytes)
+    const f = await framed.stats({ frames: true })
+    const s = await single.stats({ frames: true })
+    assert.is(f.chunks, mixed.length)
+    assert.ok(f.framedChunks >= mixed.length - 2, `framed ${f.framedChunks}`)
+    assert.ok(f.frames !== undefined && f.frames >= 2, 'chunks and nodes are framed apart')
+    for (const n of nodes) assert.is((await framed.locate(n.cid))?.entry?.frame?.rawSize, nodes.reduce((a, x) => a + x.bytes.length, 0), 'a node frame holds only nodes')
+    assert.is(s.framedChunks, 0)
+    assert.ok(f.storedBytes < s.storedBytes * 0.7, `framed ${f.storedBytes} B vs one by one ${s.storedBytes} B`)
+    assert.is((await framed.fsck()).ok, true)
+  } finally { await framed.close(); await single.close() }
+})
+
 Frames.run()

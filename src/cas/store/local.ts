@@ -2,9 +2,9 @@ import type { CID } from 'multiformats/cid'
 import { checkStore, type FsckOptions, type FsckReport } from '../fsck.js'
 import { collectGarbage, type GcOptions, type GcReport } from '../gc.js'
 import { ChunkMissingError, PinNotFoundError, StoreClosedError } from '../errors.js'
-import type { AbortOptions, AwaitIterable, ChunkStore } from '../interface.js'
+import type { AbortOptions, AwaitIterable, Block, ChunkStore } from '../interface.js'
 import { checkPinName, type Pin } from '../pins.js'
-import { preparePayload, type PreparedChunk, type PreparedFrame } from '../prepare.js'
+import { frameBlocks, preparePayload, type PreparedChunk, type PreparedFrame } from '../prepare.js'
 import { verifyChunk } from '../verify.js'
 import { keyOf, type WriteGuard, type WriteLease } from './guard.js'
 import type { FrameCache } from './frame-cache.js'
@@ -98,6 +98,32 @@ export class LocalStore implements ChunkStore {
     if (this.locateSync(cid) !== undefined) { this.#p.guard.touch(keyOf(cid)); return }
     const p = preparePayload(cid, bytes, this.#level)
     await this.#append(p.compressed ? p : { ...p, payload: new Uint8Array(bytes) }) // a copy (Buffer#slice would not copy)
+  }
+
+  /**
+   * put for a batch: every block verified (CAS_CHUNK_INVALID, nothing of the batch stored),
+   * those the store lacks stored in frames (frameBlocks: raw chunks in 256 KiB frames, tree
+   * nodes in 32 KiB ones), so blocks received by a pull or a push take the room an import's
+   * would. `bytes` stay the caller's. Resolves how many blocks were new.
+   */
+  async putMany (blocks: readonly Block[], options?: AbortOptions): Promise<number> {
+    this.#check(options)
+    for (const b of blocks) {
+      if (b.bytes.length > MAX_BLOCK_BYTES) throw new RangeError(`blocks are at most ${MAX_BLOCK_BYTES} bytes`)
+      verifyChunk(b.cid, b.bytes)
+    }
+    const lacking: Block[] = []
+    const seen = new Set<string>()
+    for (const b of blocks) {
+      const key = keyOf(b.cid)
+      this.#p.guard.touch(key)
+      if (seen.has(key) || locate(this.#p, b.cid, key) !== undefined) continue
+      seen.add(key)
+      lacking.push(b)
+    }
+    if (lacking.length === 0) return 0
+    // prepareFrame copies the members: the store never keeps the caller's arrays.
+    return (await this.putFramesMany(frameBlocks(lacking, this.#level), options)).stored
   }
 
   /**

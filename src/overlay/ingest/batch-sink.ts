@@ -1,16 +1,9 @@
 import type { CID } from 'multiformats/cid'
-import { prepareFrame, preparePayload, type PreparedChunk } from '../../cas/prepare.js'
+import { frameBlocks, preparePayload, type PreparedChunk } from '../../cas/prepare.js'
 import type { IngestSink } from './pool.js'
 
 /** A sink whose batched put is the fast path (LocalStore: one index read per batch). */
 export type BatchTarget = IngestSink & { putPreparedMany: (ps: readonly PreparedChunk[]) => unknown }
-
-/**
- * Raw size of a frame of tree nodes: small, because a directory read (ls, NFS LOOKUP) then
- * decompresses the whole frame; one zstd call per frame instead of per node, and names repeat
- * across neighbouring directories (t1: 1,086 nodes, 677 kB, stored in 493 kB one by one).
- */
-const NODE_FRAME_RAW_BYTES = 32 * 1024
 
 /**
  * Collects the tree nodes an import writes (`put`, from the writers on this thread) and
@@ -55,16 +48,7 @@ export class BatchingSink implements IngestSink {
     }
     const lacking = new Set<string>()
     for await (const cid of t.missing(batch.map((b) => b.cid))) lacking.add(Buffer.from(cid.bytes).toString('latin1'))
-    const frames = []
-    let group: Array<{ cid: CID, bytes: Uint8Array }> = []
-    let raw = 0
-    for (const b of batch) {
-      if (!lacking.has(Buffer.from(b.cid.bytes).toString('latin1'))) continue
-      if (group.length > 0 && raw + b.bytes.length > NODE_FRAME_RAW_BYTES) { frames.push(prepareFrame(group)); group = []; raw = 0 }
-      group.push(b); raw += b.bytes.length
-    }
-    if (group.length > 0) frames.push(prepareFrame(group))
-    await t.putFramesMany(frames)
+    await t.putFramesMany(frameBlocks(batch.filter((b) => lacking.has(Buffer.from(b.cid.bytes).toString('latin1')))))
   }
 }
 
