@@ -9,11 +9,15 @@ import zstd from 'zstd-napi'
  */
 export const ZSTD_ENCODING = 'zstd'
 /**
- * Default level for transfers (XENO_SYNC_ZSTD_LEVEL overrides; 0 disables compression).
- * Measured here on 100 MB of Debian /usr/lib (--long=26, one thread): level 3 32.5 MB in
- * 1.2 s, level 6 30.8 MB in 4.5 s, level 9 29.9 MB in 17 s; 6 keeps a LAN transfer fast.
+ * Default level for transfers on a LAN (XENO_SYNC_ZSTD_LEVEL overrides; 0 disables compression).
+ * On a LAN the CPU, not the link, bounds a transfer, and one XenoStore serves a whole fleet:
+ * pulling t1 (196 MB of blocks) over loopback cost the serving process 7.1 s of CPU at level 6
+ * (75.7 MB on the wire) and 2.7 s at level 1 (91.7 MB); `bench/deploy-bytes` t1 -> t1-apache
+ * took 13.4 s at level 6 and 3.9 s at level 1 (rsync -z 8.6 s), with changed files still sent
+ * as deltas at level 6 or more (routes-blocks.ts). Even 100 Mbit/s carries level 1's output
+ * about as fast as level 6 produces its own.
  */
-export const DEFAULT_ZSTD_LEVEL = 6
+export const DEFAULT_ZSTD_LEVEL = 1
 /** Highest level a client may ask the server for (level 19 is ~1-3 MB/s here: fine for a WAN, not a LAN). */
 export const MAX_ZSTD_LEVEL = 19
 
