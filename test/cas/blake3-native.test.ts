@@ -1,7 +1,9 @@
 import { blake3 as referenceBlake3 } from '@napi-rs/blake-hash'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { cidForChunk } from '../../src/cas/index.js'
+import { CID } from 'multiformats/cid'
+import { cidForBlock, cidForChunk } from '../../src/cas/index.js'
+import { cidFromBytes } from '../../src/cas/hasher.js'
 import { posix } from '../../src/overlay/posix.js'
 import { seededBytes } from '../helpers/bytes.js'
 
@@ -35,6 +37,24 @@ test('rawCid is the binary CID of cidForChunk', () => {
     const bytes = seededBytes(size + 5, size)
     assert.equal(P.rawCid(bytes), cidForChunk(bytes).bytes)
   }
+})
+
+test('cidFromBytes builds the same CID as CID.decode, for raw chunk CIDs and others', () => {
+  for (const size of [0, 1, 65_536]) {
+    const bytes = seededBytes(size + 9, size)
+    const cid = cidFromBytes(P.rawCid(bytes))
+    const expected = cidForChunk(bytes)
+    assert.ok(cid.equals(expected))
+    assert.is(cid.toString(), expected.toString())
+    assert.equal([...cid.multihash.digest], [...expected.multihash.digest])
+    assert.equal([...cid.multihash.bytes], [...expected.multihash.bytes])
+    assert.is(cid.code, expected.code)
+    assert.is(cid.multihash.code, expected.multihash.code)
+    assert.is(cid.multihash.size, expected.multihash.size)
+  }
+  const node = cidForBlock(0x71, seededBytes(3, 100))
+  assert.ok(cidFromBytes(node.bytes.slice()).equals(node))
+  assert.ok(cidFromBytes(node.bytes.slice()).equals(CID.decode(node.bytes)))
 })
 
 test.run()
