@@ -1,7 +1,8 @@
 import type { CID } from 'multiformats/cid'
 import { cidForChunk } from '../cas/hasher.js'
 import type { ChunkWriter } from '../cas/interface.js'
-import { encodeFileIndex, MAX_FILE_PARTS } from './codec.js'
+import { MAX_FILE_PARTS } from './codec.js'
+import { encodeFileIndexFast } from './dir-write-encode.js'
 import type { FilePart } from './interface.js'
 
 /** Where encoded blocks (chunks and nodes) go: the narrow slice of a ChunkStore writers use. */
@@ -59,7 +60,7 @@ export class FileIndexBuilder {
   }
 
   async #write (parts: readonly FilePart[]): Promise<FilePart> {
-    const block = encodeFileIndex(parts)
+    const block = encodeFileIndexFast(parts)
     await this.#sink.put(block.cid, block.bytes)
     let size = 0
     for (const p of parts) size += p.size
