@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -15,6 +15,10 @@ const COMMANDS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'commands')
 export function defaultStoreDir (): string {
   const base = process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share')
   return join(base, 'xeno', 'store')
+}
+
+function isDirectory (path: string): boolean {
+  try { return statSync(path).isDirectory() } catch { return false }
 }
 
 function commandNames (): string[] {
@@ -80,8 +84,11 @@ export async function main (argv: string[]): Promise<number> {
     // saved (t1: ~0.5 s of 3 s; 620 MB t1-openarena: 7.4-8.7 s -> 6.9 s of CPU). Sparkplug's
     // baseline code stays. Process-wide, so set before any worker starts; import only.
     setFlagsFromString('--no-turbofan')
-    // The workers start now and load their modules while this thread loads the command's.
-    prestartIngestWorkers()
+    // A tar import's workers start now and load their modules while this thread loads the
+    // command's. A directory import (SRC, the first argument, is a directory) uses native
+    // ingest threads, which start at once: prestarted workers would be CPU spent for nothing.
+    const src = found.rest[0]
+    if (src === undefined || src.startsWith('-') || !isDirectory(src)) prestartIngestWorkers()
   }
   const cmd = await loadCommand(found.name)
   const abort = new AbortController()

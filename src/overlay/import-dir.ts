@@ -69,7 +69,8 @@ interface LinkGroup {
  */
 export async function importDirectory (dir: string, sink: IngestSink, options: ImportOptions = {}): Promise<ImportResult> {
   const nodes = batching(sink)
-  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe, bigFileBytes: options.bigFileBytes, nodeSink: nodes.sink })
+  // Native ingest threads: a directory import submits files only (no in-memory data).
+  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe, bigFileBytes: options.bigFileBytes, nodeSink: nodes.sink, native: true })
   try {
     const result = await new DirImport(pool, nodes.sink, options).run(dir)
     await nodes.flush()

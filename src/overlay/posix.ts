@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
+import { GEAR } from '../cas/chunker/cdc.js'
 
 /**
  * The POSIX calls Node lacks, and the ingest workers' native loop, from the addon native/*.c (built by scripts/build-native.mjs
@@ -46,6 +47,19 @@ export interface Posix {
   ingestRecord (h: IngestHandle, file: number, bytes: Uint8Array, present: boolean, out: Uint8Array, meta: Float64Array, cids: Uint8Array, records: Float64Array, st: Float64Array, cid?: Uint8Array): number
   /** Compresses the open frame into the message buffers (before posting them). */
   ingestCloseFrame (h: IngestHandle, out: Uint8Array, meta: Float64Array, cids: Uint8Array, records: Float64Array, st: Float64Array): void
+  /**
+   * A native ingest thread (native/ingest-thread.c): `options` are ingestCreate's plus `probe`
+   * and `maxInFlightBytes`; messages (ingest/protocol.ts) go to `onMessage` on this thread.
+   */
+  threadCreate (options: IngestNativeOptions & { probe: boolean, maxInFlightBytes: number }, onMessage: (msg: any) => void): IngestHandle
+  /** Queues a batch of file, cuts or range jobs. */
+  threadPost (h: IngestHandle, jobs: ReadonlyArray<{ id: number, path?: string, cutsOnly?: boolean, offset?: number, lengths?: Uint32Array }>): void
+  /** Returns payload credit. */
+  threadCredit (h: IngestHandle, bytes: number): void
+  /** Answers a probe. */
+  threadAnswer (h: IngestHandle, seq: number, missing: Uint8Array): void
+  /** Stops and joins the thread. */
+  threadClose (h: IngestHandle): void
   /** The binary CIDv1 (raw codec, BLAKE3-256) of `bytes`: 36 bytes (native/blake3.c). */
   rawCid (bytes: Uint8Array): Uint8Array
   /** BLAKE3-256 of `bytes` (native/blake3.c). */
@@ -112,6 +126,15 @@ export function posix (): Posix {
     throw new Error(`native addon missing (${ADDON_PATH}); run \`npm run build\``, { cause: err })
   }
   return loaded
+}
+
+let gearLoaded = false
+
+/** Loads the chunker's gear table into the addon once (cdcInit; the same for every thread). */
+export function ensureGear (): void {
+  if (gearLoaded) return
+  posix().cdcInit(GEAR)
+  gearLoaded = true
 }
 
 /** Linux dev_t encoding (glibc gnu_dev_major/minor) of an lstat rdev. */

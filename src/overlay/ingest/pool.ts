@@ -6,6 +6,7 @@ import { ImportError } from '../errors.js'
 import { FileIndexBuilder, type BlockSink, type FileContent } from '../file-write.js'
 import type { FilePart } from '../interface.js'
 import { answerProbe, decodeResult } from './messages.js'
+import { NativeIngestThread } from './native-thread.js'
 import { adoptPrestarted, WORKER_URL } from './prestart.js'
 import { MAX_PROBE_CHUNKS, type CutsMessage, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
 
@@ -41,6 +42,11 @@ export interface IngestPoolOptions {
    * hash check) each.
    */
   readonly nodeSink?: BlockSink
+  /**
+   * Native ingest threads (native/ingest-thread.c) instead of worker threads: no V8 isolate to
+   * start, nothing but the work itself. Files only: submitData then throws (tar imports).
+   */
+  readonly native?: boolean
 }
 
 /**
@@ -69,7 +75,17 @@ interface Pending { job: FileJob, size: number, builder: PartSink, resolve: (v: 
 const BIG_FILE_BYTES = 8 * 1024 * 1024
 /** Content per range job of a large file. */
 const RANGE_BYTES = 16 * 1024 * 1024
-interface Slot { worker: Worker, credit: Int32Array, batches: number[], answer: Int32Array, flags: Uint8Array }
+/** A worker thread or a native ingest thread, as the pool drives it. */
+interface Slot {
+  readonly post: (jobs: FileJob[]) => void
+  /** Returns payload credit (bytes stored). */
+  readonly release: (bytes: number) => void
+  /** Delivers the answer to a probe (`flags`: 1 = missing). */
+  readonly answer: (seq: number) => void
+  readonly flags: Uint8Array
+  readonly terminate: () => Promise<unknown>
+  readonly batches: number[]
+}
 
 /**
  * Reads, chunks, hashes and compresses files on worker threads and stores the chunks from
@@ -91,6 +107,7 @@ export class IngestPool {
   #dataBytes = 0
   readonly #bigFileBytes: number
   readonly #rangeBytes: number
+  readonly #native: boolean
   #nextId = 1
   #chain: Promise<void> = Promise.resolve()
   #failure: unknown
@@ -108,19 +125,18 @@ export class IngestPool {
     const probe = options.probe === true && typeof sink.missing === 'function'
     const frameBytes = typeof sink.putFramesMany === 'function' ? STORE_FRAME_RAW_BYTES : 0
     const seen = new SharedArrayBuffer((SEEN_SLOTS + 1) * 8)
+    this.#native = options.native === true
     for (let i = 0; i < (options.workers ?? 2); i++) {
       const credit = new SharedArrayBuffer(4)
       const answer = new SharedArrayBuffer(8 + MAX_PROBE_CHUNKS)
       const init: WorkerInit = { credit, level, maxInFlightBytes: MAX_IN_FLIGHT_BYTES, probe, answer, frameBytes, seen }
-      const worker = adoptPrestarted(init) ?? new Worker(WORKER_URL, { workerData: init })
-      const slot: Slot = { worker, credit: new Int32Array(credit), batches: [], answer: new Int32Array(answer, 0, 2), flags: new Uint8Array(answer, 8) }
-      worker.on('message', (msg: ResultMessage | ProbeMessage | CutsMessage) => {
+      const onMessage = (msg: ResultMessage | ProbeMessage | CutsMessage): void => {
         if (msg.type === 'probe') { void this.#answer(slot, msg); return }
         this.#chain = this.#chain.then(async () => {
           if (msg.type === 'cuts') { const p = this.#files.get(msg.file); if (p !== undefined) p.cuts = msg.lengths } else await this.#consume(slot, msg)
         })
-      })
-      worker.on('error', (err) => { this.#fail(new ImportError('ingest worker failed', { cause: err })) })
+      }
+      const slot = this.#native ? nativeSlot(init, onMessage) : workerSlot(init, onMessage, (err) => { this.#fail(new ImportError('ingest worker failed', { cause: err })) })
       this.#slots.push(slot)
     }
   }
@@ -184,6 +200,7 @@ export class IngestPool {
    */
   submitData (data: Uint8Array): Promise<FileContent> {
     if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) throw new RangeError('submitData needs a Uint8Array that owns its buffer')
+    if (this.#native) throw new TypeError('submitData needs a pool of worker threads (options.native is set)')
     this.#dataBytes += data.byteLength
     return this.#enqueue({ id: this.#nextId++, data: data.buffer as ArrayBuffer }, data.byteLength, new FileIndexBuilder(this.#nodeSink))
   }
@@ -215,16 +232,14 @@ export class IngestPool {
       const batch = { slot, left: jobs.length }
       for (const j of jobs) this.#batchOf.set(j.id, batch)
       slot.batches.push(jobs.length)
-      const msg: JobsMessage = { type: 'jobs', jobs }
-      slot.worker.postMessage(msg, jobs.flatMap((j) => j.data !== undefined ? [j.data] : []))
+      slot.post(jobs)
     }
   }
 
   /** Answers a worker's probe (it waits on the shared answer word). */
   async #answer (slot: Slot, msg: ProbeMessage): Promise<void> {
     await answerProbe(msg, (cids) => this.#sink.missing!(cids), slot.flags)
-    Atomics.store(slot.answer, 0, msg.seq)
-    Atomics.notify(slot.answer, 0)
+    slot.answer(msg.seq)
   }
 
   async #consume (slot: Slot, msg: ResultMessage): Promise<void> {
@@ -254,8 +269,7 @@ export class IngestPool {
     } catch (err) {
       this.#fail(err)
     } finally {
-      Atomics.sub(slot.credit, 0, msg.bytes)
-      Atomics.notify(slot.credit, 0)
+      slot.release(msg.bytes)
     }
   }
 
@@ -298,7 +312,41 @@ export class IngestPool {
   /** Stops the workers. Pending files reject. Idempotent. */
   async close (): Promise<void> {
     this.#fail(new ImportError('ingest pool closed'))
-    await Promise.all(this.#slots.map(async (s) => await s.worker.terminate()))
+    await Promise.all(this.#slots.map(async (s) => await s.terminate()))
     this.#slots.length = 0
+  }
+}
+
+/** A slot over a worker thread (ingest/worker.ts), prestarted when one is waiting. */
+function workerSlot (init: WorkerInit, onMessage: (msg: ResultMessage | ProbeMessage | CutsMessage) => void, onError: (err: unknown) => void): Slot {
+  const worker = adoptPrestarted(init) ?? new Worker(WORKER_URL, { workerData: init })
+  const credit = new Int32Array(init.credit)
+  const answer = new Int32Array(init.answer, 0, 2)
+  worker.on('message', onMessage)
+  worker.on('error', onError)
+  return {
+    post: (jobs) => {
+      const msg: JobsMessage = { type: 'jobs', jobs }
+      worker.postMessage(msg, jobs.flatMap((j) => j.data !== undefined ? [j.data] : []))
+    },
+    release: (bytes) => { Atomics.sub(credit, 0, bytes); Atomics.notify(credit, 0) },
+    answer: (seq) => { Atomics.store(answer, 0, seq); Atomics.notify(answer, 0) },
+    flags: new Uint8Array(init.answer, 8),
+    terminate: async () => await worker.terminate(),
+    batches: []
+  }
+}
+
+/** A slot over a native ingest thread (files only). */
+function nativeSlot (init: WorkerInit, onMessage: (msg: ResultMessage | ProbeMessage | CutsMessage) => void): Slot {
+  const thread = new NativeIngestThread(init, onMessage)
+  const flags = new Uint8Array(MAX_PROBE_CHUNKS)
+  return {
+    post: (jobs) => { thread.post(jobs) },
+    release: (bytes) => { thread.release(bytes) },
+    answer: (seq) => { thread.answer(seq, flags) },
+    flags,
+    terminate: async () => { await thread.terminate() },
+    batches: []
   }
 }
