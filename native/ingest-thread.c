@@ -1,11 +1,12 @@
 // Ingest threads: the native ingest loop (ingest-core.c) on threads of its own, for directory
 // imports, instead of Node worker threads (each a V8 isolate: ~70 ms of CPU to start and load
-// its modules, and JavaScript between every file). The pool (src/overlay/ingest/pool.ts)
-// talks to one as to a worker: it posts batches of jobs (a file, the cuts of a large file, or
-// a range of a large file's chunks) and receives the same messages (ingest/protocol.ts:
-// result, cuts, probe) through a thread-safe function on its event loop, returns credit for
-// the payload bytes it has stored (the thread waits while too many are outstanding) and
-// answers probes (the thread waits for the answer).
+// its modules, and JavaScript between every file). A group of threads shares one job queue,
+// so a thread never idles while another has work queued. The pool (src/overlay/ingest/pool.ts)
+// talks to a group as to a worker: it posts batches of jobs (a file, the cuts of a large file,
+// or a range of a large file's chunks) and receives the same messages (ingest/protocol.ts:
+// result, cuts, probe) through one thread-safe function on its event loop, returns credit for
+// the payload bytes it has stored (threads wait while too many are outstanding) and answers
+// probes (the asking thread waits for the answer; a probe names its thread).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -36,15 +37,22 @@ typedef struct {
 } Msg;
 typedef struct { double file; uint8_t cid[CID_BYTES]; size_t off, len; } Staged;
 
+/** What the threads of a group share: the job queue, the credit, the way out, closing. */
 typedef struct {
-  Ingest *h;
-  /** Keeps the dedup table (h->seen points into its shared memory) alive while the thread runs. */
-  napi_ref seen_ref;
-  pthread_t tid; int started, closed;
-  napi_threadsafe_function tsfn;
   pthread_mutex_t mu; pthread_cond_t cv;
   Batch *head, *tail; int closing;
   int64_t in_flight, max_in_flight;
+  napi_threadsafe_function tsfn;
+  /** Keeps the dedup table (each state's `seen` points into its shared memory) alive. */
+  napi_ref seen_ref;
+  int closed;
+} Shared;
+
+typedef struct {
+  Shared *g;
+  int index;
+  Ingest *h;
+  pthread_t tid; int started;
   // The message being gathered.
   Target t; double st[4];
   Done *done; size_t ndone, done_cap;
@@ -54,6 +62,9 @@ typedef struct {
   Done *staged_done; size_t nstaged_done, staged_done_cap;
   uint32_t seq, answer_seq; uint8_t *answer;
 } Thread;
+
+/** A group: its shared part and its threads. */
+typedef struct { Shared g; size_t n; Thread *threads; } Group;
 
 static void add_done_to (Done **list, size_t *n, size_t *cap, double file, int err) {
   if (*n == *cap) { *cap = *cap ? *cap * 2 : 64; *list = realloc(*list, *cap * sizeof **list); }
@@ -81,7 +92,7 @@ static void free_msg (Msg *m) {
 
 /** Hands `m` to the event loop (dropped when closing). */
 static void send (Thread *T, Msg *m) {
-  if (T->closing || napi_call_threadsafe_function(T->tsfn, m, napi_tsfn_blocking) != napi_ok) free_msg(m);
+  if (T->g->closing || napi_call_threadsafe_function(T->g->tsfn, m, napi_tsfn_blocking) != napi_ok) free_msg(m);
 }
 
 /** Posts the gathered message (closing the open frame first), after waiting for credit. */
@@ -90,10 +101,11 @@ static void post_result (Thread *T) {
   size_t nchunks = (size_t)T->st[1];
   if (nchunks == 0 && T->ndone == 0) return;
   size_t out_len = (size_t)T->st[0];
-  pthread_mutex_lock(&T->mu);
-  while (T->in_flight > T->max_in_flight && !T->closing) pthread_cond_wait(&T->cv, &T->mu);
-  T->in_flight += (int64_t)out_len;
-  pthread_mutex_unlock(&T->mu);
+  Shared *g = T->g;
+  pthread_mutex_lock(&g->mu);
+  while (g->in_flight > g->max_in_flight && !g->closing) pthread_cond_wait(&g->cv, &g->mu);
+  g->in_flight += (int64_t)out_len;
+  pthread_mutex_unlock(&g->mu);
   Msg *m = calloc(1, sizeof *m);
   m->kind = MSG_RESULT;
   // A mostly empty buffer is shrunk, so credit and memory count real bytes.
@@ -110,21 +122,22 @@ static void post_result (Thread *T) {
 
 /** Records a chunk, posting the message first whenever it is full. */
 static void record_or_post (Thread *T, double file, const uint8_t *cid, const uint8_t *bytes, size_t len, int present) {
-  while (xeno_record(T->h, &T->t, file, cid, bytes, len, present) == INGEST_FULL && !T->closing) post_result(T);
+  while (xeno_record(T->h, &T->t, file, cid, bytes, len, present) == INGEST_FULL && !T->g->closing) post_result(T);
 }
 
 /** Probe mode: asks which staged chunks the store lacks, then records them all with the answer. */
 static void flush_stage (Thread *T) {
   if (T->nstaged > 0) {
     Msg *m = calloc(1, sizeof *m);
-    m->kind = MSG_PROBE; m->seq = ++T->seq; m->nprobe = T->nstaged;
+    m->kind = MSG_PROBE; m->seq = ++T->seq; m->file = T->index; m->nprobe = T->nstaged;
     m->probe = malloc(T->nstaged * CID_BYTES);
     for (size_t i = 0; i < T->nstaged; i++) memcpy(m->probe + i * CID_BYTES, T->staged[i].cid, CID_BYTES);
     send(T, m);
-    pthread_mutex_lock(&T->mu);
-    while (T->answer_seq != T->seq && !T->closing) pthread_cond_wait(&T->cv, &T->mu);
-    pthread_mutex_unlock(&T->mu);
-    for (size_t i = 0; i < T->nstaged && !T->closing; i++) {
+    Shared *g = T->g;
+    pthread_mutex_lock(&g->mu);
+    while (T->answer_seq != T->seq && !g->closing) pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+    for (size_t i = 0; i < T->nstaged && !g->closing; i++) {
       Staged *s = &T->staged[i];
       record_or_post(T, s->file, s->cid, T->stage + s->off, s->len, T->answer[i] != 1);
     }
@@ -158,7 +171,7 @@ static void run_file (Thread *T, Job *j) {
   int r = xeno_open_file(T->h, j->path);
   while (r == 0) {
     r = xeno_step_file(T->h, &T->t, j->id);
-    if (r == INGEST_FULL) { post_result(T); r = T->closing ? -EINTR : 0; continue; }
+    if (r == INGEST_FULL) { post_result(T); r = T->g->closing ? -EINTR : 0; continue; }
     break;
   }
   xeno_close_file(T->h);
@@ -205,7 +218,7 @@ static void run_range (Thread *T, Job *j) {
   if (xeno_open_file(T->h, j->path) != 0) err = -errno;
   else fd = T->h->fd;
   off_t pos = (off_t)j->offset;
-  for (size_t i = 0; i < j->nlengths && err == 0 && !T->closing; i++) {
+  for (size_t i = 0; i < j->nlengths && err == 0 && !T->g->closing; i++) {
     size_t len = j->lengths[i], got = 0;
     if (len > T->h->window_cap) { err = -EINVAL; break; }
     while (got < len) {
@@ -225,16 +238,17 @@ static void run_range (Thread *T, Job *j) {
 
 static void *thread_main (void *arg) {
   Thread *T = arg;
+  Shared *g = T->g;
   for (;;) {
-    pthread_mutex_lock(&T->mu);
-    while (T->head == NULL && !T->closing) pthread_cond_wait(&T->cv, &T->mu);
-    Batch *b = T->closing ? NULL : T->head;
-    if (b != NULL) { T->head = b->next; if (T->head == NULL) T->tail = NULL; }
-    pthread_mutex_unlock(&T->mu);
+    pthread_mutex_lock(&g->mu);
+    while (g->head == NULL && !g->closing) pthread_cond_wait(&g->cv, &g->mu);
+    Batch *b = g->closing ? NULL : g->head;
+    if (b != NULL) { g->head = b->next; if (g->head == NULL) g->tail = NULL; }
+    pthread_mutex_unlock(&g->mu);
     if (b == NULL) break;
     for (size_t i = 0; i < b->n; i++) {
       Job *j = &b->jobs[i];
-      if (!T->closing) {
+      if (!g->closing) {
         if (j->kind == JOB_CUTS) run_cuts(T, j); else if (j->kind == JOB_RANGE) run_range(T, j); else run_file(T, j);
       }
       free(j->path); free(j->lengths);
@@ -309,6 +323,7 @@ static void call_js (napi_env env, napi_value callback, void *context, void *dat
     napi_create_object(env, &o);
     set(env, o, "type", str(env, "probe"));
     set(env, o, "seq", num(env, m->seq));
+    set(env, o, "thread", num(env, m->file));
     set(env, o, "cids", array_copy(env, napi_uint8_array, m->probe, m->nprobe * CID_BYTES, m->nprobe * CID_BYTES));
     set(env, o, "cidLength", num(env, CID_BYTES));
   }
@@ -316,84 +331,112 @@ static void call_js (napi_env env, napi_value callback, void *context, void *dat
   napi_call_function(env, undefined, callback, 1, &o, NULL);
 }
 
-static Thread *thread_of (napi_env env, napi_value v) {
+static Group *group_of (napi_env env, napi_value v) {
   void *p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL) napi_throw_type_error(env, NULL, "ingest: not an ingest thread");
+  if (napi_get_value_external(env, v, &p) != napi_ok || p == NULL) napi_throw_type_error(env, NULL, "ingest: not an ingest thread group");
   return p;
 }
 
-/** Stops the thread (it finishes the chunk it is on) and frees everything. Idempotent. */
-static void close_thread (Thread *T) {
-  if (T->closed) return;
-  T->closed = 1;
-  pthread_mutex_lock(&T->mu);
-  T->closing = 1;
-  pthread_cond_broadcast(&T->cv);
-  pthread_mutex_unlock(&T->mu);
-  if (T->started) pthread_join(T->tid, NULL);
-  napi_release_threadsafe_function(T->tsfn, napi_tsfn_abort);
-  for (Batch *b = T->head; b != NULL;) {
+static void free_batches (Batch *b) {
+  while (b != NULL) {
     Batch *next = b->next;
     for (size_t i = 0; i < b->n; i++) { free(b->jobs[i].path); free(b->jobs[i].lengths); }
     free(b->jobs); free(b);
     b = next;
   }
-  xeno_ingest_free(T->h);
-  free(T->t.out); free(T->t.meta); free(T->t.cids); free(T->t.records);
-  free(T->done); free(T->stage); free(T->staged); free(T->staged_done); free(T->answer);
-  pthread_mutex_destroy(&T->mu); pthread_cond_destroy(&T->cv);
 }
 
-static void finalize_thread (napi_env env, void *data, void *hint) {
+/** Stops the threads (each after the chunk it is on) and frees everything but the group. Idempotent. */
+static void close_group (napi_env env, Group *G) {
+  Shared *g = &G->g;
+  if (g->closed) return;
+  g->closed = 1;
+  pthread_mutex_lock(&g->mu);
+  g->closing = 1;
+  pthread_cond_broadcast(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+  for (size_t i = 0; i < G->n; i++) if (G->threads[i].started) pthread_join(G->threads[i].tid, NULL);
+  napi_release_threadsafe_function(g->tsfn, napi_tsfn_abort);
+  free_batches(g->head);
+  g->head = g->tail = NULL;
+  for (size_t i = 0; i < G->n; i++) {
+    Thread *T = &G->threads[i];
+    if (T->h != NULL) xeno_ingest_free(T->h);
+    free(T->t.out); free(T->t.meta); free(T->t.cids); free(T->t.records);
+    free(T->done); free(T->stage); free(T->staged); free(T->staged_done); free(T->answer);
+  }
+  if (g->seen_ref != NULL) { napi_delete_reference(env, g->seen_ref); g->seen_ref = NULL; }
+  pthread_mutex_destroy(&g->mu); pthread_cond_destroy(&g->cv);
+}
+
+static void finalize_group (napi_env env, void *data, void *hint) {
   (void)hint;
-  Thread *T = data;
-  close_thread(T);
-  if (T->seen_ref != NULL) napi_delete_reference(env, T->seen_ref);
-  free(T);
+  Group *G = data;
+  close_group(env, G);
+  free(G->threads);
+  free(G);
 }
 
-// threadCreate(options, onMessage) -> handle. options: those of ingestCreate, plus probe and maxInFlightBytes.
+// threadCreate(options, onMessage) -> handle of a group of options.threads threads. options:
+// those of ingestCreate, plus threads, probe and maxInFlightBytes (for the whole group).
 static napi_value thread_create (napi_env env, napi_callback_info info) {
   size_t argc = 2; napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 2) { napi_throw_type_error(env, NULL, "threadCreate(options, onMessage)"); return NULL; }
-  Ingest *h = xeno_ingest_new(env, argv[0]);
-  if (h == NULL) return NULL;
-  Thread *T = calloc(1, sizeof *T);
-  T->h = h;
-  napi_value v; bool probe = false; double max = 0;
-  napi_get_named_property(env, argv[0], "seen", &v);
-  napi_create_reference(env, v, 1, &T->seen_ref);
+  napi_value v; bool probe = false; double max = 0; uint32_t n = 0;
   napi_get_named_property(env, argv[0], "probe", &v); napi_get_value_bool(env, v, &probe);
   napi_get_named_property(env, argv[0], "maxInFlightBytes", &v); napi_get_value_double(env, v, &max);
-  T->probe = probe; T->max_in_flight = (int64_t)max;
-  if (probe) {
-    T->stage = malloc(STAGE_BYTES); T->staged = malloc(MAX_PROBE_CHUNKS * sizeof *T->staged); T->answer = malloc(MAX_PROBE_CHUNKS);
-    h->on_chunk = stage_chunk; h->on_chunk_ctx = T;
+  napi_get_named_property(env, argv[0], "threads", &v); napi_get_value_uint32(env, v, &n);
+  if (n < 1 || n > 64) { napi_throw_range_error(env, NULL, "threadCreate: 1 to 64 threads"); return NULL; }
+  Group *G = calloc(1, sizeof *G);
+  G->threads = calloc(n, sizeof *G->threads);
+  Shared *g = &G->g;
+  for (uint32_t i = 0; i < n; i++) {
+    Thread *T = &G->threads[i];
+    T->h = xeno_ingest_new(env, argv[0]);
+    if (T->h == NULL) {
+      for (uint32_t k = 0; k < i; k++) xeno_ingest_free(G->threads[k].h);
+      free(G->threads); free(G);
+      return NULL;
+    }
+    G->n = i + 1;
+    T->g = g; T->index = (int)i; T->probe = probe;
+    if (probe) {
+      T->stage = malloc(STAGE_BYTES); T->staged = malloc(MAX_PROBE_CHUNKS * sizeof *T->staged); T->answer = malloc(MAX_PROBE_CHUNKS);
+      T->h->on_chunk = stage_chunk; T->h->on_chunk_ctx = T;
+    }
+    new_message(T);
   }
-  pthread_mutex_init(&T->mu, NULL); pthread_cond_init(&T->cv, NULL);
-  new_message(T);
+  g->max_in_flight = (int64_t)max;
+  napi_get_named_property(env, argv[0], "seen", &v);
+  napi_create_reference(env, v, 1, &g->seen_ref);
+  pthread_mutex_init(&g->mu, NULL); pthread_cond_init(&g->cv, NULL);
   napi_value name;
   napi_create_string_utf8(env, "xeno-ingest", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &T->tsfn) != napi_ok) {
-    T->closed = 1; xeno_ingest_free(h); free(T);
+  napi_value ext;
+  napi_create_external(env, G, finalize_group, NULL, &ext);
+  if (napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &g->tsfn) != napi_ok) {
+    g->closed = 1; // nothing started: the finalizer frees the states
     napi_throw_error(env, NULL, "threadCreate: cannot create the thread-safe function");
     return NULL;
   }
-  napi_value ext;
-  napi_create_external(env, T, finalize_thread, NULL, &ext);
-  if (pthread_create(&T->tid, NULL, thread_main, T) != 0) { napi_throw_error(env, NULL, "threadCreate: cannot start a thread"); return NULL; }
-  T->started = 1;
+  for (uint32_t i = 0; i < n; i++) {
+    Thread *T = &G->threads[i];
+    if (pthread_create(&T->tid, NULL, thread_main, T) != 0) { close_group(env, G); napi_throw_error(env, NULL, "threadCreate: cannot start a thread"); return NULL; }
+    T->started = 1;
+  }
   return ext;
 }
 
-// threadPost(handle, jobs: Array<{ id, path, cutsOnly?, offset?, lengths?: Uint32Array }>)
+// threadPost(handle, jobs: Array<{ id, path, cutsOnly?, offset?, lengths?: Uint32Array }>): one
+// batch, taken by the next free thread of the group; a result message follows its last job.
 static napi_value thread_post (napi_env env, napi_callback_info info) {
   size_t argc = 2; napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Thread *T = thread_of(env, argv[0]);
+  Group *G = group_of(env, argv[0]);
   uint32_t n = 0;
-  if (T == NULL || T->closed || napi_get_array_length(env, argv[1], &n) != napi_ok) { if (T != NULL) napi_throw_type_error(env, NULL, "threadPost: bad jobs"); return NULL; }
+  if (G == NULL) return NULL;
+  if (G->g.closed || napi_get_array_length(env, argv[1], &n) != napi_ok) { napi_throw_type_error(env, NULL, "threadPost: bad jobs or closed"); return NULL; }
   Batch *b = calloc(1, sizeof *b);
   b->jobs = calloc(n > 0 ? n : 1, sizeof *b->jobs); b->n = n;
   for (uint32_t i = 0; i < n; i++) {
@@ -403,8 +446,7 @@ static napi_value thread_post (napi_env env, napi_callback_info info) {
     napi_get_named_property(env, job, "path", &v);
     size_t len = 0;
     if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok || len >= PATH_BYTES) {
-      for (uint32_t k = 0; k < i; k++) { free(b->jobs[k].path); free(b->jobs[k].lengths); }
-      free(b->jobs); free(b);
+      free_batches(b);
       napi_throw_type_error(env, NULL, "threadPost: a job needs a path (native threads take no in-memory data)");
       return NULL;
     }
@@ -417,59 +459,61 @@ static napi_value thread_post (napi_env env, napi_callback_info info) {
     if (cuts) j->kind = JOB_CUTS;
     else if (t != napi_undefined) {
       void *data; size_t count;
-      if (!xeno_typed(env, lengths, napi_uint32_array, &data, &count)) return NULL;
+      if (!xeno_typed(env, lengths, napi_uint32_array, &data, &count)) { free_batches(b); return NULL; }
       j->kind = JOB_RANGE;
       j->lengths = malloc((count > 0 ? count : 1) * sizeof(uint32_t)); memcpy(j->lengths, data, count * sizeof(uint32_t)); j->nlengths = count;
       napi_get_named_property(env, job, "offset", &v); napi_get_value_double(env, v, &j->offset);
     } else j->kind = JOB_FILE;
   }
-  pthread_mutex_lock(&T->mu);
-  if (T->tail != NULL) T->tail->next = b; else T->head = b;
-  T->tail = b;
-  pthread_cond_broadcast(&T->cv);
-  pthread_mutex_unlock(&T->mu);
+  Shared *g = &G->g;
+  pthread_mutex_lock(&g->mu);
+  if (g->tail != NULL) g->tail->next = b; else g->head = b;
+  g->tail = b;
+  pthread_cond_broadcast(&g->cv);
+  pthread_mutex_unlock(&g->mu);
   return NULL;
 }
 
-// threadCredit(handle, bytes): payload bytes the pool has stored (the thread may post more).
+// threadCredit(handle, bytes): payload bytes the pool has stored (threads may post more).
 static napi_value thread_credit (napi_env env, napi_callback_info info) {
   size_t argc = 2; napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Thread *T = thread_of(env, argv[0]);
+  Group *G = group_of(env, argv[0]);
   double bytes = 0;
-  if (T == NULL || T->closed) return NULL;
+  if (G == NULL || G->g.closed) return NULL;
   napi_get_value_double(env, argv[1], &bytes);
-  pthread_mutex_lock(&T->mu);
-  T->in_flight -= (int64_t)bytes;
-  pthread_cond_broadcast(&T->cv);
-  pthread_mutex_unlock(&T->mu);
+  pthread_mutex_lock(&G->g.mu);
+  G->g.in_flight -= (int64_t)bytes;
+  pthread_cond_broadcast(&G->g.cv);
+  pthread_mutex_unlock(&G->g.mu);
   return NULL;
 }
 
-// threadAnswer(handle, seq, missing: Uint8Array): the answer to probe `seq` (1 = missing).
+// threadAnswer(handle, thread, seq, missing: Uint8Array): the answer to probe `seq` of thread `thread` (1 = missing).
 static napi_value thread_answer (napi_env env, napi_callback_info info) {
-  size_t argc = 3; napi_value argv[3];
+  size_t argc = 4; napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Thread *T = thread_of(env, argv[0]);
-  uint32_t seq; void *flags; size_t n;
-  if (T == NULL || T->closed || !T->probe) return NULL;
-  if (napi_get_value_uint32(env, argv[1], &seq) != napi_ok || !xeno_typed(env, argv[2], napi_uint8_array, &flags, &n)) return NULL;
-  pthread_mutex_lock(&T->mu);
+  Group *G = group_of(env, argv[0]);
+  uint32_t index, seq; void *flags; size_t n;
+  if (G == NULL || G->g.closed) return NULL;
+  if (napi_get_value_uint32(env, argv[1], &index) != napi_ok || index >= G->n || napi_get_value_uint32(env, argv[2], &seq) != napi_ok ||
+      !xeno_typed(env, argv[3], napi_uint8_array, &flags, &n)) return NULL;
+  Thread *T = &G->threads[index];
+  if (!T->probe) return NULL;
+  pthread_mutex_lock(&G->g.mu);
   memcpy(T->answer, flags, n < MAX_PROBE_CHUNKS ? n : MAX_PROBE_CHUNKS);
   T->answer_seq = seq;
-  pthread_cond_broadcast(&T->cv);
-  pthread_mutex_unlock(&T->mu);
+  pthread_cond_broadcast(&G->g.cv);
+  pthread_mutex_unlock(&G->g.mu);
   return NULL;
 }
 
-// threadClose(handle): stops and joins the thread; messages not yet delivered are dropped.
+// threadClose(handle): stops and joins the threads; messages not yet delivered are dropped.
 static napi_value thread_close (napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  Thread *T = thread_of(env, argv[0]);
-  if (T == NULL) return NULL;
-  close_thread(T);
-  if (T->seen_ref != NULL) { napi_delete_reference(env, T->seen_ref); T->seen_ref = NULL; }
+  Group *G = group_of(env, argv[0]);
+  if (G != NULL) close_group(env, G);
   return NULL;
 }
 

@@ -48,17 +48,18 @@ export interface Posix {
   /** Compresses the open frame into the message buffers (before posting them). */
   ingestCloseFrame (h: IngestHandle, out: Uint8Array, meta: Float64Array, cids: Uint8Array, records: Float64Array, st: Float64Array): void
   /**
-   * A native ingest thread (native/ingest-thread.c): `options` are ingestCreate's plus `probe`
-   * and `maxInFlightBytes`; messages (ingest/protocol.ts) go to `onMessage` on this thread.
+   * A group of `threads` native ingest threads sharing one job queue (native/ingest-thread.c):
+   * `options` are ingestCreate's plus `probe` and `maxInFlightBytes` (for the group); messages
+   * (ingest/protocol.ts) go to `onMessage` on this thread.
    */
-  threadCreate (options: IngestNativeOptions & { probe: boolean, maxInFlightBytes: number }, onMessage: (msg: any) => void): IngestHandle
-  /** Queues a batch of file, cuts or range jobs. */
+  threadCreate (options: IngestNativeOptions & { probe: boolean, maxInFlightBytes: number, threads: number }, onMessage: (msg: any) => void): IngestHandle
+  /** Queues a batch of file, cuts or range jobs for the next free thread. */
   threadPost (h: IngestHandle, jobs: ReadonlyArray<{ id: number, path?: string, cutsOnly?: boolean, offset?: number, lengths?: Uint32Array }>): void
   /** Returns payload credit. */
   threadCredit (h: IngestHandle, bytes: number): void
-  /** Answers a probe. */
-  threadAnswer (h: IngestHandle, seq: number, missing: Uint8Array): void
-  /** Stops and joins the thread. */
+  /** Answers probe `seq` of thread `thread`. */
+  threadAnswer (h: IngestHandle, thread: number, seq: number, missing: Uint8Array): void
+  /** Stops and joins the threads. */
   threadClose (h: IngestHandle): void
   /** The binary CIDv1 (raw codec, BLAKE3-256) of `bytes`: 36 bytes (native/blake3.c). */
   rawCid (bytes: Uint8Array): Uint8Array

@@ -6,7 +6,7 @@ import { ImportError } from '../errors.js'
 import { FileIndexBuilder, type BlockSink, type FileContent } from '../file-write.js'
 import type { FilePart } from '../interface.js'
 import { answerProbe, decodeResult } from './messages.js'
-import { NativeIngestThread } from './native-thread.js'
+import { NativeIngestThreads } from './native-thread.js'
 import { adoptPrestarted, WORKER_URL } from './prestart.js'
 import { MAX_PROBE_CHUNKS, type CutsMessage, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
 
@@ -81,8 +81,10 @@ interface Slot {
   /** Returns payload credit (bytes stored). */
   readonly release: (bytes: number) => void
   /** Delivers the answer to a probe (`flags`: 1 = missing). */
-  readonly answer: (seq: number) => void
+  readonly answer: (probe: ProbeMessage) => void
   readonly flags: Uint8Array
+  /** Batches it may have in flight. */
+  readonly capacity: number
   readonly terminate: () => Promise<unknown>
   readonly batches: number[]
 }
@@ -108,6 +110,8 @@ export class IngestPool {
   readonly #bigFileBytes: number
   readonly #rangeBytes: number
   readonly #native: boolean
+  /** Threads doing the work (worker threads or native threads). */
+  readonly #threads: number
   #nextId = 1
   #chain: Promise<void> = Promise.resolve()
   #failure: unknown
@@ -126,17 +130,21 @@ export class IngestPool {
     const frameBytes = typeof sink.putFramesMany === 'function' ? STORE_FRAME_RAW_BYTES : 0
     const seen = new SharedArrayBuffer((SEEN_SLOTS + 1) * 8)
     this.#native = options.native === true
-    for (let i = 0; i < (options.workers ?? 2); i++) {
+    const workers = options.workers ?? 2
+    this.#threads = workers
+    // Native threads form one slot (they share its job queue); worker threads one slot each.
+    for (let i = 0; i < (this.#native ? 1 : workers); i++) {
       const credit = new SharedArrayBuffer(4)
       const answer = new SharedArrayBuffer(8 + MAX_PROBE_CHUNKS)
-      const init: WorkerInit = { credit, level, maxInFlightBytes: MAX_IN_FLIGHT_BYTES, probe, answer, frameBytes, seen }
+      const maxInFlightBytes = MAX_IN_FLIGHT_BYTES * (this.#native ? workers : 1)
+      const init: WorkerInit = { credit, level, maxInFlightBytes, probe, answer, frameBytes, seen }
       const onMessage = (msg: ResultMessage | ProbeMessage | CutsMessage): void => {
         if (msg.type === 'probe') { void this.#answer(slot, msg); return }
         this.#chain = this.#chain.then(async () => {
           if (msg.type === 'cuts') { const p = this.#files.get(msg.file); if (p !== undefined) p.cuts = msg.lengths } else await this.#consume(slot, msg)
         })
       }
-      const slot = this.#native ? nativeSlot(init, onMessage) : workerSlot(init, onMessage, (err) => { this.#fail(new ImportError('ingest worker failed', { cause: err })) })
+      const slot = this.#native ? nativeSlot(init, workers, onMessage) : workerSlot(init, onMessage, (err) => { this.#fail(new ImportError('ingest worker failed', { cause: err })) })
       this.#slots.push(slot)
     }
   }
@@ -161,7 +169,7 @@ export class IngestPool {
    * ImportError if it cannot be read.
    */
   submit (path: string, size: number): Promise<FileContent> {
-    if (size >= this.#bigFileBytes && this.#slots.length > 1) return this.#submitBig(path)
+    if (size >= this.#bigFileBytes && this.#threads > 1) return this.#submitBig(path)
     return this.#enqueue({ id: this.#nextId++, path }, size, new FileIndexBuilder(this.#nodeSink))
   }
 
@@ -221,7 +229,7 @@ export class IngestPool {
   #dispatch (): void {
     while (this.#queue.length > 0) {
       const slot = this.#slots.reduce((a, b) => (b.batches.length < a.batches.length ? b : a))
-      if (slot.batches.length >= BATCHES_IN_FLIGHT) return
+      if (slot.batches.length >= slot.capacity) return
       const jobs: FileJob[] = []
       let bytes = 0
       while (this.#queue.length > 0 && jobs.length < BATCH_FILES && bytes < BATCH_BYTES) {
@@ -239,7 +247,7 @@ export class IngestPool {
   /** Answers a worker's probe (it waits on the shared answer word). */
   async #answer (slot: Slot, msg: ProbeMessage): Promise<void> {
     await answerProbe(msg, (cids) => this.#sink.missing!(cids), slot.flags)
-    slot.answer(msg.seq)
+    slot.answer(msg)
   }
 
   async #consume (slot: Slot, msg: ResultMessage): Promise<void> {
@@ -330,23 +338,28 @@ function workerSlot (init: WorkerInit, onMessage: (msg: ResultMessage | ProbeMes
       worker.postMessage(msg, jobs.flatMap((j) => j.data !== undefined ? [j.data] : []))
     },
     release: (bytes) => { Atomics.sub(credit, 0, bytes); Atomics.notify(credit, 0) },
-    answer: (seq) => { Atomics.store(answer, 0, seq); Atomics.notify(answer, 0) },
+    answer: (probe) => { Atomics.store(answer, 0, probe.seq); Atomics.notify(answer, 0) },
     flags: new Uint8Array(init.answer, 8),
+    capacity: BATCHES_IN_FLIGHT,
     terminate: async () => await worker.terminate(),
     batches: []
   }
 }
 
-/** A slot over a native ingest thread (files only). */
-function nativeSlot (init: WorkerInit, onMessage: (msg: ResultMessage | ProbeMessage | CutsMessage) => void): Slot {
-  const thread = new NativeIngestThread(init, onMessage)
+/**
+ * A slot over `threads` native ingest threads sharing one job queue (files only). It may have
+ * more batches in flight than a worker: a thread takes the next batch whenever it is free.
+ */
+function nativeSlot (init: WorkerInit, threads: number, onMessage: (msg: ResultMessage | ProbeMessage | CutsMessage) => void): Slot {
+  const group = new NativeIngestThreads(init, threads, onMessage)
   const flags = new Uint8Array(MAX_PROBE_CHUNKS)
   return {
-    post: (jobs) => { thread.post(jobs) },
-    release: (bytes) => { thread.release(bytes) },
-    answer: (seq) => { thread.answer(seq, flags) },
+    post: (jobs) => { group.post(jobs) },
+    release: (bytes) => { group.release(bytes) },
+    answer: (probe) => { group.answer(probe.thread ?? 0, probe.seq, flags) },
     flags,
-    terminate: async () => { await thread.terminate() },
+    capacity: (BATCHES_IN_FLIGHT + 1) * threads,
+    terminate: async () => { await group.terminate() },
     batches: []
   }
 }
