@@ -429,7 +429,8 @@ static napi_value thread_create (napi_env env, napi_callback_info info) {
 }
 
 // threadPost(handle, jobs: Array<{ id, path, cutsOnly?, offset?, lengths?: Uint32Array }>): one
-// batch, taken by the next free thread of the group; a result message follows its last job.
+// batch, taken by the next free thread of the group (a batch led by a cut pass before all
+// others); a result message follows its last job.
 static napi_value thread_post (napi_env env, napi_callback_info info) {
   size_t argc = 2; napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
@@ -465,10 +466,13 @@ static napi_value thread_post (napi_env env, napi_callback_info info) {
       napi_get_named_property(env, job, "offset", &v); napi_get_value_double(env, v, &j->offset);
     } else j->kind = JOB_FILE;
   }
+  // A batch that starts with a large file's cut pass goes first: that pass is serial, and
+  // the file's ranges (every thread's work) wait for it.
+  bool front = n > 0 && b->jobs[0].kind == JOB_CUTS;
   Shared *g = &G->g;
   pthread_mutex_lock(&g->mu);
-  if (g->tail != NULL) g->tail->next = b; else g->head = b;
-  g->tail = b;
+  if (front) { b->next = g->head; g->head = b; if (g->tail == NULL) g->tail = b; }
+  else { if (g->tail != NULL) g->tail->next = b; else g->head = b; g->tail = b; }
   pthread_cond_broadcast(&g->cv);
   pthread_mutex_unlock(&g->mu);
   return NULL;

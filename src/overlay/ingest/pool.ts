@@ -58,6 +58,8 @@ export interface IngestCounters { files: number, bytes: number, chunks: number, 
 const BATCH_FILES = 64
 const BATCH_BYTES = 4 * 1024 * 1024
 const BATCHES_IN_FLIGHT = 4
+/** Batches queued for a group of native threads (they share the queue, so depth costs no balance). */
+const NATIVE_BATCHES_IN_FLIGHT = 64
 const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024
 /** Slots of the workers' shared dedup table (8 bytes each): dedups up to 3/4 of this many chunks (~200k, 12 GiB at 64 KiB). */
 const SEEN_SLOTS = 1 << 18
@@ -347,8 +349,8 @@ function workerSlot (init: WorkerInit, onMessage: (msg: ResultMessage | ProbeMes
 }
 
 /**
- * A slot over `threads` native ingest threads sharing one job queue (files only). It may have
- * more batches in flight than a worker: a thread takes the next batch whenever it is free.
+ * A slot over `threads` native ingest threads sharing one job queue (files only): a thread
+ * takes the next batch whenever it is free.
  */
 function nativeSlot (init: WorkerInit, threads: number, onMessage: (msg: ResultMessage | ProbeMessage | CutsMessage) => void): Slot {
   const group = new NativeIngestThreads(init, threads, onMessage)
@@ -358,7 +360,9 @@ function nativeSlot (init: WorkerInit, threads: number, onMessage: (msg: ResultM
     release: (bytes) => { group.release(bytes) },
     answer: (probe) => { group.answer(probe.thread ?? 0, probe.seq, flags) },
     flags,
-    capacity: (BATCHES_IN_FLIGHT + 1) * threads,
+    // Jobs are small and the threads' output is bounded by credit: queue deep, so a thread
+    // never waits for this (busy) thread to hand out the next batch.
+    capacity: NATIVE_BATCHES_IN_FLIGHT,
     terminate: async () => { await group.terminate() },
     batches: []
   }
