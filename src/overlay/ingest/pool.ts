@@ -65,10 +65,10 @@ const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024
 const SEEN_SLOTS = 1 << 18
 
 /** Where a job's chunks go in order: a file's index, or (range jobs) a plain list. */
-interface PartSink { add: (cid: CID, size: number) => Promise<void> | void, finish: () => Promise<unknown> | unknown }
+interface PartSink { add: (cid: CID, size: number) => Promise<void> | undefined, finish: () => Promise<unknown> | unknown }
 class PartList implements PartSink {
   readonly parts: FilePart[] = []
-  add (cid: CID, size: number): void { this.parts.push({ cid, size }) }
+  add (cid: CID, size: number): undefined { this.parts.push({ cid, size }) }
   finish (): FilePart[] { return this.parts }
 }
 interface Pending { job: FileJob, size: number, builder: PartSink, resolve: (v: any) => void, reject: (e: unknown) => void, cuts?: Uint32Array }
@@ -270,7 +270,8 @@ export class IngestPool {
         if (c.state === 'seen') this.#seen.push(c.cid)
         const p = this.#files.get(c.file)
         if (p === undefined) continue
-        await p.builder.add(c.cid, c.rawSize)
+        const writing = p.builder.add(c.cid, c.rawSize)
+        if (writing !== undefined) await writing
         this.counters.chunks++
         this.counters.bytes += c.rawSize
         this.#onBytes?.(c.rawSize)
@@ -307,7 +308,8 @@ export class IngestPool {
     if (error !== undefined) { p.reject(new ImportError(`cannot read ${p.job.path}: ${error.message}`)); return }
     if (p.job.cutsOnly === true) { p.resolve(p.cuts ?? new Uint32Array(0)); return }
     if (p.job.lengths === undefined) this.counters.files++
-    p.resolve(await p.builder.finish())
+    const content = p.builder.finish()
+    p.resolve(content instanceof Promise ? await content : content)
   }
 
   #fail (err: unknown): void {
