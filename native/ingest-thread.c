@@ -186,6 +186,7 @@ static void run_cuts (Thread *T, Job *j) {
   uint32_t *all = malloc(cap * sizeof *all);
   int eof = 0;
   while (r == 0 && !eof) {
+    if (T->g->closing) { r = -EINTR; break; }
     while (!eof && end < h->window_cap) {
       ssize_t got = read(h->fd, h->window + end, h->window_cap - end);
       if (got < 0 && errno == EINTR) continue;
