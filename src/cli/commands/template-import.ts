@@ -1,11 +1,7 @@
 import { createReadStream, statSync } from 'node:fs'
-import { Readable } from 'node:stream'
-import { createGunzip } from 'node:zlib'
-import zstd from 'zstd-napi'
 import { checkPinName } from '../../cas/pins.js'
 import { ImportError } from '../../overlay/errors.js'
 import { importDirectory, measureTree, type ImportResult } from '../../overlay/import-dir.js'
-import { importTar } from '../../overlay/import-tar.js'
 import { stringOption, UsageError, type Command } from '../command.js'
 import { formatBytes } from '../progress.js'
 import { openCliStore } from '../store.js'
@@ -19,8 +15,12 @@ interface TemplateImportResult extends Omit<ImportResult, 'root'> {
   name?: string
 }
 
-/** The tar bytes of `input`, decompressed when they start with the gzip or zstd magic. */
+/**
+ * The tar bytes of `input`, decompressed when they start with the gzip or zstd magic. The
+ * tar-only modules load here, on use: a directory import never needs them.
+ */
 async function * tarBytes (input: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  const [{ Readable }, { createGunzip }, { default: zstd }] = await Promise.all([import('node:stream'), import('node:zlib'), import('zstd-napi')])
   const it = input[Symbol.asyncIterator]()
   const first = await it.next()
   if (first.done === true) return
@@ -70,7 +70,7 @@ const command: Command = {
       const options = { workers, signal: ctx.signal, onBytes: (n: number) => bar.add(n), probe: before.chunks > 0 }
       const r = isDir
         ? await importDirectory(src, store, options)
-        : await importTar(tarBytes(src === '-' ? process.stdin : createReadStream(src, { highWaterMark: 1024 * 1024 })), store, options)
+        : await (await import('../../overlay/import-tar.js')).importTar(tarBytes(src === '-' ? process.stdin : createReadStream(src, { highWaterMark: 1024 * 1024 })), store, options)
       if (name !== undefined) await store.pin(name, r.root)
       else await store.flush()
       const after = await store.stats()
