@@ -311,6 +311,21 @@ static napi_value scan_dir (napi_env env, napi_callback_info info) {
   return result;
 }
 
+// syncRange(fd, offset, length): starts writeback of that range (sync_file_range with
+// SYNC_FILE_RANGE_WRITE: no wait for completion, no metadata), so a later fsync has less to
+// wait for. Best effort: errors are ignored (the fsync that follows reports real ones).
+static napi_value sync_range (napi_env env, napi_callback_info info) {
+  size_t argc = 3; napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd; double offset, length;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_double(env, argv[1], &offset) != napi_ok ||
+      napi_get_value_double(env, argv[2], &length) != napi_ok) { napi_throw_type_error(env, NULL, "syncRange(fd, offset, length)"); return NULL; }
+#ifdef SYNC_FILE_RANGE_WRITE
+  sync_file_range(fd, (off64_t)offset, (off64_t)length, SYNC_FILE_RANGE_WRITE);
+#endif
+  return NULL;
+}
+
 static napi_value init (napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "utimens", NULL, utimens, NULL, NULL, NULL, napi_enumerable, NULL },
@@ -320,7 +335,8 @@ static napi_value init (napi_env env, napi_value exports) {
     { "lsetxattr", NULL, do_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL },
     { "cdcInit", NULL, cdc_init, NULL, NULL, NULL, napi_enumerable, NULL },
     { "cdcCuts", NULL, cdc_cuts, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "scandir", NULL, scan_dir, NULL, NULL, NULL, napi_enumerable, NULL }
+    { "scandir", NULL, scan_dir, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "syncRange", NULL, sync_range, NULL, NULL, NULL, napi_enumerable, NULL }
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return xeno_ingest_register(env, exports);
