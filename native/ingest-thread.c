@@ -215,9 +215,8 @@ static void run_cuts (Thread *T, Job *j) {
 
 /** Hashes (and compresses) the chunks `lengths` of the file from `offset` on. */
 static void run_range (Thread *T, Job *j) {
-  int fd = -1, err = 0;
-  if (xeno_open_file(T->h, j->path) != 0) err = -errno;
-  else fd = T->h->fd;
+  int err = xeno_open_file(T->h, j->path);
+  int fd = T->h->fd;
   off_t pos = (off_t)j->offset;
   for (size_t i = 0; i < j->nlengths && err == 0 && !T->g->closing; i++) {
     size_t len = j->lengths[i], got = 0;
