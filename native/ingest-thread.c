@@ -254,6 +254,12 @@ static void *thread_main (void *arg) {
       free(j->path); free(j->lengths);
     }
     free(b->jobs); free(b);
+    // Post when no batch waits: otherwise go on gathering into the same message and frame
+    // (small batches each posted and each closing a frame cost messages and compression).
+    pthread_mutex_lock(&g->mu);
+    int more = g->head != NULL && !g->closing;
+    pthread_mutex_unlock(&g->mu);
+    if (more) continue;
     if (T->probe) flush_stage(T);
     post_result(T);
   }
