@@ -2,8 +2,9 @@
   "targets": [
     {
       "target_name": "xeno_posix",
-      "sources": ["native/posix.c"],
-      "cflags": ["-O2", "-Wall"]
+      "sources": ["native/posix.c", "native/ingest.c", "native/ingest-core.c", "native/ingest-thread.c", "native/blake3.c"],
+      "cflags": ["-O3", "-Wall"],
+      "libraries": ["-lzstd"]
     }
   ]
 }

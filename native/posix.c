@@ -14,6 +14,9 @@
 #include <dirent.h>
 #include <stdint.h>
 #include <unistd.h>
+#include "cdc.h"
+
+napi_value xeno_ingest_register (napi_env env, napi_value exports);
 
 #define PATH_BYTES 4096
 #define NAME_BYTES 256
@@ -165,10 +168,10 @@ static napi_value do_lsetxattr (napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// ---- content-defined chunking: the hot loop of src/cas/chunker/cdc.ts findBoundary, in C.
-// Same gear table (passed once by cdcInit), same masks, same cuts (checked by tests).
-static uint32_t gear[256];
-static int gear_ready = 0;
+// ---- content-defined chunking: the hot loop of src/cas/chunker/cdc.ts findBoundary, in C
+// (native/cdc.h). Same gear table (passed once by cdcInit), same masks, same cuts (checked by tests).
+uint32_t xeno_gear[256];
+int xeno_gear_ready = 0;
 
 static napi_value cdc_init (napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value argv[1];
@@ -179,23 +182,9 @@ static napi_value cdc_init (napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "cdcInit needs the 256-entry Uint32Array gear table");
     return NULL;
   }
-  memcpy(gear, data, sizeof gear);
-  gear_ready = 1;
+  memcpy(xeno_gear, data, sizeof xeno_gear);
+  xeno_gear_ready = 1;
   return NULL;
-}
-
-static int64_t find_boundary (const uint8_t *d, int64_t start, int64_t end, int final,
-                              uint32_t min, uint32_t avg, uint32_t max, uint32_t small, uint32_t large) {
-  int64_t available = end - start;
-  if (available <= min) return final ? available : -1;
-  int64_t normal_end = start + (available < avg ? available : avg);
-  int64_t hard_end = start + (available < max ? available : max);
-  uint32_t hash = 0;
-  int64_t i = start + min;
-  for (; i < normal_end; i++) { hash = (hash << 1) + gear[d[i]]; if ((hash & small) == 0) return i + 1 - start; }
-  for (; i < hard_end; i++) { hash = (hash << 1) + gear[d[i]]; if ((hash & large) == 0) return i + 1 - start; }
-  if (available >= max) return max;
-  return final ? available : -1;
 }
 
 // cdcCuts(data: Uint8Array, final: boolean, min, avg, max) -> Uint32Array of chunk lengths,
@@ -203,7 +192,7 @@ static int64_t find_boundary (const uint8_t *d, int64_t start, int64_t end, int 
 static napi_value cdc_cuts (napi_env env, napi_callback_info info) {
   size_t argc = 5; napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (!gear_ready) { napi_throw_error(env, NULL, "cdcInit not called"); return NULL; }
+  if (!xeno_gear_ready) { napi_throw_error(env, NULL, "cdcInit not called"); return NULL; }
   napi_typedarray_type type; size_t length; void *data; napi_value ab; size_t offset;
   if (argc < 5 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, &ab, &offset) != napi_ok || type != napi_uint8_array) {
     napi_throw_type_error(env, NULL, "cdcCuts needs a Uint8Array");
@@ -214,14 +203,13 @@ static napi_value cdc_cuts (napi_env env, napi_callback_info info) {
   napi_get_value_uint32(env, argv[2], &min);
   napi_get_value_uint32(env, argv[3], &avg);
   napi_get_value_uint32(env, argv[4], &max);
-  int bits = 0; while ((1u << bits) < avg) bits++;
-  uint32_t small = 0xffffffffu << (32 - (bits + 2));
-  uint32_t large = 0xffffffffu << (32 - (bits - 2));
+  uint32_t small, large;
+  cdc_masks(avg, &small, &large);
   size_t cap = length / min + 2, n = 0;
   uint32_t *cuts = malloc(cap * sizeof *cuts);
   int64_t start = 0;
   while (start < (int64_t)length) {
-    int64_t len = find_boundary(data, start, (int64_t)length, final, min, avg, max, small, large);
+    int64_t len = cdc_find_boundary(data, start, (int64_t)length, final, min, avg, max, small, large);
     if (len < 0) break;
     cuts[n++] = (uint32_t)len;
     start += len;
@@ -323,6 +311,21 @@ static napi_value scan_dir (napi_env env, napi_callback_info info) {
   return result;
 }
 
+// syncRange(fd, offset, length): starts writeback of that range (sync_file_range with
+// SYNC_FILE_RANGE_WRITE: no wait for completion, no metadata), so a later fsync has less to
+// wait for. Best effort: errors are ignored (the fsync that follows reports real ones).
+static napi_value sync_range (napi_env env, napi_callback_info info) {
+  size_t argc = 3; napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd; double offset, length;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_double(env, argv[1], &offset) != napi_ok ||
+      napi_get_value_double(env, argv[2], &length) != napi_ok) { napi_throw_type_error(env, NULL, "syncRange(fd, offset, length)"); return NULL; }
+#ifdef SYNC_FILE_RANGE_WRITE
+  sync_file_range(fd, (off64_t)offset, (off64_t)length, SYNC_FILE_RANGE_WRITE);
+#endif
+  return NULL;
+}
+
 static napi_value init (napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "utimens", NULL, utimens, NULL, NULL, NULL, napi_enumerable, NULL },
@@ -332,10 +335,11 @@ static napi_value init (napi_env env, napi_value exports) {
     { "lsetxattr", NULL, do_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL },
     { "cdcInit", NULL, cdc_init, NULL, NULL, NULL, napi_enumerable, NULL },
     { "cdcCuts", NULL, cdc_cuts, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "scandir", NULL, scan_dir, NULL, NULL, NULL, napi_enumerable, NULL }
+    { "scandir", NULL, scan_dir, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "syncRange", NULL, sync_range, NULL, NULL, NULL, napi_enumerable, NULL }
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  return exports;
+  return xeno_ingest_register(env, exports);
 }
 
 NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

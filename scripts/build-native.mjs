@@ -1,16 +1,18 @@
 #!/usr/bin/env node
-// Builds the small N-API addon native/posix.c (utimensat, mknod, l*xattr) into
+// Builds the N-API addon native/*.c (utimensat, mknod, l*xattr, scandir, and the ingest
+// workers' read/cut/hash/compress loop, linked with the system libzstd) into
 // build/Release/xeno_posix.node with node-gyp, using the headers of the running Node when
 // they are installed (offline), else letting node-gyp fetch them. Skips when up to date.
 import { spawnSync } from 'node:child_process'
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
 const out = join(root, 'build', 'Release', 'xeno_posix.node')
-const src = join(root, 'native', 'posix.c')
-if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) process.exit(0)
+// Sources: every file of native/ and binding.gyp (which also names the libraries linked).
+const sources = [join(root, 'binding.gyp'), ...readdirSync(join(root, 'native')).map((f) => join(root, 'native', f))]
+if (existsSync(out) && sources.every((src) => statSync(out).mtimeMs >= statSync(src).mtimeMs)) process.exit(0)
 
 function nodeGyp () {
   // npm tells its lifecycle scripts where its own node-gyp is.

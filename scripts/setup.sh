@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES=(libnfs-utils iproute2 rsync attr tar zstd time g++ make python3)
+DEBIAN_PACKAGES=(libnfs-utils iproute2 rsync attr tar zstd libzstd-dev time g++ make python3)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -2,7 +2,7 @@ import { blake3 as nativeBlake3 } from '@napi-rs/blake-hash'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { from } from 'multiformats/hashes/hasher'
-import { BLAKE3_MULTIHASH, RAW_CODEC } from './codes.js'
+import { BLAKE3_DIGEST_BYTES, BLAKE3_MULTIHASH, RAW_CODEC } from './codes.js'
 
 /**
  * BLAKE3-256 as a multiformats MultihashHasher. The native implementation is the only
@@ -37,4 +37,21 @@ export function matchesCid (cid: CID, bytes: Uint8Array): boolean {
   if (digest.length !== expected.length) return false
   for (let i = 0; i < digest.length; i++) if (digest[i] !== expected[i]) return false
   return true
+}
+
+/** Length of a binary raw BLAKE3-256 CIDv1: four one-byte varints (1, raw, blake3, 32), then the digest. */
+const RAW_CID_BYTES = 4 + BLAKE3_DIGEST_BYTES
+
+/**
+ * The CID whose binary form is `bytes`. The raw BLAKE3-256 CIDv1 of a chunk (what the native
+ * ingest loop makes, thousands per import) is built from its known layout without parsing
+ * varints or re-encoding (CID.decode did both, and was most of decoding a worker's result);
+ * any other form goes through CID.decode. The CID keeps `bytes` (no copy): pass bytes that
+ * nothing else will change.
+ */
+export function cidFromBytes (bytes: Uint8Array): CID {
+  if (bytes.length === RAW_CID_BYTES && bytes[0] === 1 && bytes[1] === RAW_CODEC && bytes[2] === BLAKE3_MULTIHASH && bytes[3] === BLAKE3_DIGEST_BYTES) {
+    return new CID(1, RAW_CODEC, new Digest.Digest(BLAKE3_MULTIHASH, BLAKE3_DIGEST_BYTES, bytes.subarray(4), bytes.subarray(2)), bytes)
+  }
+  return CID.decode(bytes)
 }

@@ -1,7 +1,8 @@
 import type { CID } from 'multiformats/cid'
 import { cidForChunk } from '../cas/hasher.js'
 import type { ChunkWriter } from '../cas/interface.js'
-import { encodeFileIndex, MAX_FILE_PARTS } from './codec.js'
+import { MAX_FILE_PARTS } from './codec.js'
+import { encodeFileIndexFast } from './dir-write-encode.js'
 import type { FilePart } from './interface.js'
 
 /** Where encoded blocks (chunks and nodes) go: the narrow slice of a ChunkStore writers use. */
@@ -38,12 +39,18 @@ export class FileIndexBuilder {
   /** Bytes added so far. */
   get size (): number { return this.#size }
 
-  /** Appends the next chunk (already stored by the caller) of `size` > 0 bytes. */
-  async add (cid: CID, size: number): Promise<void> {
+  /**
+   * Appends the next chunk (already stored by the caller) of `size` > 0 bytes. Returns a
+   * promise only when an index node is written (a level filled), else undefined: an import
+   * adds thousands of chunks and needs no promise per chunk. Await whatever it returns.
+   */
+  add (cid: CID, size: number): Promise<void> | undefined {
     if (this.#finished) throw new TypeError('FileIndexBuilder already finished')
     if (!(size > 0)) throw new RangeError('a chunk has at least one byte')
     this.#size += size
-    await this.#push(0, { cid, size })
+    const parts = this.#levels[0]
+    if (parts.length < this.#maxParts) { parts.push({ cid, size }); return undefined }
+    return this.#push(0, { cid, size })
   }
 
   async #push (level: number, part: FilePart): Promise<void> {
@@ -59,16 +66,28 @@ export class FileIndexBuilder {
   }
 
   async #write (parts: readonly FilePart[]): Promise<FilePart> {
-    const block = encodeFileIndex(parts)
+    const block = encodeFileIndexFast(parts)
     await this.#sink.put(block.cid, block.bytes)
     let size = 0
     for (const p of parts) size += p.size
     return { cid: block.cid, size }
   }
 
-  /** Writes the remaining index nodes and returns the file's content reference. */
-  async finish (): Promise<FileContent> {
+  /**
+   * Writes the remaining index nodes and returns the file's content reference: at once (no
+   * promise) for an empty or one-chunk file, which writes nothing.
+   */
+  finish (): FileContent | Promise<FileContent> {
     if (this.#finished) throw new TypeError('FileIndexBuilder already finished')
+    const levels = this.#levels
+    if (levels.length === 1 && levels[0].length <= 1) {
+      this.#finished = true
+      return levels[0].length === 0 ? { size: 0 } : { cid: levels[0][0].cid, size: this.#size }
+    }
+    return this.#finishLevels()
+  }
+
+  async #finishLevels (): Promise<FileContent> {
     this.#finished = true
     const levels = this.#levels
     for (let level = 0; level < levels.length; level++) {

@@ -47,6 +47,8 @@ export interface ImportResult {
 
 /** Keeps the walk at most this many files ahead of the workers (bounds memory). */
 const MAX_PENDING_FILES = 8192
+/** Files the walk queues before it yields to the event loop between directories. */
+const WALK_AHEAD_FILES = 1024
 
 interface LinkGroup {
   readonly leader: string
@@ -69,7 +71,8 @@ interface LinkGroup {
  */
 export async function importDirectory (dir: string, sink: IngestSink, options: ImportOptions = {}): Promise<ImportResult> {
   const nodes = batching(sink)
-  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe, bigFileBytes: options.bigFileBytes, nodeSink: nodes.sink })
+  // Native ingest threads: a directory import submits files only (no in-memory data).
+  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe, bigFileBytes: options.bigFileBytes, nodeSink: nodes.sink, native: true })
   try {
     const result = await new DirImport(pool, nodes.sink, options).run(dir)
     await nodes.flush()
@@ -149,7 +152,10 @@ class DirImport {
       }
     }
     await this.#pool.waitBelow(MAX_PENDING_FILES)
-    await new Promise<void>((resolve) => setImmediate(resolve))
+    // Let results, progress and aborts in between directories, but only once the workers have
+    // plenty queued: at the start the walk runs ahead, so no thread waits for files (t1: the
+    // ingest threads idled 0.1-0.4 s each while this thread consumed results between directories).
+    if (this.#pool.pending > WALK_AHEAD_FILES) await new Promise<void>((resolve) => setImmediate(resolve))
     const entry = Promise.all(children).then(async (entries) => {
       draft.cid = await writeDir(entries, this.#sink)
       return draft as Entry

@@ -1,9 +1,10 @@
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
+import { GEAR } from '../cas/chunker/cdc.js'
 
 /**
- * The POSIX calls Node lacks, from the addon native/posix.c (built by scripts/build-native.mjs
+ * The POSIX calls Node lacks, and the ingest workers' native loop, from the addon native/*.c (built by scripts/build-native.mjs
  * into build/Release/xeno_posix.node). All synchronous, one syscall each; errors are Node-style
  * (`code` 'ENOENT' etc., `syscall`, `path`).
  */
@@ -30,7 +31,65 @@ export interface Posix {
    * name), symlink targets and xattrs. Throws code EILSEQ for a name that is not UTF-8.
    */
   scandir (path: string): ScanResult
+  /** The ingest workers' native state (native/ingest.c); one per worker thread. */
+  ingestCreate (options: IngestNativeOptions): IngestHandle
+  /**
+   * Reads, cuts, hashes, dedups, frames and compresses the file at `path` into the message
+   * buffers (ingest/protocol.ts layouts; `st` = [out bytes, chunks, cid bytes, records]).
+   * 0 when the file is done, INGEST_FULL when the buffers are full (post them, then call
+   * again with the same arguments: the file resumes), or a negative errno (file closed).
+   */
+  ingestFile (h: IngestHandle, path: string, file: number, out: Uint8Array, meta: Float64Array, cids: Uint8Array, records: Float64Array, st: Float64Array): number
+  /**
+   * One chunk into the message buffers (hashed in C unless its binary CID is given):
+   * 0, or INGEST_FULL with nothing consumed. `present`: the store already has it.
+   */
+  ingestRecord (h: IngestHandle, file: number, bytes: Uint8Array, present: boolean, out: Uint8Array, meta: Float64Array, cids: Uint8Array, records: Float64Array, st: Float64Array, cid?: Uint8Array): number
+  /** Compresses the open frame into the message buffers (before posting them). */
+  ingestCloseFrame (h: IngestHandle, out: Uint8Array, meta: Float64Array, cids: Uint8Array, records: Float64Array, st: Float64Array): void
+  /**
+   * A group of `threads` native ingest threads sharing one job queue (native/ingest-thread.c):
+   * `options` are ingestCreate's plus `probe` and `maxInFlightBytes` (for the group); messages
+   * (ingest/protocol.ts) go to `onMessage` on this thread.
+   */
+  threadCreate (options: IngestNativeOptions & { probe: boolean, maxInFlightBytes: number, threads: number }, onMessage: (msg: any) => void): IngestHandle
+  /** Queues a batch of file, cuts or range jobs for the next free thread. */
+  threadPost (h: IngestHandle, jobs: ReadonlyArray<{ id: number, path?: string, cutsOnly?: boolean, offset?: number, lengths?: Uint32Array }>): void
+  /** Returns payload credit. */
+  threadCredit (h: IngestHandle, bytes: number): void
+  /** Answers probe `seq` of thread `thread`. */
+  threadAnswer (h: IngestHandle, thread: number, seq: number, missing: Uint8Array): void
+  /** Stops and joins the threads. */
+  threadClose (h: IngestHandle): void
+  /** The binary CIDv1 (raw codec, BLAKE3-256) of `bytes`: 36 bytes (native/blake3.c). */
+  rawCid (bytes: Uint8Array): Uint8Array
+  /** BLAKE3-256 of `bytes` (native/blake3.c). */
+  blake3 (bytes: Uint8Array): Uint8Array
 }
+
+/** Opaque native ingest state (an N-API external). */
+export type IngestHandle = object & { readonly __ingestHandle?: never }
+
+export interface IngestNativeOptions {
+  /** zstd level of frames (0: stored raw). */
+  readonly level: number
+  /** Largest raw frame of consecutive new chunks; 0: one record per chunk. */
+  readonly frameBytes: number
+  /** compress-policy.ts MIN_COMPRESS_BYTES and MIN_SAVING_BYTES. */
+  readonly minCompress: number
+  readonly minSaving: number
+  /** Chunker parameters (CHUNKER_V1). */
+  readonly min: number
+  readonly avg: number
+  readonly max: number
+  /** Read window (at least `max`). */
+  readonly windowBytes: number
+  /** The import's shared dedup table (ingest/protocol.ts WorkerInit.seen). */
+  readonly seen: BigInt64Array
+}
+
+/** ingestFile/ingestRecord: the message buffers are full; post them and call again. */
+export const INGEST_FULL = 1
 
 export interface ScanResult {
   readonly names: string[]
@@ -68,6 +127,15 @@ export function posix (): Posix {
     throw new Error(`native addon missing (${ADDON_PATH}); run \`npm run build\``, { cause: err })
   }
   return loaded
+}
+
+let gearLoaded = false
+
+/** Loads the chunker's gear table into the addon once (cdcInit; the same for every thread). */
+export function ensureGear (): void {
+  if (gearLoaded) return
+  posix().cdcInit(GEAR)
+  gearLoaded = true
 }
 
 /** Linux dev_t encoding (glibc gnu_dev_major/minor) of an lstat rdev. */

@@ -2,9 +2,10 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { DAG_CBOR_CODEC, RAW_CODEC } from '../../src/cas/codes.js'
 import { cdcChunker } from '../../src/cas/chunker/cdc.js'
-import { cidForChunk } from '../../src/cas/hasher.js'
+import { cidForBlock, cidForChunk } from '../../src/cas/hasher.js'
 import { MemoryChunkStore } from '../../src/cas/store/memory.js'
-import { decodeFileIndex, MAX_FILE_PARTS } from '../../src/overlay/codec.js'
+import { decodeFileIndex, encodeFileIndex, MAX_FILE_PARTS } from '../../src/overlay/codec.js'
+import { encodeFileIndexFast } from '../../src/overlay/dir-write-encode.js'
 import { FileReader } from '../../src/overlay/file-read.js'
 import { FileIndexBuilder, writeFileChunks } from '../../src/overlay/file-write.js'
 import type { CID } from 'multiformats/cid'
@@ -91,6 +92,21 @@ FileWrite('MAX_FILE_PARTS + 1 chunks make a two-level index', async () => {
   assert.is(top[0].size, MAX_FILE_PARTS * 3)
   assert.is(top[1].size, 3)
   assert.is(c.size, (MAX_FILE_PARTS + 1) * 3)
+})
+
+FileWrite('encodeFileIndexFast gives the bytes and CID of codec.ts encodeFileIndex (raw and index links, every integer width)', () => {
+  const sizes = [1, 23, 24, 255, 256, 65_535, 65_536, 262_144, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 7]
+  for (const n of [1, 2, 23, 24, 255, 256, MAX_FILE_PARTS]) {
+    const parts = Array.from({ length: n }, (_, i) => ({
+      cid: i % 3 === 2 ? cidForBlock(DAG_CBOR_CODEC, seededBytes(i, 40)) : cidForChunk(seededBytes(i + 1, 100)),
+      size: sizes[i % sizes.length]
+    }))
+    const fast = encodeFileIndexFast(parts)
+    const slow = encodeFileIndex(parts)
+    assert.equal([...fast.bytes], [...slow.bytes], `${n} parts`)
+    assert.ok(fast.cid.equals(slow.cid))
+  }
+  assert.throws(() => encodeFileIndexFast(Array.from({ length: MAX_FILE_PARTS + 1 }, () => ({ cid: cidForChunk(new Uint8Array(1)), size: 1 }))))
 })
 
 FileWrite.run()

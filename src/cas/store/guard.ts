@@ -1,9 +1,9 @@
 import type { CID } from 'multiformats/cid'
 
 /** Map key of a CID: its binary form as a latin1 string (compact, exact). */
-export function keyOf (cid: CID): string { return Buffer.from(cid.bytes).toString('latin1') }
+export function keyOf (cid: CID): string { return keyOfBytes(cid.bytes) }
 
-/** Map key of binary CID bytes (same as keyOf). */
+/** Map key of binary CID bytes (same as keyOf); a view, not a copy, of the bytes is decoded. */
 export function keyOfBytes (bytes: Uint8Array): string { return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1') }
 
 /** A write in flight: everything stored or found present under it is safe from GC until released. */

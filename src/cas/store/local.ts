@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
-import { checkStore, type FsckOptions, type FsckReport } from '../fsck.js'
-import { collectGarbage, type GcOptions, type GcReport } from '../gc.js'
+import type { FsckOptions, FsckReport } from '../fsck.js'
+import type { GcOptions, GcReport } from '../gc.js'
 import { ChunkMissingError, PinNotFoundError, StoreClosedError } from '../errors.js'
 import type { AbortOptions, AwaitIterable, Block, ChunkStore } from '../interface.js'
 import { checkPinName, type Pin } from '../pins.js'
@@ -279,12 +279,15 @@ export class LocalStore implements ChunkStore {
    */
   async gc (options?: GcOptions): Promise<GcReport> {
     this.#check(options)
+    // Loaded on use: most commands (an import) never collect, and this code is a fifth of the store's.
+    const { collectGarbage } = await import('../gc.js')
     return await this.#maintenance(async () => await collectGarbage(this, options))
   }
 
   /** Consistency check and repair (see fsck.ts checkStore). Runs one at a time with gc. */
   async fsck (options?: FsckOptions): Promise<FsckReport> {
     this.#check(options)
+    const { checkStore } = await import('../fsck.js') // loaded on use, as gc.ts
     return await this.#maintenance(async () => await checkStore(this, options))
   }
 

@@ -2,6 +2,7 @@ import { constants, readSync } from 'node:fs'
 import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { packFileName, packNumber } from './pack-format.js'
+import { startWriteback } from './writeback.js'
 
 const MAX_OPEN_HANDLES = 128
 
@@ -103,6 +104,7 @@ export class PackFiles {
         pos += bytesWritten
         list = skipBytes(list, bytesWritten)
       }
+      startWriteback(fh.fd, position, pos - position)
     })
     this.#unsynced.add(n)
   }

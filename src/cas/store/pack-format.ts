@@ -206,18 +206,29 @@ const FRAME_ENTRY_BYTES = 31
 
 /** Index value bytes of an entry. */
 export function encodeEntry (e: IndexEntry): Uint8Array {
-  const b = Buffer.allocUnsafe(e.frame === undefined ? ENTRY_BYTES : FRAME_ENTRY_BYTES)
-  b.writeUInt32LE(e.pack, 0)
-  b.writeUIntLE(e.offset, 4, 6)
-  b.writeUInt32LE(e.length, 10)
-  b.writeUInt8(e.frame === undefined ? e.flags & ~FLAG_FRAME : e.flags | FLAG_FRAME, 14)
-  b.writeUInt32LE(e.rawSize, 15)
+  // Plain byte stores (one per index entry written: Buffer's checked write* calls were a
+  // visible share of an import's commit).
+  const b = new Uint8Array(e.frame === undefined ? ENTRY_BYTES : FRAME_ENTRY_BYTES)
+  if (!(e.offset >= 0 && e.offset < 2 ** 48 && Number.isInteger(e.offset))) throw new RangeError(`pack offset out of range: ${e.offset}`)
+  putU32(b, 0, e.pack)
+  putU32(b, 4, e.offset % 0x1_0000_0000)
+  const hi = Math.floor(e.offset / 0x1_0000_0000)
+  b[8] = hi & 0xff; b[9] = hi >>> 8
+  putU32(b, 10, e.length)
+  b[14] = e.frame === undefined ? e.flags & ~FLAG_FRAME : e.flags | FLAG_FRAME
+  putU32(b, 15, e.rawSize)
   if (e.frame !== undefined) {
-    b.writeUInt32LE(e.frame.at, 19)
-    b.writeUInt32LE(e.frame.rawSize, 23)
-    b.writeUInt32LE(e.frame.payloadAt, 27)
+    putU32(b, 19, e.frame.at)
+    putU32(b, 23, e.frame.rawSize)
+    putU32(b, 27, e.frame.payloadAt)
   }
   return b
+}
+
+/** Little-endian u32 at `at`; a RangeError for values outside 0..2^32-1 (as Buffer#writeUInt32LE). */
+function putU32 (b: Uint8Array, at: number, v: number): void {
+  if (!(v >= 0 && v <= 0xffff_ffff && Number.isInteger(v))) throw new RangeError(`index entry field out of range: ${v}`)
+  b[at] = v & 0xff; b[at + 1] = (v >>> 8) & 0xff; b[at + 2] = (v >>> 16) & 0xff; b[at + 3] = v >>> 24
 }
 
 /** Inverse of encodeEntry; undefined for malformed values. */

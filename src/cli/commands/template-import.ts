@@ -1,14 +1,14 @@
-import { createReadStream, statSync } from 'node:fs'
-import { Readable } from 'node:stream'
-import { createGunzip } from 'node:zlib'
-import zstd from 'zstd-napi'
+import { createReadStream, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { checkPinName } from '../../cas/pins.js'
 import { ImportError } from '../../overlay/errors.js'
 import { importDirectory, measureTree, type ImportResult } from '../../overlay/import-dir.js'
-import { importTar } from '../../overlay/import-tar.js'
 import { stringOption, UsageError, type Command } from '../command.js'
 import { formatBytes } from '../progress.js'
-import { openCliStore } from '../store.js'
+import type { LocalStore, StoreStats } from '../../cas/store/local.js'
+import type { WriteLease } from '../../cas/store/guard.js'
+import { packNumber } from '../../cas/store/pack-format.js'
+import type { IngestSink } from '../../overlay/ingest/pool.js'
 
 interface TemplateImportResult extends Omit<ImportResult, 'root'> {
   root: string
@@ -19,8 +19,12 @@ interface TemplateImportResult extends Omit<ImportResult, 'root'> {
   name?: string
 }
 
-/** The tar bytes of `input`, decompressed when they start with the gzip or zstd magic. */
+/**
+ * The tar bytes of `input`, decompressed when they start with the gzip or zstd magic. The
+ * tar-only modules load here, on use: a directory import never needs them.
+ */
 async function * tarBytes (input: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  const [{ Readable }, { createGunzip }, { default: zstd }] = await Promise.all([import('node:stream'), import('node:zlib'), import('zstd-napi')])
   const it = input[Symbol.asyncIterator]()
   const first = await it.next()
   if (first.done === true) return
@@ -31,6 +35,41 @@ async function * tarBytes (input: AsyncIterable<Uint8Array>): AsyncIterable<Uint
   if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) { yield * Readable.from(all()).pipe(new zstd.DecompressStream()); return }
   if (head[0] === 0xfd && head[1] === 0x37 && head[2] === 0x7a) throw new ImportError('xz-compressed tar: decompress it first (xz -dc FILE | xeno template import -)')
   yield * all()
+}
+
+interface OpenedStore { readonly store: LocalStore, readonly lease: WriteLease, readonly before: StoreStats }
+
+/** Opens the command's store (loading its modules), takes a write lease and reads its stats. */
+async function openForImport (ctx: Parameters<Command['run']>[0]): Promise<OpenedStore> {
+  const { openCliStore } = await import('../store.js')
+  const store = await openCliStore(ctx)
+  try {
+    const lease = store.beginWrite()
+    return { store, lease, before: await store.stats() }
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+}
+
+/**
+ * Whether the store in `dir` has any pack (so may hold chunks): decides probe mode before the
+ * store is open. A store without packs holds no chunk; one with packs is asked, as before.
+ */
+function hasPacks (dir: string): boolean {
+  try { return readdirSync(join(dir, 'packs')).some((f) => packNumber(f) !== undefined) } catch { return false }
+}
+
+/** A sink whose calls wait for the store being opened, then go to it. */
+function waitingSink (opening: Promise<OpenedStore>): IngestSink & Required<Pick<IngestSink, 'putPrepared' | 'putPreparedMany' | 'putFramesMany' | 'missing'>> {
+  const store = async (): Promise<LocalStore> => (await opening).store
+  return {
+    put: async (cid, bytes) => { await (await store()).put(cid, bytes) },
+    putPrepared: async (p) => await (await store()).putPrepared(p),
+    putPreparedMany: async (ps) => await (await store()).putPreparedMany(ps),
+    putFramesMany: async (fs) => await (await store()).putFramesMany(fs),
+    missing: async function * missing (cids) { yield * (await store()).missing(cids) }
+  }
 }
 
 const command: Command = {
@@ -58,19 +97,22 @@ const command: Command = {
     if (src !== '-') {
       try { isDir = statSync(src).isDirectory() } catch (err) { throw new ImportError(`cannot read ${src}`, { cause: err }) }
     }
-    await using store = await openCliStore(ctx)
-    const lease = store.beginWrite()
+    // The store (LevelDB and its modules) opens while a directory import already walks and
+    // reads: the sink's calls wait for it, and nothing is written before the write lease is
+    // taken and the stats are read.
+    const opening = openForImport(ctx)
+    opening.catch(() => {}) // observed below
     // A real percentage on a terminal costs one quick walk first (it also warms the inode cache).
     const showBar = process.stderr.isTTY === true && !ctx.json
     const bar = ctx.progress('import', showBar && isDir ? measureTree(src).bytes : undefined, 'bytes')
     try {
-      const before = await store.stats()
       const started = performance.now()
       // A store that already holds chunks is asked first, so content it has is not compressed again.
-      const options = { workers, signal: ctx.signal, onBytes: (n: number) => bar.add(n), probe: before.chunks > 0 }
+      const options = { workers, signal: ctx.signal, onBytes: (n: number) => bar.add(n), probe: hasPacks(ctx.storeDir) }
       const r = isDir
-        ? await importDirectory(src, store, options)
-        : await importTar(tarBytes(src === '-' ? process.stdin : createReadStream(src, { highWaterMark: 1024 * 1024 })), store, options)
+        ? await importDirectory(src, waitingSink(opening), options)
+        : await (await import('../../overlay/import-tar.js')).importTar(tarBytes(src === '-' ? process.stdin : createReadStream(src, { highWaterMark: 1024 * 1024 })), (await opening).store, options)
+      const { store, before } = await opening
       if (name !== undefined) await store.pin(name, r.root)
       else await store.flush()
       const after = await store.stats()
@@ -84,8 +126,12 @@ const command: Command = {
         name
       }
     } finally {
-      lease.release()
       bar.done()
+      const opened = await opening.catch(() => undefined)
+      if (opened !== undefined) {
+        opened.lease.release()
+        await opened.store.close()
+      }
     }
   },
   human: (r: TemplateImportResult) => [

@@ -1,4 +1,5 @@
-import { CID } from 'multiformats/cid'
+import type { CID } from 'multiformats/cid'
+import { cidFromBytes } from '../../cas/hasher.js'
 import type { PreparedFrame } from '../../cas/prepare.js'
 import { CHUNK, CHUNK_FIELDS, CHUNK_PRESENT, RECORD, RECORD_FIELDS, type ProbeMessage, type ResultMessage } from './protocol.js'
 
@@ -25,7 +26,7 @@ export function decodeResult (msg: ResultMessage): { chunks: ResultChunk[], reco
     const m = i * CHUNK_FIELDS
     const rec = meta[m + CHUNK.RECORD]
     const offset = meta[m + CHUNK.CID_OFFSET]
-    const cid = CID.decode(cids.slice(offset, offset + meta[m + CHUNK.CID_LENGTH]))
+    const cid = cidFromBytes(cids.slice(offset, offset + meta[m + CHUNK.CID_LENGTH]))
     const rawSize = meta[m + CHUNK.RAW_SIZE]
     chunks[i] = { file: meta[m + CHUNK.FILE], cid, rawSize, state: rec >= 0 ? 'stored' : rec === CHUNK_PRESENT ? 'present' : 'seen' }
     if (rec >= 0) members[rec].push({ cid, rawSize })
@@ -51,7 +52,7 @@ export async function answerProbe (msg: ProbeMessage, missing: (cids: CID[]) => 
   for (let i = 0; i < n; i++) {
     const bytes = msg.cids.subarray(i * msg.cidLength, (i + 1) * msg.cidLength)
     keys.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1'))
-    cids.push(CID.decode(bytes.slice()))
+    cids.push(cidFromBytes(bytes.slice()))
   }
   flags.fill(1, 0, n)
   try {

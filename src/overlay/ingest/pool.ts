@@ -6,6 +6,7 @@ import { ImportError } from '../errors.js'
 import { FileIndexBuilder, type BlockSink, type FileContent } from '../file-write.js'
 import type { FilePart } from '../interface.js'
 import { answerProbe, decodeResult } from './messages.js'
+import { NativeIngestThreads } from './native-thread.js'
 import { adoptPrestarted, WORKER_URL } from './prestart.js'
 import { MAX_PROBE_CHUNKS, type CutsMessage, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
 
@@ -41,6 +42,11 @@ export interface IngestPoolOptions {
    * hash check) each.
    */
   readonly nodeSink?: BlockSink
+  /**
+   * Native ingest threads (native/ingest-thread.c) instead of worker threads: no V8 isolate to
+   * start, nothing but the work itself. Files only: submitData then throws (tar imports).
+   */
+  readonly native?: boolean
 }
 
 /**
@@ -52,15 +58,17 @@ export interface IngestCounters { files: number, bytes: number, chunks: number, 
 const BATCH_FILES = 64
 const BATCH_BYTES = 4 * 1024 * 1024
 const BATCHES_IN_FLIGHT = 4
+/** Batches queued for a group of native threads (they share the queue, so depth costs no balance). */
+const NATIVE_BATCHES_IN_FLIGHT = 64
 const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024
 /** Slots of the workers' shared dedup table (8 bytes each): dedups up to 3/4 of this many chunks (~200k, 12 GiB at 64 KiB). */
 const SEEN_SLOTS = 1 << 18
 
 /** Where a job's chunks go in order: a file's index, or (range jobs) a plain list. */
-interface PartSink { add: (cid: CID, size: number) => Promise<void> | void, finish: () => Promise<unknown> | unknown }
+interface PartSink { add: (cid: CID, size: number) => Promise<void> | undefined, finish: () => Promise<unknown> | unknown }
 class PartList implements PartSink {
   readonly parts: FilePart[] = []
-  add (cid: CID, size: number): void { this.parts.push({ cid, size }) }
+  add (cid: CID, size: number): undefined { this.parts.push({ cid, size }) }
   finish (): FilePart[] { return this.parts }
 }
 interface Pending { job: FileJob, size: number, builder: PartSink, resolve: (v: any) => void, reject: (e: unknown) => void, cuts?: Uint32Array }
@@ -69,7 +77,19 @@ interface Pending { job: FileJob, size: number, builder: PartSink, resolve: (v: 
 const BIG_FILE_BYTES = 8 * 1024 * 1024
 /** Content per range job of a large file. */
 const RANGE_BYTES = 16 * 1024 * 1024
-interface Slot { worker: Worker, credit: Int32Array, batches: number[], answer: Int32Array, flags: Uint8Array }
+/** A worker thread or a native ingest thread, as the pool drives it. */
+interface Slot {
+  readonly post: (jobs: FileJob[]) => void
+  /** Returns payload credit (bytes stored). */
+  readonly release: (bytes: number) => void
+  /** Delivers the answer to a probe (`flags`: 1 = missing). */
+  readonly answer: (probe: ProbeMessage) => void
+  readonly flags: Uint8Array
+  /** Batches it may have in flight. */
+  readonly capacity: number
+  readonly terminate: () => Promise<unknown>
+  readonly batches: number[]
+}
 
 /**
  * Reads, chunks, hashes and compresses files on worker threads and stores the chunks from
@@ -91,6 +111,9 @@ export class IngestPool {
   #dataBytes = 0
   readonly #bigFileBytes: number
   readonly #rangeBytes: number
+  readonly #native: boolean
+  /** Threads doing the work (worker threads or native threads). */
+  readonly #threads: number
   #nextId = 1
   #chain: Promise<void> = Promise.resolve()
   #failure: unknown
@@ -108,19 +131,22 @@ export class IngestPool {
     const probe = options.probe === true && typeof sink.missing === 'function'
     const frameBytes = typeof sink.putFramesMany === 'function' ? STORE_FRAME_RAW_BYTES : 0
     const seen = new SharedArrayBuffer((SEEN_SLOTS + 1) * 8)
-    for (let i = 0; i < (options.workers ?? 2); i++) {
+    this.#native = options.native === true
+    const workers = options.workers ?? 2
+    this.#threads = workers
+    // Native threads form one slot (they share its job queue); worker threads one slot each.
+    for (let i = 0; i < (this.#native ? 1 : workers); i++) {
       const credit = new SharedArrayBuffer(4)
       const answer = new SharedArrayBuffer(8 + MAX_PROBE_CHUNKS)
-      const init: WorkerInit = { credit, level, maxInFlightBytes: MAX_IN_FLIGHT_BYTES, probe, answer, frameBytes, seen }
-      const worker = adoptPrestarted(init) ?? new Worker(WORKER_URL, { workerData: init })
-      const slot: Slot = { worker, credit: new Int32Array(credit), batches: [], answer: new Int32Array(answer, 0, 2), flags: new Uint8Array(answer, 8) }
-      worker.on('message', (msg: ResultMessage | ProbeMessage | CutsMessage) => {
+      const maxInFlightBytes = MAX_IN_FLIGHT_BYTES * (this.#native ? workers : 1)
+      const init: WorkerInit = { credit, level, maxInFlightBytes, probe, answer, frameBytes, seen }
+      const onMessage = (msg: ResultMessage | ProbeMessage | CutsMessage): void => {
         if (msg.type === 'probe') { void this.#answer(slot, msg); return }
         this.#chain = this.#chain.then(async () => {
           if (msg.type === 'cuts') { const p = this.#files.get(msg.file); if (p !== undefined) p.cuts = msg.lengths } else await this.#consume(slot, msg)
         })
-      })
-      worker.on('error', (err) => { this.#fail(new ImportError('ingest worker failed', { cause: err })) })
+      }
+      const slot = this.#native ? nativeSlot(init, workers, onMessage) : workerSlot(init, onMessage, (err) => { this.#fail(new ImportError('ingest worker failed', { cause: err })) })
       this.#slots.push(slot)
     }
   }
@@ -145,7 +171,7 @@ export class IngestPool {
    * ImportError if it cannot be read.
    */
   submit (path: string, size: number): Promise<FileContent> {
-    if (size >= this.#bigFileBytes && this.#slots.length > 1) return this.#submitBig(path)
+    if (size >= this.#bigFileBytes && this.#threads > 1) return this.#submitBig(path)
     return this.#enqueue({ id: this.#nextId++, path }, size, new FileIndexBuilder(this.#nodeSink))
   }
 
@@ -184,6 +210,7 @@ export class IngestPool {
    */
   submitData (data: Uint8Array): Promise<FileContent> {
     if (data.byteOffset !== 0 || data.byteLength !== data.buffer.byteLength) throw new RangeError('submitData needs a Uint8Array that owns its buffer')
+    if (this.#native) throw new TypeError('submitData needs a pool of worker threads (options.native is set)')
     this.#dataBytes += data.byteLength
     return this.#enqueue({ id: this.#nextId++, data: data.buffer as ArrayBuffer }, data.byteLength, new FileIndexBuilder(this.#nodeSink))
   }
@@ -204,7 +231,7 @@ export class IngestPool {
   #dispatch (): void {
     while (this.#queue.length > 0) {
       const slot = this.#slots.reduce((a, b) => (b.batches.length < a.batches.length ? b : a))
-      if (slot.batches.length >= BATCHES_IN_FLIGHT) return
+      if (slot.batches.length >= slot.capacity) return
       const jobs: FileJob[] = []
       let bytes = 0
       while (this.#queue.length > 0 && jobs.length < BATCH_FILES && bytes < BATCH_BYTES) {
@@ -215,16 +242,14 @@ export class IngestPool {
       const batch = { slot, left: jobs.length }
       for (const j of jobs) this.#batchOf.set(j.id, batch)
       slot.batches.push(jobs.length)
-      const msg: JobsMessage = { type: 'jobs', jobs }
-      slot.worker.postMessage(msg, jobs.flatMap((j) => j.data !== undefined ? [j.data] : []))
+      slot.post(jobs)
     }
   }
 
   /** Answers a worker's probe (it waits on the shared answer word). */
   async #answer (slot: Slot, msg: ProbeMessage): Promise<void> {
     await answerProbe(msg, (cids) => this.#sink.missing!(cids), slot.flags)
-    Atomics.store(slot.answer, 0, msg.seq)
-    Atomics.notify(slot.answer, 0)
+    slot.answer(msg)
   }
 
   async #consume (slot: Slot, msg: ResultMessage): Promise<void> {
@@ -245,7 +270,8 @@ export class IngestPool {
         if (c.state === 'seen') this.#seen.push(c.cid)
         const p = this.#files.get(c.file)
         if (p === undefined) continue
-        await p.builder.add(c.cid, c.rawSize)
+        const writing = p.builder.add(c.cid, c.rawSize)
+        if (writing !== undefined) await writing
         this.counters.chunks++
         this.counters.bytes += c.rawSize
         this.#onBytes?.(c.rawSize)
@@ -254,8 +280,7 @@ export class IngestPool {
     } catch (err) {
       this.#fail(err)
     } finally {
-      Atomics.sub(slot.credit, 0, msg.bytes)
-      Atomics.notify(slot.credit, 0)
+      slot.release(msg.bytes)
     }
   }
 
@@ -283,7 +308,8 @@ export class IngestPool {
     if (error !== undefined) { p.reject(new ImportError(`cannot read ${p.job.path}: ${error.message}`)); return }
     if (p.job.cutsOnly === true) { p.resolve(p.cuts ?? new Uint32Array(0)); return }
     if (p.job.lengths === undefined) this.counters.files++
-    p.resolve(await p.builder.finish())
+    const content = p.builder.finish()
+    p.resolve(content instanceof Promise ? await content : content)
   }
 
   #fail (err: unknown): void {
@@ -298,7 +324,48 @@ export class IngestPool {
   /** Stops the workers. Pending files reject. Idempotent. */
   async close (): Promise<void> {
     this.#fail(new ImportError('ingest pool closed'))
-    await Promise.all(this.#slots.map(async (s) => await s.worker.terminate()))
+    await Promise.all(this.#slots.map(async (s) => await s.terminate()))
     this.#slots.length = 0
+  }
+}
+
+/** A slot over a worker thread (ingest/worker.ts), prestarted when one is waiting. */
+function workerSlot (init: WorkerInit, onMessage: (msg: ResultMessage | ProbeMessage | CutsMessage) => void, onError: (err: unknown) => void): Slot {
+  const worker = adoptPrestarted(init) ?? new Worker(WORKER_URL, { workerData: init })
+  const credit = new Int32Array(init.credit)
+  const answer = new Int32Array(init.answer, 0, 2)
+  worker.on('message', onMessage)
+  worker.on('error', onError)
+  return {
+    post: (jobs) => {
+      const msg: JobsMessage = { type: 'jobs', jobs }
+      worker.postMessage(msg, jobs.flatMap((j) => j.data !== undefined ? [j.data] : []))
+    },
+    release: (bytes) => { Atomics.sub(credit, 0, bytes); Atomics.notify(credit, 0) },
+    answer: (probe) => { Atomics.store(answer, 0, probe.seq); Atomics.notify(answer, 0) },
+    flags: new Uint8Array(init.answer, 8),
+    capacity: BATCHES_IN_FLIGHT,
+    terminate: async () => await worker.terminate(),
+    batches: []
+  }
+}
+
+/**
+ * A slot over `threads` native ingest threads sharing one job queue (files only): a thread
+ * takes the next batch whenever it is free.
+ */
+function nativeSlot (init: WorkerInit, threads: number, onMessage: (msg: ResultMessage | ProbeMessage | CutsMessage) => void): Slot {
+  const group = new NativeIngestThreads(init, threads, onMessage)
+  const flags = new Uint8Array(MAX_PROBE_CHUNKS)
+  return {
+    post: (jobs) => { group.post(jobs) },
+    release: (bytes) => { group.release(bytes) },
+    answer: (probe) => { group.answer(probe.thread ?? 0, probe.seq, flags) },
+    flags,
+    // Jobs are small and the threads' output is bounded by credit: queue deep, so a thread
+    // never waits for this (busy) thread to hand out the next batch.
+    capacity: NATIVE_BATCHES_IN_FLIGHT,
+    terminate: async () => { await group.terminate() },
+    batches: []
   }
 }

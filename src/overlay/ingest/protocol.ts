@@ -66,7 +66,14 @@ export interface ResultMessage {
  * does the store lack? The worker then waits on `answer` (WorkerInit) until its first Int32
  * is `seq`; the bytes after the first 8 are 1 for each missing chunk, in order.
  */
-export interface ProbeMessage { readonly type: 'probe', readonly seq: number, readonly cids: Uint8Array, readonly cidLength: number }
+export interface ProbeMessage {
+  readonly type: 'probe'
+  readonly seq: number
+  readonly cids: Uint8Array
+  readonly cidLength: number
+  /** Native ingest threads: which thread of the group asks (and waits). */
+  readonly thread?: number
+}
 
 /** Chunks one probe may ask about. */
 export const MAX_PROBE_CHUNKS = 4096

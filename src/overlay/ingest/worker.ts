@@ -1,18 +1,9 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import { getSystemErrorMap } from 'node:util'
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import { CHUNKER_V1, GEAR } from '../../cas/chunker/cdc.js'
-import { keepsCompressed, worthCompressing } from '../../cas/compress-policy.js'
-import { rawChunkCidBytes } from '../../cas/raw-cid.js'
-import { posix } from '../posix.js'
-
-/** zstd-napi's native binding (the classes in its dist/ wrap this). */
-interface ZstdBinding {
-  CCtx: new () => { setParameter: (param: number, value: number) => void, compress2: (dst: Uint8Array, src: Uint8Array) => number }
-  CParameter: { compressionLevel: number }
-  compressBound: (size: number) => number
-}
-const zstd = createRequire(import.meta.url)('zstd-napi/binding.js') as ZstdBinding
+import { MIN_COMPRESS_BYTES, MIN_SAVING_BYTES } from '../../cas/compress-policy.js'
+import { INGEST_FULL, posix } from '../posix.js'
 import {
   CHUNK_FIELDS, CHUNK_PRESENT, CHUNK_SEEN, MAX_PROBE_CHUNKS, RECORD_FIELDS,
   type FileDone, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit
@@ -21,10 +12,11 @@ import type { DeferredInit } from './prestart.js'
 
 /**
  * Ingest worker: for each job, reads the file through a fixed window (memory is flat whatever
- * the size), cuts it with the pinned FastCDC parameters (in C, same cuts), hashes every chunk,
- * gathers the new ones (not yet seen by any worker of this import) into frames of up to
- * `frameBytes` that are zstd-compressed as one (prepareFrame's policy), and posts the chunks
- * in file order with the records that store them, packed into transferred buffers. Other
+ * the size), cuts it with the pinned FastCDC parameters, hashes every chunk, gathers the new
+ * ones (not yet seen by any worker of this import) into frames of up to `frameBytes` that
+ * are zstd-compressed as one (compress-policy.ts), and posts the chunks in file order with
+ * the records that store them, packed into transferred buffers. All of that per chunk runs
+ * in C (native/ingest.c: one call per file, writing straight into the message buffers). Other
  * job kinds: in-memory content (tar members), the cuts of a large file, a range of a large
  * file's chunks; in probe mode it asks which chunks are
  * new before compressing. Synchronous inside: it blocks on the shared credit counter when the
@@ -52,24 +44,29 @@ const WINDOW_BYTES = 4 * 1024 * 1024
 const OUT_BYTES = 1024 * 1024
 const { minSize, avgSize, maxSize } = CHUNKER_V1
 const window = new Uint8Array(WINDOW_BYTES)
-// The cut search runs in C (native/posix.c cdcCuts, same cuts as cdc.ts findBoundary).
 const P = posix()
 P.cdcInit(GEAR)
+// Chunks put in a record by any worker of this import (protocol.ts WorkerInit.seen): the C side
+// reads and claims slots of this table with atomics.
+const native = P.ingestCreate({
+  level: init.level, frameBytes: init.frameBytes, minCompress: MIN_COMPRESS_BYTES, minSaving: MIN_SAVING_BYTES,
+  min: minSize, avg: avgSize, max: maxSize, windowBytes: WINDOW_BYTES, seen: new BigInt64Array(init.seen)
+})
 
+// The message being gathered; the C side writes into these and advances `st`.
 let out = new Uint8Array(OUT_BYTES)
-let outPos = 0
 const MAX_CHUNKS_PER_MESSAGE = 4096
 const meta = new Float64Array(MAX_CHUNKS_PER_MESSAGE * CHUNK_FIELDS)
 const cids = new Uint8Array(MAX_CHUNKS_PER_MESSAGE * 64)
-let cidPos = 0
 const records = new Float64Array(MAX_CHUNKS_PER_MESSAGE * RECORD_FIELDS)
-let count = 0
-let recordCount = 0
+/** [bytes used in `out`, chunks in `meta`, bytes used in `cids`, records in `records`]. */
+const st = new Float64Array(4)
 let done: FileDone[] = []
 
 /** Posts what is gathered (closing the open frame first), waiting for credit. */
 function flush (): void {
-  closeFrame()
+  P.ingestCloseFrame(native, out, meta, cids, records, st)
+  const [outPos, count, cidPos, recordCount] = st
   if (count === 0 && done.length === 0) return
   // Mostly empty buffers are shrunk before the transfer, so credit counts real memory.
   const buffer = outPos < OUT_BYTES / 2 ? out.slice(0, outPos).buffer : out.buffer
@@ -85,103 +82,32 @@ function flush (): void {
   }
   port!.postMessage(msg, [buffer, msg.meta.buffer as ArrayBuffer, msg.cids.buffer as ArrayBuffer, msg.records.buffer as ArrayBuffer])
   if (buffer === out.buffer) out = new Uint8Array(OUT_BYTES)
-  outPos = 0; cidPos = 0; count = 0; recordCount = 0
+  st.fill(0)
   done = []
 }
 
 /** A chunk found: straight to the output, or (probe mode) staged until the store is asked. */
 function emit (file: number, bytes: Uint8Array): void {
   if (init.probe) stage(file, bytes)
-  else record(file, rawChunkCidBytes(bytes), bytes)
+  else record(file, bytes)
 }
 
-// zstd straight into the outgoing buffer: the Compressor class allocates a result per call,
-// and at a chunk per 64 KiB that garbage (freed only at the next GC) is most of a worker's
-// memory. When to keep the compressed form: compress-policy.ts, as for every other writer.
-const cctx = new zstd.CCtx()
-cctx.setParameter(zstd.CParameter.compressionLevel, init.level)
-
-// The frame being gathered: consecutive new chunks, concatenated (a chunk is at most maxSize).
-const frameCap = Math.max(init.frameBytes, maxSize)
-const frameBuf = new Uint8Array(frameCap)
-let framePos = 0
-let frameMembers = 0
-
-// Chunks put in a record by any worker of this import (protocol.ts WorkerInit.seen).
-const seen = new BigInt64Array(init.seen)
-const SEEN_SLOTS = seen.length - 1 // the last slot counts the filled ones
-const seenFill = new BigInt64Array(init.seen, SEEN_SLOTS * 8, 1)
-
-/**
- * True when no worker of this import has recorded a chunk with this digest yet (and marks
- * it). Keys are the digest's first 64 bits: two different chunks sharing them (odds ~n²/2^65,
- * 3e-8 for a million chunks) would store one of them only, and the pool's final check of
- * CHUNK_SEEN chunks then fails the import instead of writing a tree with a hole. Once the
- * table is 3/4 full it takes no new keys (lookups still work): a repeat of a chunk it does
- * not know is stored again, as dead bytes in its frame (the store indexes it once).
- */
-function firstSighting (cidBytes: Uint8Array): boolean {
-  const view = new DataView(cidBytes.buffer, cidBytes.byteOffset + 4, 8) // the digest's first 8 bytes
-  const key = view.getBigInt64(0, true) | 1n
-  const full = Atomics.load(seenFill, 0) * 4n > BigInt(SEEN_SLOTS) * 3n
-  let i = Number(BigInt.asUintN(32, key) % BigInt(SEEN_SLOTS))
-  for (let probes = 0; probes < SEEN_SLOTS; probes++) {
-    const old = full ? Atomics.load(seen, i) : Atomics.compareExchange(seen, i, 0n, key)
-    if (old === 0n) {
-      if (!full) Atomics.add(seenFill, 0, 1n)
-      return true
-    }
-    if (old === key) return false
-    i = i + 1 === SEEN_SLOTS ? 0 : i + 1
-  }
-  return true
+/** Appends chunk `bytes` to the outgoing message (C: hash unless `cid` is given, dedup, frame); `present`: the store has it. */
+function record (file: number, bytes: Uint8Array, present = false, cid?: Uint8Array): void {
+  while (P.ingestRecord(native, file, bytes, present, out, meta, cids, records, st, cid) === INGEST_FULL) flush()
 }
 
-/** Appends chunk `bytes` (with binary CID `cidBytes`) to the outgoing message; `present`: the store has it. */
-function record (file: number, cidBytes: Uint8Array, bytes: Uint8Array, present = false): void {
-  if (count === MAX_CHUNKS_PER_MESSAGE || cidPos + cidBytes.length > cids.length) flush()
-  let rec = present ? CHUNK_PRESENT : firstSighting(cidBytes) ? 0 : CHUNK_SEEN
-  if (rec >= 0) {
-    if (frameMembers > 0 && framePos + bytes.length > init.frameBytes) closeFrame()
-    const raw = framePos + bytes.length
-    if (outPos + Math.max(zstd.compressBound(raw), raw) > OUT_BYTES || recordCount === MAX_CHUNKS_PER_MESSAGE) flush()
-    rec = recordCount
-    frameBuf.set(bytes, framePos)
-    framePos += bytes.length
-    frameMembers++
-  }
-  const m = count * CHUNK_FIELDS
-  meta[m] = file
-  meta[m + 1] = cidPos
-  meta[m + 2] = cidBytes.length
-  meta[m + 3] = bytes.length
-  meta[m + 4] = rec
-  cids.set(cidBytes, cidPos)
-  cidPos += cidBytes.length
-  count++
-  if (init.frameBytes === 0) closeFrame()
-}
+const errnoNames = getSystemErrorMap()
 
-/** Compresses the gathered frame into the outgoing buffer as record `recordCount`. */
-function closeFrame (): void {
-  if (frameMembers === 0) return
-  const raw = frameBuf.subarray(0, framePos)
-  let length = framePos
-  let compressed = false
-  if (worthCompressing(init.level, framePos)) {
-    const n = cctx.compress2(out.subarray(outPos, outPos + Math.max(zstd.compressBound(framePos), framePos)), raw)
-    if (keepsCompressed(n, framePos)) { length = n; compressed = true }
+/** The whole file at `path`, in C (read, cut, hash, dedup, frame, compress), posting whenever the message fills. */
+function ingestPath (file: number, path: string): void {
+  for (;;) {
+    const r = P.ingestFile(native, path, file, out, meta, cids, records, st)
+    if (r === INGEST_FULL) { flush(); continue }
+    if (r === 0) return
+    const [code, text] = errnoNames.get(r) ?? ['EIO', 'i/o error']
+    throw Object.assign(new Error(`${code}: ${text}, read '${path}'`), { code })
   }
-  if (!compressed) out.set(raw, outPos)
-  const r = recordCount * RECORD_FIELDS
-  records[r] = outPos
-  records[r + 1] = length
-  records[r + 2] = compressed ? 1 : 0
-  records[r + 3] = frameMembers
-  outPos += length
-  recordCount++
-  framePos = 0
-  frameMembers = 0
 }
 
 // Probe mode (re-imports): chunks are hashed and staged, the main thread says which the store
@@ -199,7 +125,7 @@ let stagedDone: FileDone[] = []
 function stage (file: number, bytes: Uint8Array): void {
   if (stagePos + bytes.length > STAGE_BYTES || staged.length === MAX_PROBE_CHUNKS) flushStage()
   stageBuf.set(bytes, stagePos)
-  staged.push({ file, cid: rawChunkCidBytes(bytes), offset: stagePos, length: bytes.length })
+  staged.push({ file, cid: P.rawCid(bytes), offset: stagePos, length: bytes.length })
   stagePos += bytes.length
 }
 
@@ -218,7 +144,7 @@ function flushStage (): void {
     while (Atomics.load(answer, 0) !== seq) Atomics.wait(answer, 0, Atomics.load(answer, 0), 1000)
     staged.forEach((s, i) => {
       const bytes = stageBuf.subarray(s.offset, s.offset + s.length)
-      record(s.file, s.cid, bytes, missingFlags[i] !== 1)
+      record(s.file, bytes, missingFlags[i] !== 1, s.cid)
     })
   }
   staged = []
@@ -303,6 +229,7 @@ function ingest (job: FileJob): void {
     }
     return
   }
+  if (!init.probe) { ingestPath(job.id, job.path!); return }
   scan(job.path!, (cuts, win, from) => {
     let start = from
     for (const len of cuts) {
