@@ -1,11 +1,14 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { createServer, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net'
+import { isIP, isIPv6, type AddressInfo } from 'node:net'
 import { NfsConfigError, XdrError } from './errors.js'
+import { listenNet } from './net-tcp.js'
 import { RecordDecoder, recordMark } from './record.js'
 import {
   accept_stat, acceptedReply, authErrorReply, decodeCall, peekXid, progMismatchReply, rpcMismatchReply,
   type AuthStat, type CallHeader, type Credentials
 } from './rpc.js'
+import { unmapIpv4, type TcpConnection, type TcpHandlers, type TcpListener, type TcpTransport } from './tcp.js'
+import { listenUv, uvAvailable } from './uv-tcp.js'
 import type { XdrReader, XdrWriter } from './xdr.js'
 
 /** Who is calling, passed to every procedure. */
@@ -51,6 +54,11 @@ export interface RpcServerOptions {
   maxConnections?: number
   /** A connection with no traffic for this long is closed (clients reconnect). Default 5 min. */
   idleTimeoutMs?: number
+  /**
+   * 'uv' (libuv's TCP handles, uv-tcp.ts) or 'net' (node:net). Default 'uv' where Node exposes
+   * the handles and the host is an IP address, else 'net'; XENO_NFS_TCP=net forces 'net'.
+   */
+  transport?: TcpTransport
   log?: (message: string) => void
 }
 
@@ -71,12 +79,12 @@ export interface RpcStats { calls: number, garbage: number, oversized: number, s
  */
 export class RpcServer {
   readonly #programs = new Map<number, Map<number, RpcProgram>>()
-  readonly #servers: Server[] = []
+  readonly #listeners: TcpListener[] = []
   /** Open connections with the time of their last traffic and their calls in flight. */
-  readonly #sockets = new Map<Socket, { last: number, inFlight: number }>()
+  readonly #conns = new Map<TcpConnection, { last: number, inFlight: number }>()
   #sweeper: ReturnType<typeof setInterval> | undefined
   readonly #udp: UdpSocket[] = []
-  readonly #opts: Required<Omit<RpcServerOptions, 'log'>> & { log: (m: string) => void }
+  readonly #opts: Required<Omit<RpcServerOptions, 'log' | 'transport'>> & { log: (m: string) => void, transport?: TcpTransport }
   readonly stats: RpcStats = { calls: 0, garbage: 0, oversized: 0, systemErrors: 0, connections: 0 }
   #closed = false
 
@@ -87,6 +95,7 @@ export class RpcServer {
       maxQueuedBytes: options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES_8MIB,
       maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      transport: options.transport ?? (process.env.XENO_NFS_TCP === 'net' ? 'net' : undefined),
       log: options.log ?? (() => {})
     }
   }
@@ -102,13 +111,12 @@ export class RpcServer {
   /** Listens on host:port (port 0: ephemeral) and resolves the bound address. */
   async listen (port: number, host = '127.0.0.1'): Promise<AddressInfo> {
     if (this.#closed) throw new NfsConfigError('server is closed')
-    const server = createServer({ noDelay: true }, (socket) => { this.#accept(socket) })
-    this.#servers.push(server)
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, host, () => { server.off('error', reject); resolve() })
-    })
-    return server.address() as AddressInfo
+    const options = { host, port, accept: (conn: TcpConnection) => this.#accept(conn) }
+    const uv = this.#opts.transport !== 'net' && isIP(host) !== 0 && uvAvailable()
+    if (this.#opts.transport === 'uv' && !uv) throw new NfsConfigError(`the uv transport is not available for ${host}`)
+    const listener = uv ? listenUv(options) : await listenNet(options)
+    this.#listeners.push(listener)
+    return listener.address
   }
 
   /**
@@ -145,52 +153,50 @@ export class RpcServer {
     this.#closed = true
     for (const u of this.#udp) u.close()
     this.#udp.length = 0
-    for (const s of this.#sockets.keys()) s.destroy()
+    for (const c of this.#conns.keys()) c.destroy()
     if (this.#sweeper !== undefined) clearInterval(this.#sweeper)
-    await Promise.all(this.#servers.map(async (s) => await new Promise<void>((resolve) => s.close(() => { resolve() }))))
-    this.#servers.length = 0
+    await Promise.all(this.#listeners.map(async (l) => { await l.close() }))
+    this.#listeners.length = 0
   }
 
-  #accept (socket: Socket): void {
-    if (this.#sockets.size >= this.#opts.maxConnections || this.#closed) { socket.destroy(); return }
-    const conn = { last: Date.now(), inFlight: 0 }
-    this.#sockets.set(socket, conn)
+  #accept (conn: TcpConnection): TcpHandlers {
+    if (this.#conns.size >= this.#opts.maxConnections || this.#closed) { conn.destroy(); return IGNORE }
+    const state = { last: Date.now(), inFlight: 0 }
+    this.#conns.set(conn, state)
     this.#sweepIdle()
     this.stats.connections++
-    const remoteAddress = unmapIpv4(socket.remoteAddress ?? '')
-    const remotePort = socket.remotePort ?? 0
+    const { remoteAddress, remotePort } = conn
     let paused = false
+    let eof = false
     const throttle = (): void => {
-      const busy = conn.inFlight >= this.#opts.maxInFlight || socket.writableLength >= this.#opts.maxQueuedBytes
-      if (busy && !paused) { paused = true; socket.pause() } else if (!busy && paused) { paused = false; socket.resume() }
+      const busy = state.inFlight >= this.#opts.maxInFlight || conn.queuedBytes >= this.#opts.maxQueuedBytes
+      if (busy && !paused) { paused = true; conn.pause() } else if (!busy && paused) { paused = false; conn.resume() }
     }
     const send = (reply: XdrWriter): void => {
-      if (socket.destroyed) return
+      if (conn.closed) return
       const pieces = reply.pieces()
       if (pieces.length === 1) {
-        // One write syscall for the common small reply: record mark and body in one buffer.
+        // One buffer for the common small reply: record mark and body in one write.
         const body = pieces[0]!
         const framed = Buffer.allocUnsafe(4 + body.length)
         framed.set(recordMark(body.length), 0)
         framed.set(body, 4)
-        socket.write(framed)
+        conn.write([framed])
         return
       }
-      socket.cork()
-      socket.write(recordMark(reply.length))
-      for (const p of pieces) socket.write(p)
-      socket.uncork()
+      conn.write([recordMark(reply.length), ...pieces])
     }
     const done = (reply: XdrWriter | undefined): void => {
-      conn.inFlight--
-      conn.last = Date.now()
+      state.inFlight--
+      state.last = Date.now()
       if (reply !== undefined) send(reply)
+      // The peer sent its last call (EOF): close once every call it made is answered.
+      if (eof && state.inFlight === 0) { conn.end(); return }
       throttle()
     }
-    socket.on('drain', throttle)
     const decoder = new RecordDecoder({
       record: (bytes) => {
-        conn.inFlight++
+        state.inFlight++
         throttle()
         // A call answered without waiting (a cached result) is replied to at once, without a
         // promise in between; the others when their reply is ready.
@@ -204,9 +210,12 @@ export class RpcServer {
         if (xid !== undefined) send(acceptedReply(xid, accept_stat.GARBAGE_ARGS))
       }
     }, this.#opts.maxRecordSize)
-    socket.on('data', (chunk: Buffer) => { conn.last = Date.now(); decoder.push(chunk) })
-    socket.on('error', () => { socket.destroy() })
-    socket.on('close', () => { this.#sockets.delete(socket) })
+    return {
+      data: (chunk) => { state.last = Date.now(); decoder.push(chunk) },
+      drain: throttle,
+      eof: () => { eof = true; if (state.inFlight === 0) conn.end() },
+      close: () => { this.#conns.delete(conn) }
+    }
   }
 
   /**
@@ -219,7 +228,7 @@ export class RpcServer {
     const idle = this.#opts.idleTimeoutMs
     this.#sweeper = setInterval(() => {
       const now = Date.now()
-      for (const [socket, conn] of this.#sockets) if (conn.inFlight === 0 && now - conn.last >= idle) socket.destroy()
+      for (const [conn, state] of this.#conns) if (state.inFlight === 0 && now - state.last >= idle) conn.destroy()
     }, Math.max(10, Math.floor(idle / 4)))
     this.#sweeper.unref()
   }
@@ -281,7 +290,5 @@ export class RpcServer {
   }
 }
 
-/** '::ffff:127.0.0.1' → '127.0.0.1'; other addresses unchanged. */
-export function unmapIpv4 (address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
-}
+/** Handlers of a connection refused at accept. */
+const IGNORE: TcpHandlers = { data: () => {}, drain: () => {}, eof: () => {}, close: () => {} }
