@@ -117,8 +117,19 @@ export class RecordDecoder {
 
 /** Frames `length` bytes as one last fragment: returns the 4-byte record mark. */
 export function recordMark (length: number): Uint8Array {
-  if (!(length >= 0 && length <= LENGTH_MASK)) throw new RangeError('record too long for one fragment')
-  const h = new Uint8Array(4)
-  new DataView(h.buffer).setUint32(0, (LAST_FRAGMENT | length) >>> 0, false)
+  const h = new Uint8Array(RECORD_MARK_BYTES)
+  setRecordMark(h, length)
   return h
+}
+
+/** Bytes of a record mark. */
+export const RECORD_MARK_BYTES = 4
+
+/** Writes the record mark of one last fragment of `length` bytes into `target[0..4)`. */
+export function setRecordMark (target: Uint8Array, length: number): void {
+  if (!(length >= 0 && length <= LENGTH_MASK)) throw new RangeError('record too long for one fragment')
+  target[0] = 0x80 | (length >>> 24)
+  target[1] = (length >>> 16) & 0xff
+  target[2] = (length >>> 8) & 0xff
+  target[3] = length & 0xff
 }

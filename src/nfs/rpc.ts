@@ -103,25 +103,34 @@ export function peekXid (bytes: Uint8Array): number | undefined {
   return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, false)
 }
 
-/** Encodes a MSG_ACCEPTED reply header with a null verifier; the caller appends the body. */
-export function acceptedReply (xid: number, stat: number, out = new XdrWriter()): XdrWriter {
-  return out.uint32(xid).uint32(msg_type.REPLY).uint32(reply_stat.MSG_ACCEPTED)
+/**
+ * A writer for a reply message. Its first 4 bytes are reserved for the TCP
+ * record mark (RFC 5531 §11), which the server fills in when it sends the reply, so a small
+ * reply goes out as the writer's own buffer; the message itself follows them.
+ */
+export function replyWriter (): XdrWriter {
+  return new XdrWriter().uint32(0)
+}
+
+/** Encodes a MSG_ACCEPTED reply header with a null verifier into a replyWriter; the caller appends the body. */
+export function acceptedReply (xid: number, stat: number): XdrWriter {
+  return replyWriter().uint32(xid).uint32(msg_type.REPLY).uint32(reply_stat.MSG_ACCEPTED)
     .uint32(auth_flavor.AUTH_NONE).uint32(0).uint32(stat)
 }
 
-/** PROG_MISMATCH reply with the supported version range (RFC 5531 §9). */
+/** PROG_MISMATCH reply (a replyWriter) with the supported version range (RFC 5531 §9). */
 export function progMismatchReply (xid: number, low: number, high: number): XdrWriter {
   return acceptedReply(xid, accept_stat.PROG_MISMATCH).uint32(low).uint32(high)
 }
 
-/** MSG_DENIED / RPC_MISMATCH reply: only version 2 is supported. */
+/** MSG_DENIED / RPC_MISMATCH reply (a replyWriter): only version 2 is supported. */
 export function rpcMismatchReply (xid: number): XdrWriter {
-  return new XdrWriter().uint32(xid).uint32(msg_type.REPLY).uint32(reply_stat.MSG_DENIED)
+  return replyWriter().uint32(xid).uint32(msg_type.REPLY).uint32(reply_stat.MSG_DENIED)
     .uint32(reject_stat.RPC_MISMATCH).uint32(RPC_VERSION).uint32(RPC_VERSION)
 }
 
-/** MSG_DENIED / AUTH_ERROR reply. */
+/** MSG_DENIED / AUTH_ERROR reply (a replyWriter). */
 export function authErrorReply (xid: number, stat: AuthStat): XdrWriter {
-  return new XdrWriter().uint32(xid).uint32(msg_type.REPLY).uint32(reply_stat.MSG_DENIED)
+  return replyWriter().uint32(xid).uint32(msg_type.REPLY).uint32(reply_stat.MSG_DENIED)
     .uint32(reject_stat.AUTH_ERROR).uint32(stat)
 }

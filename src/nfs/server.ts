@@ -2,7 +2,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { isIP, isIPv6, type AddressInfo } from 'node:net'
 import { NfsConfigError, XdrError } from './errors.js'
 import { listenNet } from './net-tcp.js'
-import { RecordDecoder, recordMark } from './record.js'
+import { RECORD_MARK_BYTES, RecordDecoder, setRecordMark } from './record.js'
 import {
   accept_stat, acceptedReply, authErrorReply, decodeCall, peekXid, progMismatchReply, rpcMismatchReply,
   type AuthStat, type CallHeader, type Credentials
@@ -67,6 +67,8 @@ const DEFAULT_MAX_IN_FLIGHT = 64
 const DEFAULT_MAX_QUEUED_BYTES_8MIB = 8_388_608
 const DEFAULT_MAX_CONNECTIONS = 512
 const DEFAULT_IDLE_TIMEOUT_MS = 300_000
+/** Idle sweeps a connection must sit out before it is closed (see #sweepIdle). */
+const IDLE_SWEEPS = 5
 /** Largest UDP payload over IPv4. */
 const MAX_UDP_REPLY_BYTES = 65_507
 
@@ -80,8 +82,8 @@ export interface RpcStats { calls: number, garbage: number, oversized: number, s
 export class RpcServer {
   readonly #programs = new Map<number, Map<number, RpcProgram>>()
   readonly #listeners: TcpListener[] = []
-  /** Open connections with the time of their last traffic and their calls in flight. */
-  readonly #conns = new Map<TcpConnection, { last: number, inFlight: number }>()
+  /** Open connections: idle sweeps passed since their last traffic, and calls in flight. */
+  readonly #conns = new Map<TcpConnection, { quietSweeps: number, inFlight: number }>()
   #sweeper: ReturnType<typeof setInterval> | undefined
   readonly #udp: UdpSocket[] = []
   readonly #opts: Required<Omit<RpcServerOptions, 'log' | 'transport'>> & { log: (m: string) => void, transport?: TcpTransport }
@@ -135,8 +137,9 @@ export class RpcServer {
       void Promise.resolve(this.#dispatch(msg, unmapIpv4(rinfo.address), rinfo.port)).then((reply) => {
         inFlight--
         if (reply === undefined) return
-        let bytes = reply.bytes()
-        if (bytes.length > MAX_UDP_REPLY_BYTES) bytes = acceptedReply(peekXid(msg)!, accept_stat.SYSTEM_ERR).bytes()
+        // No record marking over UDP: the message without the room reserved for it.
+        let bytes = reply.bytes().subarray(RECORD_MARK_BYTES)
+        if (bytes.length > MAX_UDP_REPLY_BYTES) bytes = acceptedReply(peekXid(msg)!, accept_stat.SYSTEM_ERR).bytes().subarray(RECORD_MARK_BYTES)
         udp.send(bytes, rinfo.port, rinfo.address)
       })
     })
@@ -161,7 +164,7 @@ export class RpcServer {
 
   #accept (conn: TcpConnection): TcpHandlers {
     if (this.#conns.size >= this.#opts.maxConnections || this.#closed) { conn.destroy(); return IGNORE }
-    const state = { last: Date.now(), inFlight: 0 }
+    const state = { quietSweeps: 0, inFlight: 0 }
     this.#conns.set(conn, state)
     this.#sweepIdle()
     this.stats.connections++
@@ -175,20 +178,13 @@ export class RpcServer {
     const send = (reply: XdrWriter): void => {
       if (conn.closed) return
       const pieces = reply.pieces()
-      if (pieces.length === 1) {
-        // One buffer for the common small reply: record mark and body in one write.
-        const body = pieces[0]!
-        const framed = Buffer.allocUnsafe(4 + body.length)
-        framed.set(recordMark(body.length), 0)
-        framed.set(body, 4)
-        conn.write([framed])
-        return
-      }
-      conn.write([recordMark(reply.length), ...pieces])
+      // Every reply writer starts with room for the record mark (rpc.ts replyWriter).
+      setRecordMark(pieces[0]!, reply.length - RECORD_MARK_BYTES)
+      conn.write(pieces)
     }
     const done = (reply: XdrWriter | undefined): void => {
       state.inFlight--
-      state.last = Date.now()
+      state.quietSweeps = 0
       if (reply !== undefined) send(reply)
       // The peer sent its last call (EOF): close once every call it made is answered.
       if (eof && state.inFlight === 0) { conn.end(); return }
@@ -211,7 +207,7 @@ export class RpcServer {
       }
     }, this.#opts.maxRecordSize)
     return {
-      data: (chunk) => { state.last = Date.now(); decoder.push(chunk) },
+      data: (chunk) => { state.quietSweeps = 0; decoder.push(chunk) },
       drain: throttle,
       eof: () => { eof = true; if (state.inFlight === 0) conn.end() },
       close: () => { this.#conns.delete(conn) }
@@ -220,16 +216,18 @@ export class RpcServer {
 
   /**
    * One timer for all connections (not a socket timeout each, which a short-lived client pays
-   * for at connect, at every read and write, and at close): closes those with no traffic and no
-   * call in flight for the idle timeout; clients reconnect.
+   * for at connect, at every read and write, and at close), ticking every quarter of the idle
+   * timeout: a connection with no traffic and no call in flight through IDLE_SWEEPS ticks (so
+   * for at least the idle timeout, and at most a quarter more) is closed; clients reconnect.
+   * Traffic resets a counter instead of reading the clock twice per call.
    */
   #sweepIdle (): void {
     if (this.#sweeper !== undefined) return
-    const idle = this.#opts.idleTimeoutMs
     this.#sweeper = setInterval(() => {
-      const now = Date.now()
-      for (const [conn, state] of this.#conns) if (state.inFlight === 0 && now - state.last >= idle) conn.destroy()
-    }, Math.max(10, Math.floor(idle / 4)))
+      for (const [conn, state] of this.#conns) {
+        if (state.inFlight === 0 && ++state.quietSweeps >= IDLE_SWEEPS) conn.destroy()
+      }
+    }, Math.max(10, Math.floor(this.#opts.idleTimeoutMs / (IDLE_SWEEPS - 1))))
     this.#sweeper.unref()
   }
 

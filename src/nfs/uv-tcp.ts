@@ -14,9 +14,11 @@ import { unmapIpv4, type TcpConnection, type TcpHandlers, type TcpListener, type
 
 /** A connected libuv TCP stream (TCPWrap of type SOCKET). Errors are negative libuv codes. */
 interface UvStream {
-  onread: (buffer: ArrayBuffer | undefined) => void
+  onread: () => void
   readStart (): number
   readStop (): number
+  /** Reads go into `buffer` (the whole of it each time) instead of a fresh allocation per read. */
+  useUserBuffer (buffer: Uint8Array): void
   writeBuffer (req: UvWriteReq, data: Uint8Array): number
   writev (req: UvWriteReq, chunks: readonly Uint8Array[], allBuffers: true): number
   readonly writeQueueSize: number
@@ -49,15 +51,22 @@ interface UvBindings {
   readonly TCP: new (type: number) => UvServer
   readonly SERVER: number
   readonly WriteWrap: new () => UvWriteReq
-  /** streamBaseState: where the C++ side leaves a read's count and offset and a write's mode. */
+  /** streamBaseState: where the C++ side leaves a read's count (or error) and a write's mode. */
   readonly state: Int32Array
   readonly kReadBytesOrError: number
-  readonly kArrayBufferOffset: number
   readonly kLastWriteWasAsync: number
 }
 
 /** UV_EOF: libuv's end-of-stream code, the same on every platform (uv/errno.h). */
 const UV_EOF = -4095
+/**
+ * Every connection reads into this one buffer (node:net's read size), and each read is copied
+ * out at once into a buffer of its own (from Node's pool when small). That is cheaper than
+ * Node's own read path, which allocates 64 KiB, then a second buffer of the read's size to copy
+ * into and an ArrayBuffer around it for every read. Safe to share: reads are delivered one at
+ * a time on this thread and consumed before the next.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(65_536)
 /** node:net's default listen backlog. */
 const BACKLOG = 511
 
@@ -70,11 +79,11 @@ function load (): UvBindings | null {
     const tcp = binding.call(process, 'tcp_wrap') as { TCP?: { prototype: object }, constants?: { SERVER?: number } }
     const stream = binding.call(process, 'stream_wrap') as Record<string, unknown>
     const proto = tcp.TCP?.prototype as Record<string, unknown> | undefined
-    const methods = ['readStart', 'readStop', 'writeBuffer', 'writev', 'setNoDelay', 'getpeername', 'getsockname', 'bind', 'bind6', 'listen', 'close']
+    const methods = ['readStart', 'readStop', 'useUserBuffer', 'writeBuffer', 'writev', 'setNoDelay', 'getpeername', 'getsockname', 'bind', 'bind6', 'listen', 'close']
     if (proto === undefined || !methods.every((m) => typeof proto[m] === 'function')) return null
     if (typeof tcp.constants?.SERVER !== 'number' || typeof stream.WriteWrap !== 'function') return null
     if (!(stream.streamBaseState instanceof Int32Array)) return null
-    const keys = ['kReadBytesOrError', 'kArrayBufferOffset', 'kLastWriteWasAsync'] as const
+    const keys = ['kReadBytesOrError', 'kLastWriteWasAsync'] as const
     if (!keys.every((k) => typeof stream[k] === 'number')) return null
     return {
       TCP: tcp.TCP as unknown as UvBindings['TCP'],
@@ -82,7 +91,6 @@ function load (): UvBindings | null {
       WriteWrap: stream.WriteWrap as UvBindings['WriteWrap'],
       state: stream.streamBaseState,
       kReadBytesOrError: stream.kReadBytesOrError as number,
-      kArrayBufferOffset: stream.kArrayBufferOffset as number,
       kLastWriteWasAsync: stream.kLastWriteWasAsync as number
     }
   } catch {
@@ -161,23 +169,26 @@ class UvConnection implements TcpConnection {
     this.remotePort = peer.port ?? 0
   }
 
-  get queuedBytes (): number { return this.#stream.writeQueueSize }
+  // Asked twice per call: skip the trip into C++ when no write is waiting.
+  get queuedBytes (): number { return this.#pendingWrites === 0 ? 0 : this.#stream.writeQueueSize }
   get closed (): boolean { return this.#closed }
 
   /** Starts reading into `handlers` (unless the owner closed the connection while accepting it). */
   start (handlers: TcpHandlers): void {
     this.#handlers = handlers
     if (this.#closed) return
-    this.#stream.onread = (buffer) => { this.#onRead(buffer) }
+    this.#stream.useUserBuffer(READ_BUFFER)
+    this.#stream.onread = () => { this.#onRead() }
     this.resume()
   }
 
-  #onRead (buffer: ArrayBuffer | undefined): void {
+  #onRead (): void {
     const uv = this.#uv
     const n = uv.state[uv.kReadBytesOrError]!
     if (n > 0) {
-      // A fresh ArrayBuffer per read (Node's allocator), so the view can be handed over as it is.
-      this.#handlers!.data(Buffer.from(buffer!, uv.state[uv.kArrayBufferOffset]!, n))
+      const chunk = Buffer.allocUnsafe(n)
+      chunk.set(READ_BUFFER.subarray(0, n))
+      this.#handlers!.data(chunk)
       return
     }
     if (n === 0) return
