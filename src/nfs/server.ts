@@ -2,7 +2,8 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { isIP, isIPv6, type AddressInfo } from 'node:net'
 import { NfsConfigError, XdrError } from './errors.js'
 import { listenNet } from './net-tcp.js'
-import { RECORD_MARK_BYTES, RecordDecoder, setRecordMark } from './record.js'
+import { RpcConnection, type ConnectionOwner, type Dispatched } from './connection.js'
+import { RECORD_MARK_BYTES } from './record.js'
 import {
   accept_stat, acceptedReply, authErrorReply, decodeCall, peekXid, progMismatchReply, rpcMismatchReply,
   type AuthStat, type CallHeader, type Credentials
@@ -82,8 +83,8 @@ export interface RpcStats { calls: number, garbage: number, oversized: number, s
 export class RpcServer {
   readonly #programs = new Map<number, Map<number, RpcProgram>>()
   readonly #listeners: TcpListener[] = []
-  /** Open connections: idle sweeps passed since their last traffic, and calls in flight. */
-  readonly #conns = new Map<TcpConnection, { quietSweeps: number, inFlight: number }>()
+  readonly #conns = new Set<RpcConnection>()
+  readonly #owner: ConnectionOwner
   #sweeper: ReturnType<typeof setInterval> | undefined
   readonly #udp: UdpSocket[] = []
   readonly #opts: Required<Omit<RpcServerOptions, 'log' | 'transport'>> & { log: (m: string) => void, transport?: TcpTransport }
@@ -99,6 +100,16 @@ export class RpcServer {
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       transport: options.transport ?? (process.env.XENO_NFS_TCP === 'net' ? 'net' : undefined),
       log: options.log ?? (() => {})
+    }
+    this.#owner = {
+      maxInFlight: this.#opts.maxInFlight,
+      maxQueuedBytes: this.#opts.maxQueuedBytes,
+      dispatch: (bytes, remoteAddress, remotePort) => this.#dispatch(bytes, remoteAddress, remotePort),
+      skipped: (size, remoteAddress) => {
+        this.stats.oversized++
+        this.#opts.log(`rpc: skipped a record of ${size} bytes from ${remoteAddress}`)
+      },
+      closed: (c) => { this.#conns.delete(c) }
     }
   }
 
@@ -156,7 +167,7 @@ export class RpcServer {
     this.#closed = true
     for (const u of this.#udp) u.close()
     this.#udp.length = 0
-    for (const c of this.#conns.keys()) c.destroy()
+    for (const c of this.#conns) c.destroy()
     if (this.#sweeper !== undefined) clearInterval(this.#sweeper)
     await Promise.all(this.#listeners.map(async (l) => { await l.close() }))
     this.#listeners.length = 0
@@ -164,54 +175,11 @@ export class RpcServer {
 
   #accept (conn: TcpConnection): TcpHandlers {
     if (this.#conns.size >= this.#opts.maxConnections || this.#closed) { conn.destroy(); return IGNORE }
-    const state = { quietSweeps: 0, inFlight: 0 }
-    this.#conns.set(conn, state)
+    const rpc = new RpcConnection(conn, this.#owner, this.#opts.maxRecordSize)
+    this.#conns.add(rpc)
     this.#sweepIdle()
     this.stats.connections++
-    const { remoteAddress, remotePort } = conn
-    let paused = false
-    let eof = false
-    const throttle = (): void => {
-      const busy = state.inFlight >= this.#opts.maxInFlight || conn.queuedBytes >= this.#opts.maxQueuedBytes
-      if (busy && !paused) { paused = true; conn.pause() } else if (!busy && paused) { paused = false; conn.resume() }
-    }
-    const send = (reply: XdrWriter): void => {
-      if (conn.closed) return
-      const pieces = reply.pieces()
-      // Every reply writer starts with room for the record mark (rpc.ts replyWriter).
-      setRecordMark(pieces[0]!, reply.length - RECORD_MARK_BYTES)
-      conn.write(pieces)
-    }
-    const done = (reply: XdrWriter | undefined): void => {
-      state.inFlight--
-      state.quietSweeps = 0
-      if (reply !== undefined) send(reply)
-      // The peer sent its last call (EOF): close once every call it made is answered.
-      if (eof && state.inFlight === 0) { conn.end(); return }
-      throttle()
-    }
-    const decoder = new RecordDecoder({
-      record: (bytes) => {
-        state.inFlight++
-        throttle()
-        // A call answered without waiting (a cached result) is replied to at once, without a
-        // promise in between; the others when their reply is ready.
-        const reply = this.#dispatch(bytes, remoteAddress, remotePort)
-        if (reply instanceof Promise) void reply.then(done); else done(reply)
-      },
-      oversized: (head, size) => {
-        this.stats.oversized++
-        this.#opts.log(`rpc: skipped a record of ${size} bytes from ${remoteAddress}`)
-        const xid = peekXid(head)
-        if (xid !== undefined) send(acceptedReply(xid, accept_stat.GARBAGE_ARGS))
-      }
-    }, this.#opts.maxRecordSize)
-    return {
-      data: (chunk) => { state.quietSweeps = 0; decoder.push(chunk) },
-      drain: throttle,
-      eof: () => { eof = true; if (state.inFlight === 0) conn.end() },
-      close: () => { this.#conns.delete(conn) }
-    }
+    return rpc
   }
 
   /**
@@ -224,9 +192,7 @@ export class RpcServer {
   #sweepIdle (): void {
     if (this.#sweeper !== undefined) return
     this.#sweeper = setInterval(() => {
-      for (const [conn, state] of this.#conns) {
-        if (state.inFlight === 0 && ++state.quietSweeps >= IDLE_SWEEPS) conn.destroy()
-      }
+      for (const c of this.#conns) if (c.idle && ++c.quietSweeps >= IDLE_SWEEPS) c.destroy()
     }, Math.max(10, Math.floor(this.#opts.idleTimeoutMs / (IDLE_SWEEPS - 1))))
     this.#sweeper.unref()
   }
@@ -235,7 +201,7 @@ export class RpcServer {
    * Decodes and runs one call: the reply, or undefined when none is due; a promise of it when
    * the procedure has to wait. Never throws or rejects.
    */
-  #dispatch (bytes: Uint8Array, remoteAddress: string, remotePort: number): XdrWriter | undefined | Promise<XdrWriter | undefined> {
+  #dispatch (bytes: Uint8Array, remoteAddress: string, remotePort: number): Dispatched {
     let decoded
     try {
       decoded = decodeCall(bytes)

@@ -14,7 +14,10 @@ import { unmapIpv4, type TcpConnection, type TcpHandlers, type TcpListener, type
 
 /** A connected libuv TCP stream (TCPWrap of type SOCKET). Errors are negative libuv codes. */
 interface UvStream {
-  onread: () => void
+  /** Called with `this` = the stream after each read (count or error in streamBaseState). */
+  onread: (this: UvStream) => void
+  /** The connection reading from this stream (ours: the C++ side ignores it). */
+  owner?: UvConnection
   readStart (): number
   readStop (): number
   /** Reads go into `buffer` (the whole of it each time) instead of a fresh allocation per read. */
@@ -141,6 +144,10 @@ export function listenUv (options: TcpListenOptions): TcpListener {
   }
 }
 
+function onRead (this: UvStream): void {
+  this.owner!.afterRead()
+}
+
 function onWriteComplete (this: UvWriteReq, status: number): void {
   this.buffer = null
   this.owner.afterWrite(status)
@@ -178,11 +185,13 @@ class UvConnection implements TcpConnection {
     this.#handlers = handlers
     if (this.#closed) return
     this.#stream.useUserBuffer(READ_BUFFER)
-    this.#stream.onread = () => { this.#onRead() }
+    this.#stream.owner = this
+    this.#stream.onread = onRead
     this.resume()
   }
 
-  #onRead (): void {
+  /** Called by the stream after each read. */
+  afterRead (): void {
     const uv = this.#uv
     const n = uv.state[uv.kReadBytesOrError]!
     if (n > 0) {

@@ -2,7 +2,7 @@ import type { NodeId } from '../backend.js'
 import { statusOf } from '../errors.js'
 import type { NfsExport } from '../exports.js'
 import { auth_flavor } from '../rpc.js'
-import type { RpcProgram } from '../server.js'
+import type { Encoder, RpcProgram } from '../server.js'
 import type { XdrWriter } from '../xdr.js'
 import { MNTPATHLEN, MOUNT_PROGRAM, MOUNT_V3, MOUNTPROC3, mountstat3, nfsstat3 } from '../nfs3/consts.js'
 import type { Nfs3State } from '../nfs3/context.js'
@@ -51,23 +51,27 @@ export function mountProgram (s: Nfs3State): RpcProgram {
     procs: {
       [MOUNTPROC3.NULL]: () => () => {},
       /** MOUNTPROC3_MNT, Appendix I §5.2.1. */
-      [MOUNTPROC3.MNT]: async (args, ctx) => {
+      [MOUNTPROC3.MNT]: (args, ctx) => {
         const dir = args.string(MNTPATHLEN)
         const found = locate(dir)
         if (found === undefined) return (out) => { out.uint32(mountstat3.MNT3ERR_NOENT) }
         const exp = found.exp
         if (!exp.allows(ctx.remoteAddress)) return (out) => { out.uint32(mountstat3.MNT3ERR_ACCES) }
-        const id = await resolveDir(exp, found.rest)
-        if (typeof id === 'number') return (out) => { out.uint32(id) }
-        const key = `${ctx.remoteAddress}\0${exp.name}`
-        mounts.delete(key)
-        mounts.set(key, { host: ctx.remoteAddress, dir: exp.name })
-        if (mounts.size > MAX_MOUNT_LIST) mounts.delete(mounts.keys().next().value as string)
-        const fh = s.handle(exp, id)
-        return (out) => {
-          out.uint32(mountstat3.MNT3_OK).opaque(fh)
-          out.uint32(2).uint32(auth_flavor.AUTH_SYS).uint32(auth_flavor.AUTH_NONE)
+        const mounted = (id: NodeId | number): Encoder => {
+          if (typeof id === 'number') return (out) => { out.uint32(id) }
+          const key = `${ctx.remoteAddress}\0${exp.name}`
+          mounts.delete(key)
+          mounts.set(key, { host: ctx.remoteAddress, dir: exp.name })
+          if (mounts.size > MAX_MOUNT_LIST) mounts.delete(mounts.keys().next().value as string)
+          const fh = s.handle(exp, id)
+          return (out) => {
+            out.uint32(mountstat3.MNT3_OK).opaque(fh)
+            out.uint32(2).uint32(auth_flavor.AUTH_SYS).uint32(auth_flavor.AUTH_NONE)
+          }
         }
+        // The export's own root (what nearly every client mounts) needs no walk: answered at once.
+        if (found.rest.length === 0) return mounted(exp.fs.root)
+        return resolveDir(exp, found.rest).then(mounted)
       },
       /** MOUNTPROC3_DUMP, Appendix I §5.2.2. */
       [MOUNTPROC3.DUMP]: () => (out) => {
