@@ -75,6 +75,20 @@ export function decodeCall (bytes: Uint8Array): DecodedCall {
 
 /** One decoder for every call: constructing a TextDecoder costs more than the decode. */
 const machineNameDecoder = new TextDecoder()
+/** The last machine name decoded, and its bytes: a client sends the same one in every call. */
+let lastNameBytes = new Uint8Array(0)
+let lastName = ''
+
+function decodeMachineName (bytes: Uint8Array): string {
+  if (bytes.length === lastNameBytes.length) {
+    let same = true
+    for (let i = 0; i < bytes.length && same; i++) same = bytes[i] === lastNameBytes[i]
+    if (same) return lastName
+  }
+  lastName = machineNameDecoder.decode(bytes)
+  lastNameBytes = bytes.slice()
+  return lastName
+}
 
 function decodeCredentials (flavor: number, body: Uint8Array): Credentials | undefined {
   if (flavor === auth_flavor.AUTH_NONE) return { flavor, gids: [] }
@@ -82,7 +96,7 @@ function decodeCredentials (flavor: number, body: Uint8Array): Credentials | und
   try {
     const r = new XdrReader(body)
     r.uint32() // stamp
-    const machineName = machineNameDecoder.decode(r.opaque(MAX_MACHINE_NAME))
+    const machineName = decodeMachineName(r.opaque(MAX_MACHINE_NAME))
     const uid = r.uint32()
     const gid = r.uint32()
     const n = r.uint32()
