@@ -30,6 +30,8 @@ export interface Credentials {
   readonly gid?: number
   readonly gids: readonly number[]
   readonly machineName?: string
+  /** uid, gid and gids as one string, for results kept per caller ('' for AUTH_NONE). */
+  readonly key: string
 }
 
 /** A decoded call header; `args` is positioned at the procedure's arguments. */
@@ -75,28 +77,27 @@ export function decodeCall (bytes: Uint8Array): DecodedCall {
 
 /** One decoder for every call: constructing a TextDecoder costs more than the decode. */
 const machineNameDecoder = new TextDecoder()
-/** The last machine name decoded, and its bytes: a client sends the same one in every call. */
-let lastNameBytes = new Uint8Array(0)
-let lastName = ''
-
-function decodeMachineName (bytes: Uint8Array): string {
-  if (bytes.length === lastNameBytes.length) {
-    let same = true
-    for (let i = 0; i < bytes.length && same; i++) same = bytes[i] === lastNameBytes[i]
-    if (same) return lastName
-  }
-  lastName = machineNameDecoder.decode(bytes)
-  lastNameBytes = bytes.slice()
-  return lastName
-}
+const NO_CREDENTIALS: Credentials = Object.freeze({ flavor: auth_flavor.AUTH_NONE, gids: Object.freeze([]), key: '' })
+/**
+ * The last AUTH_SYS credentials decoded, and their bytes after the stamp: a client sends the
+ * same ones in every call, so they are compared instead of decoded again (Credentials are
+ * immutable, so the object is shared).
+ */
+let lastBody = new Uint8Array(0)
+let lastCred: Credentials | undefined
 
 function decodeCredentials (flavor: number, body: Uint8Array): Credentials | undefined {
-  if (flavor === auth_flavor.AUTH_NONE) return { flavor, gids: [] }
+  if (flavor === auth_flavor.AUTH_NONE) return NO_CREDENTIALS
   if (flavor !== auth_flavor.AUTH_SYS) return undefined
+  if (lastCred !== undefined && body.length === lastBody.length + 4) {
+    let same = true
+    for (let i = 4; i < body.length && same; i++) same = body[i] === lastBody[i - 4]
+    if (same) return lastCred
+  }
   try {
     const r = new XdrReader(body)
     r.uint32() // stamp
-    const machineName = decodeMachineName(r.opaque(MAX_MACHINE_NAME))
+    const machineName = machineNameDecoder.decode(r.opaque(MAX_MACHINE_NAME))
     const uid = r.uint32()
     const gid = r.uint32()
     const n = r.uint32()
@@ -104,7 +105,9 @@ function decodeCredentials (flavor: number, body: Uint8Array): Credentials | und
     const gids: number[] = []
     for (let i = 0; i < n; i++) gids.push(r.uint32())
     r.end()
-    return { flavor, uid, gid, gids, machineName }
+    lastCred = Object.freeze({ flavor, uid, gid, gids: Object.freeze(gids), machineName, key: `${uid}:${gid}:${gids.join(',')}` })
+    lastBody = body.slice(4)
+    return lastCred
   } catch (err) {
     if (err instanceof XdrError) return undefined
     throw err

@@ -77,7 +77,7 @@ export function replayable (s: Nfs3State, proc: number, inner: Procedure, accept
     if (exp === undefined || c.flavor !== auth_flavor.AUTH_SYS || !exp.allows(ctx.remoteAddress)) return inner(args, ctx)
     const version = stableVersion(exp)
     if (version === undefined) return inner(args, ctx)
-    const key = `${proc}:${c.uid}:${c.gid}:${c.gids.join(',')}:${Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('latin1')}`
+    const key = `${proc}:${c.key}:${Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('latin1')}`
     const hit = s.replies.get(key, version)
     if (hit !== undefined) return (out) => { out.opaqueFixed(hit) }
     return keep(s, key, exp, version, inner(args, ctx))
