@@ -74,6 +74,8 @@ const READ_BUFFER = Buffer.allocUnsafe(65_536)
 const BACKLOG = 511
 
 let bindings: UvBindings | null | undefined
+/** A write request no write holds (see UvConnection.write). */
+let spareRequest: UvWriteReq | undefined
 
 function load (): UvBindings | null {
   const binding = (process as { binding?: (name: string) => unknown }).binding
@@ -210,7 +212,10 @@ class UvConnection implements TcpConnection {
   write (pieces: readonly Uint8Array[]): void {
     if (this.#closed || this.#ending) return
     const uv = this.#uv
-    const req = new uv.WriteWrap()
+    // The C++ side takes a request object over only when the write cannot finish at once
+    // (StreamBase::Write tries the write first), so the one of a finished write serves again.
+    const req = spareRequest ?? new uv.WriteWrap()
+    spareRequest = undefined
     req.handle = this.#stream
     req.oncomplete = onWriteComplete
     req.async = false
@@ -222,7 +227,9 @@ class UvConnection implements TcpConnection {
       req.async = true
       req.buffer = pieces
       this.#pendingWrites++
+      return
     }
+    spareRequest = req
   }
 
   /** Called by a queued write request when it ends (cancelled ones included, with a negative status). */
