@@ -111,25 +111,46 @@ async function sha256Of (file: string): Promise<string> {
 
 function median (xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]! }
 
-interface Target { name: string, bigUrl: string, treeUrl: string }
+/** A server under test; `bigPid`/`treePid` name the process serving each export (read when measured). */
+interface Target { name: string, bigUrl: string, treeUrl: string, bigPid: () => number, treePid: () => number }
 
-interface Results { big: number[], ls: number[], lsLines: number, small: number[] }
+/** Per round: client wall times (s), and the CPU time (s) of the serving process during each case. */
+interface Results { big: number[], ls: number[], lsLines: number, small: number[], cpu: { big: number[], ls: number[], small: number[] } }
+
+/** User + system CPU time of a process so far, in seconds (/proc/PID/stat, clock ticks of 10 ms). */
+async function cpuOf (pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** Runs `fn` and returns the CPU time `pid` used meanwhile. */
+async function serverCpu (pid: number, fn: () => Promise<unknown>): Promise<number> {
+  const before = await cpuOf(pid)
+  await fn()
+  return await cpuOf(pid) - before
+}
 
 /**
  * `runs` rounds; each round measures every case on each target in turn (ganesha, then xeno), so
  * both see the same moment of a shared machine's load.
  */
 async function runCases (targets: Target[], smallFiles: string[], runs: number): Promise<Map<Target, Results>> {
-  const out = new Map<Target, Results>(targets.map((t) => [t, { big: [], ls: [], lsLines: 0, small: [] }]))
+  const out = new Map<Target, Results>(targets.map((t) => [t, { big: [], ls: [], lsLines: 0, small: [], cpu: { big: [], ls: [], small: [] } }]))
   const script = (t: Target): string => smallFiles.map((f) => `nfs-cat "${t.treeUrl.replace('?', `/${f}?`)}" > /dev/null || exit 1`).join('\n')
   for (let i = 0; i < runs; i++) {
     for (const t of targets) {
       const r = out.get(t)!
-      r.big.push((await measure(['sh', '-c', `nfs-cat "${t.bigUrl.replace('?', '/big.bin?')}" > /dev/null`])).wallS)
-      const l = await measure(['nfs-ls', '-R', t.treeUrl])
-      r.ls.push(l.wallS)
-      r.lsLines = l.stdout.trim().split('\n').length
-      r.small.push((await measure(['sh', '-c', script(t)])).wallS / smallFiles.length)
+      r.cpu.big.push(await serverCpu(t.bigPid(), async () => {
+        r.big.push((await measure(['sh', '-c', `nfs-cat "${t.bigUrl.replace('?', '/big.bin?')}" > /dev/null`])).wallS)
+      }))
+      r.cpu.ls.push(await serverCpu(t.treePid(), async () => {
+        const l = await measure(['nfs-ls', '-R', t.treeUrl])
+        r.ls.push(l.wallS)
+        r.lsLines = l.stdout.trim().split('\n').length
+      }))
+      r.cpu.small.push(await serverCpu(t.treePid(), async () => {
+        r.small.push((await measure(['sh', '-c', script(t)])).wallS / smallFiles.length)
+      }) / smallFiles.length)
     }
   }
   return out
@@ -182,8 +203,20 @@ async function main (): Promise<void> {
   const xTree = serve(treeRoot, 20611, 'state-tree')
   await waitPort(20610); await waitPort(20611)
 
-  const g: Target = { name: 'ganesha', bigUrl: `nfs://127.0.0.1${bigDir}?version=3&nfsport=20600&mountport=20601`, treeUrl: `nfs://127.0.0.1${TREE}?version=3&nfsport=20600&mountport=20601` }
-  const x: Target = { name: 'xeno', bigUrl: 'nfs://127.0.0.1/export?version=3&nfsport=20610&mountport=20610', treeUrl: 'nfs://127.0.0.1/export?version=3&nfsport=20611&mountport=20611' }
+  const g: Target = {
+    name: 'ganesha',
+    bigUrl: `nfs://127.0.0.1${bigDir}?version=3&nfsport=20600&mountport=20601`,
+    treeUrl: `nfs://127.0.0.1${TREE}?version=3&nfsport=20600&mountport=20601`,
+    bigPid: () => ganesha.pid!,
+    treePid: () => ganesha.pid!
+  }
+  const x: Target = {
+    name: 'xeno',
+    bigUrl: 'nfs://127.0.0.1/export?version=3&nfsport=20610&mountport=20610',
+    treeUrl: 'nfs://127.0.0.1/export?version=3&nfsport=20611&mountport=20611',
+    bigPid: () => xBig.pid!,
+    treePid: () => xTree.pid!
+  }
   try {
     // Same bytes through both servers.
     const want = await sha256Of(bigFile)
@@ -220,6 +253,9 @@ async function main (): Promise<void> {
     for (const [name, r] of [['ganesha', results.get(g)!], ['xeno', results.get(x)!]] as const) {
       process.stdout.write(`every round, ${name}: 1 GiB ${spread(r.big)}; ls -R ${spread(r.ls)}; small ${spread(r.small)}\n`)
     }
+    // Server CPU time: steadier than wall time on a shared machine (it leaves out waiting for the CPU).
+    const cpu = (r: Results): string => `1 GiB ${fmt(median(r.cpu.big))}, ls -R ${fmt(median(r.cpu.ls))}, small file ${fmt(median(r.cpu.small))}`
+    process.stdout.write(`server CPU (median): ganesha ${cpu(results.get(g)!)}; xeno ${cpu(results.get(x)!)}\n`)
     process.stdout.write(`throughput: ganesha ${(BIG_MIB / gr.big).toFixed(0)} MiB/s, xeno ${(BIG_MIB / xr.big).toFixed(0)} MiB/s\n`)
     process.stdout.write(`peak RSS: ganesha ${(rss.ganesha / MIB).toFixed(0)} MiB, xeno (1 GiB export) ${(rss.big / MIB).toFixed(0)} MiB, xeno (tree export) ${(rss.tree / MIB).toFixed(0)} MiB\n`)
   } finally {

@@ -22,6 +22,9 @@ export interface ExportOptions {
   readonly anonGid?: number
 }
 
+/** Client addresses whose access answer is remembered (the VMs of one server, with room). */
+const MAX_REMEMBERED_ADDRESSES = 4096
+
 /** An export with its derived id and access check. */
 export class NfsExport {
   readonly name: string
@@ -30,6 +33,7 @@ export class NfsExport {
   readonly fs: Filesystem
   readonly allow: readonly string[]
   readonly #matchers: Array<(addr: string) => boolean>
+  readonly #answers = new Map<string, boolean>()
   readonly #rootSquash: boolean
   readonly #anonUid: number
   readonly #anonGid: number
@@ -49,7 +53,14 @@ export class NfsExport {
 
   /** True when `address` (as the socket reports it) may use this export. */
   allows (address: string): boolean {
-    return this.#matchers.some((m) => m(address))
+    // Asked on every call: remember the answer per address (a CIDR match parses the address).
+    let ok = this.#answers.get(address)
+    if (ok === undefined) {
+      ok = this.#matchers.some((m) => m(address))
+      if (this.#answers.size >= MAX_REMEMBERED_ADDRESSES) this.#answers.clear()
+      this.#answers.set(address, ok)
+    }
+    return ok
   }
 
   /** The effective caller for `cred`: AUTH_NONE is anonymous; root squash applies. */

@@ -6,6 +6,7 @@
 
 const LAST_FRAGMENT = 0x8000_0000
 const LENGTH_MASK = 0x7fff_ffff
+const NO_BYTES = new Uint8Array(0)
 
 /** What a RecordDecoder reports. */
 export interface RecordSink {
@@ -26,7 +27,8 @@ export interface RecordSink {
 export class RecordDecoder {
   readonly #sink: RecordSink
   readonly #max: number
-  readonly #header = new Uint8Array(4)
+  /** The record mark being read, byte by byte (a fragment header may be cut anywhere). */
+  #header = 0
   #headerHave = 0
   #fragLeft = 0
   #last = false
@@ -34,7 +36,7 @@ export class RecordDecoder {
   #pieces: Uint8Array[] = []
   #size = 0
   #discarding = false
-  #head = new Uint8Array(0)
+  #head = NO_BYTES
 
   constructor (sink: RecordSink, maxRecordSize: number) {
     if (!(maxRecordSize > 0 && maxRecordSize <= LENGTH_MASK)) throw new RangeError('maxRecordSize out of range')
@@ -50,10 +52,10 @@ export class RecordDecoder {
     let at = 0
     while (at < chunk.length) {
       if (!this.#inFragment) {
-        const take = Math.min(4 - this.#headerHave, chunk.length - at)
-        this.#header.set(chunk.subarray(at, at + take), this.#headerHave)
-        this.#headerHave += take
-        at += take
+        while (this.#headerHave < 4 && at < chunk.length) {
+          this.#header = this.#header * 256 + chunk[at++]!
+          this.#headerHave++
+        }
         if (this.#headerHave < 4) return
         this.#headerHave = 0
         this.#startFragment()
@@ -75,8 +77,9 @@ export class RecordDecoder {
   }
 
   #startFragment (): void {
-    const h = ((this.#header[0]! << 24) | (this.#header[1]! << 16) | (this.#header[2]! << 8) | this.#header[3]!) >>> 0
-    this.#last = (h & LAST_FRAGMENT) !== 0
+    const h = this.#header
+    this.#header = 0
+    this.#last = h >= LAST_FRAGMENT
     this.#fragLeft = h & LENGTH_MASK
     this.#inFragment = true
     this.#size += this.#fragLeft
@@ -103,7 +106,7 @@ export class RecordDecoder {
     if (this.#discarding) {
       const head = this.#head
       this.#discarding = false
-      this.#head = new Uint8Array(0)
+      this.#head = NO_BYTES
       this.#size = 0
       this.#sink.oversized(head, size)
       return
@@ -117,8 +120,19 @@ export class RecordDecoder {
 
 /** Frames `length` bytes as one last fragment: returns the 4-byte record mark. */
 export function recordMark (length: number): Uint8Array {
-  if (!(length >= 0 && length <= LENGTH_MASK)) throw new RangeError('record too long for one fragment')
-  const h = new Uint8Array(4)
-  new DataView(h.buffer).setUint32(0, (LAST_FRAGMENT | length) >>> 0, false)
+  const h = new Uint8Array(RECORD_MARK_BYTES)
+  setRecordMark(h, length)
   return h
+}
+
+/** Bytes of a record mark. */
+export const RECORD_MARK_BYTES = 4
+
+/** Writes the record mark of one last fragment of `length` bytes into `target[0..4)`. */
+export function setRecordMark (target: Uint8Array, length: number): void {
+  if (!(length >= 0 && length <= LENGTH_MASK)) throw new RangeError('record too long for one fragment')
+  target[0] = 0x80 | (length >>> 24)
+  target[1] = (length >>> 16) & 0xff
+  target[2] = (length >>> 8) & 0xff
+  target[3] = length & 0xff
 }

@@ -30,6 +30,8 @@ export interface Credentials {
   readonly gid?: number
   readonly gids: readonly number[]
   readonly machineName?: string
+  /** uid, gid and gids as one string, for results kept per caller ('' for AUTH_NONE). */
+  readonly key: string
 }
 
 /** A decoded call header; `args` is positioned at the procedure's arguments. */
@@ -75,10 +77,23 @@ export function decodeCall (bytes: Uint8Array): DecodedCall {
 
 /** One decoder for every call: constructing a TextDecoder costs more than the decode. */
 const machineNameDecoder = new TextDecoder()
+const NO_CREDENTIALS: Credentials = Object.freeze({ flavor: auth_flavor.AUTH_NONE, gids: Object.freeze([]), key: '' })
+/**
+ * The last AUTH_SYS credentials decoded, and their bytes after the stamp: a client sends the
+ * same ones in every call, so they are compared instead of decoded again (Credentials are
+ * immutable, so the object is shared).
+ */
+let lastBody = new Uint8Array(0)
+let lastCred: Credentials | undefined
 
 function decodeCredentials (flavor: number, body: Uint8Array): Credentials | undefined {
-  if (flavor === auth_flavor.AUTH_NONE) return { flavor, gids: [] }
+  if (flavor === auth_flavor.AUTH_NONE) return NO_CREDENTIALS
   if (flavor !== auth_flavor.AUTH_SYS) return undefined
+  if (lastCred !== undefined && body.length === lastBody.length + 4) {
+    let same = true
+    for (let i = 4; i < body.length && same; i++) same = body[i] === lastBody[i - 4]
+    if (same) return lastCred
+  }
   try {
     const r = new XdrReader(body)
     r.uint32() // stamp
@@ -90,7 +105,9 @@ function decodeCredentials (flavor: number, body: Uint8Array): Credentials | und
     const gids: number[] = []
     for (let i = 0; i < n; i++) gids.push(r.uint32())
     r.end()
-    return { flavor, uid, gid, gids, machineName }
+    lastCred = Object.freeze({ flavor, uid, gid, gids: Object.freeze(gids), machineName, key: `${uid}:${gid}:${gids.join(',')}` })
+    lastBody = body.slice(4)
+    return lastCred
   } catch (err) {
     if (err instanceof XdrError) return undefined
     throw err
@@ -103,25 +120,34 @@ export function peekXid (bytes: Uint8Array): number | undefined {
   return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, false)
 }
 
-/** Encodes a MSG_ACCEPTED reply header with a null verifier; the caller appends the body. */
-export function acceptedReply (xid: number, stat: number, out = new XdrWriter()): XdrWriter {
-  return out.uint32(xid).uint32(msg_type.REPLY).uint32(reply_stat.MSG_ACCEPTED)
+/**
+ * A writer for a reply message. Its first 4 bytes are reserved for the TCP
+ * record mark (RFC 5531 §11), which the server fills in when it sends the reply, so a small
+ * reply goes out as the writer's own buffer; the message itself follows them.
+ */
+export function replyWriter (): XdrWriter {
+  return new XdrWriter().uint32(0)
+}
+
+/** Encodes a MSG_ACCEPTED reply header with a null verifier into a replyWriter; the caller appends the body. */
+export function acceptedReply (xid: number, stat: number): XdrWriter {
+  return replyWriter().uint32(xid).uint32(msg_type.REPLY).uint32(reply_stat.MSG_ACCEPTED)
     .uint32(auth_flavor.AUTH_NONE).uint32(0).uint32(stat)
 }
 
-/** PROG_MISMATCH reply with the supported version range (RFC 5531 §9). */
+/** PROG_MISMATCH reply (a replyWriter) with the supported version range (RFC 5531 §9). */
 export function progMismatchReply (xid: number, low: number, high: number): XdrWriter {
   return acceptedReply(xid, accept_stat.PROG_MISMATCH).uint32(low).uint32(high)
 }
 
-/** MSG_DENIED / RPC_MISMATCH reply: only version 2 is supported. */
+/** MSG_DENIED / RPC_MISMATCH reply (a replyWriter): only version 2 is supported. */
 export function rpcMismatchReply (xid: number): XdrWriter {
-  return new XdrWriter().uint32(xid).uint32(msg_type.REPLY).uint32(reply_stat.MSG_DENIED)
+  return replyWriter().uint32(xid).uint32(msg_type.REPLY).uint32(reply_stat.MSG_DENIED)
     .uint32(reject_stat.RPC_MISMATCH).uint32(RPC_VERSION).uint32(RPC_VERSION)
 }
 
-/** MSG_DENIED / AUTH_ERROR reply. */
+/** MSG_DENIED / AUTH_ERROR reply (a replyWriter). */
 export function authErrorReply (xid: number, stat: AuthStat): XdrWriter {
-  return new XdrWriter().uint32(xid).uint32(msg_type.REPLY).uint32(reply_stat.MSG_DENIED)
+  return replyWriter().uint32(xid).uint32(msg_type.REPLY).uint32(reply_stat.MSG_DENIED)
     .uint32(reject_stat.AUTH_ERROR).uint32(stat)
 }

@@ -1,11 +1,15 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { createServer, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net'
+import { isIP, isIPv6, type AddressInfo } from 'node:net'
 import { NfsConfigError, XdrError } from './errors.js'
-import { RecordDecoder, recordMark } from './record.js'
+import { listenNet } from './net-tcp.js'
+import { RpcConnection, type ConnectionOwner, type Dispatched } from './connection.js'
+import { RECORD_MARK_BYTES } from './record.js'
 import {
   accept_stat, acceptedReply, authErrorReply, decodeCall, peekXid, progMismatchReply, rpcMismatchReply,
   type AuthStat, type CallHeader, type Credentials
 } from './rpc.js'
+import { unmapIpv4, type TcpConnection, type TcpHandlers, type TcpListener, type TcpTransport } from './tcp.js'
+import { listenUv, uvAvailable } from './uv-tcp.js'
 import type { XdrReader, XdrWriter } from './xdr.js'
 
 /** Who is calling, passed to every procedure. */
@@ -51,6 +55,11 @@ export interface RpcServerOptions {
   maxConnections?: number
   /** A connection with no traffic for this long is closed (clients reconnect). Default 5 min. */
   idleTimeoutMs?: number
+  /**
+   * 'uv' (libuv's TCP handles, uv-tcp.ts) or 'net' (node:net). Default 'uv' where Node exposes
+   * the handles and the host is an IP address, else 'net'; XENO_NFS_TCP=net forces 'net'.
+   */
+  transport?: TcpTransport
   log?: (message: string) => void
 }
 
@@ -59,6 +68,8 @@ const DEFAULT_MAX_IN_FLIGHT = 64
 const DEFAULT_MAX_QUEUED_BYTES_8MIB = 8_388_608
 const DEFAULT_MAX_CONNECTIONS = 512
 const DEFAULT_IDLE_TIMEOUT_MS = 300_000
+/** Idle sweeps a connection must sit out before it is closed (see #sweepIdle). */
+const IDLE_SWEEPS = 5
 /** Largest UDP payload over IPv4. */
 const MAX_UDP_REPLY_BYTES = 65_507
 
@@ -71,12 +82,12 @@ export interface RpcStats { calls: number, garbage: number, oversized: number, s
  */
 export class RpcServer {
   readonly #programs = new Map<number, Map<number, RpcProgram>>()
-  readonly #servers: Server[] = []
-  /** Open connections with the time of their last traffic and their calls in flight. */
-  readonly #sockets = new Map<Socket, { last: number, inFlight: number }>()
+  readonly #listeners: TcpListener[] = []
+  readonly #conns = new Set<RpcConnection>()
+  readonly #owner: ConnectionOwner
   #sweeper: ReturnType<typeof setInterval> | undefined
   readonly #udp: UdpSocket[] = []
-  readonly #opts: Required<Omit<RpcServerOptions, 'log'>> & { log: (m: string) => void }
+  readonly #opts: Required<Omit<RpcServerOptions, 'log' | 'transport'>> & { log: (m: string) => void, transport?: TcpTransport }
   readonly stats: RpcStats = { calls: 0, garbage: 0, oversized: 0, systemErrors: 0, connections: 0 }
   #closed = false
 
@@ -87,7 +98,18 @@ export class RpcServer {
       maxQueuedBytes: options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES_8MIB,
       maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      transport: options.transport ?? (process.env.XENO_NFS_TCP === 'net' ? 'net' : undefined),
       log: options.log ?? (() => {})
+    }
+    this.#owner = {
+      maxInFlight: this.#opts.maxInFlight,
+      maxQueuedBytes: this.#opts.maxQueuedBytes,
+      dispatch: (bytes, remoteAddress, remotePort) => this.#dispatch(bytes, remoteAddress, remotePort),
+      skipped: (size, remoteAddress) => {
+        this.stats.oversized++
+        this.#opts.log(`rpc: skipped a record of ${size} bytes from ${remoteAddress}`)
+      },
+      closed: (c) => { this.#conns.delete(c) }
     }
   }
 
@@ -102,13 +124,12 @@ export class RpcServer {
   /** Listens on host:port (port 0: ephemeral) and resolves the bound address. */
   async listen (port: number, host = '127.0.0.1'): Promise<AddressInfo> {
     if (this.#closed) throw new NfsConfigError('server is closed')
-    const server = createServer({ noDelay: true }, (socket) => { this.#accept(socket) })
-    this.#servers.push(server)
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, host, () => { server.off('error', reject); resolve() })
-    })
-    return server.address() as AddressInfo
+    const options = { host, port, accept: (conn: TcpConnection) => this.#accept(conn) }
+    const uv = this.#opts.transport !== 'net' && isIP(host) !== 0 && uvAvailable()
+    if (this.#opts.transport === 'uv' && !uv) throw new NfsConfigError(`the uv transport is not available for ${host}`)
+    const listener = uv ? listenUv(options) : await listenNet(options)
+    this.#listeners.push(listener)
+    return listener.address
   }
 
   /**
@@ -127,8 +148,9 @@ export class RpcServer {
       void Promise.resolve(this.#dispatch(msg, unmapIpv4(rinfo.address), rinfo.port)).then((reply) => {
         inFlight--
         if (reply === undefined) return
-        let bytes = reply.bytes()
-        if (bytes.length > MAX_UDP_REPLY_BYTES) bytes = acceptedReply(peekXid(msg)!, accept_stat.SYSTEM_ERR).bytes()
+        // No record marking over UDP: the message without the room reserved for it.
+        let bytes = reply.bytes().subarray(RECORD_MARK_BYTES)
+        if (bytes.length > MAX_UDP_REPLY_BYTES) bytes = acceptedReply(peekXid(msg)!, accept_stat.SYSTEM_ERR).bytes().subarray(RECORD_MARK_BYTES)
         udp.send(bytes, rinfo.port, rinfo.address)
       })
     })
@@ -145,82 +167,33 @@ export class RpcServer {
     this.#closed = true
     for (const u of this.#udp) u.close()
     this.#udp.length = 0
-    for (const s of this.#sockets.keys()) s.destroy()
+    for (const c of this.#conns) c.destroy()
     if (this.#sweeper !== undefined) clearInterval(this.#sweeper)
-    await Promise.all(this.#servers.map(async (s) => await new Promise<void>((resolve) => s.close(() => { resolve() }))))
-    this.#servers.length = 0
+    await Promise.all(this.#listeners.map(async (l) => { await l.close() }))
+    this.#listeners.length = 0
   }
 
-  #accept (socket: Socket): void {
-    if (this.#sockets.size >= this.#opts.maxConnections || this.#closed) { socket.destroy(); return }
-    const conn = { last: Date.now(), inFlight: 0 }
-    this.#sockets.set(socket, conn)
+  #accept (conn: TcpConnection): TcpHandlers {
+    if (this.#conns.size >= this.#opts.maxConnections || this.#closed) { conn.destroy(); return IGNORE }
+    const rpc = new RpcConnection(conn, this.#owner, this.#opts.maxRecordSize)
+    this.#conns.add(rpc)
     this.#sweepIdle()
     this.stats.connections++
-    const remoteAddress = unmapIpv4(socket.remoteAddress ?? '')
-    const remotePort = socket.remotePort ?? 0
-    let paused = false
-    const throttle = (): void => {
-      const busy = conn.inFlight >= this.#opts.maxInFlight || socket.writableLength >= this.#opts.maxQueuedBytes
-      if (busy && !paused) { paused = true; socket.pause() } else if (!busy && paused) { paused = false; socket.resume() }
-    }
-    const send = (reply: XdrWriter): void => {
-      if (socket.destroyed) return
-      const pieces = reply.pieces()
-      if (pieces.length === 1) {
-        // One write syscall for the common small reply: record mark and body in one buffer.
-        const body = pieces[0]!
-        const framed = Buffer.allocUnsafe(4 + body.length)
-        framed.set(recordMark(body.length), 0)
-        framed.set(body, 4)
-        socket.write(framed)
-        return
-      }
-      socket.cork()
-      socket.write(recordMark(reply.length))
-      for (const p of pieces) socket.write(p)
-      socket.uncork()
-    }
-    const done = (reply: XdrWriter | undefined): void => {
-      conn.inFlight--
-      conn.last = Date.now()
-      if (reply !== undefined) send(reply)
-      throttle()
-    }
-    socket.on('drain', throttle)
-    const decoder = new RecordDecoder({
-      record: (bytes) => {
-        conn.inFlight++
-        throttle()
-        // A call answered without waiting (a cached result) is replied to at once, without a
-        // promise in between; the others when their reply is ready.
-        const reply = this.#dispatch(bytes, remoteAddress, remotePort)
-        if (reply instanceof Promise) void reply.then(done); else done(reply)
-      },
-      oversized: (head, size) => {
-        this.stats.oversized++
-        this.#opts.log(`rpc: skipped a record of ${size} bytes from ${remoteAddress}`)
-        const xid = peekXid(head)
-        if (xid !== undefined) send(acceptedReply(xid, accept_stat.GARBAGE_ARGS))
-      }
-    }, this.#opts.maxRecordSize)
-    socket.on('data', (chunk: Buffer) => { conn.last = Date.now(); decoder.push(chunk) })
-    socket.on('error', () => { socket.destroy() })
-    socket.on('close', () => { this.#sockets.delete(socket) })
+    return rpc
   }
 
   /**
    * One timer for all connections (not a socket timeout each, which a short-lived client pays
-   * for at connect, at every read and write, and at close): closes those with no traffic and no
-   * call in flight for the idle timeout; clients reconnect.
+   * for at connect, at every read and write, and at close), ticking every quarter of the idle
+   * timeout: a connection with no traffic and no call in flight through IDLE_SWEEPS ticks (so
+   * for at least the idle timeout, and at most a quarter more) is closed; clients reconnect.
+   * Traffic resets a counter instead of reading the clock twice per call.
    */
   #sweepIdle (): void {
     if (this.#sweeper !== undefined) return
-    const idle = this.#opts.idleTimeoutMs
     this.#sweeper = setInterval(() => {
-      const now = Date.now()
-      for (const [socket, conn] of this.#sockets) if (conn.inFlight === 0 && now - conn.last >= idle) socket.destroy()
-    }, Math.max(10, Math.floor(idle / 4)))
+      for (const c of this.#conns) if (c.idle && ++c.quietSweeps >= IDLE_SWEEPS) c.destroy()
+    }, Math.max(10, Math.floor(this.#opts.idleTimeoutMs / (IDLE_SWEEPS - 1))))
     this.#sweeper.unref()
   }
 
@@ -228,7 +201,7 @@ export class RpcServer {
    * Decodes and runs one call: the reply, or undefined when none is due; a promise of it when
    * the procedure has to wait. Never throws or rejects.
    */
-  #dispatch (bytes: Uint8Array, remoteAddress: string, remotePort: number): XdrWriter | undefined | Promise<XdrWriter | undefined> {
+  #dispatch (bytes: Uint8Array, remoteAddress: string, remotePort: number): Dispatched {
     let decoded
     try {
       decoded = decodeCall(bytes)
@@ -281,7 +254,5 @@ export class RpcServer {
   }
 }
 
-/** '::ffff:127.0.0.1' → '127.0.0.1'; other addresses unchanged. */
-export function unmapIpv4 (address: string): string {
-  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address
-}
+/** Handlers of a connection refused at accept. */
+const IGNORE: TcpHandlers = { data: () => {}, drain: () => {}, eof: () => {}, close: () => {} }

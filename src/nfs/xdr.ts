@@ -101,6 +101,9 @@ const BY_REFERENCE_MIN_BYTES = 4096
  */
 function scratch (size: number): Buffer { return Buffer.allocUnsafe(size) }
 function viewOf (b: Uint8Array): DataView { return new DataView(b.buffer, b.byteOffset, b.byteLength) }
+/** What a finished writer holds: nothing to allocate for it. */
+const EMPTY = Buffer.alloc(0)
+const EMPTY_VIEW = viewOf(EMPTY)
 
 /**
  * Builds XDR into a growable buffer. Cannot fail for in-range values; out-of-range numbers are
@@ -218,8 +221,8 @@ export class XdrWriter {
     if (this.#pos === 0) return
     this.#done.push(this.#buf.subarray(0, this.#pos))
     this.#doneLength += this.#pos
-    this.#buf = scratch(fresh)
-    this.#view = viewOf(this.#buf)
+    this.#buf = fresh === 0 ? EMPTY : scratch(fresh)
+    this.#view = fresh === 0 ? EMPTY_VIEW : viewOf(this.#buf)
     this.#pos = 0
   }
 

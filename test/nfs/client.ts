@@ -87,6 +87,16 @@ export class RpcClient {
     return await new Promise<Reply>((resolve) => { this.#pending.set(xid, resolve) })
   }
 
+  /** Closes the sending side (FIN) and keeps reading replies. */
+  endWrites (): void { this.#socket.end() }
+
+  /** Closes at once with a TCP reset (as libnfs does: SO_LINGER 0). */
+  reset (): void { this.#socket.resetAndDestroy() }
+
+  /** Stops or restarts reading replies (the server's writes then queue up). */
+  pauseReading (): void { this.#socket.pause() }
+  resumeReading (): void { this.#socket.resume() }
+
   async close (): Promise<void> {
     if (this.#closed) return
     await new Promise<void>((resolve) => { this.#socket.end(() => { resolve() }); this.#socket.once('close', () => { resolve() }) })

@@ -26,7 +26,7 @@ Golden('a libnfs CREATE call decodes: AUTH_SYS from "libnfs", GUARDED, mode 0660
   if (d.kind !== 'call') return
   assert.is(d.call.xid, 0x4a24db95)
   assert.equal([d.call.prog, d.call.vers, d.call.proc], [100003, 3, 8])
-  assert.equal(d.call.cred, { flavor: 1, uid: 0, gid: 0, gids: [], machineName: 'libnfs' })
+  assert.equal(d.call.cred, { flavor: 1, uid: 0, gid: 0, gids: [], machineName: 'libnfs', key: '0:0:' })
   const args = d.call.args
   assert.is(readFh(args).length, 29)
   assert.is(args.string(), 'a.txt')

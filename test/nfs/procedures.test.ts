@@ -39,6 +39,20 @@ Nfs('MNT of an unknown export is MNT3ERR_NOENT; the root is a directory with nli
   assert.is(root.length <= 64, true)
 })
 
+Nfs('MNT of a subdirectory (as libnfs mounts a file\'s parent) follows a rename made since, and refuses a file', async ({ c, root, dir }) => {
+  await mkdir(join(dir, 'tree', 'sub'))
+  const a = await c.mount('/export/sub')
+  assert.is(a.status, 0)
+  const again = await c.mount('/export//sub/')
+  assert.is(again.status, 0)
+  assert.equal(again.fh, a.fh)
+  assert.is((await c.mount('/export/hello.txt')).status, 20, 'MNT3ERR_NOTDIR')
+  const renamed = await c.call(NFSPROC3.RENAME, (w) => { w.opaque(root).string('sub').opaque(root).string('moved') })
+  assert.is(renamed.status, 0)
+  assert.is((await c.mount('/export/sub')).status, 2, 'MNT3ERR_NOENT after the rename')
+  assert.is((await c.mount('/export/moved')).status, 0)
+})
+
 Nfs('forged handles are BADHANDLE, handles of another export are STALE', async ({ c, root }) => {
   const forged = Uint8Array.from(root); forged[8]! ^= 1
   assert.is((await c.getattr(forged)).status, nfsstat3.NFS3ERR_BADHANDLE)
@@ -51,7 +65,11 @@ Nfs('forged handles are BADHANDLE, handles of another export are STALE', async (
   assert.ok(Buffer.compare(inOther.fh!, (await c.lookup(root, 'hello.txt')).fh!) !== 0, 'handles differ per export')
 })
 
-Nfs('a client address that is not allowed is refused at MOUNT and at every NFS call', async ({ server, root }) => {
+Nfs('a client address that is not allowed is refused at MOUNT and at every NFS call', async ({ c, server, root }) => {
+  // The same calls by an allowed client first, so that their replies are kept: a kept reply is
+  // never sent to an address the export does not allow.
+  assert.is((await c.getattr(root)).status, 0)
+  assert.is((await c.lookup(root, 'hello.txt')).status, 0)
   const stranger = await NfsClient.connect(server.port, '127.0.0.2')
   try {
     assert.is((await stranger.mount('/export')).status, 13)

@@ -2,13 +2,16 @@ import type { NodeId } from '../backend.js'
 import { statusOf } from '../errors.js'
 import type { NfsExport } from '../exports.js'
 import { auth_flavor } from '../rpc.js'
-import type { RpcProgram } from '../server.js'
-import type { XdrWriter } from '../xdr.js'
+import type { Encoder, RpcProgram } from '../server.js'
+import { XdrWriter } from '../xdr.js'
 import { MNTPATHLEN, MOUNT_PROGRAM, MOUNT_V3, MOUNTPROC3, mountstat3, nfsstat3 } from '../nfs3/consts.js'
 import type { Nfs3State } from '../nfs3/context.js'
+import { stableVersion } from '../nfs3/reply-cache.js'
 
 /** Mount list entries kept for DUMP; older ones are forgotten beyond this. */
 const MAX_MOUNT_LIST = 1024
+/** Subdirectories whose MNT walk is remembered (all are forgotten when full). */
+const MAX_RESOLVED_DIRS = 4096
 
 /**
  * MOUNT version 3 (RFC 1813 Appendix I): MNT hands out the handle of an export's root (or of a
@@ -21,15 +24,25 @@ export function mountProgram (s: Nfs3State): RpcProgram {
     const clean = name.length > 1 ? name.replace(/\/+$/, '') : name
     return s.exports.find((e) => e.name === clean)
   }
+  const components = (path: string): string[] => path.split('/').filter((p) => p.length > 0)
+  const named = s.exports.map((exp) => ({ exp, parts: components(exp.name) }))
   /** The export holding `path` (its longest name that is a whole-component prefix) and the rest. */
   const locate = (path: string): { exp: NfsExport, rest: string[] } | undefined => {
-    const parts = path.split('/').filter((p) => p.length > 0)
-    for (let n = parts.length; n >= 0; n--) {
-      const exp = byName('/' + parts.slice(0, n).join('/'))
-      if (exp !== undefined) return { exp, rest: parts.slice(n) }
+    const parts = components(path)
+    let best: typeof named[number] | undefined
+    for (const n of named) {
+      if (n.parts.length > parts.length || (best !== undefined && n.parts.length <= best.parts.length)) continue
+      if (n.parts.every((p, i) => parts[i] === p)) best = n
     }
-    return undefined
+    return best === undefined ? undefined : { exp: best.exp, rest: parts.slice(best.parts.length) }
   }
+  /**
+   * Directories below an export that MNT resolved, by export id and path, with the export's
+   * version then (libnfs's nfs-cat mounts the parent directory of the file it reads: one MNT
+   * per process, and a walk each without this).
+   */
+  const resolved = new Map<string, { version: number, id: NodeId }>()
+  let exportList: Uint8Array | undefined
   /** MNT of a subdirectory of an export (as knfsd allows): walks the rest with LOOKUP. */
   const resolveDir = async (exp: NfsExport, rest: string[]): Promise<NodeId | number> => {
     let id = exp.fs.root
@@ -51,23 +64,38 @@ export function mountProgram (s: Nfs3State): RpcProgram {
     procs: {
       [MOUNTPROC3.NULL]: () => () => {},
       /** MOUNTPROC3_MNT, Appendix I §5.2.1. */
-      [MOUNTPROC3.MNT]: async (args, ctx) => {
+      [MOUNTPROC3.MNT]: (args, ctx) => {
         const dir = args.string(MNTPATHLEN)
         const found = locate(dir)
         if (found === undefined) return (out) => { out.uint32(mountstat3.MNT3ERR_NOENT) }
         const exp = found.exp
         if (!exp.allows(ctx.remoteAddress)) return (out) => { out.uint32(mountstat3.MNT3ERR_ACCES) }
-        const id = await resolveDir(exp, found.rest)
-        if (typeof id === 'number') return (out) => { out.uint32(id) }
-        const key = `${ctx.remoteAddress}\0${exp.name}`
-        mounts.delete(key)
-        mounts.set(key, { host: ctx.remoteAddress, dir: exp.name })
-        if (mounts.size > MAX_MOUNT_LIST) mounts.delete(mounts.keys().next().value as string)
-        const fh = s.handle(exp, id)
-        return (out) => {
-          out.uint32(mountstat3.MNT3_OK).opaque(fh)
-          out.uint32(2).uint32(auth_flavor.AUTH_SYS).uint32(auth_flavor.AUTH_NONE)
+        const mounted = (id: NodeId | number): Encoder => {
+          if (typeof id === 'number') return (out) => { out.uint32(id) }
+          const key = `${ctx.remoteAddress}\0${exp.name}`
+          mounts.delete(key)
+          mounts.set(key, { host: ctx.remoteAddress, dir: exp.name })
+          if (mounts.size > MAX_MOUNT_LIST) mounts.delete(mounts.keys().next().value as string)
+          const fh = s.handle(exp, id)
+          return (out) => {
+            out.uint32(mountstat3.MNT3_OK).opaque(fh)
+            out.uint32(2).uint32(auth_flavor.AUTH_SYS).uint32(auth_flavor.AUTH_NONE)
+          }
         }
+        // The export's own root needs no walk, nor does a directory resolved before at this
+        // version: both answered at once.
+        if (found.rest.length === 0) return mounted(exp.fs.root)
+        const version = stableVersion(exp)
+        const key = `${exp.id}/${found.rest.join('/')}`
+        const known = version === undefined ? undefined : resolved.get(key)
+        if (known !== undefined && known.version === version) return mounted(known.id)
+        return resolveDir(exp, found.rest).then((id) => {
+          if (typeof id !== 'number' && version !== undefined && exp.fs.version === version) {
+            if (resolved.size >= MAX_RESOLVED_DIRS) resolved.clear()
+            resolved.set(key, { version, id })
+          }
+          return mounted(id)
+        })
       },
       /** MOUNTPROC3_DUMP, Appendix I §5.2.2. */
       [MOUNTPROC3.DUMP]: () => (out) => {
@@ -85,14 +113,19 @@ export function mountProgram (s: Nfs3State): RpcProgram {
         for (const [k, m] of mounts) if (m.host === ctx.remoteAddress) mounts.delete(k)
         return () => {}
       },
-      /** MOUNTPROC3_EXPORT, Appendix I §5.2.5. */
-      [MOUNTPROC3.EXPORT]: () => (out: XdrWriter) => {
-        for (const e of s.exports) {
-          out.bool(true).string(e.name)
-          for (const g of e.allow) out.bool(true).string(g)
-          out.bool(false)
+      /** MOUNTPROC3_EXPORT, Appendix I §5.2.5: the exports are fixed, so is the list. */
+      [MOUNTPROC3.EXPORT]: () => {
+        if (exportList === undefined) {
+          const w = new XdrWriter()
+          for (const e of s.exports) {
+            w.bool(true).string(e.name)
+            for (const g of e.allow) w.bool(true).string(g)
+            w.bool(false)
+          }
+          exportList = w.bool(false).bytes()
         }
-        out.bool(false)
+        const list = exportList
+        return (out) => { out.opaqueFixed(list) }
       }
     }
   }

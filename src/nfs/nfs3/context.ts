@@ -43,7 +43,7 @@ export class Nfs3State {
   resolve (fh: Uint8Array, ctx: CallContext): Target {
     // Exports check identities, so a call without AUTH_SYS credentials is too weak (RFC 5531 §9).
     if (ctx.cred.flavor !== auth_flavor.AUTH_SYS) throw new RpcAuthError(auth_stat.AUTH_TOOWEAK)
-    const exportId = fh.length >= 5 ? ((fh[1]! << 24) | (fh[2]! << 16) | (fh[3]! << 8) | fh[4]!) >>> 0 : 0
+    const exportId = exportIdAt(fh, 0)
     const exp = this.#exports.get(exportId)
     if (exp === undefined) {
       // Decode against a dummy id to tell a forged handle (BADHANDLE) from a foreign one (STALE).
@@ -55,10 +55,24 @@ export class Nfs3State {
     return { exp, id }
   }
 
+  /**
+   * The export a handle names, from the export id it carries, unchecked (no MAC): for callers
+   * that know the handle bytes were verified before. `at` is where the handle starts in `bytes`.
+   */
+  exportNamedBy (bytes: Uint8Array, at: number): NfsExport | undefined {
+    return this.#exports.get(exportIdAt(bytes, at))
+  }
+
   /** The file handle of node `id` (shared: write it out, never modify it). */
   handle (exp: NfsExport, id: NodeId): Uint8Array { return this.handles.encode(exp.id, id) }
 
   caller (t: Target, ctx: CallContext): Caller { return t.exp.caller(ctx.cred) }
+}
+
+/** The export id field of a handle starting at `at` (handles.ts layout), 0 if too short. */
+function exportIdAt (bytes: Uint8Array, at: number): number {
+  if (bytes.length < at + 5) return 0
+  return ((bytes[at + 1]! << 24) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 8) | bytes[at + 4]!) >>> 0
 }
 
 /** Attributes or undefined (for post_op_attr, where failure is not an error). */

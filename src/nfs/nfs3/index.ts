@@ -47,7 +47,7 @@ export function nfs3Program (s: Nfs3State): RpcProgram {
       [NFSPROC3.RENAME]: rename(s),
       [NFSPROC3.LINK]: link(s),
       [NFSPROC3.READDIR]: readdir(s),
-      [NFSPROC3.READDIRPLUS]: readdirplus(s),
+      [NFSPROC3.READDIRPLUS]: replayable(s, NFSPROC3.READDIRPLUS, readdirplus(s)),
       [NFSPROC3.FSSTAT]: fsstat(s),
       [NFSPROC3.FSINFO]: replayable(s, NFSPROC3.FSINFO, fsinfo(s)),
       [NFSPROC3.PATHCONF]: replayable(s, NFSPROC3.PATHCONF, pathconf(s)),

@@ -1,7 +1,7 @@
 import type { NfsExport } from '../exports.js'
+import { auth_flavor } from '../rpc.js'
 import type { Encoder, Procedure } from '../server.js'
-import { XdrReader, XdrWriter } from '../xdr.js'
-import { NFS3_FHSIZE } from './consts.js'
+import { XdrWriter } from '../xdr.js'
 import type { Nfs3State } from './context.js'
 
 /** Encoded results kept, in bytes, by default. */
@@ -52,29 +52,32 @@ export class ReplyCache {
 
 const NFS3_OK_BYTES = 4
 
+/** Where the handle starts in the arguments of every replayed procedure: after its XDR length. */
+const FH_AT = 4
+
 /**
  * `inner` (a procedure whose result follows from its arguments, the caller's identity and the
- * export's state: GETATTR, LOOKUP, ACCESS, READLINK, FSINFO, PATHCONF, small READs) with its
- * successful results kept in `s.replies` for the export's version and sent again as bytes for
- * the same call by the same identity. The handle is still checked (MAC, export, address) on
- * every call; calls to an export without a version, made while it changes, or whose raw
- * arguments `accept` turns down, go straight to `inner`.
+ * export's state: GETATTR, LOOKUP, ACCESS, READLINK, FSINFO, PATHCONF, READDIRPLUS, small
+ * READs; each takes a handle first) with its successful results kept in `s.replies` for the
+ * export's version and sent again as bytes for the same call by the same identity. The
+ * credentials and the caller's address are checked on every call. A kept result is found only
+ * by the very argument bytes `inner` answered NFS3_OK, which it does only after checking the
+ * handle's MAC: a hit carries a handle already verified, so the MAC is not computed again (nor
+ * looked up). Calls to an export without a version, made while it changes, or whose raw
+ * arguments `accept` turns down, go straight to `inner`, as does anything it must refuse.
  */
 export function replayable (s: Nfs3State, proc: number, inner: Procedure, accept?: (raw: Uint8Array) => boolean): Procedure {
   // Not async: a kept result is returned as it is, so the server replies without a promise.
   return (args, ctx) => {
     const raw = args.rest()
     if (accept !== undefined && !accept(raw)) return inner(args, ctx)
-    let exp: NfsExport
-    try {
-      exp = s.resolve(new XdrReader(raw).opaque(NFS3_FHSIZE), ctx).exp
-    } catch {
-      return inner(args, ctx) // it reports the bad handle, address or credentials
-    }
+    const c = ctx.cred
+    const exp = s.exportNamedBy(raw, FH_AT)
+    // `inner` reports the bad handle, foreign address or weak credentials.
+    if (exp === undefined || c.flavor !== auth_flavor.AUTH_SYS || !exp.allows(ctx.remoteAddress)) return inner(args, ctx)
     const version = stableVersion(exp)
     if (version === undefined) return inner(args, ctx)
-    const c = ctx.cred
-    const key = `${proc}:${c.uid}:${c.gid}:${c.gids.join(',')}:${Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('latin1')}`
+    const key = `${proc}:${c.key}:${Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('latin1')}`
     const hit = s.replies.get(key, version)
     if (hit !== undefined) return (out) => { out.opaqueFixed(hit) }
     return keep(s, key, exp, version, inner(args, ctx))
