@@ -39,8 +39,9 @@ async function receive (peer: Peer, body: object, store: ChunkStore, options: Tr
       stored(await batcher.add(block, options))
     }
   } finally {
-    // What was verified stays stored, also when the stream broke.
-    stored(await batcher.flush(options))
+    // What was verified stays stored, also when the stream broke or the pull was cancelled
+    // (no signal here: a re-run then fetches only the rest).
+    stored(await batcher.flush())
   }
   return { got, bytes }
 }
