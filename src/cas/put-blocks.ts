@@ -1,7 +1,8 @@
 import type { AbortOptions, Block, ChunkReader, ChunkWriter } from './interface.js'
-
-type BlockTarget = ChunkReader & ChunkWriter
 import { STORE_FRAME_RAW_BYTES } from './prepare.js'
+
+/** Where received blocks go: a store that can say what it has and take blocks. */
+type BlockTarget = ChunkReader & ChunkWriter
 
 /** Stores `blocks` with one putMany when the store has it, else one put each. Resolves how many were new. */
 export async function putBlocks (store: BlockTarget, blocks: readonly Block[], options?: AbortOptions): Promise<number> {

@@ -141,7 +141,8 @@ function body (value: unknown): Uint8Array {
 
 /**
  * Least level of a delta: deltas carry only changed files, so a higher level than a LAN
- * stream's costs little CPU (t1 -> t1-upgraded: 48.5 MB of new content) and saves bytes.
+ * stream's costs little CPU and saves bytes (t1 -> t1-upgraded, blocks at level 1: 11.5 MB on
+ * the wire with deltas at 6, 13.6 MB with deltas at 1).
  */
 const DEFAULT_DELTA_LEVEL = 6
 
