@@ -5,7 +5,7 @@ import { CHUNKER_V1, GEAR } from '../../cas/chunker/cdc.js'
 import { MIN_COMPRESS_BYTES, MIN_SAVING_BYTES } from '../../cas/compress-policy.js'
 import { INGEST_FULL, posix } from '../posix.js'
 import {
-  CHUNK_FIELDS, CHUNK_PRESENT, CHUNK_SEEN, MAX_PROBE_CHUNKS, RECORD_FIELDS,
+  CHUNK_FIELDS, MAX_PROBE_CHUNKS, RECORD_FIELDS,
   type FileDone, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit
 } from './protocol.js'
 import type { DeferredInit } from './prestart.js'
