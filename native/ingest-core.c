@@ -58,6 +58,15 @@ Ingest *xeno_ingest_new (napi_env env, napi_value options) {
   h->cuts = malloc(h->cuts_cap * sizeof *h->cuts);
   h->cctx = ZSTD_createCCtx();
   if (h->level > 0) ZSTD_CCtx_setParameter(h->cctx, ZSTD_c_compressionLevel, h->level);
+  if (h->level == 2) {
+    // zstd's own level 2 for inputs over 256 KiB (fast strategy, 64 Ki hash slots, matches of
+    // 6+ bytes), also for the smaller frames (zstd would pick double-fast for those). On t1's
+    // unique chunks (callgrind, prepare.ts STORE_FRAME_RAW_BYTES): 384 KiB frames take 24%
+    // fewer instructions than level 2 on 256 KiB frames (double-fast) and 0.1 MB less space.
+    ZSTD_CCtx_setParameter(h->cctx, ZSTD_c_strategy, ZSTD_fast);
+    ZSTD_CCtx_setParameter(h->cctx, ZSTD_c_hashLog, 16);
+    ZSTD_CCtx_setParameter(h->cctx, ZSTD_c_minMatch, 6);
+  }
   h->fd = -1;
   return h;
 }
