@@ -23,17 +23,19 @@
 /** Done.err of a range job whose file shrank while being read. */
 #define ERR_SHRANK (-100000)
 
-typedef struct { double id; char *path; int kind; double offset; uint32_t *lengths; size_t nlengths; } Job;
+typedef struct { double id; char *path; int kind; double offset; uint32_t *lengths; size_t nlengths; int walked; } Job;
 enum { JOB_FILE, JOB_CUTS, JOB_RANGE };
 typedef struct Batch { Job *jobs; size_t n; struct Batch *next; } Batch;
 typedef struct { double file; int err; } Done;
-enum { MSG_RESULT, MSG_CUTS, MSG_PROBE };
+enum { MSG_RESULT, MSG_CUTS, MSG_PROBE, MSG_DIR };
+struct Listing;
 typedef struct {
   int kind;
   uint8_t *out; size_t out_len; double *meta; size_t nchunks; uint8_t *cids; size_t cid_bytes;
   double *records; size_t nrecords; Done *done; size_t ndone; size_t credit;
   double file; uint32_t *lengths; size_t nlengths;
   uint32_t seq; uint8_t *probe; size_t nprobe;
+  struct Listing *listing;
 } Msg;
 typedef struct { double file; uint8_t cid[CID_BYTES]; size_t off, len; } Staged;
 
@@ -46,6 +48,8 @@ typedef struct {
   /** Keeps the dedup table (each state's `seen` points into its shared memory) alive. */
   napi_ref seen_ref;
   int closed;
+  /** Files the walker queued that no thread has finished yet (it waits above MAX_WALK_AHEAD). */
+  int64_t walk_ahead;
 } Shared;
 
 typedef struct {
@@ -63,8 +67,11 @@ typedef struct {
   uint32_t seq, answer_seq; uint8_t *answer;
 } Thread;
 
-/** A group: its shared part and its threads. */
-typedef struct { Shared g; size_t n; Thread *threads; } Group;
+struct Walker;
+/** A group: its shared part, its threads and its walker (threadWalk). */
+typedef struct { Shared g; size_t n; Thread *threads; struct Walker *walker; } Group;
+static void free_listing (struct Listing *L);
+static void walker_join (Group *G);
 
 static void add_done_to (Done **list, size_t *n, size_t *cap, double file, int err) {
   if (*n == *cap) { *cap = *cap ? *cap * 2 : 64; *list = realloc(*list, *cap * sizeof **list); }
@@ -87,6 +94,7 @@ static void new_message (Thread *T) {
 
 static void free_msg (Msg *m) {
   free(m->out); free(m->meta); free(m->cids); free(m->records); free(m->done); free(m->lengths); free(m->probe);
+  if (m->listing != NULL) free_listing(m->listing);
   free(m);
 }
 
@@ -246,14 +254,22 @@ static void *thread_main (void *arg) {
     if (b != NULL) { g->head = b->next; if (g->head == NULL) g->tail = NULL; }
     pthread_mutex_unlock(&g->mu);
     if (b == NULL) break;
+    int64_t walked = 0;
     for (size_t i = 0; i < b->n; i++) {
       Job *j = &b->jobs[i];
+      walked += j->walked;
       if (!g->closing) {
         if (j->kind == JOB_CUTS) run_cuts(T, j); else if (j->kind == JOB_RANGE) run_range(T, j); else run_file(T, j);
       }
       free(j->path); free(j->lengths);
     }
     free(b->jobs); free(b);
+    if (walked > 0) {
+      pthread_mutex_lock(&g->mu);
+      g->walk_ahead -= walked;
+      pthread_cond_broadcast(&g->cv);
+      pthread_mutex_unlock(&g->mu);
+    }
     // Post when no batch waits: otherwise go on gathering into the same message and frame
     // (small batches each posted and each closing a frame cost messages and compression).
     pthread_mutex_lock(&g->mu);
@@ -312,6 +328,8 @@ static napi_value result_object (napi_env env, Msg *m) {
   return o;
 }
 
+#include "ingest-walk.inc"
+
 static void call_js (napi_env env, napi_value callback, void *context, void *data) {
   (void)context;
   Msg *m = data;
@@ -320,6 +338,8 @@ static void call_js (napi_env env, napi_value callback, void *context, void *dat
   napi_get_undefined(env, &undefined);
   if (m->kind == MSG_RESULT) {
     o = result_object(env, m);
+  } else if (m->kind == MSG_DIR) {
+    o = listing_object(env, m->listing);
   } else if (m->kind == MSG_CUTS) {
     napi_create_object(env, &o);
     set(env, o, "type", str(env, "cuts"));
@@ -361,6 +381,7 @@ static void close_group (napi_env env, Group *G) {
   g->closing = 1;
   pthread_cond_broadcast(&g->cv);
   pthread_mutex_unlock(&g->mu);
+  walker_join(G);
   for (size_t i = 0; i < G->n; i++) if (G->threads[i].started) pthread_join(G->threads[i].tid, NULL);
   napi_release_threadsafe_function(g->tsfn, napi_tsfn_abort);
   free_batches(g->head);
@@ -533,7 +554,8 @@ napi_value xeno_ingest_thread_register (napi_env env, napi_value exports) {
     { "threadPost", NULL, thread_post, NULL, NULL, NULL, napi_enumerable, NULL },
     { "threadCredit", NULL, thread_credit, NULL, NULL, NULL, napi_enumerable, NULL },
     { "threadAnswer", NULL, thread_answer, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "threadClose", NULL, thread_close, NULL, NULL, NULL, napi_enumerable, NULL }
+    { "threadClose", NULL, thread_close, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "threadWalk", NULL, thread_walk, NULL, NULL, NULL, napi_enumerable, NULL }
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -18,3 +18,27 @@ export function worthCompressing (level: number, rawLength: number): boolean {
 export function keepsCompressed (packedLength: number, rawLength: number): boolean {
   return packedLength + MIN_SAVING_BYTES <= rawLength
 }
+
+/**
+ * zstd level of stored chunks. Level 2 measured on the Debian minbase tree (7,116 unique chunks,
+ * 195.5 MB): 96.5 MB at 248 MB/s of CPU, against 97.9 MB at 241 MB/s for level 1 and 95.6 MB at
+ * 180 MB/s for level 3 (scratch measurement, each chunk compressed alone). The importer
+ * compresses frames of consecutive chunks (STORE_FRAME_RAW_BYTES) at this level: on
+ * frames of 256 KiB, level 1 took 21% less zstd CPU for a 2.3% larger store (t1: 94.5 MB
+ * against 92.5 MB), level 3 30% more CPU for 0.5% less, and tuned level-2 parameters (hashLog,
+ * chainLog, minMatch) only moved along the same curve.
+ */
+export const STORE_ZSTD_LEVEL = 2
+
+/**
+ * Largest raw size of a frame the importer and GC build (several consecutive new chunks
+ * compressed together, store/pack-format.ts). Measured on the Debian minbase tree t1
+ * (fixed 64 KiB pieces, no dedup, zstd level 2): per chunk 100.1 MB; frames of 128 KiB
+ * 95.9 MB, 256 KiB 94.0 MB, 1 MiB 90.7 MB; at the same CPU (fewer frame set-ups). Session 4,
+ * t1's 7,116 unique chunks in walk order, callgrind instructions of zstd alone: 256 KiB at
+ * level 2 (zstd picks double-fast up to 256 KiB) 5.29 G, 91.06 MB; 384 KiB (level 2 is then
+ * the fast strategy, ingest-core.c pins its parameters) 4.03 G, 90.95 MB; 512 KiB 4.00 G,
+ * 90.31 MB; 1 MiB 3.93 G, 88.50 MB. A member read decompresses its whole frame: 384 KiB keeps
+ * a random read at ~1.5x the 256 KiB cost (~0.3-0.4 ms).
+ */
+export const STORE_FRAME_RAW_BYTES = 384 * 1024

@@ -6,16 +6,7 @@ import zstd from 'zstd-napi'
  */
 const DEFAULT_LEVEL = 1
 
-/**
- * zstd level of stored chunks. Level 2 measured on the Debian minbase tree (7,116 unique chunks,
- * 195.5 MB): 96.5 MB at 248 MB/s of CPU, against 97.9 MB at 241 MB/s for level 1 and 95.6 MB at
- * 180 MB/s for level 3 (scratch measurement, each chunk compressed alone). The importer
- * compresses frames of consecutive chunks (prepare.ts STORE_FRAME_RAW_BYTES) at this level: on
- * frames of 256 KiB, level 1 took 21% less zstd CPU for a 2.3% larger store (t1: 94.5 MB
- * against 92.5 MB), level 3 30% more CPU for 0.5% less, and tuned level-2 parameters (hashLog,
- * chainLog, minMatch) only moved along the same curve.
- */
-export const STORE_ZSTD_LEVEL = 2
+export { STORE_ZSTD_LEVEL } from './compress-policy.js'
 
 // One context of each kind, reused (compression is synchronous): a context per call would hold
 // its native tables (hundreds of MiB at high levels) until the JS GC runs.

@@ -1,7 +1,7 @@
 import { CID } from 'multiformats/cid'
 import { RAW_CODEC } from './codes.js'
 import { compress, STORE_ZSTD_LEVEL } from './compress.js'
-import { keepsCompressed, worthCompressing } from './compress-policy.js'
+import { keepsCompressed, STORE_FRAME_RAW_BYTES, worthCompressing } from './compress-policy.js'
 import { cidForBlock } from './hasher.js'
 
 /**
@@ -26,18 +26,7 @@ export interface PrepareOptions {
   readonly level?: number
 }
 
-/**
- * Largest raw size of a frame the importer and GC build (several consecutive new chunks
- * compressed together, store/pack-format.ts). Measured on the Debian minbase tree t1
- * (fixed 64 KiB pieces, no dedup, zstd level 2): per chunk 100.1 MB; frames of 128 KiB
- * 95.9 MB, 256 KiB 94.0 MB, 1 MiB 90.7 MB; at the same CPU (fewer frame set-ups). Session 4,
- * t1's 7,116 unique chunks in walk order, callgrind instructions of zstd alone: 256 KiB at
- * level 2 (zstd picks double-fast up to 256 KiB) 5.29 G, 91.06 MB; 384 KiB (level 2 is then
- * the fast strategy, ingest-core.c pins its parameters) 4.03 G, 90.95 MB; 512 KiB 4.00 G,
- * 90.31 MB; 1 MiB 3.93 G, 88.50 MB. A member read decompresses its whole frame: 384 KiB keeps
- * a random read at ~1.5x the 256 KiB cost (~0.3-0.4 ms).
- */
-export const STORE_FRAME_RAW_BYTES = 384 * 1024
+export { STORE_FRAME_RAW_BYTES }
 
 /**
  * Largest raw size of a frame of tree nodes: small, because a directory read (ls, NFS LOOKUP)

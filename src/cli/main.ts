@@ -1,10 +1,11 @@
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import { prestartIngestWorkers } from '../overlay/ingest/prestart.js'
+import { prestartWalk, releasePrestartedWalk } from '../overlay/ingest/prestart-walk.js'
 import { COMMON_OPTIONS, UsageError, type Command, type CommandContext } from './command.js'
 import { createProgress } from './progress.js'
 import { describeError } from './report-error.js'
@@ -67,6 +68,29 @@ function printJson (value: unknown): void {
   }) + '\n')
 }
 
+/**
+ * A directory import's native threads start walking, reading and compressing SRC now, while
+ * this thread loads the command and opens the store (the pool adopts them; a store that has
+ * packs is probed, as template-import decides). Only for plain arguments it can read here.
+ */
+function prestartDirectoryImport (src: string, rest: string[]): void {
+  let values: Record<string, unknown>
+  try {
+    values = parseArgs({ args: rest, options: { store: { type: 'string' }, workers: { type: 'string' } }, allowPositionals: true, strict: false }).values
+  } catch { return }
+  const workers = values.workers === undefined ? 2 : Number(values.workers)
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= 64)) return
+  const storeDir = typeof values.store === 'string' ? values.store : (process.env.XENO_STORE ?? defaultStoreDir())
+  let root: string
+  try { root = realpathSync(src) } catch { return }
+  prestartWalk(root, workers, hasPacks(storeDir))
+}
+
+/** Whether the store in `dir` has a pack file (then an import probes it for chunks it holds). */
+export function hasPacks (dir: string): boolean {
+  try { return readdirSync(join(dir, 'packs')).some((f) => /^\d{6,}\.pack$/.test(f)) } catch { return false }
+}
+
 /** Runs the CLI; resolves the process exit code. Never throws. */
 export async function main (argv: string[]): Promise<number> {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
@@ -85,6 +109,7 @@ export async function main (argv: string[]): Promise<number> {
     // ingest threads, which start at once: prestarted workers would be CPU spent for nothing.
     const src = found.rest[0]
     if (src === undefined || src.startsWith('-') || !isDirectory(src)) prestartIngestWorkers()
+    else prestartDirectoryImport(src, found.rest)
   }
   const cmd = await loadCommand(found.name)
   if (importing) {
@@ -131,6 +156,7 @@ export async function main (argv: string[]): Promise<number> {
     if (isUsage) process.stderr.write(`usage: xeno ${found.name.replaceAll('-', ' ')} ${cmd.usage}\n`)
     return isUsage ? 2 : 1
   } finally {
+    releasePrestartedWalk()
     process.removeListener('SIGINT', onSignal)
     process.removeListener('SIGTERM', onSignal)
   }

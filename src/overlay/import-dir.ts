@@ -9,8 +9,9 @@ import { draftFromScan, draftFromStat, plainXattrs, type EntryDraft } from './im
 import { resolveSource } from './import-measure.js'
 import { batching } from './ingest/batch-sink.js'
 import { IngestPool, type IngestSink } from './ingest/pool.js'
+import { takePrestartedWalk } from './ingest/prestart-walk.js'
 import type { Entry } from './interface.js'
-import { posix, SCAN, SCAN_FIELDS, type ScanResult } from './posix.js'
+import { posix, SCAN, SCAN_FIELDS, type DirListing, type ScanResult } from './posix.js'
 
 export { measureTree } from './import-measure.js'
 
@@ -45,10 +46,8 @@ export interface ImportResult {
   readonly duplicateChunks?: number
 }
 
-/** Keeps the walk at most this many files ahead of the workers (bounds memory). */
-const MAX_PENDING_FILES = 8192
-/** Files the walk queues before it yields to the event loop between directories. */
-const WALK_AHEAD_FILES = 1024
+/** Directories the walk builds before it lets the threads' results in (the event loop). */
+const DIRS_PER_TURN = 8
 
 interface LinkGroup {
   readonly leader: string
@@ -70,11 +69,19 @@ interface LinkGroup {
  * concurrent GC leaves them alone.
  */
 export async function importDirectory (dir: string, sink: IngestSink, options: ImportOptions = {}): Promise<ImportResult> {
+  // The source itself may be a symlink to the directory (like `tar -C LINK .`); nothing below it is followed.
+  const root = resolveSource(dir)
+  const st = stat(root)
+  if (!st.isDirectory()) throw new ImportError(`not a directory: ${root}`)
   const nodes = batching(sink)
-  // Native ingest threads: a directory import submits files only (no in-memory data).
-  const pool = new IngestPool(sink, { workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe, bigFileBytes: options.bigFileBytes, nodeSink: nodes.sink, native: true })
+  // Native ingest threads and their walker (started early by the CLI when it could: ingest/prestart-walk.ts).
+  const pool = new IngestPool(sink, {
+    workers: options.workers, level: options.level, onBytes: options.onBytes, probe: options.probe, bigFileBytes: options.bigFileBytes,
+    nodeSink: nodes.sink, native: true, group: takePrestartedWalk(root)
+  })
   try {
-    const result = await new DirImport(pool, nodes.sink, options).run(dir)
+    pool.walk(root)
+    const result = await new DirImport(pool, nodes.sink, options).run(root, st)
     await nodes.flush()
     return result
   } finally {
@@ -89,6 +96,7 @@ class DirImport {
   readonly #links = new Map<string, LinkGroup>()
   readonly #posix = posix()
   readonly counts = { files: 0, dirs: 0, symlinks: 0, specials: 0, hardlinks: 0 }
+  #turn = 0
 
   constructor (pool: IngestPool, sink: IngestSink, options: ImportOptions) {
     this.#pool = pool
@@ -96,11 +104,7 @@ class DirImport {
     this.#signal = options.signal
   }
 
-  async run (input: string): Promise<ImportResult> {
-    // The source itself may be a symlink to the directory (like `tar -C LINK .`); nothing below it is followed.
-    const dir = resolveSource(input)
-    const st = stat(dir)
-    if (!st.isDirectory()) throw new ImportError(`not a directory: ${dir}`)
+  async run (dir: string, st: BigIntStats): Promise<ImportResult> {
     const done = await this.#walk(dir, '', this.#draft('', st, dir))
     for (const g of this.#links.values()) if (g.count === 1) g.settle(false)
     const rootEntry = await done.entry
@@ -119,15 +123,16 @@ class DirImport {
   }
 
   /**
-   * Walks one directory: reads its children in name order (one scandir call), queues files,
-   * recurses into subdirectories (the walk itself, not their completion). Resolves once the
-   * walk of this subtree is done, with a promise of the directory's finished Entry.
+   * Walks one directory: takes its listing from the native walker (children in name order,
+   * their files already queued), claims its files, recurses into subdirectories (the walk
+   * itself, not their completion). Resolves once the walk of this subtree is done, with a
+   * promise of the directory's finished Entry.
    */
   async #walk (path: string, rel: string, draft: EntryDraft): Promise<{ entry: Promise<Entry> }> {
     this.#signal?.throwIfAborted()
     this.counts.dirs++
-    const scan = this.#scan(path)
-    const { names, stats } = scan
+    const scan = await this.#scan(path)
+    const { names, stats, ids } = scan
     const children: Array<Entry | Promise<Entry>> = []
     for (let i = 0; i < names.length; i++) {
       const name = names[i]
@@ -139,7 +144,7 @@ class DirImport {
       if (e.kind === 'dir') {
         children.push((await this.#walk(full, childRel, e)).entry)
       } else if (e.kind === 'file') {
-        children.push(this.#file(full, childRel, stats, i, e))
+        children.push(this.#file(full, childRel, stats, i, ids[i], e))
       } else {
         if (e.kind === 'symlink') {
           e.target = scan.targets[i] ?? ''
@@ -151,11 +156,9 @@ class DirImport {
         children.push(e)
       }
     }
-    await this.#pool.waitBelow(MAX_PENDING_FILES)
-    // Let results, progress and aborts in between directories, but only once the workers have
-    // plenty queued: at the start the walk runs ahead, so no thread waits for files (t1: the
-    // ingest threads idled 0.1-0.4 s each while this thread consumed results between directories).
-    if (this.#pool.pending > WALK_AHEAD_FILES) await new Promise<void>((resolve) => setImmediate(resolve))
+    // Let results (they return the threads' credit), progress and aborts in every few
+    // directories: listings the walker posted ahead would otherwise all be taken first.
+    if (++this.#turn % DIRS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve))
     const entry = Promise.all(children).then(async (entries) => {
       draft.cid = await writeDir(entries, this.#sink)
       return draft as Entry
@@ -164,33 +167,37 @@ class DirImport {
     return { entry }
   }
 
-  #scan (path: string): ScanResult {
-    try {
-      return this.#posix.scandir(path)
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException
-      if (e.code === 'EILSEQ') throw new ImportError(`file name is not valid UTF-8: ${e.path ?? path}`)
-      throw new ImportError(`cannot read directory ${path}`, { cause: err })
-    }
+  async #scan (path: string): Promise<ScanResult & { ids: Float64Array }> {
+    const listing: DirListing = await this.#pool.nextListing()
+    if (listing.path !== path) throw new Error(`import walk out of step: listing of ${listing.path}, expected ${path}`)
+    if (listing.error === undefined) return listing
+    const e = Object.assign(new Error(listing.error.message), listing.error)
+    if (e.code === 'EILSEQ') throw new ImportError(`file name is not valid UTF-8: ${e.path ?? path}`)
+    throw new ImportError(`cannot read directory ${path}`, { cause: e })
   }
 
-  #file (full: string, rel: string, stats: Float64Array, i: number, e: EntryDraft): Promise<Entry> {
+  /** The content of a file: the walker queued it (`id` > 0) or the pool splits it (large). */
+  #content (full: string, id: number, size: number): Promise<FileContent> {
+    return id > 0 ? this.#pool.expect(id, full) : this.#pool.submit(full, size)
+  }
+
+  #file (full: string, rel: string, stats: Float64Array, i: number, id: number, e: EntryDraft): Promise<Entry> {
     this.counts.files++
     const b = i * SCAN_FIELDS
     const size = stats[b + SCAN.SIZE]
     const entry = stats[b + SCAN.NLINK] <= 1
-      ? this.#pool.submit(full, size).then((c) => withContent(e, c))
-      : this.#linked(full, rel, `${stats[b + SCAN.DEV_HI]}:${stats[b + SCAN.DEV_LO]}:${stats[b + SCAN.INO_HI]}:${stats[b + SCAN.INO_LO]}`, size, e)
+      ? this.#content(full, id, size).then((c) => withContent(e, c))
+      : this.#linked(full, rel, `${stats[b + SCAN.DEV_HI]}:${stats[b + SCAN.DEV_LO]}:${stats[b + SCAN.INO_HI]}:${stats[b + SCAN.INO_LO]}`, id, size, e)
     entry.catch(() => {}) // observed later by Promise.all; never an unhandled rejection
     return entry
   }
 
-  #linked (full: string, rel: string, key: string, size: number, e: EntryDraft): Promise<Entry> {
+  #linked (full: string, rel: string, key: string, id: number, size: number, e: EntryDraft): Promise<Entry> {
     let g = this.#links.get(key)
     if (g === undefined) {
       let settle: (multi: boolean) => void = () => {}
       const multi = new Promise<boolean>((resolve) => { settle = resolve })
-      g = { leader: rel, count: 0, content: this.#pool.submit(full, size), multi, settle }
+      g = { leader: rel, count: 0, content: this.#content(full, id, size), multi, settle }
       g.content.catch(() => {})
       this.#links.set(key, g)
     } else {

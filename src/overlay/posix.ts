@@ -61,6 +61,12 @@ export interface Posix {
   threadAnswer (h: IngestHandle, thread: number, seq: number, missing: Uint8Array): void
   /** Stops and joins the threads. */
   threadClose (h: IngestHandle): void
+  /**
+   * Starts the group's directory walker (native/ingest-walk.inc, once per group): it posts a
+   * DirListing per directory in walk order and queues a file job for each regular file below
+   * `bigFileBytes` (the first name of a hard-linked inode only), ids from `firstId` on.
+   */
+  threadWalk (h: IngestHandle, root: string, options: { firstId: number, bigFileBytes: number }): void
   /** The binary CIDv1 (raw codec, BLAKE3-256) of `bytes`: 36 bytes (native/blake3.c). */
   rawCid (bytes: Uint8Array): Uint8Array
   /** BLAKE3-256 of `bytes` (native/blake3.c). */
@@ -97,6 +103,15 @@ export interface ScanResult {
   readonly targets: Array<string | undefined>
   readonly xattrs: Array<Record<string, Uint8Array> | null>
 }
+
+/**
+ * One directory from a native walker (Posix.threadWalk), in walk order: a ScanResult plus the
+ * job id of each entry (0: no job; a directory, a special file, a later name of a hard-linked
+ * inode or a file the pool splits itself), or the error that stopped the walk there.
+ */
+export type DirListing = { readonly type: 'dir', readonly path: string } & (
+  (ScanResult & { readonly ids: Float64Array, readonly error?: undefined }) |
+  { readonly error: { code: string, message: string, syscall: string, path: string, errno: number } })
 
 /** Field offsets in ScanResult.stats. */
 export const SCAN = {

@@ -1,7 +1,10 @@
 import { CHUNKER_V1 } from '../../cas/chunker/cdc.js'
 import { MIN_COMPRESS_BYTES, MIN_SAVING_BYTES } from '../../cas/compress-policy.js'
-import { ensureGear, posix, type IngestHandle } from '../posix.js'
+import { ensureGear, posix, type DirListing, type IngestHandle } from '../posix.js'
 import type { CutsMessage, FileJob, ProbeMessage, ResultMessage, WorkerInit } from './protocol.js'
+
+/** What a group of native threads posts to the event loop. */
+export type NativeMessage = ResultMessage | ProbeMessage | CutsMessage | DirListing
 
 /** Read window of a native ingest thread (the worker's WINDOW_BYTES). */
 const WINDOW_BYTES = 4 * 1024 * 1024
@@ -16,8 +19,17 @@ const WINDOW_BYTES = 4 * 1024 * 1024
 export class NativeIngestThreads {
   readonly #handle: IngestHandle
   #closed = false
+  #onMessage: (msg: NativeMessage) => void
+  /** Messages that arrived while no handler was set (a group started before its pool). */
+  #held: NativeMessage[] | undefined
 
-  constructor (init: WorkerInit, threads: number, onMessage: (msg: ResultMessage | ProbeMessage | CutsMessage) => void) {
+  /**
+   * `onMessage` undefined: messages are held until setHandler (a group started early, see
+   * ingest/prestart-walk.ts, whose pool is made once the command's modules are loaded).
+   */
+  constructor (readonly init: WorkerInit, readonly threads: number, onMessage?: (msg: NativeMessage) => void) {
+    this.#onMessage = onMessage ?? ((msg) => { this.#held!.push(msg) })
+    if (onMessage === undefined) this.#held = []
     const P = posix()
     ensureGear()
     const { minSize, avgSize, maxSize } = CHUNKER_V1
@@ -25,8 +37,28 @@ export class NativeIngestThreads {
       level: init.level, frameBytes: init.frameBytes, minCompress: MIN_COMPRESS_BYTES, minSaving: MIN_SAVING_BYTES,
       min: minSize, avg: avgSize, max: maxSize, windowBytes: WINDOW_BYTES, seen: new BigInt64Array(init.seen),
       probe: init.probe, maxInFlightBytes: init.maxInFlightBytes, threads
-    }, onMessage)
+    }, (msg: NativeMessage) => { this.#onMessage(msg) })
   }
+
+  /** Sets where messages go, first delivering those held so far (in order). */
+  setHandler (onMessage: (msg: NativeMessage) => void): void {
+    this.#onMessage = onMessage
+    const held = this.#held ?? []
+    this.#held = undefined
+    for (const msg of held) onMessage(msg)
+  }
+
+  /**
+   * Starts the walker over the directory `root` (a real path): listings and file jobs in walk
+   * order, ids from `firstId` (native/ingest-walk.inc). Once per group.
+   */
+  walk (root: string, firstId: number, bigFileBytes: number): void {
+    posix().threadWalk(this.#handle, root, { firstId, bigFileBytes })
+    this.walkRoot = root
+  }
+
+  /** The root being walked, once walk() was called. */
+  walkRoot: string | undefined
 
   /** Queues a batch of jobs for the next free thread; a result message follows once all of them are done. */
   post (jobs: readonly FileJob[]): void {

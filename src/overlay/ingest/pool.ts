@@ -1,12 +1,14 @@
 import { Worker } from 'node:worker_threads'
 import type { CID } from 'multiformats/cid'
-import { STORE_ZSTD_LEVEL } from '../../cas/compress.js'
-import { STORE_FRAME_RAW_BYTES, type PreparedChunk, type PreparedFrame } from '../../cas/prepare.js'
+import { STORE_FRAME_RAW_BYTES, STORE_ZSTD_LEVEL } from '../../cas/compress-policy.js'
+import type { PreparedChunk, PreparedFrame } from '../../cas/prepare.js'
 import { ImportError } from '../errors.js'
 import { FileIndexBuilder, type BlockSink, type FileContent } from '../file-write.js'
 import type { FilePart } from '../interface.js'
 import { answerProbe, decodeResult } from './messages.js'
-import { NativeIngestThreads } from './native-thread.js'
+import { NativeIngestThreads, type NativeMessage } from './native-thread.js'
+import { BIG_FILE_BYTES, NATIVE_IN_FLIGHT_BYTES_PER_THREAD, SEEN_SLOTS, WALK_FIRST_ID } from './prestart-walk.js'
+import type { DirListing } from '../posix.js'
 import { adoptPrestarted, WORKER_URL } from './prestart.js'
 import { MAX_PROBE_CHUNKS, type CutsMessage, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
 
@@ -47,6 +49,11 @@ export interface IngestPoolOptions {
    * start, nothing but the work itself. Files only: submitData then throws (tar imports).
    */
   readonly native?: boolean
+  /**
+   * A group of native threads started before the pool (ingest/prestart-walk.ts), adopted when
+   * it was made with this pool's settings (else closed, and a new group made).
+   */
+  readonly group?: NativeIngestThreads
 }
 
 /**
@@ -60,9 +67,7 @@ const BATCH_BYTES = 4 * 1024 * 1024
 const BATCHES_IN_FLIGHT = 4
 /** Batches queued for a group of native threads (they share the queue, so depth costs no balance). */
 const NATIVE_BATCHES_IN_FLIGHT = 64
-const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024
-/** Slots of the workers' shared dedup table (8 bytes each): dedups up to 3/4 of this many chunks (~200k, 12 GiB at 64 KiB). */
-const SEEN_SLOTS = 1 << 18
+const MAX_IN_FLIGHT_BYTES = NATIVE_IN_FLIGHT_BYTES_PER_THREAD
 
 /** Where a job's chunks go in order: a file's index, or (range jobs) a plain list. */
 interface PartSink { add: (cid: CID, size: number) => Promise<void> | undefined, finish: () => Promise<unknown> | unknown }
@@ -71,10 +76,14 @@ class PartList implements PartSink {
   add (cid: CID, size: number): undefined { this.parts.push({ cid, size }) }
   finish (): FilePart[] { return this.parts }
 }
-interface Pending { job: FileJob, size: number, builder: PartSink, resolve: (v: any) => void, reject: (e: unknown) => void, cuts?: Uint32Array }
+interface Pending {
+  job: FileJob, size: number, builder: PartSink, resolve: (v: any) => void, reject: (e: unknown) => void, cuts?: Uint32Array
+  /** A file the native walker queued: its promise, its path once the walk reached it, and whether it is done. */
+  walked?: { promise: Promise<FileContent>, path?: string, settled: boolean, error?: { message: string } }
+}
 
-/** Files at least this large are cut by one worker, then hashed and compressed by all. */
-const BIG_FILE_BYTES = 8 * 1024 * 1024
+
+
 /** Content per range job of a large file. */
 const RANGE_BYTES = 16 * 1024 * 1024
 /** A worker thread or a native ingest thread, as the pool drives it. */
@@ -119,6 +128,10 @@ export class IngestPool {
   #failure: unknown
   /** Chunks a worker did not store because the import had already recorded them (checked by checkSeen). */
   #seen: CID[] = []
+  /** The native group (native pools), for its walker. */
+  #group: NativeIngestThreads | undefined
+  #listings: DirListing[] = []
+  #listingWaiter: { resolve: (l: DirListing) => void, reject: (e: unknown) => void } | undefined
 
   constructor (sink: IngestSink, options: IngestPoolOptions = {}) {
     this.#sink = sink
@@ -140,15 +153,75 @@ export class IngestPool {
       const answer = new SharedArrayBuffer(8 + MAX_PROBE_CHUNKS)
       const maxInFlightBytes = MAX_IN_FLIGHT_BYTES * (this.#native ? workers : 1)
       const init: WorkerInit = { credit, level, maxInFlightBytes, probe, answer, frameBytes, seen }
-      const onMessage = (msg: ResultMessage | ProbeMessage | CutsMessage): void => {
+      const onMessage = (msg: NativeMessage): void => {
+        if (msg.type === 'dir') { this.#listing(msg); return }
         if (msg.type === 'probe') { void this.#answer(slot, msg); return }
         this.#chain = this.#chain.then(async () => {
           if (msg.type === 'cuts') { const p = this.#files.get(msg.file); if (p !== undefined) p.cuts = msg.lengths } else await this.#consume(slot, msg)
         })
       }
-      const slot = this.#native ? nativeSlot(init, workers, onMessage) : workerSlot(init, onMessage, (err) => { this.#fail(new ImportError('ingest worker failed', { cause: err })) })
+      let slot: Slot
+      if (this.#native) {
+        let group = options.group
+        if (group !== undefined && !sameSettings(group, init, workers)) { void group.terminate(); group = undefined }
+        this.#group = group ?? new NativeIngestThreads(init, workers)
+        slot = nativeSlot(this.#group)
+      } else {
+        slot = workerSlot(init, onMessage, (err) => { this.#fail(new ImportError('ingest worker failed', { cause: err })) })
+      }
       this.#slots.push(slot)
+      // Now that `slot` is set: a prestarted group delivers what it holds at once.
+      this.#group?.setHandler(onMessage)
     }
+  }
+
+  /**
+   * Starts the native walker over `root` (a real path; see Posix.threadWalk) unless the
+   * adopted group already walks it: the walk's listings come from nextListing(), and its file
+   * jobs are queued at once (claim each with expect()). Native pools only.
+   */
+  walk (root: string): void {
+    if (this.#group === undefined) throw new TypeError('walk needs a native pool')
+    if (this.#group.walkRoot === root) return
+    this.#group.walk(root, WALK_FIRST_ID, this.#threads > 1 ? this.#bigFileBytes : Infinity)
+  }
+
+  /** The walker's next directory listing, in walk order. Rejects once the pool failed. */
+  async nextListing (): Promise<DirListing> {
+    const next = this.#listings.shift()
+    if (next !== undefined) return next
+    if (this.#failure !== undefined) throw this.#failure
+    return await new Promise((resolve, reject) => { this.#listingWaiter = { resolve, reject } })
+  }
+
+  #listing (msg: DirListing): void {
+    const w = this.#listingWaiter
+    if (w !== undefined) { this.#listingWaiter = undefined; w.resolve(msg) } else this.#listings.push(msg)
+  }
+
+  /**
+   * The content of the walker's file `id` at `path` (a DirListing's ids[i]): resolves like
+   * submit, also when the threads finished it before the walk got here.
+   */
+  expect (id: number, path: string): Promise<FileContent> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure)
+    const p = this.#files.get(id) ?? this.#walkedFile(id)
+    const w = p.walked!
+    w.path = path
+    if (w.settled) this.#files.delete(id)
+    if (w.error !== undefined) return Promise.reject(new ImportError(`cannot read ${path}: ${w.error.message}`))
+    return w.promise
+  }
+
+  /** The entry of walker file `id`, made when its first chunk or its end arrives (or the walk claims it). */
+  #walkedFile (id: number): Pending {
+    let resolve: (v: FileContent) => void = () => {}
+    let reject: (e: unknown) => void = () => {}
+    const promise = new Promise<FileContent>((res, rej) => { resolve = res; reject = rej })
+    promise.catch(() => {}) // observed by whoever calls expect
+    const p: Pending = { job: { id }, size: 0, builder: new FileIndexBuilder(this.#nodeSink), resolve, reject, walked: { promise, settled: false } }
+    this.#files.set(id, p)
+    return p
   }
 
   /** Files submitted and not yet finished. */
@@ -268,7 +341,7 @@ export class IngestPool {
       this.counters.frames += records.length
       for (const c of chunks) {
         if (c.state === 'seen') this.#seen.push(c.cid)
-        const p = this.#files.get(c.file)
+        const p = this.#files.get(c.file) ?? (c.file >= WALK_FIRST_ID && this.#failure === undefined ? this.#walkedFile(c.file) : undefined)
         if (p === undefined) continue
         const writing = p.builder.add(c.cid, c.rawSize)
         if (writing !== undefined) await writing
@@ -297,15 +370,21 @@ export class IngestPool {
   }
 
   async #finishFile (id: number, error?: { code?: string, message: string }): Promise<void> {
-    const p = this.#files.get(id)
+    const p = this.#files.get(id) ?? (id >= WALK_FIRST_ID && this.#failure === undefined ? this.#walkedFile(id) : undefined)
     const batch = this.#batchOf.get(id)
     if (p?.job.data !== undefined) this.#dataBytes -= p.size
-    this.#files.delete(id)
+    // A walker's file stays listed until the walk claims it (expect), which then needs its outcome.
+    if (p?.walked !== undefined && p.walked.path === undefined) p.walked.settled = true
+    else this.#files.delete(id)
     this.#batchOf.delete(id)
     if (batch !== undefined && --batch.left === 0) { batch.slot.batches.shift(); this.#dispatch() }
     if (this.#waiters.length > 0) { const w = this.#waiters; this.#waiters = []; for (const f of w) f() }
     if (p === undefined) return
-    if (error !== undefined) { p.reject(new ImportError(`cannot read ${p.job.path}: ${error.message}`)); return }
+    if (error !== undefined) {
+      if (p.walked !== undefined) p.walked.error = error
+      p.reject(new ImportError(`cannot read ${p.walked?.path ?? p.job.path}: ${error.message}`))
+      return
+    }
     if (p.job.cutsOnly === true) { p.resolve(p.cuts ?? new Uint32Array(0)); return }
     if (p.job.lengths === undefined) this.counters.files++
     const content = p.builder.finish()
@@ -319,6 +398,9 @@ export class IngestPool {
     this.#dataBytes = 0
     this.#queue.length = 0
     const w = this.#waiters; this.#waiters = []; for (const f of w) f()
+    const l = this.#listingWaiter
+    this.#listingWaiter = undefined
+    l?.reject(err)
   }
 
   /** Stops the workers. Pending files reject. Idempotent. */
@@ -354,8 +436,7 @@ function workerSlot (init: WorkerInit, onMessage: (msg: ResultMessage | ProbeMes
  * A slot over `threads` native ingest threads sharing one job queue (files only): a thread
  * takes the next batch whenever it is free.
  */
-function nativeSlot (init: WorkerInit, threads: number, onMessage: (msg: ResultMessage | ProbeMessage | CutsMessage) => void): Slot {
-  const group = new NativeIngestThreads(init, threads, onMessage)
+function nativeSlot (group: NativeIngestThreads): Slot {
   const flags = new Uint8Array(MAX_PROBE_CHUNKS)
   return {
     post: (jobs) => { group.post(jobs) },
@@ -368,4 +449,10 @@ function nativeSlot (init: WorkerInit, threads: number, onMessage: (msg: ResultM
     terminate: async () => { await group.terminate() },
     batches: []
   }
+}
+
+/** Whether a group was made with the settings `init` and `threads` describe (its seen table and credit are its own). */
+function sameSettings (group: NativeIngestThreads, init: WorkerInit, threads: number): boolean {
+  const g = group.init
+  return group.threads === threads && g.level === init.level && g.frameBytes === init.frameBytes && g.probe === init.probe && g.maxInFlightBytes === init.maxInFlightBytes
 }
