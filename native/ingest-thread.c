@@ -26,7 +26,8 @@
 typedef struct { double id; char *path; int kind; double offset; uint32_t *lengths; size_t nlengths; int walked; } Job;
 enum { JOB_FILE, JOB_CUTS, JOB_RANGE };
 typedef struct Batch { Job *jobs; size_t n; struct Batch *next; } Batch;
-typedef struct { double file; int err; } Done;
+/** A finished job; `path` (owned) names the file of a failed one. */
+typedef struct { double file; int err; char *path; } Done;
 enum { MSG_RESULT, MSG_CUTS, MSG_PROBE, MSG_DIR };
 struct Listing;
 typedef struct {
@@ -73,14 +74,16 @@ typedef struct { Shared g; size_t n; Thread *threads; struct Walker *walker; } G
 static void free_listing (struct Listing *L);
 static void walker_join (Group *G);
 
-static void add_done_to (Done **list, size_t *n, size_t *cap, double file, int err) {
+static void add_done_to (Done **list, size_t *n, size_t *cap, double file, int err, char *path) {
   if (*n == *cap) { *cap = *cap ? *cap * 2 : 64; *list = realloc(*list, *cap * sizeof **list); }
-  (*list)[(*n)++] = (Done){ file, err };
+  (*list)[(*n)++] = (Done){ file, err, path };
 }
 
-static void add_done (Thread *T, double file, int err) {
-  if (T->probe) add_done_to(&T->staged_done, &T->nstaged_done, &T->staged_done_cap, file, err);
-  else add_done_to(&T->done, &T->ndone, &T->done_cap, file, err);
+/** Records job `j` as done (`err` 0 or its error). */
+static void add_done (Thread *T, Job *j, int err) {
+  char *path = err != 0 && j->path != NULL ? strdup(j->path) : NULL;
+  if (T->probe) add_done_to(&T->staged_done, &T->nstaged_done, &T->staged_done_cap, j->id, err, path);
+  else add_done_to(&T->done, &T->ndone, &T->done_cap, j->id, err, path);
 }
 
 static void new_message (Thread *T) {
@@ -93,6 +96,7 @@ static void new_message (Thread *T) {
 }
 
 static void free_msg (Msg *m) {
+  for (size_t i = 0; i < m->ndone; i++) free(m->done[i].path);
   free(m->out); free(m->meta); free(m->cids); free(m->records); free(m->done); free(m->lengths); free(m->probe);
   if (m->listing != NULL) free_listing(m->listing);
   free(m);
@@ -151,7 +155,7 @@ static void flush_stage (Thread *T) {
     }
   }
   T->nstaged = 0; T->stage_pos = 0;
-  for (size_t i = 0; i < T->nstaged_done; i++) add_done_to(&T->done, &T->ndone, &T->done_cap, T->staged_done[i].file, T->staged_done[i].err);
+  for (size_t i = 0; i < T->nstaged_done; i++) add_done_to(&T->done, &T->ndone, &T->done_cap, T->staged_done[i].file, T->staged_done[i].err, T->staged_done[i].path);
   T->nstaged_done = 0;
 }
 
@@ -183,7 +187,7 @@ static void run_file (Thread *T, Job *j) {
     break;
   }
   xeno_close_file(T->h);
-  add_done(T, j->id, r < 0 ? r : 0);
+  add_done(T, j, r < 0 ? r : 0);
 }
 
 /** The chunk lengths of the whole file (no hashing), posted as a cuts message. */
@@ -214,11 +218,11 @@ static void run_cuts (Thread *T, Job *j) {
     end -= (size_t)start;
   }
   xeno_close_file(h);
-  if (r < 0) { free(all); add_done(T, j->id, r); return; }
+  if (r < 0) { free(all); add_done(T, j, r); return; }
   Msg *m = calloc(1, sizeof *m);
   m->kind = MSG_CUTS; m->file = j->id; m->lengths = all; m->nlengths = n;
   send(T, m);
-  add_done(T, j->id, 0);
+  add_done(T, j, 0);
 }
 
 /** Hashes (and compresses) the chunks `lengths` of the file from `offset` on. */
@@ -241,7 +245,7 @@ static void run_range (Thread *T, Job *j) {
     pos += (off_t)len;
   }
   xeno_close_file(T->h);
-  add_done(T, j->id, err);
+  add_done(T, j, err);
 }
 
 static void *thread_main (void *arg) {
@@ -319,6 +323,7 @@ static napi_value result_object (napi_env env, Msg *m) {
       napi_create_object(env, &e);
       if (err == ERR_SHRANK) { set(env, e, "code", str(env, "ESHRANK")); set(env, e, "message", str(env, "file shrank while being read")); }
       else { set(env, e, "errno", num(env, err)); set(env, e, "message", str(env, strerror(-err))); }
+      if (m->done[i].path != NULL) set(env, e, "path", str(env, m->done[i].path));
       set(env, d, "error", e);
     }
     napi_set_element(env, done, (uint32_t)i, d);
@@ -339,7 +344,8 @@ static void call_js (napi_env env, napi_value callback, void *context, void *dat
   if (m->kind == MSG_RESULT) {
     o = result_object(env, m);
   } else if (m->kind == MSG_DIR) {
-    o = listing_object(env, m->listing);
+    o = listing_message(env, m->listing);
+    m->listing = NULL; // owned by the message's handle now (or freed)
   } else if (m->kind == MSG_CUTS) {
     napi_create_object(env, &o);
     set(env, o, "type", str(env, "cuts"));
@@ -558,5 +564,5 @@ napi_value xeno_ingest_thread_register (napi_env env, napi_value exports) {
     { "threadWalk", NULL, thread_walk, NULL, NULL, NULL, napi_enumerable, NULL }
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
-  return exports;
+  return xeno_walk_register(env, exports);
 }

@@ -2,7 +2,7 @@ import { blake3 as nativeBlake3 } from '@napi-rs/blake-hash'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { from } from 'multiformats/hashes/hasher'
-import { BLAKE3_DIGEST_BYTES, BLAKE3_MULTIHASH, RAW_CODEC } from './codes.js'
+import { BLAKE3_DIGEST_BYTES, BLAKE3_MULTIHASH, DAG_CBOR_CODEC, RAW_CODEC } from './codes.js'
 
 /**
  * BLAKE3-256 as a multiformats MultihashHasher. The native implementation is the only
@@ -50,8 +50,8 @@ const RAW_CID_BYTES = 4 + BLAKE3_DIGEST_BYTES
  * nothing else will change.
  */
 export function cidFromBytes (bytes: Uint8Array): CID {
-  if (bytes.length === RAW_CID_BYTES && bytes[0] === 1 && bytes[1] === RAW_CODEC && bytes[2] === BLAKE3_MULTIHASH && bytes[3] === BLAKE3_DIGEST_BYTES) {
-    return new CID(1, RAW_CODEC, new Digest.Digest(BLAKE3_MULTIHASH, BLAKE3_DIGEST_BYTES, bytes.subarray(4), bytes.subarray(2)), bytes)
+  if (bytes.length === RAW_CID_BYTES && bytes[0] === 1 && (bytes[1] === RAW_CODEC || bytes[1] === DAG_CBOR_CODEC) && bytes[2] === BLAKE3_MULTIHASH && bytes[3] === BLAKE3_DIGEST_BYTES) {
+    return new CID(1, bytes[1], new Digest.Digest(BLAKE3_MULTIHASH, BLAKE3_DIGEST_BYTES, bytes.subarray(4), bytes.subarray(2)), bytes)
   }
   return CID.decode(bytes)
 }

@@ -1,17 +1,18 @@
 import { statSync, type BigIntStats } from 'node:fs'
 import type { CID } from 'multiformats/cid'
+import { cidFromBytes } from '../cas/hasher.js'
 import type { AbortOptions } from '../cas/interface.js'
 import { encodeTreeRoot } from './codec.js'
 import { writeDir } from './dir-write.js'
 import { ImportError } from './errors.js'
 import type { FileContent } from './file-write.js'
-import { draftFromScan, draftFromStat, plainXattrs, type EntryDraft } from './import-meta.js'
+import { draftFromScan, draftFromStat, kindOfMode, plainXattrs, type EntryDraft } from './import-meta.js'
 import { resolveSource } from './import-measure.js'
 import { batching } from './ingest/batch-sink.js'
 import { IngestPool, type IngestSink } from './ingest/pool.js'
 import { takePrestartedWalk } from './ingest/prestart-walk.js'
 import type { Entry } from './interface.js'
-import { posix, SCAN, SCAN_FIELDS, type DirListing, type ScanResult } from './posix.js'
+import { posix, SCAN, SCAN_FIELDS, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type DirListing } from './posix.js'
 
 export { measureTree } from './import-measure.js'
 
@@ -89,6 +90,12 @@ export async function importDirectory (dir: string, sink: IngestSink, options: I
   }
 }
 
+/** A directory's listing from the native walker (not an error). */
+type Listed = Extract<DirListing, { error?: undefined }>
+
+/** Length of the binary CIDs listingEncode takes (CIDv1, one-byte codec, BLAKE3-256). */
+const CID_BYTES = 36
+
 class DirImport {
   readonly #pool: IngestPool
   readonly #sink: IngestSink
@@ -96,6 +103,7 @@ class DirImport {
   readonly #links = new Map<string, LinkGroup>()
   readonly #posix = posix()
   readonly counts = { files: 0, dirs: 0, symlinks: 0, specials: 0, hardlinks: 0 }
+  #root = ''
   #turn = 0
 
   constructor (pool: IngestPool, sink: IngestSink, options: ImportOptions) {
@@ -105,11 +113,13 @@ class DirImport {
   }
 
   async run (dir: string, st: BigIntStats): Promise<ImportResult> {
-    const done = await this.#walk(dir, '', this.#draft('', st, dir))
+    this.#root = dir
+    const root = this.#draft('', st, dir)
+    const done = await this.#walk()
     for (const g of this.#links.values()) if (g.count === 1) g.settle(false)
-    const rootEntry = await done.entry
+    root.cid = await done.cid
     await this.#pool.checkSeen()
-    const block = encodeTreeRoot(rootEntry)
+    const block = encodeTreeRoot(root as Entry)
     await this.#sink.put(block.cid, block.bytes)
     const c = this.#pool.counters
     return { root: block.cid, ...this.counts, bytes: c.bytes, chunks: c.chunks, frames: c.frames, duplicateChunks: c.duplicateChunks }
@@ -123,81 +133,138 @@ class DirImport {
   }
 
   /**
-   * Walks one directory: takes its listing from the native walker (children in name order,
-   * their files already queued), claims its files, recurses into subdirectories (the walk
-   * itself, not their completion). Resolves once the walk of this subtree is done, with a
-   * promise of the directory's finished Entry.
+   * Walks the next directory of the native walker's order: claims its files (already queued),
+   * recurses into its subdirectories (the walk itself, not their completion). Resolves once the
+   * walk of this subtree is done, with a promise of the directory's CID, written once every
+   * child is stored: by listingEncode from the native listing (no entry objects here), or by
+   * dir-write.ts for a `fallback` listing.
    */
-  async #walk (path: string, rel: string, draft: EntryDraft): Promise<{ entry: Promise<Entry> }> {
+  async #walk (): Promise<{ cid: Promise<CID> }> {
     this.#signal?.throwIfAborted()
     this.counts.dirs++
-    const scan = await this.#scan(path)
-    const { names, stats, ids } = scan
+    const L = await this.#scan()
+    if (L.fallback) return await this.#walkEntries(L)
+    const { n, stats, ids } = L
+    const cids = new Uint8Array(n * CID_BYTES)
+    const sizes = new Float64Array(n)
+    const links: Array<string | undefined> = []
+    const waits: Array<Promise<void>> = []
+    for (let i = 0; i < n; i++) {
+      const b = i * SCAN_FIELDS
+      const type = stats[b + SCAN.MODE] & S_IFMT
+      if (type === S_IFDIR) {
+        const sub = await this.#walk()
+        waits.push(sub.cid.then((cid) => { cids.set(cid.bytes, i * CID_BYTES) }))
+      } else if (type === S_IFREG) {
+        waits.push(this.#file(L, i).then(({ content, leader }) => {
+          sizes[i] = content.size
+          if (content.cid !== undefined) cids.set(content.cid.bytes, i * CID_BYTES)
+          if (leader !== undefined) links[i] = leader
+        }))
+      } else {
+        this.#countOther(L, i)
+      }
+    }
+    await this.#turnDone()
+    const cid = Promise.all(waits).then(async () => {
+      const out = this.#posix.listingEncode(L.handle, cids, sizes, links.length > 0 ? links : undefined)
+      const cid = cidFromBytes(out.subarray(0, CID_BYTES))
+      await this.#sink.put(cid, out.subarray(CID_BYTES))
+      return cid
+    })
+    cid.catch(() => {})
+    return { cid }
+  }
+
+  /** #walk for a `fallback` listing: entries built here, the node written by dir-write.ts. */
+  async #walkEntries (L: Listed): Promise<{ cid: Promise<CID> }> {
+    const scan = this.#posix.listingScan(L.handle)
+    const { names, stats } = scan
     const children: Array<Entry | Promise<Entry>> = []
     for (let i = 0; i < names.length; i++) {
-      const name = names[i]
-      const full = path + '/' + name
-      const childRel = rel === '' ? name : `${rel}/${name}`
-      const e = draftFromScan(name, stats, i, full)
+      const e = draftFromScan(names[i], stats, i, L.path + '/' + names[i])
       const x = scan.xattrs[i]
       if (x !== null) e.xattrs = plainXattrs(x)
       if (e.kind === 'dir') {
-        children.push((await this.#walk(full, childRel, e)).entry)
+        const sub = await this.#walk()
+        children.push(sub.cid.then((cid) => { e.cid = cid; return e as Entry }))
       } else if (e.kind === 'file') {
-        children.push(this.#file(full, childRel, stats, i, ids[i], e))
+        children.push(this.#file(L, i).then(({ content, leader }) => {
+          const out = withContent(e, content)
+          if (leader !== undefined) out.hardlink = leader
+          return out as Entry
+        }))
       } else {
         if (e.kind === 'symlink') {
           e.target = scan.targets[i] ?? ''
           e.size = Buffer.byteLength(e.target)
-          this.counts.symlinks++
-        } else {
-          this.counts.specials++
         }
-        children.push(e)
+        this.#countOther(L, i)
+        children.push(e as Entry)
       }
     }
-    // Let results (they return the threads' credit), progress and aborts in every few
-    // directories: listings the walker posted ahead would otherwise all be taken first.
-    if (++this.#turn % DIRS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve))
-    const entry = Promise.all(children).then(async (entries) => {
-      draft.cid = await writeDir(entries, this.#sink)
-      return draft as Entry
-    })
-    entry.catch(() => {})
-    return { entry }
+    for (const c of children) if (c instanceof Promise) c.catch(() => {})
+    await this.#turnDone()
+    const cid = Promise.all(children).then(async (entries) => await writeDir(entries, this.#sink))
+    cid.catch(() => {})
+    return { cid }
   }
 
-  async #scan (path: string): Promise<ScanResult & { ids: Float64Array }> {
+  /** Counts a symlink or special entry; rejects ImportError for a type a tree cannot hold. */
+  #countOther (L: Listed, i: number): void {
+    const mode = L.stats[i * SCAN_FIELDS + SCAN.MODE]
+    if ((mode & S_IFMT) === S_IFLNK) { this.counts.symlinks++; return }
+    if (kindOfMode(mode) === undefined) throw new ImportError(`unsupported file type 0o${(mode & S_IFMT).toString(8)}: ${this.#pathOf(L, i)}`)
+    this.counts.specials++
+  }
+
+  /**
+   * Lets results (they return the threads' credit), progress and aborts in every few
+   * directories: listings the walker posted ahead would otherwise all be taken first.
+   */
+  async #turnDone (): Promise<void> {
+    if (++this.#turn % DIRS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve))
+  }
+
+  async #scan (): Promise<Listed> {
     const listing: DirListing = await this.#pool.nextListing()
-    if (listing.path !== path) throw new Error(`import walk out of step: listing of ${listing.path}, expected ${path}`)
     if (listing.error === undefined) return listing
     const e = Object.assign(new Error(listing.error.message), listing.error)
-    if (e.code === 'EILSEQ') throw new ImportError(`file name is not valid UTF-8: ${e.path ?? path}`)
-    throw new ImportError(`cannot read directory ${path}`, { cause: e })
+    if (e.code === 'EILSEQ') throw new ImportError(`file name is not valid UTF-8: ${e.path}`)
+    throw new ImportError(`cannot read directory ${listing.path}`, { cause: e })
   }
 
-  /** The content of a file: the walker queued it (`id` > 0) or the pool splits it (large). */
-  #content (full: string, id: number, size: number): Promise<FileContent> {
-    return id > 0 ? this.#pool.expect(id, full) : this.#pool.submit(full, size)
+  /** Full path of entry `i` of a listing (names stay native until asked for: errors, hard links, large files). */
+  #pathOf (L: Listed, i: number): string {
+    return L.path + '/' + this.#posix.listingScan(L.handle).names[i]
   }
 
-  #file (full: string, rel: string, stats: Float64Array, i: number, id: number, e: EntryDraft): Promise<Entry> {
+  /** Path of entry `i` relative to the import's root. */
+  #relOf (L: Listed, i: number): string {
+    return this.#pathOf(L, i).slice(this.#root.length + 1)
+  }
+
+  /**
+   * The content of regular file `i`, and its hard-link leader (relative path) when its inode
+   * has several names in the tree. The walker queued it (ids[i] > 0), or the pool splits it
+   * (large files), or another name of its inode carries it.
+   */
+  #file (L: Listed, i: number): Promise<{ content: FileContent, leader?: string }> {
     this.counts.files++
     const b = i * SCAN_FIELDS
-    const size = stats[b + SCAN.SIZE]
-    const entry = stats[b + SCAN.NLINK] <= 1
-      ? this.#content(full, id, size).then((c) => withContent(e, c))
-      : this.#linked(full, rel, `${stats[b + SCAN.DEV_HI]}:${stats[b + SCAN.DEV_LO]}:${stats[b + SCAN.INO_HI]}:${stats[b + SCAN.INO_LO]}`, id, size, e)
-    entry.catch(() => {}) // observed later by Promise.all; never an unhandled rejection
-    return entry
-  }
-
-  #linked (full: string, rel: string, key: string, id: number, size: number, e: EntryDraft): Promise<Entry> {
+    const s = L.stats
+    if (s[b + SCAN.NLINK] <= 1) {
+      const content = this.#content(L, i)
+      const out = content.then((c) => ({ content: c }))
+      out.catch(() => {})
+      return out
+    }
+    const key = `${s[b + SCAN.DEV_HI]}:${s[b + SCAN.DEV_LO]}:${s[b + SCAN.INO_HI]}:${s[b + SCAN.INO_LO]}`
     let g = this.#links.get(key)
     if (g === undefined) {
       let settle: (multi: boolean) => void = () => {}
       const multi = new Promise<boolean>((resolve) => { settle = resolve })
-      g = { leader: rel, count: 0, content: this.#content(full, id, size), multi, settle }
+      g = { leader: this.#relOf(L, i), count: 0, content: this.#content(L, i), multi, settle }
       g.content.catch(() => {})
       this.#links.set(key, g)
     } else {
@@ -205,11 +272,14 @@ class DirImport {
     }
     if (++g.count === 2) g.settle(true)
     const group = g
-    return Promise.all([group.content, group.multi]).then(([c, multi]) => {
-      const out = withContent(e, c)
-      if (multi) out.hardlink = group.leader
-      return out
-    })
+    const out = Promise.all([group.content, group.multi]).then(([content, multi]) => ({ content, leader: multi ? group.leader : undefined }))
+    out.catch(() => {})
+    return out
+  }
+
+  #content (L: Listed, i: number): Promise<FileContent> {
+    const id = L.ids[i]
+    return id > 0 ? this.#pool.expect(id) : this.#pool.submit(this.#pathOf(L, i), L.stats[i * SCAN_FIELDS + SCAN.SIZE])
   }
 }
 

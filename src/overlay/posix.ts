@@ -67,6 +67,15 @@ export interface Posix {
    * `bigFileBytes` (the first name of a hard-linked inode only), ids from `firstId` on.
    */
   threadWalk (h: IngestHandle, root: string, options: { firstId: number, bigFileBytes: number }): void
+  /**
+   * The directory node of a listing (the bytes of dir-write-encode.ts encodeDirEntriesFast):
+   * its binary CID (36 bytes), then its bytes. Per entry i: `cids` bytes [36i, 36i + 36) its
+   * content CID (zero: none), `sizes[i]` its content size (files), `links[i]` its hard-link
+   * leader. Not for a `fallback` listing.
+   */
+  listingEncode (h: ListingHandle, cids: Uint8Array, sizes: Float64Array, links: Array<string | undefined> | undefined): Uint8Array
+  /** A listing's entries as scandir gives them. */
+  listingScan (h: ListingHandle): ScanResult
   /** The binary CIDv1 (raw codec, BLAKE3-256) of `bytes`: 36 bytes (native/blake3.c). */
   rawCid (bytes: Uint8Array): Uint8Array
   /** BLAKE3-256 of `bytes` (native/blake3.c). */
@@ -110,8 +119,15 @@ export interface ScanResult {
  * inode or a file the pool splits itself), or the error that stopped the walk there.
  */
 export type DirListing = { readonly type: 'dir', readonly path: string } & (
-  (ScanResult & { readonly ids: Float64Array, readonly error?: undefined }) |
+  { readonly n: number, readonly stats: Float64Array, readonly ids: Float64Array, readonly handle: ListingHandle, readonly fallback: boolean, readonly error?: undefined } |
   { readonly error: { code: string, message: string, syscall: string, path: string, errno: number } })
+
+/**
+ * The native side of a DirListing: names, targets and xattrs stay there (listingEncode writes
+ * the directory node from them; listingScan gives them to JS). `fallback`: the node needs
+ * dir-write.ts (shards of a large directory, a symlink target or xattr name that is not UTF-8).
+ */
+export type ListingHandle = object & { readonly __listingHandle?: never }
 
 /** Field offsets in ScanResult.stats. */
 export const SCAN = {

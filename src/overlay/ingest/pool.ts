@@ -79,7 +79,7 @@ class PartList implements PartSink {
 interface Pending {
   job: FileJob, size: number, builder: PartSink, resolve: (v: any) => void, reject: (e: unknown) => void, cuts?: Uint32Array
   /** A file the native walker queued: its promise, its path once the walk reached it, and whether it is done. */
-  walked?: { promise: Promise<FileContent>, path?: string, settled: boolean, error?: { message: string } }
+  walked?: { promise: Promise<FileContent>, claimed?: boolean, settled: boolean }
 }
 
 
@@ -200,16 +200,15 @@ export class IngestPool {
   }
 
   /**
-   * The content of the walker's file `id` at `path` (a DirListing's ids[i]): resolves like
-   * submit, also when the threads finished it before the walk got here.
+   * The content of the walker's file `id` (a DirListing's ids[i]): resolves like submit, also
+   * when the threads finished it before the walk got here.
    */
-  expect (id: number, path: string): Promise<FileContent> {
+  expect (id: number): Promise<FileContent> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
     const p = this.#files.get(id) ?? this.#walkedFile(id)
     const w = p.walked!
-    w.path = path
+    w.claimed = true
     if (w.settled) this.#files.delete(id)
-    if (w.error !== undefined) return Promise.reject(new ImportError(`cannot read ${path}: ${w.error.message}`))
     return w.promise
   }
 
@@ -369,22 +368,18 @@ export class IngestPool {
     for await (const cid of this.#sink.missing(seen)) throw new ImportError(`chunk ${cid} was deduplicated but never stored (dedup table collision); import again`)
   }
 
-  async #finishFile (id: number, error?: { code?: string, message: string }): Promise<void> {
+  async #finishFile (id: number, error?: { code?: string, message: string, path?: string }): Promise<void> {
     const p = this.#files.get(id) ?? (id >= WALK_FIRST_ID && this.#failure === undefined ? this.#walkedFile(id) : undefined)
     const batch = this.#batchOf.get(id)
     if (p?.job.data !== undefined) this.#dataBytes -= p.size
     // A walker's file stays listed until the walk claims it (expect), which then needs its outcome.
-    if (p?.walked !== undefined && p.walked.path === undefined) p.walked.settled = true
+    if (p?.walked !== undefined && p.walked.claimed !== true) p.walked.settled = true
     else this.#files.delete(id)
     this.#batchOf.delete(id)
     if (batch !== undefined && --batch.left === 0) { batch.slot.batches.shift(); this.#dispatch() }
     if (this.#waiters.length > 0) { const w = this.#waiters; this.#waiters = []; for (const f of w) f() }
     if (p === undefined) return
-    if (error !== undefined) {
-      if (p.walked !== undefined) p.walked.error = error
-      p.reject(new ImportError(`cannot read ${p.walked?.path ?? p.job.path}: ${error.message}`))
-      return
-    }
+    if (error !== undefined) { p.reject(new ImportError(`cannot read ${error.path ?? p.job.path}: ${error.message}`)); return }
     if (p.job.cutsOnly === true) { p.resolve(p.cuts ?? new Uint32Array(0)); return }
     if (p.job.lengths === undefined) this.counters.files++
     const content = p.builder.finish()

@@ -45,7 +45,7 @@ export const RECORD = { OFFSET: 0, LENGTH: 1, COMPRESSED: 2, MEMBERS: 3 } as con
 export const RECORD_FIELDS = 4
 
 /** A file that ended in this message (all its chunks are in this or earlier messages). */
-export interface FileDone { readonly file: number, readonly error?: { code?: string, message: string } }
+export interface FileDone { readonly file: number, readonly error?: { code?: string, message: string, path?: string } }
 
 /** worker -> main: records (payloads packed in `buffer`), chunks (CIDs packed in `cids`), then the files that completed. */
 export interface ResultMessage {
