@@ -74,7 +74,7 @@ Ingest *xeno_ingest_new (napi_env env, napi_value options) {
 void xeno_ingest_free (Ingest *h) {
   xeno_close_file(h);
   ZSTD_freeCCtx(h->cctx);
-  free(h->frame); free(h->window); free(h->cuts);
+  free(h->frame); free(h->window); free(h->cuts); free(h->parts);
   free(h);
 }
 
@@ -183,6 +183,12 @@ int xeno_step_file (Ingest *h, Target *t, double file) {
       xeno_raw_cid(bytes, len, cid);
       int r = h->on_chunk != NULL ? h->on_chunk(h->on_chunk_ctx, t, file, cid, bytes, len) : xeno_record(h, t, file, cid, bytes, len, 0);
       if (r == INGEST_FULL) return INGEST_FULL;
+      if (h->collect) {
+        if (h->nparts == h->parts_cap) { h->parts_cap = h->parts_cap ? h->parts_cap * 2 : 64; h->parts = realloc(h->parts, h->parts_cap * PART_BYTES); }
+        uint8_t *part = h->parts + h->nparts++ * PART_BYTES;
+        uint32_t l32 = (uint32_t)len;
+        memcpy(part, cid, CID_BYTES); memcpy(part + CID_BYTES, &l32, 4);
+      }
       h->cut_pos += len;
       h->cut_i++;
     }

@@ -26,8 +26,12 @@
 typedef struct { double id; char *path; int kind; double offset; uint32_t *lengths; size_t nlengths; int walked; } Job;
 enum { JOB_FILE, JOB_CUTS, JOB_RANGE };
 typedef struct Batch { Job *jobs; size_t n; struct Batch *next; } Batch;
-/** A finished job; `path` (owned) names the file of a failed one. */
-typedef struct { double file; int err; char *path; } Done;
+/**
+ * A finished job; `path` (owned) names the file of a failed one. A walked file's content:
+ * `content` set, its size, its CID (`has_cid`; none when empty) and the index nodes written
+ * for it (`nodes`, owned: [CID][u32 length][bytes]...).
+ */
+typedef struct { double file; int err; char *path; int content, has_cid; double size; uint8_t cid[CID_BYTES]; uint8_t *nodes; size_t nodes_len; } Done;
 enum { MSG_RESULT, MSG_CUTS, MSG_PROBE, MSG_DIR };
 struct Listing;
 typedef struct {
@@ -74,17 +78,20 @@ typedef struct { Shared g; size_t n; Thread *threads; struct Walker *walker; } G
 static void free_listing (struct Listing *L);
 static void walker_join (Group *G);
 
-static void add_done_to (Done **list, size_t *n, size_t *cap, double file, int err, char *path) {
+static Done *add_done_to (Done **list, size_t *n, size_t *cap, Done d) {
   if (*n == *cap) { *cap = *cap ? *cap * 2 : 64; *list = realloc(*list, *cap * sizeof **list); }
-  (*list)[(*n)++] = (Done){ file, err, path };
+  (*list)[(*n)++] = d;
+  return &(*list)[*n - 1];
 }
 
 /** Records job `j` as done (`err` 0 or its error). */
-static void add_done (Thread *T, Job *j, int err) {
-  char *path = err != 0 && j->path != NULL ? strdup(j->path) : NULL;
-  if (T->probe) add_done_to(&T->staged_done, &T->nstaged_done, &T->staged_done_cap, j->id, err, path);
-  else add_done_to(&T->done, &T->ndone, &T->done_cap, j->id, err, path);
+static Done *add_done (Thread *T, Job *j, int err) {
+  Done d = { .file = j->id, .err = err, .path = err != 0 && j->path != NULL ? strdup(j->path) : NULL };
+  if (T->probe) return add_done_to(&T->staged_done, &T->nstaged_done, &T->staged_done_cap, d);
+  return add_done_to(&T->done, &T->ndone, &T->done_cap, d);
 }
+
+static void file_content (Ingest *h, Done *d);
 
 static void new_message (Thread *T) {
   T->t.out = malloc(OUT_BYTES); T->t.out_cap = OUT_BYTES;
@@ -96,7 +103,7 @@ static void new_message (Thread *T) {
 }
 
 static void free_msg (Msg *m) {
-  for (size_t i = 0; i < m->ndone; i++) free(m->done[i].path);
+  for (size_t i = 0; i < m->ndone; i++) { free(m->done[i].path); free(m->done[i].nodes); }
   free(m->out); free(m->meta); free(m->cids); free(m->records); free(m->done); free(m->lengths); free(m->probe);
   if (m->listing != NULL) free_listing(m->listing);
   free(m);
@@ -155,7 +162,7 @@ static void flush_stage (Thread *T) {
     }
   }
   T->nstaged = 0; T->stage_pos = 0;
-  for (size_t i = 0; i < T->nstaged_done; i++) add_done_to(&T->done, &T->ndone, &T->done_cap, T->staged_done[i].file, T->staged_done[i].err, T->staged_done[i].path);
+  for (size_t i = 0; i < T->nstaged_done; i++) add_done_to(&T->done, &T->ndone, &T->done_cap, T->staged_done[i]);
   T->nstaged_done = 0;
 }
 
@@ -180,6 +187,8 @@ static void take_chunk (Thread *T, double file, const uint8_t *bytes, size_t len
 }
 
 static void run_file (Thread *T, Job *j) {
+  // A walked file's index is built here (the pool has no job of it to build one from).
+  T->h->collect = j->walked; T->h->nparts = 0;
   int r = xeno_open_file(T->h, j->path);
   while (r == 0) {
     r = xeno_step_file(T->h, &T->t, j->id);
@@ -187,7 +196,9 @@ static void run_file (Thread *T, Job *j) {
     break;
   }
   xeno_close_file(T->h);
-  add_done(T, j, r < 0 ? r : 0);
+  T->h->collect = 0;
+  Done *d = add_done(T, j, r < 0 ? r : 0);
+  if (r >= 0 && j->walked) file_content(T->h, d);
 }
 
 /** The chunk lengths of the whole file (no hashing), posted as a cuts message. */
@@ -325,6 +336,13 @@ static napi_value result_object (napi_env env, Msg *m) {
       else { set(env, e, "errno", num(env, err)); set(env, e, "message", str(env, strerror(-err))); }
       if (m->done[i].path != NULL) set(env, e, "path", str(env, m->done[i].path));
       set(env, d, "error", e);
+    } else if (m->done[i].content) {
+      napi_value c;
+      napi_create_object(env, &c);
+      set(env, c, "size", num(env, m->done[i].size));
+      if (m->done[i].has_cid) set(env, c, "cid", array_copy(env, napi_uint8_array, m->done[i].cid, CID_BYTES, CID_BYTES));
+      if (m->done[i].nodes != NULL) set(env, c, "nodes", array_copy(env, napi_uint8_array, m->done[i].nodes, m->done[i].nodes_len, m->done[i].nodes_len));
+      set(env, d, "content", c);
     }
     napi_set_element(env, done, (uint32_t)i, d);
   }

@@ -15,6 +15,7 @@
 #define INGEST_FULL 1
 #define CID_BYTES 36
 #define PATH_BYTES 4096
+#define PART_BYTES (CID_BYTES + 4)
 
 /** The caller's message buffers for one call. */
 typedef struct {
@@ -38,6 +39,8 @@ typedef struct {
   uint8_t *window; size_t window_cap;
   uint32_t *cuts; size_t cuts_cap, ncuts, cut_i;
   int fd; int active, eof; size_t end, cut_pos;
+  /** When set, xeno_step_file also lists each chunk taken ([CID][u32 length], PART_BYTES each) in parts. */
+  int collect; uint8_t *parts; size_t nparts, parts_cap;
   /** Where step_file sends chunks (xeno_record unless set) and its context. */
   int (*on_chunk) (void *ctx, Target *t, double file, const uint8_t *cid, const uint8_t *bytes, size_t len);
   void *on_chunk_ctx;

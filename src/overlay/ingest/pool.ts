@@ -5,12 +5,13 @@ import type { PreparedChunk, PreparedFrame } from '../../cas/prepare.js'
 import { ImportError } from '../errors.js'
 import { FileIndexBuilder, type BlockSink, type FileContent } from '../file-write.js'
 import type { FilePart } from '../interface.js'
+import { cidFromBytes } from '../../cas/hasher.js'
 import { answerProbe, decodeResult } from './messages.js'
 import { NativeIngestThreads, type NativeMessage } from './native-thread.js'
 import { BIG_FILE_BYTES, NATIVE_IN_FLIGHT_BYTES_PER_THREAD, SEEN_SLOTS, WALK_FIRST_ID } from './prestart-walk.js'
 import type { DirListing } from '../posix.js'
 import { adoptPrestarted, WORKER_URL } from './prestart.js'
-import { MAX_PROBE_CHUNKS, type CutsMessage, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
+import { MAX_PROBE_CHUNKS, type CutsMessage, type FileDone, type FileJob, type JobsMessage, type ProbeMessage, type ResultMessage, type WorkerInit } from './protocol.js'
 
 /** A block sink that can also take chunks already hashed and compressed (LocalStore). */
 export interface IngestSink extends BlockSink {
@@ -218,7 +219,7 @@ export class IngestPool {
     let reject: (e: unknown) => void = () => {}
     const promise = new Promise<FileContent>((res, rej) => { resolve = res; reject = rej })
     promise.catch(() => {}) // observed by whoever calls expect
-    const p: Pending = { job: { id }, size: 0, builder: new FileIndexBuilder(this.#nodeSink), resolve, reject, walked: { promise, settled: false } }
+    const p: Pending = { job: { id }, size: 0, builder: new PartList(), resolve, reject, walked: { promise, settled: false } }
     this.#files.set(id, p)
     return p
   }
@@ -340,15 +341,18 @@ export class IngestPool {
       this.counters.frames += records.length
       for (const c of chunks) {
         if (c.state === 'seen') this.#seen.push(c.cid)
-        const p = this.#files.get(c.file) ?? (c.file >= WALK_FIRST_ID && this.#failure === undefined ? this.#walkedFile(c.file) : undefined)
-        if (p === undefined) continue
-        const writing = p.builder.add(c.cid, c.rawSize)
-        if (writing !== undefined) await writing
+        // A walker's file gets its index from its thread (FileDone.content): only counted here.
+        if (c.file < WALK_FIRST_ID) {
+          const p = this.#files.get(c.file)
+          if (p === undefined) continue
+          const writing = p.builder.add(c.cid, c.rawSize)
+          if (writing !== undefined) await writing
+        }
         this.counters.chunks++
         this.counters.bytes += c.rawSize
         this.#onBytes?.(c.rawSize)
       }
-      for (const d of msg.done) await this.#finishFile(d.file, d.error)
+      for (const d of msg.done) await this.#finishFile(d.file, d.error, d.content)
     } catch (err) {
       this.#fail(err)
     } finally {
@@ -368,7 +372,7 @@ export class IngestPool {
     for await (const cid of this.#sink.missing(seen)) throw new ImportError(`chunk ${cid} was deduplicated but never stored (dedup table collision); import again`)
   }
 
-  async #finishFile (id: number, error?: { code?: string, message: string, path?: string }): Promise<void> {
+  async #finishFile (id: number, error?: FileDone['error'], content?: FileDone['content']): Promise<void> {
     const p = this.#files.get(id) ?? (id >= WALK_FIRST_ID && this.#failure === undefined ? this.#walkedFile(id) : undefined)
     const batch = this.#batchOf.get(id)
     if (p?.job.data !== undefined) this.#dataBytes -= p.size
@@ -382,8 +386,21 @@ export class IngestPool {
     if (error !== undefined) { p.reject(new ImportError(`cannot read ${error.path ?? p.job.path}: ${error.message}`)); return }
     if (p.job.cutsOnly === true) { p.resolve(p.cuts ?? new Uint32Array(0)); return }
     if (p.job.lengths === undefined) this.counters.files++
-    const content = p.builder.finish()
-    p.resolve(content instanceof Promise ? await content : content)
+    if (content !== undefined) { p.resolve(await this.#walkedContent(content)); return }
+    const built = p.builder.finish()
+    p.resolve(built instanceof Promise ? await built : built)
+  }
+
+  /** Stores the index nodes a thread built for a walker's file; its content reference. */
+  async #walkedContent (content: NonNullable<FileDone['content']>): Promise<FileContent> {
+    const nodes = content.nodes
+    for (let at = 0; nodes !== undefined && at < nodes.length;) {
+      const cid = cidFromBytes(nodes.subarray(at, at + 36))
+      const length = nodes[at + 36] | (nodes[at + 37] << 8) | (nodes[at + 38] << 16) | (nodes[at + 39] << 24)
+      await this.#nodeSink.put(cid, nodes.subarray(at + 40, at + 40 + length))
+      at += 40 + length
+    }
+    return content.cid === undefined ? { size: content.size } : { cid: cidFromBytes(content.cid), size: content.size }
   }
 
   #fail (err: unknown): void {

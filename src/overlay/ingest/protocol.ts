@@ -45,7 +45,15 @@ export const RECORD = { OFFSET: 0, LENGTH: 1, COMPRESSED: 2, MEMBERS: 3 } as con
 export const RECORD_FIELDS = 4
 
 /** A file that ended in this message (all its chunks are in this or earlier messages). */
-export interface FileDone { readonly file: number, readonly error?: { code?: string, message: string, path?: string } }
+export interface FileDone {
+  readonly file: number
+  readonly error?: { code?: string, message: string, path?: string }
+  /**
+   * A native walker's file (no job of the pool's): its content as the thread built it (its CID
+   * absent when empty), and the index nodes it wrote, packed as [CID (36 bytes)][u32 LE length][bytes]...
+   */
+  readonly content?: { size: number, cid?: Uint8Array, nodes?: Uint8Array }
+}
 
 /** worker -> main: records (payloads packed in `buffer`), chunks (CIDs packed in `cids`), then the files that completed. */
 export interface ResultMessage {
