@@ -61,9 +61,10 @@ interface LinkGroup {
 /**
  * Imports the directory tree at `dir` into `sink` and returns the root CID of a tree root
  * node, with every piece of metadata (see Entry). Deterministic: the same tree gives the same
- * root on every machine. Files are read, chunked, hashed and compressed on worker threads
- * while this thread walks in depth-first name order and writes nodes bottom-up as soon as a
- * directory's contents are stored. Rejects ImportError for unreadable entries, unsupported
+ * root on every machine. A native walker thread lists directories in depth-first name order
+ * and queues their files; native ingest threads read, chunk, hash and compress them and build
+ * their index nodes; this thread stores the results and has each directory node written
+ * (natively, from the walker's listing) as soon as its contents are stored, bottom-up. Rejects ImportError for unreadable entries, unsupported
  * file types or names that are not valid UTF-8. `dir` may be a symlink to the directory.
  * Blocks are written as the import goes and are reachable from nothing until the caller pins
  * the root: hold a write lease (LocalStore.beginWrite) across the import and the pin, so a
@@ -144,7 +145,7 @@ class DirImport {
     this.counts.dirs++
     const L = await this.#scan()
     if (L.fallback) return await this.#walkEntries(L)
-    const { n, stats, ids } = L
+    const { n, stats } = L
     const cids = new Uint8Array(n * CID_BYTES)
     const sizes = new Float64Array(n)
     const links: Array<string | undefined> = []
