@@ -12,6 +12,7 @@ import { IncompleteTransferError } from './errors.js'
 import type { Peer } from './http.js'
 import { packCids } from './protocol.js'
 import { isNode } from './walk.js'
+import { transferLevel } from './zstd-stream.js'
 
 const DEFAULT_BATCH = 16_384
 
@@ -123,7 +124,7 @@ export async function pull (store: ChunkStore, root: CID, peer: Peer, options: T
   present += leaves.length - lackingLeaves.length
   options.onPlan?.(lackingLeaves.length)
   await want(lackingLeaves, options.base !== undefined)
-  return finish(root, peer, before, blocks, blockBytes, present)
+  return finish(root, peer, before, blocks, blockBytes, present, blocks > 0 ? transferLevel(peer.latencyMs) : 0) // the level the wants asked for
 }
 
 async function collect<T> (source: AsyncIterable<T>): Promise<T[]> {

@@ -1,3 +1,5 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { FastifyInstance } from 'fastify'
@@ -5,6 +7,8 @@ import { MemoryChunkStore } from '../../src/cas/store/memory.js'
 import { push } from '../../src/sync/client.js'
 import { pull } from '../../src/sync/pull.js'
 import { Peer } from '../../src/sync/http.js'
+import { ROUTES } from '../../src/sync/protocol.js'
+import { DEFAULT_ZSTD_LEVEL, WAN_LATENCY_MS } from '../../src/sync/zstd-stream.js'
 import { RemoteChunkReader } from '../../src/sync/remote.js'
 import { ReadThroughStore } from '../../src/sync/read-through.js'
 import { buildSyncApp } from '../../src/sync/server.js'
@@ -50,6 +54,38 @@ Sync('push sends every block once; a second push sends nothing', async ({ server
   assert.is(second.present, local.size)
   assert.is(second.requests, 1)
   peer.close()
+})
+
+/** An HTTP proxy on loopback to `target` that holds each answer to a `has` request back `delayMs` (a store still warming up). */
+async function slowHasProxy (target: string, delayMs: number): Promise<{ url: string, close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const up = http.request(new URL(req.url!, target), { method: req.method, headers: req.headers }, (answer) => {
+      const send = (): void => { res.writeHead(answer.statusCode!, answer.headers); answer.pipe(res) }
+      if (req.url!.endsWith(ROUTES.has)) setTimeout(send, delayMs); else send()
+    })
+    req.pipe(up)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return { url: `http://127.0.0.1:${port}`, close: async () => { server.closeAllConnections(); await new Promise((resolve) => server.close(resolve)) } }
+}
+
+Sync('a push on loopback compresses at the LAN level even when the store answers its first has requests slowly', async ({ server, url }) => {
+  const local = new MemoryChunkStore()
+  const root = await writeTree(local, generateFiles(11, 2, 4, 100_000))
+  const proxy = await slowHasProxy(url, WAN_LATENCY_MS * 2)
+  const peer = new Peer(proxy.url)
+  process.env.XENO_SYNC_ZSTD_LEVEL = '' // the level chosen by the link
+  try {
+    const r = await push(local, root, peer)
+    assert.is(r.blocks, local.size)
+    assert.is(r.zstdLevel, DEFAULT_ZSTD_LEVEL)
+    assert.is(await sameBlocks(local, server, root), local.size)
+  } finally {
+    process.env.XENO_SYNC_ZSTD_LEVEL = '1'
+    peer.close()
+    await proxy.close()
+  }
 })
 
 Sync('pull fetches a whole tree byte-exact in few requests', async ({ server, url }) => {

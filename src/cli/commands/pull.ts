@@ -43,8 +43,8 @@ const command: Command = {
       peer.close()
     }
   },
-  human: (r: { root: string, blocks: number, blockBytes: number, present: number, bytes: number, requests: number }) =>
-    `${r.root}\nfetched ${r.blocks} blocks (${formatBytes(r.blockBytes)}), ${r.present} already local; ${formatBytes(r.bytes)} on the wire in ${r.requests} requests`
+  human: (r: { root: string, blocks: number, blockBytes: number, present: number, bytes: number, requests: number, zstdLevel: number }) =>
+    `${r.root}\nfetched ${r.blocks} blocks (${formatBytes(r.blockBytes)}), ${r.present} already local; ${formatBytes(r.bytes)} on the wire in ${r.requests} requests${r.zstdLevel > 0 ? ` (zstd-${r.zstdLevel})` : ''}`
 }
 
 export default command

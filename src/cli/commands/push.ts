@@ -41,8 +41,8 @@ const command: Command = {
       peer.close()
     }
   },
-  human: (r: { root: string, blocks: number, blockBytes: number, present: number, bytes: number, requests: number, name?: string, seq?: number }) =>
-    `${r.root}\nsent ${r.blocks} blocks (${formatBytes(r.blockBytes)}), ${r.present} already there; ${formatBytes(r.bytes)} on the wire in ${r.requests} requests` +
+  human: (r: { root: string, blocks: number, blockBytes: number, present: number, bytes: number, requests: number, zstdLevel: number, name?: string, seq?: number }) =>
+    `${r.root}\nsent ${r.blocks} blocks (${formatBytes(r.blockBytes)}), ${r.present} already there; ${formatBytes(r.bytes)} on the wire in ${r.requests} requests${r.zstdLevel > 0 ? ` (zstd-${r.zstdLevel})` : ''}` +
     (r.name !== undefined ? `\npublished ${r.name} (seq ${r.seq})` : '')
 }
 
