@@ -1,4 +1,5 @@
 import zstd from 'zstd-napi'
+import { storeAddon } from './addon.js'
 
 /**
  * zstd for stored and transferred chunks, behind one small module (zstd-napi: native,
@@ -32,6 +33,16 @@ export function compress (bytes: Uint8Array, level = DEFAULT_LEVEL): Uint8Array 
   const c = compressor ??= new zstd.Compressor()
   c.setParameters({ compressionLevel: level })
   return c.compress(bytes)
+}
+
+/**
+ * compress() on libuv's thread pool (native/zstd-async.c), so the event loop goes on meanwhile
+ * and several frames compress at once; in place here when the addon is not built. `bytes`
+ * must not change until the promise settles.
+ */
+export async function compressAsync (bytes: Uint8Array, level = DEFAULT_LEVEL): Promise<Uint8Array> {
+  const native = storeAddon()?.zstdCompressAsync
+  return native !== undefined ? await native(bytes, level) : compress(bytes, level)
 }
 
 /** Decompress a whole zstd frame. Throws on malformed input. */

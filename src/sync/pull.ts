@@ -24,7 +24,7 @@ const DEFAULT_BATCH = 16_384
 async function receive (peer: Peer, body: object, store: ChunkStore, options: TransferOptions, deltas = false): Promise<{ got: Set<string>, bytes: number }> {
   const source = await wantStream(peer, body, options.signal)
   const got = new Set<string>()
-  const batcher = new BlockBatcher(store)
+  const batcher = new BlockBatcher(store, { verified: true }) // decodeCar checked every block
   const stored = (blocks: readonly Block[]): void => { for (const b of blocks) got.add(b.cid.toString()) }
   let bytes = 0
   try {
@@ -65,7 +65,7 @@ async function applyDelta (store: ChunkStore, delta: DeltaBlock, options: AbortO
     if (bytes.length !== t.size || !matchesCid(t.cid, bytes)) continue
     verified.push({ cid: t.cid, bytes })
   }
-  await putBlocks(store, verified, options)
+  await putBlocks(store, verified, { signal: options.signal, verified: true }) // each checked above
   return verified.map((b) => b.cid)
 }
 

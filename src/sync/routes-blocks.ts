@@ -88,7 +88,7 @@ export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): vo
     const result: UploadResult = { v: 1, blocks: 0, stored: 0, bytes: 0 }
     let pending: CID[] = []
     let sinceDurable = 0
-    const batcher = new BlockBatcher(store)
+    const batcher = new BlockBatcher(store, { verified: true }) // decodeCar checked every block
     // The tenant is granted blocks once they are stored (and durable, when `durable`).
     const flush = async (durable: boolean): Promise<void> => {
       await batcher.flush()
