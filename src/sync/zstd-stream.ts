@@ -13,12 +13,14 @@ export const ZSTD_ENCODING = 'zstd'
  * Default level for transfers on a LAN (XENO_SYNC_ZSTD_LEVEL overrides; 0 disables compression).
  * On a LAN the CPU, not the link, bounds a transfer, and one XenoStore serves a whole fleet:
  * pulling t1 (196 MB of blocks) over loopback cost the serving process 7.1 s of CPU at level 6
- * (75.7 MB on the wire) and 2.7 s at level 1 (91.7 MB); `bench/deploy-bytes` t1 -> t1-apache
- * took 13.4 s at level 6 and 3.9 s at level 1 (rsync -z 8.6 s), with changed files still sent
- * as deltas at level 6 or more (routes-blocks.ts). Even 100 Mbit/s carries level 1's output
- * about as fast as level 6 produces its own.
+ * (75.7 MB on the wire) when compression ran on its event loop. With the streams on the thread
+ * pool (2026-11-26, loopback, load 4-5): t1 -> t1-apache 40.7 MB / 3.3 s at level 1, 36.9 MB /
+ * 3.3 s at level 3 (rsync -z 37.6 MB), 33.9 MB / 7.7 s at level 6; t1 -> t1-upgraded 11.5 MB
+ * and 10.6 MB at levels 1 and 3 in the same time; a whole t1 92 MB / 4.3 s at level 1, 84 MB /
+ * 5.4 s at level 3 (serving CPU 2.6 -> 4.2 s). Level 3 moves fewer bytes than rsync on updates
+ * at no cost in time there; changed files still go as deltas at level 6 or more (routes-blocks.ts).
  */
-export const DEFAULT_ZSTD_LEVEL = 1
+export const DEFAULT_ZSTD_LEVEL = 3
 /** Highest level a client may ask the server for (level 19 is ~1-3 MB/s here: fine for a WAN, not a LAN). */
 export const MAX_ZSTD_LEVEL = 19
 
