@@ -190,6 +190,19 @@ static Stream *stream_of (napi_env env, napi_value v) {
   return s;
 }
 
+/** A job on the stream `handle` (a compression stream when `compress`), or NULL with an exception pending. */
+static Job *stream_job (napi_env env, napi_value handle, int compress) {
+  Stream *s = stream_of(env, handle);
+  if (s == NULL) return NULL;
+  if ((compress ? s->c : (void *)s->d) == NULL) {
+    napi_throw_type_error(env, NULL, compress ? "zstd: not a compression stream" : "zstd: not a decompression stream");
+    return NULL;
+  }
+  Job *j = calloc(1, sizeof *j);
+  j->stream = s;
+  return j;
+}
+
 static int32_t int_prop (napi_env env, napi_value o, const char *name, int32_t fallback) {
   napi_value v; napi_valuetype t; int32_t n = fallback;
   if (napi_get_named_property(env, o, name, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok) return fallback;
@@ -223,11 +236,9 @@ static napi_value stream_compress (napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "zstdStreamCompress(stream, bytes: Uint8Array, end: boolean)");
     return NULL;
   }
-  Stream *s = stream_of(env, argv[0]);
-  if (s == NULL) return NULL;
-  if (s->c == NULL) { napi_throw_type_error(env, NULL, "zstd: not a compression stream"); return NULL; }
-  Job *j = calloc(1, sizeof *j);
-  j->stream = s; j->in = in; j->in_len = len; j->end = end;
+  Job *j = stream_job(env, argv[0], 1);
+  if (j == NULL) return NULL;
+  j->in = in; j->in_len = len; j->end = end;
   return queue(env, j, argv[1], argv[0]);
 }
 
@@ -251,11 +262,9 @@ static napi_value dstream_decompress (napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "zstdDStreamDecompress(stream, bytes: Uint8Array, maxOut: number)");
     return NULL;
   }
-  Stream *s = stream_of(env, argv[0]);
-  if (s == NULL) return NULL;
-  if (s->d == NULL) { napi_throw_type_error(env, NULL, "zstd: not a decompression stream"); return NULL; }
-  Job *j = calloc(1, sizeof *j);
-  j->stream = s; j->in = in; j->in_len = len; j->max_out = (size_t)max;
+  Job *j = stream_job(env, argv[0], 0);
+  if (j == NULL) return NULL;
+  j->in = in; j->in_len = len; j->max_out = (size_t)max;
   return queue(env, j, argv[1], argv[0]);
 }
 
