@@ -19,11 +19,14 @@ typedef struct { ZSTD_CCtx *c; ZSTD_DCtx *d; int busy; } Stream;
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
-  napi_ref input_ref, stream_ref;
+  napi_ref input_ref, stream_ref, prefix_ref;
   Stream *stream;          // NULL: a one-shot frame
   const uint8_t *in;
   size_t in_len, in_used;
-  int level, end;
+  const uint8_t *prefix;   // a one-shot frame's reference (raw content before the input), if any
+  size_t prefix_len;
+  int level, end, window_log;
+  int decompress;          // a one-shot decompression with `prefix` (at most max_out bytes out)
   size_t max_out;          // decompression: stop once this much is out (the rest of the input is for the next call)
   int ended;               // decompression: the last step finished a frame (0 from ZSTD_decompressStream)
   uint8_t *out;
@@ -32,6 +35,7 @@ typedef struct {
 } Job;
 
 static __thread ZSTD_CCtx *cctx;
+static __thread ZSTD_DCtx *dctx;
 
 static int grow (Job *j, size_t need) {
   if (j->out_cap - j->out_len >= need) return 1;
@@ -49,7 +53,27 @@ static void compress_frame (Job *j) {
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, j->level);
   // The frame header carries the content size, as the synchronous compressor's does (readers size their buffer by it).
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
+  if (j->prefix != NULL) {
+    // The reference as raw content before the input (what a raw-content dictionary is to the reader).
+    if (j->window_log > 0) ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, j->window_log);
+    size_t r = ZSTD_CCtx_refPrefix(cctx, j->prefix, j->prefix_len);
+    if (ZSTD_isError(r)) { j->err = ZSTD_getErrorName(r); return; }
+  }
   size_t n = ZSTD_compress2(cctx, j->out, j->out_cap, j->in, j->in_len);
+  if (ZSTD_isError(n)) { j->err = ZSTD_getErrorName(n); return; }
+  j->out_len = n;
+}
+
+static void decompress_prefixed (Job *j) {
+  if (dctx == NULL && (dctx = ZSTD_createDCtx()) == NULL) { j->err = "zstd: out of memory"; return; }
+  if (!grow(j, j->max_out > 0 ? j->max_out : 1)) return;
+  ZSTD_DCtx_reset(dctx, ZSTD_reset_session_and_parameters);
+  ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 27);
+  if (j->prefix != NULL) {
+    size_t r = ZSTD_DCtx_refPrefix(dctx, j->prefix, j->prefix_len);
+    if (ZSTD_isError(r)) { j->err = ZSTD_getErrorName(r); return; }
+  }
+  size_t n = ZSTD_decompressDCtx(dctx, j->out, j->max_out, j->in, j->in_len);
   if (ZSTD_isError(n)) { j->err = ZSTD_getErrorName(n); return; }
   j->out_len = n;
 }
@@ -89,7 +113,7 @@ static void decompress_stream (Job *j) {
 static void execute (napi_env env, void *data) {
   (void)env;
   Job *j = data;
-  if (j->stream == NULL) compress_frame(j);
+  if (j->stream == NULL) { if (j->decompress) decompress_prefixed(j); else compress_frame(j); }
   else if (j->stream->c != NULL) compress_stream(j);
   else decompress_stream(j);
 }
@@ -134,6 +158,7 @@ static void complete (napi_env env, napi_status status, void *data) {
     napi_reject_deferred(env, j->deferred, err);
   }
   napi_delete_reference(env, j->input_ref);
+  if (j->prefix_ref != NULL) napi_delete_reference(env, j->prefix_ref);
   if (j->stream_ref != NULL) napi_delete_reference(env, j->stream_ref);
   napi_delete_async_work(env, j->work);
   free(j);
@@ -171,6 +196,43 @@ static napi_value compress_async (napi_env env, napi_callback_info info) {
   }
   Job *j = calloc(1, sizeof *j);
   j->in = in; j->in_len = len; j->level = level;
+  return queue(env, j, argv[0], NULL);
+}
+
+// zstdCompressWithPrefixAsync(bytes, reference, level, windowLog): a frame of `bytes` that reads
+// `reference` as the history before it (the reader loads the same bytes as a raw-content
+// dictionary: src/cas/compress.ts decompressWithReference). Neither may change until it settles.
+static napi_value compress_prefix_async (napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const uint8_t *in, *prefix; size_t len, prefix_len; int32_t level, window_log;
+  if (argc < 4 || !bytes_arg(env, argv[0], &in, &len) || !bytes_arg(env, argv[1], &prefix, &prefix_len) ||
+      napi_get_value_int32(env, argv[2], &level) != napi_ok || napi_get_value_int32(env, argv[3], &window_log) != napi_ok) {
+    napi_throw_type_error(env, NULL, "zstdCompressWithPrefixAsync(bytes: Uint8Array, reference: Uint8Array, level: number, windowLog: number)");
+    return NULL;
+  }
+  Job *j = calloc(1, sizeof *j);
+  j->in = in; j->in_len = len; j->level = level; j->window_log = window_log;
+  j->prefix = prefix_len > 0 ? prefix : NULL; j->prefix_len = prefix_len;
+  napi_create_reference(env, argv[1], 1, &j->prefix_ref);
+  return queue(env, j, argv[0], NULL);
+}
+
+// zstdDecompressWithPrefixAsync(bytes, reference, maxOut): the inverse of
+// zstdCompressWithPrefixAsync (at most `maxOut` bytes; more is an error). Rejects ZSTD_ERROR.
+static napi_value decompress_prefix_async (napi_env env, napi_callback_info info) {
+  size_t argc = 3; napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const uint8_t *in, *prefix; size_t len, prefix_len; double max = 0;
+  if (argc < 3 || !bytes_arg(env, argv[0], &in, &len) || !bytes_arg(env, argv[1], &prefix, &prefix_len) ||
+      napi_get_value_double(env, argv[2], &max) != napi_ok || max < 0 || max > (double)(1u << 30)) {
+    napi_throw_type_error(env, NULL, "zstdDecompressWithPrefixAsync(bytes: Uint8Array, reference: Uint8Array, maxOut: number <= 1 GiB)");
+    return NULL;
+  }
+  Job *j = calloc(1, sizeof *j);
+  j->in = in; j->in_len = len; j->decompress = 1; j->max_out = (size_t)max;
+  j->prefix = prefix_len > 0 ? prefix : NULL; j->prefix_len = prefix_len;
+  napi_create_reference(env, argv[1], 1, &j->prefix_ref);
   return queue(env, j, argv[0], NULL);
 }
 
@@ -284,6 +346,8 @@ static napi_value stream_free (napi_env env, napi_callback_info info) {
 napi_value xeno_zstd_async_register (napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "zstdCompressAsync", NULL, compress_async, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "zstdCompressWithPrefixAsync", NULL, compress_prefix_async, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "zstdDecompressWithPrefixAsync", NULL, decompress_prefix_async, NULL, NULL, NULL, napi_enumerable, NULL },
     { "zstdStreamCreate", NULL, stream_create, NULL, NULL, NULL, napi_enumerable, NULL },
     { "zstdStreamCompress", NULL, stream_compress, NULL, NULL, NULL, napi_enumerable, NULL },
     { "zstdDStreamCreate", NULL, dstream_create, NULL, NULL, NULL, napi_enumerable, NULL },

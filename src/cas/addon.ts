@@ -8,6 +8,10 @@ export interface StoreAddon {
   readonly syncRange?: (fd: number, offset: number, length: number) => void
   /** zstd of `bytes` at `level` on libuv's thread pool (native/zstd-async.c); `bytes` must not change until it settles. */
   readonly zstdCompressAsync?: (bytes: Uint8Array, level: number) => Promise<Uint8Array>
+  /** A zstd frame of `bytes` with `reference` as raw-content history (refPrefix), on the thread pool. */
+  readonly zstdCompressWithPrefixAsync?: (bytes: Uint8Array, reference: Uint8Array, level: number, windowLog: number) => Promise<Uint8Array>
+  /** The inverse of zstdCompressWithPrefixAsync, at most `maxOut` bytes (rejects ZSTD_ERROR). */
+  readonly zstdDecompressWithPrefixAsync?: (bytes: Uint8Array, reference: Uint8Array, maxOut: number) => Promise<Uint8Array>
   /** zstd streams whose steps run on libuv's thread pool (native/zstd-async.c): one step at a time per stream. */
   readonly zstdStreamCreate?: (params: { level: number, windowLog?: number, longDistance?: boolean }) => ZstdStream
   /** Compresses `bytes` (unchanged until it settles) into the stream; resolves the output ready, all of it when `end`. */

@@ -6,7 +6,7 @@ import { BlockBatcher, putBlocks } from '../cas/put-blocks.js'
 import { linksOf } from '../overlay/codec.js'
 import { decodeCar } from './car.js'
 import { finish, wantStream, type TransferOptions, type TransferResult } from './client.js'
-import { decompressWithReference } from '../cas/compress.js'
+import { decompressWithReferenceAsync } from '../cas/compress.js'
 import { decodeDeltaBlock, type DeltaBlock } from './delta.js'
 import { IncompleteTransferError } from './errors.js'
 import type { Peer } from './http.js'
@@ -56,7 +56,8 @@ async function applyDelta (store: ChunkStore, delta: DeltaBlock, options: AbortO
     refs.push(bytes)
   }
   let plain: Uint8Array
-  try { plain = decompressWithReference(delta.z, Buffer.concat(refs)) } catch { return [] }
+  const size = delta.targets.reduce((n, t) => n + t.size, 0)
+  try { plain = await decompressWithReferenceAsync(delta.z, Buffer.concat(refs), size) } catch { return [] }
   const verified: Block[] = []
   let off = 0
   for (const t of delta.targets) {

@@ -51,7 +51,7 @@ export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): vo
         // The client holds tree `base`: changed files of `root` may go as deltas against it.
         const [root, base] = [cidFromBytes(msg.root), cidFromBytes(msg.base)]
         // Deltas are an optimisation: trees that cannot be read as xeno trees just get none.
-        const plan = await planDeltas(visibleReader(store, index, p), root, base, cids.filter((_c, i) => allowed[i]), Math.max(requestedLevel(req.headers), DEFAULT_DELTA_LEVEL))
+        const plan = await planDeltas(visibleReader(store, index, p), root, base, cids.filter((_c, i) => allowed[i]), Math.max(requestedLevel(req.headers), DEFAULT_DELTA_LEVEL), ctx.deltas)
           .catch(() => ({ covered: new Set<string>(), blocks: concat<Block>() }))
         blocks = concat(plan.blocks, readBlocks(cids, allowed.map((a, i) => a && !plan.covered.has(cids[i].toString()))))
       } else blocks = readBlocks(cids, allowed)

@@ -6,7 +6,6 @@ import type { CID } from 'multiformats/cid'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cidForBlock, cidForChunk, DAG_CBOR_CODEC, openLocalStore, type LocalStore } from '../../src/cas/index.js'
-import { compressAsync, decompress } from '../../src/cas/compress.js'
 import { prepareFrame } from '../../src/cas/prepare.js'
 import { BlockBatcher } from '../../src/cas/put-blocks.js'
 import { encodeFrameHead } from '../../src/cas/store/pack-format.js'
@@ -306,14 +305,6 @@ Frames('BlockBatcher stores batches while the next is gathered: nothing is lost,
     assert.is((await store.stats({ frames: true })).chunks, blocks.length)
     assert.is((await store.fsck()).ok, true)
   } finally { await store.close() }
-})
-
-Frames('compressAsync (on the thread pool) gives frames that decompress to their input, many at once', async () => {
-  const inputs = [new Uint8Array(0), seededBytes(5, 1), seededBytes(6, 300_000), new TextEncoder().encode('abc '.repeat(100_000)), ...blocksOf(9, 20).map((b) => b.bytes)]
-  const packed = await Promise.all(inputs.map(async (x) => await compressAsync(x, 2)))
-  packed.forEach((p, i) => assert.is(Buffer.compare(decompress(p), inputs[i]), 0, `input ${i}`))
-  assert.ok(packed[3].length < 1000, 'compressible input shrinks')
-  try { await compressAsync('text' as unknown as Uint8Array, 1); assert.unreachable('a string is refused') } catch (err) { assert.instance(err, TypeError) }
 })
 
 Frames.run()

@@ -11,6 +11,7 @@ import { ROUTES } from '../../src/sync/protocol.js'
 import { DEFAULT_ZSTD_LEVEL, WAN_LATENCY_MS } from '../../src/sync/zstd-stream.js'
 import { RemoteChunkReader } from '../../src/sync/remote.js'
 import { ReadThroughStore } from '../../src/sync/read-through.js'
+import { DeltaCache } from '../../src/sync/delta-cache.js'
 import { buildSyncApp } from '../../src/sync/server.js'
 import { walkTree } from '../../src/sync/walk.js'
 import { CID } from 'multiformats/cid'
@@ -150,6 +151,39 @@ Sync('pull --base sends a changed file as a delta against its old version', asyn
   assert.ok(lacking.length >= 1)
   assert.ok(r.blockBytes < lackingBytes / 10, `delta ${r.blockBytes} vs ${lackingBytes} bytes of new chunks`)
   peer.close()
+})
+
+Sync('a second client\'s update comes from the delta cache; a base file that starts like a zstd dictionary still goes as a delta', async () => {
+  const server = new MemoryChunkStore()
+  const deltas = new DeltaCache()
+  const app = buildSyncApp(server, { deltaCache: deltas })
+  const url = await app.listen({ host: '127.0.0.1', port: 0 })
+  try {
+    const files = generateFiles(12, 2, 3, 50_000)
+    const dict = Buffer.concat([Buffer.from([0x37, 0xa4, 0x30, 0xec]), seededBytes(77, 600_000)])
+    files.set('d0/zstd.dict', dict)
+    const oldRoot = await writeTree(server, files)
+    const changed = Buffer.from(dict)
+    for (let i = 300_000; i < 300_100; i++) changed[i] ^= 1
+    files.set('d0/zstd.dict', changed)
+    const newRoot = await writeTree(server, files)
+    const updates: Array<{ blockBytes: number }> = []
+    let missesAfterFirst = 0
+    for (let client = 0; client < 2; client++) {
+      const local = new MemoryChunkStore()
+      const peer = new Peer(url)
+      await pull(local, oldRoot, peer)
+      process.env.XENO_SYNC_ZSTD_LEVEL = '' // deltas at the default level
+      updates.push(await pull(local, newRoot, peer, { base: oldRoot }).finally(() => { process.env.XENO_SYNC_ZSTD_LEVEL = '1' }))
+      assert.ok(await sameBlocks(server, local, newRoot) > 0)
+      peer.close()
+      if (client === 0) missesAfterFirst = deltas.misses
+    }
+    assert.ok(updates[0].blockBytes < 60_000, `the changed file went as a delta: ${updates[0].blockBytes} B`)
+    assert.is(updates[1].blockBytes, updates[0].blockBytes)
+    assert.ok(deltas.hits >= 1, 'the second update was answered from the cache')
+    assert.is(deltas.misses, missesAfterFirst, 'nothing was computed again')
+  } finally { await app.close() }
 })
 
 Sync('pull resumes: blocks already local are not fetched again', async ({ server, url }) => {
