@@ -11,10 +11,12 @@ import { ROUTES } from '../../src/sync/protocol.js'
 import { DEFAULT_ZSTD_LEVEL, WAN_LATENCY_MS } from '../../src/sync/zstd-stream.js'
 import { RemoteChunkReader } from '../../src/sync/remote.js'
 import { ReadThroughStore } from '../../src/sync/read-through.js'
+import { AnswerCache } from '../../src/sync/answer-cache.js'
 import { DeltaCache } from '../../src/sync/delta-cache.js'
 import { buildSyncApp } from '../../src/sync/server.js'
 import { walkTree } from '../../src/sync/walk.js'
 import { CID } from 'multiformats/cid'
+import { rejects } from '../helpers/assert.js'
 import { seededBytes } from '../helpers/bytes.js'
 import { generateFiles, writeTree } from './tree-fixture.js'
 
@@ -156,7 +158,7 @@ Sync('pull --base sends a changed file as a delta against its old version', asyn
 Sync('a second client\'s update comes from the delta cache; a base file that starts like a zstd dictionary still goes as a delta', async () => {
   const server = new MemoryChunkStore()
   const deltas = new DeltaCache()
-  const app = buildSyncApp(server, { deltaCache: deltas })
+  const app = buildSyncApp(server, { deltaCache: deltas, answerCache: new AnswerCache(0) }) // the deltas alone
   const url = await app.listen({ host: '127.0.0.1', port: 0 })
   try {
     const files = generateFiles(12, 2, 3, 50_000)
@@ -183,6 +185,46 @@ Sync('a second client\'s update comes from the delta cache; a base file that sta
     assert.is(updates[1].blockBytes, updates[0].blockBytes)
     assert.ok(deltas.hits >= 1, 'the second update was answered from the cache')
     assert.is(deltas.misses, missesAfterFirst, 'nothing was computed again')
+  } finally { await app.close() }
+})
+
+Sync('like clients are answered from the answer cache; an incomplete answer is not kept', async () => {
+  const server = new MemoryChunkStore()
+  const answers = new AnswerCache()
+  const app = buildSyncApp(server, { answerCache: answers })
+  const url = await app.listen({ host: '127.0.0.1', port: 0 })
+  try {
+    const files = generateFiles(13, 2, 4, 120_000)
+    const root = await writeTree(server, files)
+    const first = new MemoryChunkStore()
+    const peer = new Peer(url)
+    const a = await pull(first, root, peer)
+    assert.is(answers.hits, 0)
+    assert.ok(answers.bytes > 0, 'the answers were kept')
+    const second = new MemoryChunkStore()
+    const b = await pull(second, root, peer)
+    assert.ok(answers.hits >= 2, `hits ${answers.hits}`) // the nodes, then the chunks
+    assert.is(b.blocks, a.blocks)
+    assert.is(await sameBlocks(server, second, root), server.size)
+    // A chunk the store lacks: the answer goes without it and is not kept; once the store has it, the same request gets it.
+    const full = new MemoryChunkStore()
+    const root2 = await writeTree(full, new Map([...files, ['d0/extra', seededBytes(14, 90_000)]]))
+    let held: CID | undefined
+    for (const k of full.keys()) {
+      const cid = CID.parse(k)
+      if (held === undefined && cid.code === 0x55 && !await server.has(cid)) { held = cid; continue }
+      await server.put(cid, (await full.get(cid))!)
+    }
+    assert.ok(held !== undefined)
+    const third = new MemoryChunkStore()
+    await rejects(pull(third, root2, peer), 'SYNC_INCOMPLETE')
+    const hits = answers.hits
+    await server.put(held, (await full.get(held))!)
+    const fourth = new MemoryChunkStore() // asks exactly what the third asked
+    await pull(fourth, root2, peer)
+    assert.is(answers.hits, hits + 1, 'the nodes came from the cache, the chunks (incomplete before) did not')
+    assert.is(await sameBlocks(full, fourth, root2), full.size)
+    peer.close()
   } finally { await app.close() }
 })
 
