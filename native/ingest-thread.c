@@ -259,16 +259,25 @@ static void run_range (Thread *T, Job *j) {
   add_done(T, j, err);
 }
 
+/** The next queued batch, or NULL when none is queued or the group is closing (caller holds g->mu). */
+static Batch *pop_batch (Shared *g) {
+  Batch *b = g->closing ? NULL : g->head;
+  if (b != NULL) { g->head = b->next; if (g->head == NULL) g->tail = NULL; }
+  return b;
+}
+
 static void *thread_main (void *arg) {
   Thread *T = arg;
   Shared *g = T->g;
+  Batch *b = NULL;
   for (;;) {
-    pthread_mutex_lock(&g->mu);
-    while (g->head == NULL && !g->closing) pthread_cond_wait(&g->cv, &g->mu);
-    Batch *b = g->closing ? NULL : g->head;
-    if (b != NULL) { g->head = b->next; if (g->head == NULL) g->tail = NULL; }
-    pthread_mutex_unlock(&g->mu);
-    if (b == NULL) break;
+    if (b == NULL) {
+      pthread_mutex_lock(&g->mu);
+      while (g->head == NULL && !g->closing) pthread_cond_wait(&g->cv, &g->mu);
+      b = pop_batch(g);
+      pthread_mutex_unlock(&g->mu);
+      if (b == NULL) break;
+    }
     int64_t walked = 0;
     for (size_t i = 0; i < b->n; i++) {
       Job *j = &b->jobs[i];
@@ -279,18 +288,17 @@ static void *thread_main (void *arg) {
       free(j->path); free(j->lengths);
     }
     free(b->jobs); free(b);
-    if (walked > 0) {
-      pthread_mutex_lock(&g->mu);
-      g->walk_ahead -= walked;
-      pthread_cond_broadcast(&g->cv);
-      pthread_mutex_unlock(&g->mu);
-    }
-    // Post when no batch waits: otherwise go on gathering into the same message and frame
-    // (small batches each posted and each closing a frame cost messages and compression).
+    // While another batch is queued, take it now and go on gathering into the same message and
+    // frame (small batches each posted and each closing a frame cost messages and compression).
+    // The batch is taken under the same lock that sees it: a thread that only saw one queued and
+    // went back to waiting after another thread took it would hold its finished files' results
+    // unposted, and an import waiting for them would hang. The walker (waiting above
+    // MAX_WALK_AHEAD) learns of the files this batch finished under the same lock.
     pthread_mutex_lock(&g->mu);
-    int more = g->head != NULL && !g->closing;
+    if (walked > 0) { g->walk_ahead -= walked; pthread_cond_broadcast(&g->cv); }
+    b = pop_batch(g);
     pthread_mutex_unlock(&g->mu);
-    if (more) continue;
+    if (b != NULL) continue;
     if (T->probe) flush_stage(T);
     post_result(T);
   }

@@ -17,6 +17,7 @@
 #include "cdc.h"
 
 napi_value xeno_ingest_register (napi_env env, napi_value exports);
+napi_value xeno_zstd_async_register (napi_env env, napi_value exports);
 
 #define PATH_BYTES 4096
 #define NAME_BYTES 256
@@ -339,6 +340,7 @@ static napi_value init (napi_env env, napi_value exports) {
     { "syncRange", NULL, sync_range, NULL, NULL, NULL, napi_enumerable, NULL }
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  xeno_zstd_async_register(env, exports);
   return xeno_ingest_register(env, exports);
 }
 

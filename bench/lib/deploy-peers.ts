@@ -85,7 +85,7 @@ export async function casyncDeploy ({ base, target, work, link }: DeployOptions)
 }
 
 /** A TCP port that was free a moment ago (for daemons that cannot listen on port 0). */
-async function freePort (): Promise<number> {
+export async function freePort (): Promise<number> {
   const srv = createServer()
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
   const { port } = srv.address() as AddressInfo
@@ -138,7 +138,7 @@ export async function rsyncDeploy ({ base, target, work, link }: DeployOptions, 
   }
 }
 
-async function waitForPort (port: number): Promise<void> {
+export async function waitForPort (port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true) })

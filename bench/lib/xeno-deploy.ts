@@ -17,8 +17,8 @@ export async function xenoJson<T> (args: readonly string[]): Promise<T> {
   return JSON.parse(stdout) as T
 }
 
-/** A running `xeno store serve` on 127.0.0.1 (a free port), its URL and a stop function. */
-export async function startXenoStore (dataDir: string): Promise<{ url: string, stop: () => Promise<void> }> {
+/** A running `xeno store serve` on 127.0.0.1 (a free port), its URL, its process id and a stop function. */
+export async function startXenoStore (dataDir: string): Promise<{ url: string, pid: number, stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [XENO_BIN, 'store', 'serve', '--listen', '127.0.0.1:0', '--data', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] })
   let err = ''
   child.stderr.on('data', (b: Buffer) => { err += b.toString() })
@@ -37,6 +37,7 @@ export async function startXenoStore (dataDir: string): Promise<{ url: string, s
   })
   return {
     url,
+    pid: child.pid!,
     stop: async () => {
       if (child.exitCode !== null) return
       const exited = new Promise((resolve) => child.on('exit', resolve))

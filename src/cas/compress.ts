@@ -1,4 +1,5 @@
 import zstd from 'zstd-napi'
+import { storeAddon } from './addon.js'
 
 /**
  * zstd for stored and transferred chunks, behind one small module (zstd-napi: native,
@@ -25,6 +26,16 @@ export function compress (bytes: Uint8Array, level = DEFAULT_LEVEL): Uint8Array 
   return c.compress(bytes)
 }
 
+/**
+ * compress() on libuv's thread pool (native/zstd-async.c), so the event loop goes on meanwhile
+ * and several frames compress at once; in place here when the addon is not built. `bytes`
+ * must not change until the promise settles.
+ */
+export async function compressAsync (bytes: Uint8Array, level = DEFAULT_LEVEL): Promise<Uint8Array> {
+  const native = storeAddon()?.zstdCompressAsync
+  return native !== undefined ? await native(bytes, level) : compress(bytes, level)
+}
+
 /** Decompress a whole zstd frame. Throws on malformed input. */
 export function decompress (bytes: Uint8Array): Uint8Array {
   const d = decompressor ??= new zstd.Decompressor()
@@ -37,10 +48,36 @@ export function decompress (bytes: Uint8Array): Uint8Array {
  */
 export function compressWithReference (bytes: Uint8Array, reference: Uint8Array, level: number): Uint8Array {
   const c = referenceCompressor ??= new zstd.Compressor()
-  const windowLog = Math.min(WINDOW_LOG_MAX, Math.max(20, Math.ceil(Math.log2(reference.length + bytes.length + 1))))
-  c.setParameters({ compressionLevel: level, windowLog })
+  c.setParameters({ compressionLevel: level, windowLog: referenceWindowLog(bytes, reference) })
   c.loadDictionary(Buffer.from(reference.buffer, reference.byteOffset, reference.byteLength))
   return c.compress(bytes)
+}
+
+/**
+ * compressWithReference on libuv's thread pool (the reference as zstd's raw-content prefix:
+ * the same history decompressWithReference gives the reader), so a store answering many
+ * updates computes several deltas at once; in place here without the addon. Neither input
+ * may change until the promise settles.
+ */
+export async function compressWithReferenceAsync (bytes: Uint8Array, reference: Uint8Array, level: number): Promise<Uint8Array> {
+  const native = storeAddon()?.zstdCompressWithPrefixAsync
+  if (native === undefined) return compressWithReference(bytes, reference, level)
+  return await native(bytes, reference, level, referenceWindowLog(bytes, reference))
+}
+
+/** A window that reaches from the end of `bytes` back to the start of `reference`. */
+function referenceWindowLog (bytes: Uint8Array, reference: Uint8Array): number {
+  return Math.min(WINDOW_LOG_MAX, Math.max(20, Math.ceil(Math.log2(reference.length + bytes.length + 1))))
+}
+
+/**
+ * Inverse of compressWithReference(Async), at most `maxBytes` out, on libuv's thread pool: the
+ * reference as raw content whatever its first bytes (a reference that starts like a zstd
+ * dictionary made decompressWithReference fail). Rejects on malformed input.
+ */
+export async function decompressWithReferenceAsync (bytes: Uint8Array, reference: Uint8Array, maxBytes: number): Promise<Uint8Array> {
+  const native = storeAddon()?.zstdDecompressWithPrefixAsync
+  return native !== undefined ? await native(bytes, reference, maxBytes) : decompressWithReference(bytes, reference)
 }
 
 /** Inverse of compressWithReference; `reference` must be the same bytes. Throws on malformed input. */

@@ -25,7 +25,15 @@ export interface ChunkWriter {
    * for stores that store neighbours better together (LocalStore compresses them as frames).
    * Resolves how many blocks were new. Use putBlocks (put-blocks.ts), which falls back to put.
    */
-  putMany? (blocks: readonly Block[], options?: AbortOptions): Promise<number>
+  putMany? (blocks: readonly Block[], options?: PutManyOptions): Promise<number>
+}
+
+export interface PutManyOptions extends AbortOptions {
+  /**
+   * The caller has checked every block against its CID already (decodeCar does, as blocks
+   * arrive), so the store need not hash them again. Only for blocks verified by the caller.
+   */
+  verified?: boolean
 }
 
 export interface ChunkStore extends ChunkReader, ChunkWriter {

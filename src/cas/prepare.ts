@@ -1,6 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { RAW_CODEC } from './codes.js'
-import { compress, STORE_ZSTD_LEVEL } from './compress.js'
+import { compress, compressAsync, STORE_ZSTD_LEVEL } from './compress.js'
 import { keepsCompressed, STORE_FRAME_RAW_BYTES, worthCompressing } from './compress-policy.js'
 import { cidForBlock } from './hasher.js'
 
@@ -71,17 +71,31 @@ export interface PreparedFrame {
  * A frame of `blocks` (CIDs the caller holds and has verified), compressed at `level` when
  * that saves enough (compress-policy.ts). Synchronous. The payload never aliases the inputs.
  */
-export function prepareFrame (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>, level = STORE_ZSTD_LEVEL): PreparedFrame {
+export function prepareFrame (blocks: FrameMembers, level = STORE_ZSTD_LEVEL): PreparedFrame {
+  const { members, raw } = concatMembers(blocks)
+  return frameOf(members, raw, worthCompressing(level, raw.length) ? compress(raw, level) : undefined)
+}
+
+/** prepareFrame with the compression on libuv's thread pool (compressAsync), off this thread. */
+export async function prepareFrameAsync (blocks: FrameMembers, level = STORE_ZSTD_LEVEL): Promise<PreparedFrame> {
+  const { members, raw } = concatMembers(blocks)
+  return frameOf(members, raw, worthCompressing(level, raw.length) ? await compressAsync(raw, level) : undefined)
+}
+
+type FrameMembers = ReadonlyArray<{ cid: CID, bytes: Uint8Array }>
+
+function concatMembers (blocks: FrameMembers): { members: PreparedFrame['members'], raw: Uint8Array } {
   let total = 0
   for (const b of blocks) total += b.bytes.length
   const raw = new Uint8Array(total)
   let at = 0
   for (const b of blocks) { raw.set(b.bytes, at); at += b.bytes.length }
-  const members = blocks.map((b) => ({ cid: b.cid, rawSize: b.bytes.length }))
-  if (worthCompressing(level, total)) {
-    const packed = compress(raw, level)
-    if (keepsCompressed(packed.length, total)) return { members, payload: packed, compressed: true }
-  }
+  return { members: blocks.map((b) => ({ cid: b.cid, rawSize: b.bytes.length })), raw }
+}
+
+/** The frame record: `packed` when it saves enough, else the members as they are. */
+function frameOf (members: PreparedFrame['members'], raw: Uint8Array, packed: Uint8Array | undefined): PreparedFrame {
+  if (packed !== undefined && keepsCompressed(packed.length, raw.length)) return { members, payload: packed, compressed: true }
   return { members, payload: raw, compressed: false }
 }
 
@@ -109,18 +123,27 @@ export function fromTransferable (t: TransferablePrepared): PreparedChunk {
  * NODE_FRAME_RAW_BYTES, each kind gathered separately so a directory read never decompresses
  * file data. A frame of one block is stored by putFramesMany as a plain block record.
  */
-export function frameBlocks (blocks: ReadonlyArray<{ cid: CID, bytes: Uint8Array }>, level = STORE_ZSTD_LEVEL): PreparedFrame[] {
-  const frames: PreparedFrame[] = []
-  const groups = [{ raw: true, limit: STORE_FRAME_RAW_BYTES }, { raw: false, limit: NODE_FRAME_RAW_BYTES }]
-  for (const { raw, limit } of groups) {
-    let group: Array<{ cid: CID, bytes: Uint8Array }> = []
+export function frameBlocks (blocks: FrameMembers, level = STORE_ZSTD_LEVEL): PreparedFrame[] {
+  return frameGroups(blocks).map((g) => prepareFrame(g, level))
+}
+
+/** frameBlocks with the frames compressed in parallel on libuv's thread pool (prepareFrameAsync). */
+export async function frameBlocksAsync (blocks: FrameMembers, level = STORE_ZSTD_LEVEL): Promise<PreparedFrame[]> {
+  return await Promise.all(frameGroups(blocks).map(async (g) => await prepareFrameAsync(g, level)))
+}
+
+/** The members of each frame of frameBlocks. */
+function frameGroups<T extends { cid: CID, bytes: Uint8Array }> (blocks: readonly T[]): T[][] {
+  const groups: T[][] = []
+  for (const { raw, limit } of [{ raw: true, limit: STORE_FRAME_RAW_BYTES }, { raw: false, limit: NODE_FRAME_RAW_BYTES }]) {
+    let group: T[] = []
     let size = 0
     for (const b of blocks) {
       if ((b.cid.code === RAW_CODEC) !== raw) continue
-      if (group.length > 0 && size + b.bytes.length > limit) { frames.push(prepareFrame(group, level)); group = []; size = 0 }
+      if (group.length > 0 && size + b.bytes.length > limit) { groups.push(group); group = []; size = 0 }
       group.push(b); size += b.bytes.length
     }
-    if (group.length > 0) frames.push(prepareFrame(group, level))
+    if (group.length > 0) groups.push(group)
   }
-  return frames
+  return groups
 }

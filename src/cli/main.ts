@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -48,7 +48,7 @@ async function printOverview (): Promise<void> {
     const cmd = await loadCommand(name)
     lines.push(`  ${name.replaceAll('-', ' ').padEnd(20)} ${cmd.summary}`)
   }
-  lines.push('', 'Every command takes --help, --json and --store DIR (or XENO_STORE).')
+  lines.push('', 'Every command takes --help, --json and --store DIR (or XENO_STORE); xeno --version prints the version.')
   process.stdout.write(lines.join('\n') + '\n')
 }
 
@@ -96,6 +96,11 @@ export async function main (argv: string[]): Promise<number> {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     await printOverview()
     return argv.length === 0 ? 2 : 0
+  }
+  if (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version') {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+    process.stdout.write(argv.includes('--json') ? JSON.stringify({ version: pkg.version, node: process.version }) + '\n' : `xeno ${pkg.version} (Node.js ${process.version})\n`)
+    return 0
   }
   const found = findCommand(argv)
   if (found === undefined) {

@@ -73,3 +73,25 @@ export function createProgress (label: string, options: {
     }
   }
 }
+
+/**
+ * Transfer callbacks (push, pull) that drive `bar` (unit 'items'): blocks moved against the
+ * total once it is planned (blocks before the plan, a pull's tree nodes, count in it), with
+ * the bytes and their rate as the detail. A delta stands for several blocks, so an update may
+ * end short of 100%.
+ */
+export function transferProgress (bar: Progress): { onPlan: (blocks: number) => void, onBlock: (bytes: number) => void } {
+  const started = Date.now()
+  let blocks = 0
+  let bytes = 0
+  return {
+    onPlan: (n) => { bar.setTotal(blocks + n) },
+    onBlock: (n) => {
+      blocks++
+      bytes += n
+      const secs = Math.max((Date.now() - started) / 1000, 0.001)
+      bar.add(1)
+      bar.detail(`blocks, ${formatBytes(bytes)} at ${formatBytes(Math.round(bytes / secs))}/s`)
+    }
+  }
+}

@@ -21,6 +21,8 @@ export interface TransferResult {
   readonly bytesSent: number
   readonly bytesReceived: number
   readonly wireBytes: number
+  /** zstd level of the block streams (0: uncompressed, or nothing moved); deltas go at a level of their own (routes-blocks.ts). */
+  readonly zstdLevel: number
 }
 
 export interface TransferOptions extends AbortOptions {
@@ -45,11 +47,11 @@ export async function peerHas (peer: Peer, cids: CID[], options: AbortOptions = 
   return cids.map((_c, i) => bitAt(answer.have, i))
 }
 
-export function finish (root: CID, peer: Peer, before: Peer['stats'], blocks: number, blockBytes: number, present: number): TransferResult {
+export function finish (root: CID, peer: Peer, before: Peer['stats'], blocks: number, blockBytes: number, present: number, zstdLevel: number): TransferResult {
   const s = peer.stats
   const sent = s.bytesSent - before.bytesSent
   const received = s.bytesReceived - before.bytesReceived
-  return { root, blocks, blockBytes, present, requests: s.requests - before.requests, bytesSent: sent, bytesReceived: received, wireBytes: sent + received }
+  return { root, blocks, blockBytes, present, requests: s.requests - before.requests, bytesSent: sent, bytesReceived: received, wireBytes: sent + received, zstdLevel }
 }
 
 /**
@@ -68,6 +70,7 @@ export async function push (local: ChunkReader, root: CID, peer: Peer, options: 
   const limit = options.maxCarBytes ?? DEFAULT_CAR_BYTES_256MIB
   let next = 0
   let blockBytes = 0
+  const level = missing.length > 0 ? await peerLevel(peer, options.signal) : 0
   // Children before parents is not needed for correctness; upload in walk order, in segments.
   while (next < missing.length) {
     let segmentBytes = 0
@@ -84,24 +87,33 @@ export async function push (local: ChunkReader, root: CID, peer: Peer, options: 
         yield { cid, bytes }
       }
     }
-    const answer = decodeMessage<UploadResult>(await peer.fetchBytes('PUT', ROUTES.blocks, { ...carBody(encodeCar([root], segment()), peer.latencyMs), signal: options.signal }))
+    const answer = decodeMessage<UploadResult>(await peer.fetchBytes('PUT', ROUTES.blocks, { ...carBody(encodeCar([root], segment()), level), signal: options.signal }))
     if (answer.blocks === 0 && segmentBytes > 0) throw new PeerRejectedError(502, 'SYNC_BAD_ANSWER', 'store accepted no blocks')
   }
-  return finish(root, peer, before, missing.length, blockBytes, all.length - missing.length)
+  return finish(root, peer, before, missing.length, blockBytes, all.length - missing.length, level)
 }
 
-/** Request options of an upload of `car`: zstd-compressed at the transfer level for a peer `latencyMs` away (unless 0). */
-export function carBody (car: AsyncIterable<Uint8Array>, latencyMs = 0): { body: AsyncIterable<Uint8Array>, contentType: string, headers: Record<string, string> } {
-  const level = transferLevel(latencyMs)
+/**
+ * The zstd level of a transfer with `peer`: XENO_SYNC_ZSTD_LEVEL when set, else by the link
+ * (transferLevel) after measuring its round trip with cheap requests when none measured it
+ * short yet. The `has` requests before an upload are no measure on their own: the first ones
+ * a freshly started store answers take it tens of milliseconds even on loopback, which looked
+ * like a wide-area link and made a LAN push compress at level 19.
+ */
+export async function peerLevel (peer: Peer, signal?: AbortSignal): Promise<number> {
+  if (process.env.XENO_SYNC_ZSTD_LEVEL === undefined || process.env.XENO_SYNC_ZSTD_LEVEL === '') await peer.probeLatency(signal, WAN_LATENCY_MS)
+  return transferLevel(peer.latencyMs)
+}
+
+/** Request options of an upload of `car`, zstd-compressed at `level` (peerLevel) unless 0. */
+export function carBody (car: AsyncIterable<Uint8Array>, level: number): { body: AsyncIterable<Uint8Array>, contentType: string, headers: Record<string, string> } {
   if (level === 0) return { body: car, contentType: MEDIA.car, headers: {} }
   return { body: compressStream(car, level), contentType: MEDIA.car, headers: { 'content-encoding': ZSTD_ENCODING } }
 }
 
 /** Sends a want request; resolves the CAR bytes of the answer (decompressed when the peer compressed it). */
 export async function wantStream (peer: Peer, body: object, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
-  // The level depends on the link (transferLevel): measure it first unless the level is fixed.
-  if (process.env.XENO_SYNC_ZSTD_LEVEL === undefined || process.env.XENO_SYNC_ZSTD_LEVEL === '') await peer.probeLatency(signal, WAN_LATENCY_MS)
-  const level = transferLevel(peer.latencyMs)
+  const level = await peerLevel(peer, signal)
   const headers: Record<string, string> = level === 0 ? {} : { 'accept-encoding': ZSTD_ENCODING, 'x-xeno-zstd-level': String(level) }
   const res = await peer.request('POST', ROUTES.want, { body: encodeMessage({ v: 1, ...body }), contentType: MEDIA.msgpack, headers, signal })
   const raw = async function * (): AsyncIterable<Uint8Array> {

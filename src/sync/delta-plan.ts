@@ -2,7 +2,8 @@ import type { CID } from 'multiformats/cid'
 import type { ChunkReader } from '../cas/interface.js'
 import type { FilePart } from '../overlay/interface.js'
 import type { Block } from './car.js'
-import { compress, compressWithReference } from '../cas/compress.js'
+import { compressAsync, compressWithReferenceAsync } from '../cas/compress.js'
+import { DeltaCache } from './delta-cache.js'
 import { changedFiles, encodeDeltaBlock, fileLeaves, MAX_REFERENCE_BYTES_32MIB } from './delta.js'
 
 /**
@@ -13,6 +14,10 @@ import { changedFiles, encodeDeltaBlock, fileLeaves, MAX_REFERENCE_BYTES_32MIB }
 const MAX_DELTA_LEVEL = 12
 const BIG_UNIT_BYTES_8MIB = 8 * 1024 * 1024
 const BIG_UNIT_MAX_LEVEL = 9
+/** Bytes of units (new version and reference) read and being compressed at once (at least one unit). */
+const UNITS_IN_FLIGHT_BYTES = 64 * 1024 * 1024
+/** Units compressed at once on libuv's thread pool. */
+const UNITS_IN_FLIGHT = 4
 
 interface Unit { readonly targets: FilePart[], readonly refs: FilePart[] }
 
@@ -29,7 +34,7 @@ export interface DeltaPlan {
  * delta is sent only when it is smaller than the same bytes compressed alone (otherwise the
  * raw chunks go). Chunks of no such file are not covered: the caller sends them as plain blocks.
  */
-export async function planDeltas (reader: ChunkReader, root: CID, base: CID, wanted: readonly CID[], level: number): Promise<DeltaPlan> {
+export async function planDeltas (reader: ChunkReader, root: CID, base: CID, wanted: readonly CID[], level: number, cache?: DeltaCache): Promise<DeltaPlan> {
   const want = new Set(wanted.map((c) => c.toString()))
   const covered = new Set<string>()
   const units: Unit[] = []
@@ -43,7 +48,7 @@ export async function planDeltas (reader: ChunkReader, root: CID, base: CID, wan
     for (const p of targets) covered.add(p.cid.toString())
     units.push({ targets: dedupe(targets), refs })
   }
-  return { covered, blocks: unitBlocks(reader, units, level) }
+  return { covered, blocks: unitBlocks(reader, units, level, cache) }
 }
 
 function dedupe (parts: FilePart[]): FilePart[] {
@@ -61,23 +66,60 @@ async function readAll (reader: ChunkReader, parts: readonly FilePart[]): Promis
   return out
 }
 
-async function * unitBlocks (reader: ChunkReader, units: readonly Unit[], level: number): AsyncIterable<Block> {
-  for (const unit of units) {
-    const targets = await readAll(reader, unit.targets)
-    if (targets === undefined) continue // absent here: the client finds it missing and asks again
-    const refs = await readAll(reader, unit.refs)
-    const plain = Buffer.concat(targets)
-    if (refs !== undefined) {
-      const reference = Buffer.concat(refs)
-      // Big files at high levels take long enough to stall the stream: cap the level there.
-      const unitLevel = Math.min(level, reference.length + plain.length > BIG_UNIT_BYTES_8MIB ? BIG_UNIT_MAX_LEVEL : MAX_DELTA_LEVEL)
-      const z = compressWithReference(plain, reference, unitLevel)
-      // A delta under a quarter of the raw size wins for sure; otherwise compare with plain zstd.
-      if (z.length < plain.length / 4 || z.length < compress(plain, unitLevel).length) {
-        yield encodeDeltaBlock({ targets: unit.targets, refs: unit.refs.map((p) => p.cid), z })
-        continue
-      }
+/**
+ * The blocks of each unit in order: its delta, or its chunks plain. Several units are read and
+ * compressed at once (the compression runs on libuv's thread pool), bounded in count and bytes.
+ */
+async function * unitBlocks (reader: ChunkReader, units: readonly Unit[], level: number, cache?: DeltaCache): AsyncIterable<Block> {
+  const running: Array<{ blocks: Promise<Block[]>, bytes: number }> = []
+  let inFlight = 0
+  let next = 0
+  const start = (): void => {
+    while (next < units.length && running.length < UNITS_IN_FLIGHT && (running.length === 0 || inFlight + unitBytes(units[next]) <= UNITS_IN_FLIGHT_BYTES)) {
+      const unit = units[next++]
+      const blocks = unitOutput(reader, unit, level, cache)
+      blocks.catch(() => {}) // awaited in order below
+      running.push({ blocks, bytes: unitBytes(unit) })
+      inFlight += unitBytes(unit)
     }
-    for (let i = 0; i < targets.length; i++) yield { cid: unit.targets[i].cid, bytes: targets[i] }
   }
+  start()
+  while (running.length > 0) {
+    const { blocks, bytes } = running.shift()!
+    const out = await blocks
+    inFlight -= bytes
+    start()
+    yield * out
+  }
+}
+
+function unitBytes (unit: Unit): number {
+  let n = 0
+  for (const p of unit.targets) n += p.size
+  for (const p of unit.refs) n += p.size
+  return n
+}
+
+/** A unit's delta block, or its chunks plain when no delta pays (or its reference is not here). */
+async function unitOutput (reader: ChunkReader, unit: Unit, level: number, cache?: DeltaCache): Promise<Block[]> {
+  const targets = await readAll(reader, unit.targets)
+  if (targets === undefined) return [] // absent here: the client finds it missing and asks again
+  // The reference is read also on a cache hit: reading it checks that this reader may see it.
+  const refs = await readAll(reader, unit.refs)
+  if (refs !== undefined) {
+    const plain = Buffer.concat(targets)
+    const reference = Buffer.concat(refs)
+    // Big files at high levels take long enough to stall the stream: cap the level there.
+    const unitLevel = Math.min(level, reference.length + plain.length > BIG_UNIT_BYTES_8MIB ? BIG_UNIT_MAX_LEVEL : MAX_DELTA_LEVEL)
+    const key = cache === undefined ? '' : DeltaCache.keyOf(unit.targets, unit.refs, unitLevel)
+    let z = cache?.get(key)
+    if (z === undefined) {
+      const delta = await compressWithReferenceAsync(plain, reference, unitLevel)
+      // A delta under a quarter of the raw size wins for sure; otherwise compare with plain zstd.
+      z = delta.length < plain.length / 4 || delta.length < (await compressAsync(plain, unitLevel)).length ? delta : null
+      cache?.set(key, z)
+    }
+    if (z !== null) return [encodeDeltaBlock({ targets: unit.targets, refs: unit.refs.map((p) => p.cid), z })]
+  }
+  return unit.targets.map((p, i) => ({ cid: p.cid, bytes: targets[i] }))
 }

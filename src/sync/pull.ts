@@ -6,12 +6,13 @@ import { BlockBatcher, putBlocks } from '../cas/put-blocks.js'
 import { linksOf } from '../overlay/codec.js'
 import { decodeCar } from './car.js'
 import { finish, wantStream, type TransferOptions, type TransferResult } from './client.js'
-import { decompressWithReference } from '../cas/compress.js'
+import { decompressWithReferenceAsync } from '../cas/compress.js'
 import { decodeDeltaBlock, type DeltaBlock } from './delta.js'
 import { IncompleteTransferError } from './errors.js'
 import type { Peer } from './http.js'
 import { packCids } from './protocol.js'
 import { isNode } from './walk.js'
+import { transferLevel } from './zstd-stream.js'
 
 const DEFAULT_BATCH = 16_384
 
@@ -23,7 +24,7 @@ const DEFAULT_BATCH = 16_384
 async function receive (peer: Peer, body: object, store: ChunkStore, options: TransferOptions, deltas = false): Promise<{ got: Set<string>, bytes: number }> {
   const source = await wantStream(peer, body, options.signal)
   const got = new Set<string>()
-  const batcher = new BlockBatcher(store)
+  const batcher = new BlockBatcher(store, { verified: true }) // decodeCar checked every block
   const stored = (blocks: readonly Block[]): void => { for (const b of blocks) got.add(b.cid.toString()) }
   let bytes = 0
   try {
@@ -55,7 +56,8 @@ async function applyDelta (store: ChunkStore, delta: DeltaBlock, options: AbortO
     refs.push(bytes)
   }
   let plain: Uint8Array
-  try { plain = decompressWithReference(delta.z, Buffer.concat(refs)) } catch { return [] }
+  const size = delta.targets.reduce((n, t) => n + t.size, 0)
+  try { plain = await decompressWithReferenceAsync(delta.z, Buffer.concat(refs), size) } catch { return [] }
   const verified: Block[] = []
   let off = 0
   for (const t of delta.targets) {
@@ -64,7 +66,7 @@ async function applyDelta (store: ChunkStore, delta: DeltaBlock, options: AbortO
     if (bytes.length !== t.size || !matchesCid(t.cid, bytes)) continue
     verified.push({ cid: t.cid, bytes })
   }
-  await putBlocks(store, verified, options)
+  await putBlocks(store, verified, { signal: options.signal, verified: true }) // each checked above
   return verified.map((b) => b.cid)
 }
 
@@ -123,7 +125,7 @@ export async function pull (store: ChunkStore, root: CID, peer: Peer, options: T
   present += leaves.length - lackingLeaves.length
   options.onPlan?.(lackingLeaves.length)
   await want(lackingLeaves, options.base !== undefined)
-  return finish(root, peer, before, blocks, blockBytes, present)
+  return finish(root, peer, before, blocks, blockBytes, present, blocks > 0 ? transferLevel(peer.latencyMs) : 0) // the level the wants asked for
 }
 
 async function collect<T> (source: AsyncIterable<T>): Promise<T[]> {

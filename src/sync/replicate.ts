@@ -2,7 +2,7 @@ import { CID } from 'multiformats/cid'
 import type { AbortOptions } from '../cas/interface.js'
 import { MemoryChunkStore } from '../cas/store/memory.js'
 import { decodeCar, encodeCar, type Block } from './car.js'
-import { carBody, peerHas, wantStream } from './client.js'
+import { carBody, peerHas, peerLevel, wantStream } from './client.js'
 import { pull } from './pull.js'
 import { fetchRecord, listNames, putRecord } from './client-names.js'
 import { IncompleteTransferError, NotFoundError, UntrustedKeyError } from './errors.js'
@@ -75,7 +75,7 @@ async function copyTree (from: Peer, to: Peer, record: NameRecord, options: Repl
       if (n < part.length) throw new IncompleteTransferError(`${from.url.origin} lacks ${part.length - n} blocks of ${root}`)
     }
   }
-  await to.fetchBytes('PUT', ROUTES.blocks, { ...carBody(encodeCar([root], blocks()), to.latencyMs), signal: options.signal })
+  await to.fetchBytes('PUT', ROUTES.blocks, { ...carBody(encodeCar([root], blocks()), await peerLevel(to, options.signal)), signal: options.signal })
   return { blocks: missing.length, present: all.length - missing.length }
 }
 

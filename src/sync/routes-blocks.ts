@@ -1,9 +1,11 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { CID } from 'multiformats/cid'
+import type { ChunkReader } from '../cas/interface.js'
 import { BlockBatcher } from '../cas/put-blocks.js'
 import { hasCode } from '../util/coded-error.js'
 import { visible, visibleReader } from './access.js'
+import { AnswerCache, Completeness } from './answer-cache.js'
 import { planDeltas } from './delta-plan.js'
 import { requireBlockRead, requireUpload } from './auth.js'
 import { decodeCar, encodeCar, type Block } from './car.js'
@@ -39,8 +41,21 @@ export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): vo
   app.post(ROUTES.want, async (req, reply) => {
     const p = ctx.principal(req)
     requireBlockRead(p)
-    const msg = decodeMessage<WantRequest>(body(req.body))
-    const canRead = async (cids: CID[]): Promise<boolean[]> => await visible(store, index, p, cids)
+    const request = body(req.body)
+    const msg = decodeMessage<WantRequest>(request)
+    const level = requestedLevel(req.headers)
+    const answer = (source: AsyncIterable<Uint8Array> | readonly Uint8Array[]): Readable => {
+      void reply.header('content-type', MEDIA.car)
+      if (level > 0) void reply.header('content-encoding', ZSTD_ENCODING)
+      return Readable.from(source)
+    }
+    // A fleet taking the same update asks the same: a complete answer already sent is sent again.
+    const key = AnswerCache.keyOf(p.tenant, level, request)
+    const kept = ctx.answers.get(key)
+    if (kept !== undefined) return answer(kept)
+    const watch = new Completeness()
+    const canRead = watch.check(async (cids: CID[]): Promise<boolean[]> => await visible(store, index, p, cids))
+    const reader = watch.reader(store)
     let blocks: AsyncIterable<Block>
     let roots: CID[] = []
     if (msg.cids !== undefined) {
@@ -51,30 +66,27 @@ export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): vo
         // The client holds tree `base`: changed files of `root` may go as deltas against it.
         const [root, base] = [cidFromBytes(msg.root), cidFromBytes(msg.base)]
         // Deltas are an optimisation: trees that cannot be read as xeno trees just get none.
-        const plan = await planDeltas(visibleReader(store, index, p), root, base, cids.filter((_c, i) => allowed[i]), Math.max(requestedLevel(req.headers), DEFAULT_DELTA_LEVEL))
+        const plan = await planDeltas(watch.reader(visibleReader(store, index, p)), root, base, cids.filter((_c, i) => allowed[i]), Math.max(level, DEFAULT_DELTA_LEVEL), ctx.deltas)
           .catch(() => ({ covered: new Set<string>(), blocks: concat<Block>() }))
-        blocks = concat(plan.blocks, readBlocks(cids, allowed.map((a, i) => a && !plan.covered.has(cids[i].toString()))))
-      } else blocks = readBlocks(cids, allowed)
+        blocks = concat(plan.blocks, readBlocks(reader, cids, allowed.map((a, i) => a && !plan.covered.has(cids[i].toString()))))
+      } else blocks = readBlocks(reader, cids, allowed)
     } else if (msg.root !== undefined) {
       const root = cidFromBytes(msg.root)
       const base = msg.base !== undefined ? cidFromBytes(msg.base) : undefined
-      const skip = base !== undefined && (await canRead([base]))[0] ? await nodeSet(store, base) : new Set<string>()
-      blocks = nodeClosure(store, root, skip, { canRead })
+      const skip = base !== undefined && (await canRead([base]))[0] ? await nodeSet(reader, base) : new Set<string>()
+      blocks = nodeClosure(reader, root, skip, { canRead })
       roots = [root]
     } else throw new BadRequestError('want needs "cids" or "root"')
-    void reply.header('content-type', MEDIA.car)
-    const level = requestedLevel(req.headers)
-    if (level === 0) return Readable.from(encodeCar(roots, blocks))
-    void reply.header('content-encoding', ZSTD_ENCODING)
-    return Readable.from(compressStream(encodeCar(roots, blocks), level))
+    const car = encodeCar(roots, blocks)
+    return answer(ctx.answers.keep(key, level === 0 ? car : compressStream(car, level), () => watch.complete))
   })
 
   /** Blocks of `cids` that are readable; a corrupt stored block is skipped, never served. */
-  async function * readBlocks (cids: CID[], allowed: boolean[]): AsyncIterable<Block> {
+  async function * readBlocks (reader: ChunkReader, cids: CID[], allowed: boolean[]): AsyncIterable<Block> {
     for (let i = 0; i < cids.length; i++) {
       if (!allowed[i]) continue
       let bytes: Uint8Array | undefined
-      try { bytes = await store.get(cids[i]) } catch (err) { if (hasCode(err, 'CAS_CHUNK_INVALID')) continue; throw err }
+      try { bytes = await reader.get(cids[i]) } catch (err) { if (hasCode(err, 'CAS_CHUNK_INVALID')) continue; throw err }
       if (bytes !== undefined) yield { cid: cids[i], bytes }
     }
   }
@@ -88,7 +100,7 @@ export function registerBlockRoutes (app: FastifyInstance, ctx: SyncContext): vo
     const result: UploadResult = { v: 1, blocks: 0, stored: 0, bytes: 0 }
     let pending: CID[] = []
     let sinceDurable = 0
-    const batcher = new BlockBatcher(store)
+    const batcher = new BlockBatcher(store, { verified: true }) // decodeCar checked every block
     // The tenant is granted blocks once they are stored (and durable, when `durable`).
     const flush = async (durable: boolean): Promise<void> => {
       await batcher.flush()

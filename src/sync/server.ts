@@ -7,6 +7,8 @@ import { ForbiddenError, NotFoundError, SyncError } from './errors.js'
 import { DEFAULT_MAX_BLOCK_BYTES_4MIB, DEFAULT_MAX_CAR_BYTES_2GIB, DEFAULT_MAX_CIDS_PER_REQUEST, DEFAULT_MAX_MESSAGE_BYTES_4MIB, MEDIA, PROTOCOL_VERSION, ROUTES } from './protocol.js'
 import { registerBlockRoutes } from './routes-blocks.js'
 import { registerNameRoutes } from './routes-names.js'
+import { AnswerCache } from './answer-cache.js'
+import { DeltaCache } from './delta-cache.js'
 import { createMemorySyncIndex, type SyncIndex } from './state.js'
 
 export interface SyncAppOptions {
@@ -16,6 +18,10 @@ export interface SyncAppOptions {
   index?: SyncIndex
   /** Fastify logger option (default off). */
   logger?: boolean
+  /** Deltas computed for updates, reused across clients (default: a 64 MiB cache of this app's own). */
+  deltaCache?: DeltaCache
+  /** Complete want answers, sent again to the next client asking the same (default: 256 MiB of this app's own; `new AnswerCache(0)` keeps none). */
+  answerCache?: AnswerCache
 }
 
 /** A ChunkStore, and the durability and pinning hooks of a local store when it has them (LocalStore does). */
@@ -33,6 +39,10 @@ export interface SyncContext {
   readonly config: SyncConfig
   readonly limits: SyncLimits
   readonly principal: (req: FastifyRequest) => Principal
+  /** Deltas already computed (a fleet asks for the same ones). */
+  readonly deltas: DeltaCache
+  /** Want answers already sent whole. */
+  readonly answers: AnswerCache
 }
 
 /** HTTP status of a code raised by the layers below sync (cas, overlay). */
@@ -84,7 +94,7 @@ export function buildSyncApp (store: SyncStore, options: SyncAppOptions = {}): F
   })
 
   const ctx: SyncContext = {
-    store, index: options.index ?? createMemorySyncIndex(), config, limits,
+    store, index: options.index ?? createMemorySyncIndex(), config, limits, deltas: options.deltaCache ?? new DeltaCache(), answers: options.answerCache ?? new AnswerCache(),
     principal: (req) => {
       const p = principals.get(req)
       if (p === undefined) throw new TypeError('request was not authenticated')

@@ -7,6 +7,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cidForBlock, cidForChunk, DAG_CBOR_CODEC, openLocalStore, type LocalStore } from '../../src/cas/index.js'
 import { prepareFrame } from '../../src/cas/prepare.js'
+import { BlockBatcher } from '../../src/cas/put-blocks.js'
 import { encodeFrameHead } from '../../src/cas/store/pack-format.js'
 import { rejects } from '../helpers/assert.js'
 import { seededBytes, seededRandom } from '../helpers/bytes.js'
@@ -287,6 +288,23 @@ Frames('putMany (the path of pulled and pushed blocks) verifies every block, fra
     assert.ok(f.storedBytes < s.storedBytes * 0.7, `framed ${f.storedBytes} B vs one by one ${s.storedBytes} B`)
     assert.is((await framed.fsck()).ok, true)
   } finally { await framed.close(); await single.close() }
+})
+
+Frames('BlockBatcher stores batches while the next is gathered: nothing is lost, each block is stored once, all are readable after flush', async ({ dir }) => {
+  const store = await openLocalStore(join(dir, 's'))
+  try {
+    const blocks = blocksOf(21, 120) // about 2.6 MB: several batches of about 1 MiB
+    const batcher = new BlockBatcher(store, { verified: true })
+    const answered: string[] = []
+    for (const b of [...blocks, blocks[3], blocks[77]]) for (const x of await batcher.add(b)) answered.push(x.cid.toString())
+    assert.ok(answered.length > 0 && answered.length < blocks.length, `answered before flush ${answered.length}`)
+    for (const x of await batcher.flush()) answered.push(x.cid.toString())
+    assert.is(answered.length, blocks.length + 2, 'every block added is answered once')
+    assert.is(batcher.stored, blocks.length, 'repeated blocks are not stored twice')
+    for (const b of blocks) assert.equal(await store.get(b.cid), b.bytes)
+    assert.is((await store.stats({ frames: true })).chunks, blocks.length)
+    assert.is((await store.fsck()).ok, true)
+  } finally { await store.close() }
 })
 
 Frames.run()

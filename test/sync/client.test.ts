@@ -1,3 +1,5 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { FastifyInstance } from 'fastify'
@@ -5,11 +7,16 @@ import { MemoryChunkStore } from '../../src/cas/store/memory.js'
 import { push } from '../../src/sync/client.js'
 import { pull } from '../../src/sync/pull.js'
 import { Peer } from '../../src/sync/http.js'
+import { ROUTES } from '../../src/sync/protocol.js'
+import { DEFAULT_ZSTD_LEVEL, WAN_LATENCY_MS } from '../../src/sync/zstd-stream.js'
 import { RemoteChunkReader } from '../../src/sync/remote.js'
 import { ReadThroughStore } from '../../src/sync/read-through.js'
+import { AnswerCache } from '../../src/sync/answer-cache.js'
+import { DeltaCache } from '../../src/sync/delta-cache.js'
 import { buildSyncApp } from '../../src/sync/server.js'
 import { walkTree } from '../../src/sync/walk.js'
 import { CID } from 'multiformats/cid'
+import { rejects } from '../helpers/assert.js'
 import { seededBytes } from '../helpers/bytes.js'
 import { generateFiles, writeTree } from './tree-fixture.js'
 
@@ -50,6 +57,38 @@ Sync('push sends every block once; a second push sends nothing', async ({ server
   assert.is(second.present, local.size)
   assert.is(second.requests, 1)
   peer.close()
+})
+
+/** An HTTP proxy on loopback to `target` that holds each answer to a `has` request back `delayMs` (a store still warming up). */
+async function slowHasProxy (target: string, delayMs: number): Promise<{ url: string, close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const up = http.request(new URL(req.url!, target), { method: req.method, headers: req.headers }, (answer) => {
+      const send = (): void => { res.writeHead(answer.statusCode!, answer.headers); answer.pipe(res) }
+      if (req.url!.endsWith(ROUTES.has)) setTimeout(send, delayMs); else send()
+    })
+    req.pipe(up)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return { url: `http://127.0.0.1:${port}`, close: async () => { server.closeAllConnections(); await new Promise((resolve) => server.close(resolve)) } }
+}
+
+Sync('a push on loopback compresses at the LAN level even when the store answers its first has requests slowly', async ({ server, url }) => {
+  const local = new MemoryChunkStore()
+  const root = await writeTree(local, generateFiles(11, 2, 4, 100_000))
+  const proxy = await slowHasProxy(url, WAN_LATENCY_MS * 2)
+  const peer = new Peer(proxy.url)
+  process.env.XENO_SYNC_ZSTD_LEVEL = '' // the level chosen by the link
+  try {
+    const r = await push(local, root, peer)
+    assert.is(r.blocks, local.size)
+    assert.is(r.zstdLevel, DEFAULT_ZSTD_LEVEL)
+    assert.is(await sameBlocks(local, server, root), local.size)
+  } finally {
+    process.env.XENO_SYNC_ZSTD_LEVEL = '1'
+    peer.close()
+    await proxy.close()
+  }
 })
 
 Sync('pull fetches a whole tree byte-exact in few requests', async ({ server, url }) => {
@@ -114,6 +153,79 @@ Sync('pull --base sends a changed file as a delta against its old version', asyn
   assert.ok(lacking.length >= 1)
   assert.ok(r.blockBytes < lackingBytes / 10, `delta ${r.blockBytes} vs ${lackingBytes} bytes of new chunks`)
   peer.close()
+})
+
+Sync('a second client\'s update comes from the delta cache; a base file that starts like a zstd dictionary still goes as a delta', async () => {
+  const server = new MemoryChunkStore()
+  const deltas = new DeltaCache()
+  const app = buildSyncApp(server, { deltaCache: deltas, answerCache: new AnswerCache(0) }) // the deltas alone
+  const url = await app.listen({ host: '127.0.0.1', port: 0 })
+  try {
+    const files = generateFiles(12, 2, 3, 50_000)
+    const dict = Buffer.concat([Buffer.from([0x37, 0xa4, 0x30, 0xec]), seededBytes(77, 600_000)])
+    files.set('d0/zstd.dict', dict)
+    const oldRoot = await writeTree(server, files)
+    const changed = Buffer.from(dict)
+    for (let i = 300_000; i < 300_100; i++) changed[i] ^= 1
+    files.set('d0/zstd.dict', changed)
+    const newRoot = await writeTree(server, files)
+    const updates: Array<{ blockBytes: number }> = []
+    let missesAfterFirst = 0
+    for (let client = 0; client < 2; client++) {
+      const local = new MemoryChunkStore()
+      const peer = new Peer(url)
+      await pull(local, oldRoot, peer)
+      process.env.XENO_SYNC_ZSTD_LEVEL = '' // deltas at the default level
+      updates.push(await pull(local, newRoot, peer, { base: oldRoot }).finally(() => { process.env.XENO_SYNC_ZSTD_LEVEL = '1' }))
+      assert.ok(await sameBlocks(server, local, newRoot) > 0)
+      peer.close()
+      if (client === 0) missesAfterFirst = deltas.misses
+    }
+    assert.ok(updates[0].blockBytes < 60_000, `the changed file went as a delta: ${updates[0].blockBytes} B`)
+    assert.is(updates[1].blockBytes, updates[0].blockBytes)
+    assert.ok(deltas.hits >= 1, 'the second update was answered from the cache')
+    assert.is(deltas.misses, missesAfterFirst, 'nothing was computed again')
+  } finally { await app.close() }
+})
+
+Sync('like clients are answered from the answer cache; an incomplete answer is not kept', async () => {
+  const server = new MemoryChunkStore()
+  const answers = new AnswerCache()
+  const app = buildSyncApp(server, { answerCache: answers })
+  const url = await app.listen({ host: '127.0.0.1', port: 0 })
+  try {
+    const files = generateFiles(13, 2, 4, 120_000)
+    const root = await writeTree(server, files)
+    const first = new MemoryChunkStore()
+    const peer = new Peer(url)
+    const a = await pull(first, root, peer)
+    assert.is(answers.hits, 0)
+    assert.ok(answers.bytes > 0, 'the answers were kept')
+    const second = new MemoryChunkStore()
+    const b = await pull(second, root, peer)
+    assert.ok(answers.hits >= 2, `hits ${answers.hits}`) // the nodes, then the chunks
+    assert.is(b.blocks, a.blocks)
+    assert.is(await sameBlocks(server, second, root), server.size)
+    // A chunk the store lacks: the answer goes without it and is not kept; once the store has it, the same request gets it.
+    const full = new MemoryChunkStore()
+    const root2 = await writeTree(full, new Map([...files, ['d0/extra', seededBytes(14, 90_000)]]))
+    let held: CID | undefined
+    for (const k of full.keys()) {
+      const cid = CID.parse(k)
+      if (held === undefined && cid.code === 0x55 && !await server.has(cid)) { held = cid; continue }
+      await server.put(cid, (await full.get(cid))!)
+    }
+    assert.ok(held !== undefined)
+    const third = new MemoryChunkStore()
+    await rejects(pull(third, root2, peer), 'SYNC_INCOMPLETE')
+    const hits = answers.hits
+    await server.put(held, (await full.get(held))!)
+    const fourth = new MemoryChunkStore() // asks exactly what the third asked
+    await pull(fourth, root2, peer)
+    assert.is(answers.hits, hits + 1, 'the nodes came from the cache, the chunks (incomplete before) did not')
+    assert.is(await sameBlocks(full, fourth, root2), full.size)
+    peer.close()
+  } finally { await app.close() }
 })
 
 Sync('pull resumes: blocks already local are not fetched again', async ({ server, url }) => {

@@ -2,9 +2,9 @@ import type { CID } from 'multiformats/cid'
 import type { FsckOptions, FsckReport } from '../fsck.js'
 import type { GcOptions, GcReport } from '../gc.js'
 import { ChunkMissingError, PinNotFoundError, StoreClosedError } from '../errors.js'
-import type { AbortOptions, AwaitIterable, Block, ChunkStore } from '../interface.js'
+import type { AbortOptions, AwaitIterable, Block, ChunkStore, PutManyOptions } from '../interface.js'
 import { checkPinName, type Pin } from '../pins.js'
-import { frameBlocks, preparePayload, type PreparedChunk, type PreparedFrame } from '../prepare.js'
+import { frameBlocksAsync, preparePayload, type PreparedChunk, type PreparedFrame } from '../prepare.js'
 import { verifyChunk } from '../verify.js'
 import { keyOf, type WriteGuard, type WriteLease } from './guard.js'
 import type { FrameCache } from './frame-cache.js'
@@ -104,13 +104,15 @@ export class LocalStore implements ChunkStore {
    * put for a batch: every block verified (CAS_CHUNK_INVALID, nothing of the batch stored),
    * those the store lacks stored in frames (frameBlocks: raw chunks in 256 KiB frames, tree
    * nodes in 32 KiB ones), so blocks received by a pull or a push take the room an import's
-   * would. `bytes` stay the caller's. Resolves how many blocks were new.
+   * would; the frames compress on libuv's thread pool (frameBlocksAsync), so a receiver goes on
+   * decoding meanwhile and concurrent calls use every core. `bytes` stay the caller's and must
+   * not change until it settles. Resolves how many blocks were new.
    */
-  async putMany (blocks: readonly Block[], options?: AbortOptions): Promise<number> {
+  async putMany (blocks: readonly Block[], options?: PutManyOptions): Promise<number> {
     this.#check(options)
     for (const b of blocks) {
       if (b.bytes.length > MAX_BLOCK_BYTES) throw new RangeError(`blocks are at most ${MAX_BLOCK_BYTES} bytes`)
-      verifyChunk(b.cid, b.bytes)
+      if (options?.verified !== true) verifyChunk(b.cid, b.bytes)
     }
     const lacking: Block[] = []
     const seen = new Set<string>()
@@ -122,8 +124,9 @@ export class LocalStore implements ChunkStore {
       lacking.push(b)
     }
     if (lacking.length === 0) return 0
-    // prepareFrame copies the members: the store never keeps the caller's arrays.
-    return (await this.putFramesMany(frameBlocks(lacking, this.#level), options)).stored
+    // The frames copy the members: the store never keeps the caller's arrays. putFramesMany
+    // looks each member up again, so blocks another call stored meanwhile are not stored twice.
+    return (await this.putFramesMany(await frameBlocksAsync(lacking, this.#level), options)).stored
   }
 
   /**

@@ -58,8 +58,8 @@ const command: Command = {
       peer.close()
     }
   },
-  human: (r: { root: string, name: string, seq: number, blocks: number, blockBytes: number, bytes: number, requests: number }) =>
-    `${r.root}\n${r.name} (seq ${r.seq}): sent ${r.blocks} blocks (${formatBytes(r.blockBytes)}); ${formatBytes(r.bytes)} on the wire in ${r.requests} requests`
+  human: (r: { root: string, name: string, seq: number, blocks: number, blockBytes: number, bytes: number, requests: number, zstdLevel: number }) =>
+    `${r.root}\n${r.name} (seq ${r.seq}): sent ${r.blocks} blocks (${formatBytes(r.blockBytes)}); ${formatBytes(r.bytes)} on the wire in ${r.requests} requests${r.zstdLevel > 0 ? ` (zstd-${r.zstdLevel})` : ''}`
 }
 
 export default command

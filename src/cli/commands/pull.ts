@@ -1,6 +1,7 @@
 import { pull } from '../../sync/pull.js'
 import { clientConfig, formatBytes, peerFor, resolveRemote } from '../../sync/cli-support.js'
 import { UsageError, stringOption, type Command } from '../command.js'
+import { transferProgress } from '../progress.js'
 import { openCliStore, resolveRoot } from '../store.js'
 
 const command: Command = {
@@ -23,7 +24,7 @@ const command: Command = {
     const config = await clientConfig(ctx.options)
     const peer = peerFor(from, ctx.options, config)
     await using store = await openCliStore(ctx)
-    const bar = ctx.progress('pull', undefined, 'bytes')
+    const bar = ctx.progress('pull', undefined, 'items')
     try {
       const { root, record, name } = await resolveRemote(ctx.positionals[0], peer, config, ctx.signal)
       const baseText = stringOption(ctx.options, 'base')
@@ -31,7 +32,7 @@ const command: Command = {
       const lease = store.beginWrite()
       let result
       try {
-        result = await pull(store, root, peer, { base, signal: ctx.signal, onBlock: (n) => bar.add(n) })
+        result = await pull(store, root, peer, { base, signal: ctx.signal, ...transferProgress(bar) })
         const pinName = stringOption(ctx.options, 'pin') ?? name
         if (pinName !== undefined) await store.pin(pinName, root)
         else await store.flush()
@@ -43,8 +44,8 @@ const command: Command = {
       peer.close()
     }
   },
-  human: (r: { root: string, blocks: number, blockBytes: number, present: number, bytes: number, requests: number }) =>
-    `${r.root}\nfetched ${r.blocks} blocks (${formatBytes(r.blockBytes)}), ${r.present} already local; ${formatBytes(r.bytes)} on the wire in ${r.requests} requests`
+  human: (r: { root: string, blocks: number, blockBytes: number, present: number, bytes: number, requests: number, zstdLevel: number }) =>
+    `${r.root}\nfetched ${r.blocks} blocks (${formatBytes(r.blockBytes)}), ${r.present} already local; ${formatBytes(r.bytes)} on the wire in ${r.requests} requests${r.zstdLevel > 0 ? ` (zstd-${r.zstdLevel})` : ''}`
 }
 
 export default command

@@ -3,6 +3,7 @@ import { publishName } from '../../sync/client-names.js'
 import { push } from '../../sync/client.js'
 import { clientConfig, formatBytes, peerFor, signingKey } from '../../sync/cli-support.js'
 import { UsageError, stringOption, type Command } from '../command.js'
+import { transferProgress } from '../progress.js'
 import { openCliStore } from '../store.js'
 import { resolveLayerRoot } from '../view.js'
 
@@ -30,9 +31,9 @@ const command: Command = {
     const root = await resolveLayerRoot(store, ref)
     if (!await store.has(root)) throw new ChunkMissingError(root)
     const peer = peerFor(to, ctx.options, config)
-    const bar = ctx.progress('push', undefined, 'bytes')
+    const bar = ctx.progress('push', undefined, 'items')
     try {
-      const result = await push(store, root, peer, { signal: ctx.signal, onBlock: (n) => bar.add(n) })
+      const result = await push(store, root, peer, { signal: ctx.signal, ...transferProgress(bar) })
       const record = name !== undefined && key !== undefined ? await publishName(peer, name, root, key, ctx.signal) : undefined
       const s = peer.stats
       return { ...result, root: root.toString(), bytes: s.bytesSent + s.bytesReceived, requests: s.requests, name: record?.name, seq: record?.seq }
@@ -41,8 +42,8 @@ const command: Command = {
       peer.close()
     }
   },
-  human: (r: { root: string, blocks: number, blockBytes: number, present: number, bytes: number, requests: number, name?: string, seq?: number }) =>
-    `${r.root}\nsent ${r.blocks} blocks (${formatBytes(r.blockBytes)}), ${r.present} already there; ${formatBytes(r.bytes)} on the wire in ${r.requests} requests` +
+  human: (r: { root: string, blocks: number, blockBytes: number, present: number, bytes: number, requests: number, zstdLevel: number, name?: string, seq?: number }) =>
+    `${r.root}\nsent ${r.blocks} blocks (${formatBytes(r.blockBytes)}), ${r.present} already there; ${formatBytes(r.bytes)} on the wire in ${r.requests} requests${r.zstdLevel > 0 ? ` (zstd-${r.zstdLevel})` : ''}` +
     (r.name !== undefined ? `\npublished ${r.name} (seq ${r.seq})` : '')
 }
 

@@ -6,6 +6,7 @@ import { loadConfig } from '../../sync/config.js'
 import { Peer } from '../../sync/http.js'
 import { ReadThroughStore } from '../../sync/read-through.js'
 import { RemoteChunkReader } from '../../sync/remote.js'
+import { AnswerCache } from '../../sync/answer-cache.js'
 import { buildSyncApp } from '../../sync/server.js'
 import { openSyncIndex } from '../../sync/state.js'
 import { UsageError, stringOption, type Command } from '../command.js'
@@ -20,7 +21,7 @@ const isLoopbackHost = (h: string): boolean => h === 'localhost' || h === '::1' 
 
 const command: Command = {
   summary: 'run a XenoStore (chunk store, names, tenants) over HTTP',
-  usage: '[--listen HOST:PORT] [--data DIR] [--config FILE]',
+  usage: '[--listen HOST:PORT] [--data DIR] [--config FILE] [--answer-cache-mb N]',
   help: [
     'Serves the sync protocol (has, want, CAR uploads, single blocks, signed names) until',
     'interrupted. --data DIR holds the chunks (DIR/chunks) and the tenant/name index (DIR/sync);',
@@ -28,9 +29,11 @@ const command: Command = {
     'loopback addresses may listen or connect. Prints "listening on URL" once ready.',
     '--listen 127.0.0.1:0 picks a free port. --upstream URL makes this a read-through cache of',
     'another XenoStore (a peer server\'s cache or the central store): blocks it lacks are fetched',
-    'from there once, verified and kept (--upstream-token or XENO_UPSTREAM_TOKEN).'
+    'from there once, verified and kept (--upstream-token or XENO_UPSTREAM_TOKEN).',
+    '--answer-cache-mb N (default 256, 0 = none): complete want answers are kept, compressed as',
+    'sent, and sent again to the next client asking the same (a fleet taking one update).'
   ].join('\n'),
-  options: { listen: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' }, upstream: { type: 'string' }, 'upstream-token': { type: 'string' } },
+  options: { listen: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' }, upstream: { type: 'string' }, 'upstream-token': { type: 'string' }, 'answer-cache-mb': { type: 'string' } },
   maxArgs: 0,
   async run (ctx) {
     const { host, port } = parseListen(stringOption(ctx.options, 'listen') ?? '127.0.0.1:7070')
@@ -45,7 +48,9 @@ const command: Command = {
     const upstream = upstreamUrl === undefined ? undefined : new Peer(upstreamUrl, { token: stringOption(ctx.options, 'upstream-token') ?? process.env.XENO_UPSTREAM_TOKEN })
     const store = upstream === undefined ? local : new ReadThroughStore(local, new RemoteChunkReader(upstream))
     const index = await openSyncIndex(join(dir, 'sync'))
-    const app = buildSyncApp(store, { config, index })
+    const answerMb = Number(stringOption(ctx.options, 'answer-cache-mb') ?? 256)
+    if (!(answerMb >= 0)) throw new UsageError('--answer-cache-mb takes a number of MiB (0 keeps none)')
+    const app = buildSyncApp(store, { config, index, answerCache: new AnswerCache(answerMb * 1024 * 1024) })
     let url: string
     try {
       url = await app.listen({ host, port })

@@ -1,0 +1,34 @@
+import { execFileSync, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+
+const XENO = new URL('../../../bin/xeno', import.meta.url).pathname
+const xeno = (...args: string[]): string => execFileSync(process.execPath, [XENO, ...args], { encoding: 'utf8' })
+
+const Help = suite('xeno --help and --version')
+
+Help('every command listed by xeno --help answers --help with its usage', () => {
+  const overview = xeno('--help')
+  const names = overview.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim().split(/\s{2,}/)[0])
+  assert.ok(names.length >= 15, `commands: ${names.join(', ')}`)
+  for (const name of ['template import', 'export', 'ls', 'cat', 'stats', 'gc', 'fsck', 'push', 'pull', 'nfs serve', 'store serve']) {
+    assert.ok(names.includes(name), `${name} is listed`)
+  }
+  for (const name of names) {
+    const text = xeno(...name.split(' '), '--help')
+    assert.ok(text.startsWith(`usage: xeno ${name}`), `${name} --help: ${text.slice(0, 80)}`)
+    assert.ok(text.includes('--json'), `${name} --help names --json`)
+  }
+})
+
+Help('xeno --version prints the package version; an unknown command exits 2 with one line', () => {
+  const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+  assert.ok(xeno('--version').startsWith(`xeno ${version} `))
+  assert.is(JSON.parse(xeno('--version', '--json')).version, version)
+  const r = spawnSync(process.execPath, [XENO, 'frobnicate'], { encoding: 'utf8' })
+  assert.is(r.status, 2)
+  assert.is(r.stderr.trim().split('\n').length, 1)
+})
+
+Help.run()
