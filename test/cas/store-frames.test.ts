@@ -294,7 +294,7 @@ Frames('BlockBatcher stores batches while the next is gathered: nothing is lost,
   const store = await openLocalStore(join(dir, 's'))
   try {
     const blocks = blocksOf(21, 120) // about 2.6 MB: several batches of about 1 MiB
-    const batcher = new BlockBatcher(store, { verified: true })
+    const batcher = new BlockBatcher(store, { verified: true, limitBytes: 1024 * 1024 })
     const answered: string[] = []
     for (const b of [...blocks, blocks[3], blocks[77]]) for (const x of await batcher.add(b)) answered.push(x.cid.toString())
     assert.ok(answered.length > 0 && answered.length < blocks.length, `answered before flush ${answered.length}`)
