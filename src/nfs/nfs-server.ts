@@ -29,6 +29,8 @@ export interface NfsServer extends AsyncDisposable {
   readonly portmapPort?: number
   readonly stats: RpcStats
   readonly exports: readonly NfsExport[]
+  /** What the kept results (reply-cache.ts) hold now. */
+  readonly replyCache: { readonly bytes: number, readonly entries: number }
   close (): Promise<void>
 }
 
@@ -74,6 +76,7 @@ export async function createNfsServer (options: NfsServerOptions): Promise<NfsSe
       portmapPort: portmap?.port,
       stats: rpc.stats,
       exports,
+      replyCache: state.replies,
       close,
       [Symbol.asyncDispose]: close
     }
