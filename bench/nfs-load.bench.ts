@@ -3,13 +3,15 @@
 // nfs-cp of a fresh file into the export, nfs-cat of it back (bytes compared), nfs-cat of a
 // template file (bytes compared) and nfs-ls of a directory. Reports operations, errors
 // (expected 0), and the server's RSS sampled every 5 s with what its caches hold then (the
-// server's --stats): memory is flat when RSS stops growing once the caches are full, and RSS
-// less the caches' contents stays level throughout. The chunk cache is sized (64 MiB) to fill
-// within the first minute; the kept replies (32 MiB) and the Kv caches (131,072 entries each)
-// have their own bounds, and their fill is printed by minute.
+// server's --stats): memory is flat when RSS stops growing once the caches are full. The
+// caches are sized to fill within the first minute (their defaults, 256 MiB of chunks, 32 MiB
+// of replies and 131,072 Kv entries, take longer than the run to fill): 8 MiB of chunks (the
+// 500 template files read are about 18 MiB), 4 MiB of replies, 4,096 Kv entries; their fill is
+// printed by minute beside RSS.
 // Usage: node dist/bench/nfs-load.bench.js [TREE]  (default /work/data/t1, else a generated tree)
 // Env: XENO_BENCH_CLIENTS (16), XENO_BENCH_MINUTES (10), XENO_BENCH_DIR (work dir),
-//      XENO_BENCH_CACHE_MB (the server's --cache-mb, default 64 here).
+//      XENO_BENCH_CACHE_MB (--cache-mb, 8), XENO_BENCH_REPLY_MB (--reply-cache-mb, 4),
+//      XENO_BENCH_KV_ENTRIES (--kv-cache-entries, 4096).
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -25,7 +27,9 @@ const TREE = process.argv[2] ?? '/work/data/t1'
 const CLIENTS = Number(process.env.XENO_BENCH_CLIENTS ?? 16)
 const MINUTES = Number(process.env.XENO_BENCH_MINUTES ?? 10)
 const WORK = process.env.XENO_BENCH_DIR ?? join(tmpdir(), 'xeno-bench-nfs-load')
-const CACHE_MB = Number(process.env.XENO_BENCH_CACHE_MB ?? 64)
+const CACHE_MB = Number(process.env.XENO_BENCH_CACHE_MB ?? 8)
+const REPLY_MB = Number(process.env.XENO_BENCH_REPLY_MB ?? 4)
+const KV_ENTRIES = Number(process.env.XENO_BENCH_KV_ENTRIES ?? 4096)
 /** Seconds between the server's stats lines. */
 const STATS_EVERY = 5
 
@@ -48,7 +52,7 @@ async function main (): Promise<void> {
   const files = (await listFiles(tree)).filter((f) => f.size > 0 && f.size < 1_000_000 && /^[A-Za-z0-9._/+-]+$/.test(f.path)).slice(0, 500)
   const server: ChildProcess = spawn(process.execPath, [xeno, 'nfs', 'serve', '--store', join(WORK, 'store'), '--layer', root,
     '--writable', join(WORK, 'upper'), '--state', join(WORK, 'state'), '--listen', '127.0.0.1:0',
-    '--cache-mb', String(CACHE_MB), '--stats', String(STATS_EVERY)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    '--cache-mb', String(CACHE_MB), '--reply-cache-mb', String(REPLY_MB), '--kv-cache-entries', String(KV_ENTRIES), '--stats', String(STATS_EVERY)], { stdio: ['ignore', 'pipe', 'inherit'] })
   const samples: ServerStats[] = []
   let sampling = false
   const port = await new Promise<number>((resolve) => {
@@ -67,6 +71,7 @@ async function main (): Promise<void> {
   await run('nfs-ls', [url('')])
   const until = Date.now() + MINUTES * 60_000
   const counts = { ops: 0, errors: 0, bytesWritten: 0 }
+  let written = 0
   const errors: string[] = []
   sampling = true
   const client = async (n: number): Promise<void> => {
@@ -79,6 +84,7 @@ async function main (): Promise<void> {
         await writeFile(local, body)
         const name = `/tmp/load-${n}-${i}`
         await run('nfs-cp', [local, url(name)])
+        written++
         const back = (await run('nfs-cat', [url(name)], { encoding: 'buffer', maxBuffer: 1 << 24 })).stdout
         if (Buffer.compare(back, body) !== 0) throw new Error(`${name} read back differs`)
         const f = files[(n * 31 + i) % files.length]!
@@ -109,15 +115,16 @@ async function main (): Promise<void> {
   const afterFirst = samples.slice(perMinute)
   const range = (xs: number[]): string => xs.length === 0 ? '-' : `${mib(Math.min(...xs))} - ${mib(Math.max(...xs))}`
   process.stdout.write([
-    `${CLIENTS} clients for ${secs.toFixed(0)} s against ${tree}`,
+    `${CLIENTS} clients for ${secs.toFixed(0)} s against ${tree}; ${written} files written (the export grows by one per round; the server's per-file maps of handles and inodes are bounded at 65,536 entries each, which 10 minutes do not fill)`,
     `operations: ${counts.ops} (${(counts.ops / secs).toFixed(1)}/s), errors: ${counts.errors}, written ${mib(counts.bytesWritten)}`,
     `server RSS: max ${mib(Math.max(...rss))} (${rss.length} samples every ${STATS_EVERY} s); after the first minute ${range(afterFirst.map((x) => x.rss))}`,
     `server RSS less the caches' contents: after the first minute ${range(afterFirst.map((x) => x.rss - cached(x)))}`,
+    `  RSS at the end of minute 1 and of the run: ${byMinute.length > 0 ? mib(byMinute[0]!.rss) : '-'}, ${samples.length > 0 ? mib(samples.at(-1)!.rss) : '-'}`,
     'by minute (MiB unless counted):',
     `  RSS                 ${row((x) => (x.rss / 1_048_576).toFixed(0))}`,
     `  chunk cache (${CACHE_MB})   ${row((x) => (x.chunkCacheBytes / 1_048_576).toFixed(0))}`,
-    `  kept replies (32)   ${row((x) => (x.replyCacheBytes / 1_048_576).toFixed(0))}`,
-    `  Kv cache entries    ${row((x) => String(x.kvCacheEntries))}`,
+    `  kept replies (${REPLY_MB})   ${row((x) => (x.replyCacheBytes / 1_048_576).toFixed(0))}`,
+    `  Kv entries (${KV_ENTRIES}/Kv) ${row((x) => String(x.kvCacheEntries))}`,
     `  V8 heap used        ${row((x) => (x.heapUsed / 1_048_576).toFixed(0))}`,
     `  array buffers       ${row((x) => (x.arrayBuffers / 1_048_576).toFixed(0))}`,
     `  RSS - caches        ${row((x) => ((x.rss - cached(x)) / 1_048_576).toFixed(0))}`,

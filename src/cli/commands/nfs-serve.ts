@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { createMountHook, openLevelKv, openTree, openUnionView, openWritableLayer, type Kv, type Tree, type WritableLayer } from '../../overlay/index.js'
 import type { UpperLayer } from '../../overlay/writable.js'
 import {
-  AccessTrace, ChunkCache, DirView, cachedKv, createNfsServer, tracedFilesystem, viewFilesystem,
+  AccessTrace, ChunkCache, DEFAULT_KV_CACHE_ENTRIES, DirView, cachedKv, createNfsServer, tracedFilesystem, viewFilesystem,
   type BatchChunkReader, type Filesystem
 } from '../../nfs/index.js'
 import { UsageError, stringOption, stringsOption, type Command } from '../command.js'
@@ -66,6 +66,9 @@ const command: Command = {
     '  --dir DIR          export a plain directory instead of a layer stack (its handles',
     '                     last while the server runs; a layer stack\'s survive restarts)',
     '  --cache-mb N       decompressed chunks kept in memory (default 256)',
+    '  --reply-cache-mb N encoded results kept for clients asking again (default 32)',
+    '  --kv-cache-entries N  inode table / writable layer entries kept in memory (default',
+    '                     131072 each)',
     '  --trace FILE       append an access trace (blocks and files in first-read order)',
     '  --from URL         XenoStore to fetch missing blocks from on first read (lazy; verified',
     '                     and kept in the local store); --token T for a tenant store',
@@ -88,7 +91,9 @@ const command: Command = {
     trace: { type: 'string' },
     from: { type: 'string' },
     token: { type: 'string' },
-    stats: { type: 'string' }
+    stats: { type: 'string' },
+    'reply-cache-mb': { type: 'string' },
+    'kv-cache-entries': { type: 'string' }
   },
   maxArgs: 0,
   async run (ctx) {
@@ -107,6 +112,10 @@ const command: Command = {
     const closeAll = async (): Promise<void> => { for (const c of closers.reverse()) await c() }
     const statsEvery = stringOption(ctx.options, 'stats')
     if (statsEvery !== undefined && !(Number(statsEvery) > 0)) throw new UsageError('--stats takes a number of seconds')
+    const replyCacheMb = Number(stringOption(ctx.options, 'reply-cache-mb') ?? 32)
+    if (!(replyCacheMb >= 0)) throw new UsageError('--reply-cache-mb takes a number')
+    const kvEntries = Number(stringOption(ctx.options, 'kv-cache-entries') ?? DEFAULT_KV_CACHE_ENTRIES)
+    if (!(Number.isInteger(kvEntries) && kvEntries >= 0)) throw new UsageError('--kv-cache-entries takes a whole number')
     let chunkCache: ChunkCache | undefined
     const kvs: Array<{ readonly cachedEntries: number }> = []
     try {
@@ -130,12 +139,12 @@ const command: Command = {
         if (writableDir !== undefined) {
           const layer = await openWritableLayer(writableDir)
           closers.push(async () => { await layer.close() })
-          const kv = cachedKv(layer.kv)
+          const kv = cachedKv(layer.kv, kvEntries)
           kvs.push(kv)
           writable = { dir: layer.dir, kv, close: async () => { await layer.close() } }
         } else {
           // A read-only view keeps its inode table here, so handles survive restarts.
-          const kv = cachedKv(await openLevelKv(join(stateDir, 'inodes')))
+          const kv = cachedKv(await openLevelKv(join(stateDir, 'inodes')), kvEntries)
           kvs.push(kv)
           state = kv
           closers.push(async () => { await state?.close() })
@@ -151,6 +160,7 @@ const command: Command = {
         port,
         mountPort: portOption(stringOption(ctx.options, 'mount-port'), 'mount-port'),
         portmapPort: portOption(stringOption(ctx.options, 'portmap-port'), 'portmap-port'),
+        replyCacheBytes: Math.floor(replyCacheMb * 1_048_576),
         exports: [{ name, fs, allow: allow.length > 0 ? allow : ['127.0.0.1'], rootSquash: ctx.options['root-squash'] === true }],
         log: (m) => { process.stderr.write(`${m}\n`) }
       })
