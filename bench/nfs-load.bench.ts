@@ -34,7 +34,7 @@ const KV_ENTRIES = Number(process.env.XENO_BENCH_KV_ENTRIES ?? 4096)
 const STATS_EVERY = 5
 
 /** What the server's --stats prints (src/cli/commands/nfs-serve.ts). */
-interface ServerStats { rss: number, heapUsed: number, external: number, arrayBuffers: number, chunkCacheBytes: number, replyCacheBytes: number, kvCacheEntries: number }
+interface ServerStats { rss: number, heapUsed: number, heapTotal: number, external: number, arrayBuffers: number, chunkCacheBytes: number, replyCacheBytes: number, kvCacheEntries: number }
 
 async function main (): Promise<void> {
   await rm(WORK, { recursive: true, force: true })
@@ -126,7 +126,9 @@ async function main (): Promise<void> {
     `  kept replies (${REPLY_MB})   ${row((x) => (x.replyCacheBytes / 1_048_576).toFixed(0))}`,
     `  Kv entries (${KV_ENTRIES}/Kv) ${row((x) => String(x.kvCacheEntries))}`,
     `  V8 heap used        ${row((x) => (x.heapUsed / 1_048_576).toFixed(0))}`,
+    `  V8 heap total       ${row((x) => (x.heapTotal / 1_048_576).toFixed(0))}`,
     `  array buffers       ${row((x) => (x.arrayBuffers / 1_048_576).toFixed(0))}`,
+    `  other native        ${row((x) => ((x.rss - x.heapTotal - x.external) / 1_048_576).toFixed(0))}`,
     `  RSS - caches        ${row((x) => ((x.rss - cached(x)) / 1_048_576).toFixed(0))}`,
     ...errors.map((e) => `error: ${e}`)
   ].join('\n') + '\n')
