@@ -2,10 +2,16 @@
 // writing one copy-on-write export for M minutes (default 10): each client loops over
 // nfs-cp of a fresh file into the export, nfs-cat of it back (bytes compared), nfs-cat of a
 // template file (bytes compared) and nfs-ls of a directory. Reports operations, errors
-// (expected 0), and the server's RSS sampled every 5 s (expected flat).
+// (expected 0), and the server's RSS sampled every 5 s with what its caches hold then (the
+// server's --stats): memory is flat when RSS stops growing once the caches are full. The
+// caches are sized to fill within the first minute (their defaults, 256 MiB of chunks, 32 MiB
+// of replies and 131,072 Kv entries, take longer than the run to fill): 8 MiB of chunks (the
+// 500 template files read are about 18 MiB), 4 MiB of replies, 4,096 Kv entries; their fill is
+// printed by minute beside RSS.
 // Usage: node dist/bench/nfs-load.bench.js [TREE]  (default /work/data/t1, else a generated tree)
 // Env: XENO_BENCH_CLIENTS (16), XENO_BENCH_MINUTES (10), XENO_BENCH_DIR (work dir),
-//      XENO_BENCH_CACHE_MB (the server's --cache-mb, default its own).
+//      XENO_BENCH_CACHE_MB (--cache-mb, 8), XENO_BENCH_REPLY_MB (--reply-cache-mb, 4),
+//      XENO_BENCH_KV_ENTRIES (--kv-cache-entries, 4096).
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -21,11 +27,14 @@ const TREE = process.argv[2] ?? '/work/data/t1'
 const CLIENTS = Number(process.env.XENO_BENCH_CLIENTS ?? 16)
 const MINUTES = Number(process.env.XENO_BENCH_MINUTES ?? 10)
 const WORK = process.env.XENO_BENCH_DIR ?? join(tmpdir(), 'xeno-bench-nfs-load')
+const CACHE_MB = Number(process.env.XENO_BENCH_CACHE_MB ?? 8)
+const REPLY_MB = Number(process.env.XENO_BENCH_REPLY_MB ?? 4)
+const KV_ENTRIES = Number(process.env.XENO_BENCH_KV_ENTRIES ?? 4096)
+/** Seconds between the server's stats lines. */
+const STATS_EVERY = 5
 
-async function sampleRss (pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024
-}
+/** What the server's --stats prints (src/cli/commands/nfs-serve.ts). */
+interface ServerStats { rss: number, heapUsed: number, heapTotal: number, external: number, arrayBuffers: number, chunkCacheBytes: number, replyCacheBytes: number, kvCacheEntries: number }
 
 async function main (): Promise<void> {
   await rm(WORK, { recursive: true, force: true })
@@ -43,18 +52,28 @@ async function main (): Promise<void> {
   const files = (await listFiles(tree)).filter((f) => f.size > 0 && f.size < 1_000_000 && /^[A-Za-z0-9._/+-]+$/.test(f.path)).slice(0, 500)
   const server: ChildProcess = spawn(process.execPath, [xeno, 'nfs', 'serve', '--store', join(WORK, 'store'), '--layer', root,
     '--writable', join(WORK, 'upper'), '--state', join(WORK, 'state'), '--listen', '127.0.0.1:0',
-    ...(process.env.XENO_BENCH_CACHE_MB !== undefined ? ['--cache-mb', process.env.XENO_BENCH_CACHE_MB] : [])], { stdio: ['ignore', 'pipe', 'inherit'] })
+    '--cache-mb', String(CACHE_MB), '--reply-cache-mb', String(REPLY_MB), '--kv-cache-entries', String(KV_ENTRIES), '--stats', String(STATS_EVERY)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const samples: ServerStats[] = []
+  let sampling = false
   const port = await new Promise<number>((resolve) => {
     let out = ''
-    server.stdout?.on('data', (d: Buffer) => { out += d.toString(); const m = /:(\d+) \(mount/.exec(out); if (m !== null) resolve(Number(m[1])) })
+    server.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /:(\d+) \(mount/.exec(out); if (m !== null) resolve(Number(m[1]))
+      let nl: number
+      while ((nl = out.indexOf('\n')) >= 0) {
+        const line = out.slice(0, nl); out = out.slice(nl + 1)
+        if (sampling && line.startsWith('stats ')) samples.push(JSON.parse(line.slice(6)) as ServerStats)
+      }
+    })
   })
   const url = (path: string): string => `nfs://127.0.0.1/export${path}?version=3&nfsport=${port}&mountport=${port}`
   await run('nfs-ls', [url('')])
   const until = Date.now() + MINUTES * 60_000
   const counts = { ops: 0, errors: 0, bytesWritten: 0 }
+  let written = 0
   const errors: string[] = []
-  const rss: number[] = []
-  const sampler = setInterval(() => { void sampleRss(server.pid!).then((r) => rss.push(r)) }, 5000)
+  sampling = true
   const client = async (n: number): Promise<void> => {
     const scratch = join(WORK, `client-${n}`)
     await mkdir(scratch, { recursive: true })
@@ -65,6 +84,7 @@ async function main (): Promise<void> {
         await writeFile(local, body)
         const name = `/tmp/load-${n}-${i}`
         await run('nfs-cp', [local, url(name)])
+        written++
         const back = (await run('nfs-cat', [url(name)], { encoding: 'buffer', maxBuffer: 1 << 24 })).stdout
         if (Buffer.compare(back, body) !== 0) throw new Error(`${name} read back differs`)
         const f = files[(n * 31 + i) % files.length]!
@@ -81,18 +101,35 @@ async function main (): Promise<void> {
   }
   const started = Date.now()
   await Promise.all(Array.from({ length: CLIENTS }, async (_, n) => { await client(n) }))
-  clearInterval(sampler)
+  sampling = false
   const secs = (Date.now() - started) / 1000
   server.kill('SIGINT')
   await new Promise((resolve) => server.once('close', resolve))
   const mib = (b: number): string => `${(b / 1_048_576).toFixed(0)} MiB`
-  const quarter = Math.max(1, Math.floor(rss.length / 4))
-  const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length)
+  const rss = samples.map((x) => x.rss)
+  // Bytes the caches hold: decompressed chunks and kept replies (the Kv caches' entries are counted, not sized).
+  const cached = (x: ServerStats): number => x.chunkCacheBytes + x.replyCacheBytes
+  const perMinute = 60 / STATS_EVERY
+  const byMinute = samples.filter((_, i) => i % perMinute === perMinute - 1)
+  const row = (f: (x: ServerStats) => string): string => byMinute.map(f).join(' ')
+  const afterFirst = samples.slice(perMinute)
+  const range = (xs: number[]): string => xs.length === 0 ? '-' : `${mib(Math.min(...xs))} - ${mib(Math.max(...xs))}`
   process.stdout.write([
-    `${CLIENTS} clients for ${secs.toFixed(0)} s against ${tree}`,
+    `${CLIENTS} clients for ${secs.toFixed(0)} s against ${tree}; ${written} files written (the export grows by one per round; the server's per-file maps of handles and inodes are bounded at 65,536 entries each, which 10 minutes do not fill)`,
     `operations: ${counts.ops} (${(counts.ops / secs).toFixed(1)}/s), errors: ${counts.errors}, written ${mib(counts.bytesWritten)}`,
-    `server RSS: first quarter avg ${mib(avg(rss.slice(0, quarter)))}, last quarter avg ${mib(avg(rss.slice(-quarter)))}, max ${mib(Math.max(...rss))} (${rss.length} samples)`,
-    `server RSS by minute (MiB): ${rss.filter((_, i) => i % 12 === 11).map((r) => (r / 1_048_576).toFixed(0)).join(' ')}`,
+    `server RSS: max ${mib(Math.max(...rss))} (${rss.length} samples every ${STATS_EVERY} s); after the first minute ${range(afterFirst.map((x) => x.rss))}`,
+    `server RSS less the caches' contents: after the first minute ${range(afterFirst.map((x) => x.rss - cached(x)))}`,
+    `  RSS at the end of minute 1 and of the run: ${byMinute.length > 0 ? mib(byMinute[0]!.rss) : '-'}, ${samples.length > 0 ? mib(samples.at(-1)!.rss) : '-'}`,
+    'by minute (MiB unless counted):',
+    `  RSS                 ${row((x) => (x.rss / 1_048_576).toFixed(0))}`,
+    `  chunk cache (${CACHE_MB})   ${row((x) => (x.chunkCacheBytes / 1_048_576).toFixed(0))}`,
+    `  kept replies (${REPLY_MB})   ${row((x) => (x.replyCacheBytes / 1_048_576).toFixed(0))}`,
+    `  Kv entries (${KV_ENTRIES}/Kv) ${row((x) => String(x.kvCacheEntries))}`,
+    `  V8 heap used        ${row((x) => (x.heapUsed / 1_048_576).toFixed(0))}`,
+    `  V8 heap total       ${row((x) => (x.heapTotal / 1_048_576).toFixed(0))}`,
+    `  array buffers       ${row((x) => (x.arrayBuffers / 1_048_576).toFixed(0))}`,
+    `  other native        ${row((x) => ((x.rss - x.heapTotal - x.external) / 1_048_576).toFixed(0))}`,
+    `  RSS - caches        ${row((x) => ((x.rss - cached(x)) / 1_048_576).toFixed(0))}`,
     ...errors.map((e) => `error: ${e}`)
   ].join('\n') + '\n')
   process.exitCode = counts.errors === 0 ? 0 : 1

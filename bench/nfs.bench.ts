@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomFillSync } from 'node:crypto'
 import { existsSync, createReadStream } from 'node:fs'
-import { mkdir, readFile, rm, writeFile, open } from 'node:fs/promises'
+import { mkdir, readFile, readdir, rm, stat, writeFile, open } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -82,7 +82,11 @@ async function xenoCli (args: string[]): Promise<string> {
 
 async function makeBigFile (dir: string): Promise<string> {
   const file = join(dir, 'big.bin')
-  if (existsSync(file)) return file
+  if (existsSync(file)) {
+    const size = (await stat(file)).size
+    if (size !== BIG_MIB * MIB) throw new Error(`${file} holds ${size} bytes, not ${BIG_MIB} MiB: remove it (and its store)`)
+    return file
+  }
   await mkdir(dir, { recursive: true })
   // Half random, half text-like: realistic for a mix of binaries and data in an image.
   const fh = await open(file, 'w')
@@ -114,8 +118,11 @@ function median (xs: number[]): number { const s = [...xs].sort((a, b) => a - b)
 /** A server under test; `bigPid`/`treePid` name the process serving each export (read when measured). */
 interface Target { name: string, bigUrl: string, treeUrl: string, bigPid: () => number, treePid: () => number }
 
-/** Per round: client wall times (s), and the CPU time (s) of the serving process during each case. */
-interface Results { big: number[], ls: number[], lsLines: number, small: number[], cpu: { big: number[], ls: number[], small: number[] } }
+/** Per round and case: the serving process's CPU time (s) and context switches (all its threads). */
+interface Usage { cpu: number, sleeps: number, preempted: number }
+type PerCase<T> = { big: T, ls: T, small: T }
+/** Per round: client wall times (s), and what the serving process used during each case. */
+interface Results { big: number[], ls: number[], lsLines: number, small: number[], use: PerCase<Usage[]> }
 
 /** User + system CPU time of a process so far, in seconds (/proc/PID/stat, clock ticks of 10 ms). */
 async function cpuOf (pid: number): Promise<number> {
@@ -123,11 +130,27 @@ async function cpuOf (pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
-/** Runs `fn` and returns the CPU time `pid` used meanwhile. */
-async function serverCpu (pid: number, fn: () => Promise<unknown>): Promise<number> {
-  const before = await cpuOf(pid)
+/**
+ * Voluntary and involuntary context switches of all of a process's threads so far: a thread
+ * that sleeps waiting for the next call switches voluntarily, one the scheduler takes the core
+ * from (another process, here mostly the client, became runnable) involuntarily.
+ */
+async function switchesOf (pid: number): Promise<{ sleeps: number, preempted: number }> {
+  let sleeps = 0; let preempted = 0
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    const status = await readFile(`/proc/${pid}/task/${tid}/status`, 'utf8').catch(() => '')
+    sleeps += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0)
+    preempted += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0)
+  }
+  return { sleeps, preempted }
+}
+
+/** Runs `fn` and returns what `pid` used meanwhile, divided by `per`. */
+async function serverUse (pid: number, fn: () => Promise<unknown>, per = 1): Promise<Usage> {
+  const cpu = await cpuOf(pid); const sw = await switchesOf(pid)
   await fn()
-  return await cpuOf(pid) - before
+  const sw2 = await switchesOf(pid)
+  return { cpu: (await cpuOf(pid) - cpu) / per, sleeps: (sw2.sleeps - sw.sleeps) / per, preempted: (sw2.preempted - sw.preempted) / per }
 }
 
 /**
@@ -135,22 +158,22 @@ async function serverCpu (pid: number, fn: () => Promise<unknown>): Promise<numb
  * both see the same moment of a shared machine's load.
  */
 async function runCases (targets: Target[], smallFiles: string[], runs: number): Promise<Map<Target, Results>> {
-  const out = new Map<Target, Results>(targets.map((t) => [t, { big: [], ls: [], lsLines: 0, small: [], cpu: { big: [], ls: [], small: [] } }]))
+  const out = new Map<Target, Results>(targets.map((t) => [t, { big: [], ls: [], lsLines: 0, small: [], use: { big: [], ls: [], small: [] } }]))
   const script = (t: Target): string => smallFiles.map((f) => `nfs-cat "${t.treeUrl.replace('?', `/${f}?`)}" > /dev/null || exit 1`).join('\n')
   for (let i = 0; i < runs; i++) {
     for (const t of targets) {
       const r = out.get(t)!
-      r.cpu.big.push(await serverCpu(t.bigPid(), async () => {
+      r.use.big.push(await serverUse(t.bigPid(), async () => {
         r.big.push((await measure(['sh', '-c', `nfs-cat "${t.bigUrl.replace('?', '/big.bin?')}" > /dev/null`])).wallS)
       }))
-      r.cpu.ls.push(await serverCpu(t.treePid(), async () => {
+      r.use.ls.push(await serverUse(t.treePid(), async () => {
         const l = await measure(['nfs-ls', '-R', t.treeUrl])
         r.ls.push(l.wallS)
         r.lsLines = l.stdout.trim().split('\n').length
       }))
-      r.cpu.small.push(await serverCpu(t.treePid(), async () => {
+      r.use.small.push(await serverUse(t.treePid(), async () => {
         r.small.push((await measure(['sh', '-c', script(t)])).wallS / smallFiles.length)
-      }) / smallFiles.length)
+      }, smallFiles.length))
     }
   }
   return out
@@ -162,7 +185,9 @@ function medians (r: Results): { big: number, ls: number, lsLines: number, small
 
 async function main (): Promise<void> {
   await mkdir(WORK, { recursive: true })
-  const bigDir = join(WORK, 'big')
+  // One directory per size (the 1 GiB one keeps its first name): a file of another size would
+  // be served from a store imported for this size, with a chunk cache sized for it.
+  const bigDir = join(WORK, BIG_MIB === 1024 ? 'big' : `big-${BIG_MIB}`)
   const bigFile = await makeBigFile(bigDir)
   // One store per export: a local store is held by one process at a time.
   const bigStore = join(WORK, `store-big-${BIG_MIB}`)
@@ -251,11 +276,15 @@ async function main (): Promise<void> {
     ], rows) + '\n')
     const spread = (v: number[]): string => v.map((x) => fmt(x)).join(' ')
     for (const [name, r] of [['ganesha', results.get(g)!], ['xeno', results.get(x)!]] as const) {
-      process.stdout.write(`every round, ${name}: 1 GiB ${spread(r.big)}; ls -R ${spread(r.ls)}; small ${spread(r.small)}\n`)
+      process.stdout.write(`every round, ${name}: ${BIG_MIB} MiB ${spread(r.big)}; ls -R ${spread(r.ls)}; small ${spread(r.small)}\n`)
     }
     // Server CPU time: steadier than wall time on a shared machine (it leaves out waiting for the CPU).
-    const cpu = (r: Results): string => `1 GiB ${fmt(median(r.cpu.big))}, ls -R ${fmt(median(r.cpu.ls))}, small file ${fmt(median(r.cpu.small))}`
+    const cpu = (r: Results): string => `${BIG_MIB} MiB ${fmt(median(r.use.big.map((u) => u.cpu)))}, ls -R ${fmt(median(r.use.ls.map((u) => u.cpu)))}, small file ${fmt(median(r.use.small.map((u) => u.cpu)))}`
     process.stdout.write(`server CPU (median): ganesha ${cpu(results.get(g)!)}; xeno ${cpu(results.get(x)!)}\n`)
+    for (const [name, r] of [['ganesha', results.get(g)!], ['xeno', results.get(x)!]] as const) {
+      const rounds = (us: Usage[], digits = 0): string => us.map((u) => `${fmt(u.cpu)} ${u.sleeps.toFixed(digits)}/${u.preempted.toFixed(digits)}`).join(', ')
+      process.stdout.write(`every round, ${name} server CPU and sleeps/preemptions: ls -R ${rounds(r.use.ls)}; small file ${rounds(r.use.small, 1)}\n`)
+    }
     process.stdout.write(`throughput: ganesha ${(BIG_MIB / gr.big).toFixed(0)} MiB/s, xeno ${(BIG_MIB / xr.big).toFixed(0)} MiB/s\n`)
     process.stdout.write(`peak RSS: ganesha ${(rss.ganesha / MIB).toFixed(0)} MiB, xeno (1 GiB export) ${(rss.big / MIB).toFixed(0)} MiB, xeno (tree export) ${(rss.tree / MIB).toFixed(0)} MiB\n`)
   } finally {

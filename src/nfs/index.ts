@@ -4,7 +4,7 @@ export type { Filesystem, Attrs, NodeId, SetAttrs, Caller, CreateHow, FsStat, Re
 export { viewFilesystem, type ViewFilesystemOptions } from './backend-view.js'
 export { DirView } from './dir-view.js'
 export { ChunkCache, DEFAULT_CHUNK_CACHE_BYTES_256MIB, type BatchChunkReader, type ChunkCacheOptions, type ChunkSource } from './chunk-cache.js'
-export { cachedKv } from './kv-cache.js'
+export { cachedKv, DEFAULT_KV_CACHE_ENTRIES } from './kv-cache.js'
 export { AccessTrace, tracedFilesystem } from './trace.js'
 export { NfsExport, type ExportOptions } from './exports.js'
 export { HandleCodec } from './handles.js'

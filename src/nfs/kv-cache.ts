@@ -18,7 +18,7 @@ const ABSENT = new Uint8Array(0)
  * older than the last completed batch. Absent keys are cached too (the common lookup miss).
  * Memory is bounded by `maxEntries` × MAX_CACHED_VALUE_BYTES.
  */
-export function cachedKv (kv: Kv, maxEntries = DEFAULT_KV_CACHE_ENTRIES): Kv {
+export function cachedKv (kv: Kv, maxEntries = DEFAULT_KV_CACHE_ENTRIES): Kv & { readonly cachedEntries: number } {
   const cache = new Map<string, Uint8Array>()
   let epoch = 0
   const keep = (key: string, value: Uint8Array): void => {
@@ -50,5 +50,7 @@ export function cachedKv (kv: Kv, maxEntries = DEFAULT_KV_CACHE_ENTRIES): Kv {
     async close () { cache.clear(); await kv.close() }
   }
   if (kv.id !== undefined) Object.defineProperty(cached, 'id', { value: kv.id, enumerable: true })
-  return cached
+  // Values and absences remembered now (for memory stats).
+  Object.defineProperty(cached, 'cachedEntries', { get: () => cache.size })
+  return cached as Kv & { readonly cachedEntries: number }
 }

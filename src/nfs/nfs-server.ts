@@ -19,6 +19,8 @@ export interface NfsServerOptions extends RpcServerOptions {
   readonly mountPort?: number
   /** A separate PORTMAP v2 port (RFC 1833). Default: none. */
   readonly portmapPort?: number
+  /** Bytes of encoded results kept for replay (nfs3/reply-cache.ts). Default 32 MiB. */
+  readonly replyCacheBytes?: number
   /** Serve UDP on the same ports too (MOUNT and PORTMAP queries of older or in-kernel clients). Default true. */
   readonly udp?: boolean
 }
@@ -29,6 +31,8 @@ export interface NfsServer extends AsyncDisposable {
   readonly portmapPort?: number
   readonly stats: RpcStats
   readonly exports: readonly NfsExport[]
+  /** What the kept results (reply-cache.ts) hold now. */
+  readonly replyCache: { readonly bytes: number, readonly entries: number }
   close (): Promise<void>
 }
 
@@ -39,7 +43,7 @@ export interface NfsServer extends AsyncDisposable {
 export async function createNfsServer (options: NfsServerOptions): Promise<NfsServer> {
   const host = options.host ?? '127.0.0.1'
   const exports = options.exports.map((e) => new NfsExport(e))
-  const state = new Nfs3State(await HandleCodec.open(options.stateDir), exports)
+  const state = new Nfs3State(await HandleCodec.open(options.stateDir), exports, options.replyCacheBytes)
   const rpc = new RpcServer(options)
   let ports = { nfs: 0, mount: 0 }
   const udp = options.udp ?? true
@@ -74,6 +78,7 @@ export async function createNfsServer (options: NfsServerOptions): Promise<NfsSe
       portmapPort: portmap?.port,
       stats: rpc.stats,
       exports,
+      replyCache: state.replies,
       close,
       [Symbol.asyncDispose]: close
     }

@@ -1,6 +1,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { isIP, isIPv6, type AddressInfo } from 'node:net'
 import { NfsConfigError, XdrError } from './errors.js'
+import { IdlePoll } from './idle-poll.js'
 import { listenNet } from './net-tcp.js'
 import { RpcConnection, type ConnectionOwner, type Dispatched } from './connection.js'
 import { RECORD_MARK_BYTES } from './record.js'
@@ -60,6 +61,11 @@ export interface RpcServerOptions {
    * the handles and the host is an IP address, else 'net'; XENO_NFS_TCP=net forces 'net'.
    */
   transport?: TcpTransport
+  /**
+   * Longest time, in µs, the server stays awake after answering every call, waiting for the
+   * next one (see idle-poll.ts; 0: never). Default: XENO_NFS_IDLE_POLL_US, else 200.
+   */
+  idlePollUs?: number
   log?: (message: string) => void
 }
 
@@ -68,6 +74,7 @@ const DEFAULT_MAX_IN_FLIGHT = 64
 const DEFAULT_MAX_QUEUED_BYTES_8MIB = 8_388_608
 const DEFAULT_MAX_CONNECTIONS = 512
 const DEFAULT_IDLE_TIMEOUT_MS = 300_000
+const DEFAULT_IDLE_POLL_US = 200
 /** Idle sweeps a connection must sit out before it is closed (see #sweepIdle). */
 const IDLE_SWEEPS = 5
 /** Largest UDP payload over IPv4. */
@@ -87,7 +94,8 @@ export class RpcServer {
   readonly #owner: ConnectionOwner
   #sweeper: ReturnType<typeof setInterval> | undefined
   readonly #udp: UdpSocket[] = []
-  readonly #opts: Required<Omit<RpcServerOptions, 'log' | 'transport'>> & { log: (m: string) => void, transport?: TcpTransport }
+  readonly #opts: Required<Omit<RpcServerOptions, 'log' | 'transport' | 'idlePollUs'>> & { log: (m: string) => void, transport?: TcpTransport }
+  readonly idlePoll: IdlePoll
   readonly stats: RpcStats = { calls: 0, garbage: 0, oversized: 0, systemErrors: 0, connections: 0 }
   #closed = false
 
@@ -101,7 +109,10 @@ export class RpcServer {
       transport: options.transport ?? (process.env.XENO_NFS_TCP === 'net' ? 'net' : undefined),
       log: options.log ?? (() => {})
     }
+    const pollUs = options.idlePollUs ?? Number(process.env.XENO_NFS_IDLE_POLL_US ?? DEFAULT_IDLE_POLL_US)
+    this.idlePoll = new IdlePoll(pollUs > 0 ? pollUs / 1000 : 0)
     this.#owner = {
+      idlePoll: this.idlePoll,
       maxInFlight: this.#opts.maxInFlight,
       maxQueuedBytes: this.#opts.maxQueuedBytes,
       dispatch: (bytes, remoteAddress, remotePort) => this.#dispatch(bytes, remoteAddress, remotePort),

@@ -19,12 +19,12 @@ export function pad4 (n: number): number { return (4 - (n & 3)) & 3 }
  */
 export class XdrReader {
   readonly #bytes: Uint8Array
-  readonly #view: DataView
   #pos: number
 
+  // No DataView: constructing one per message (a C++ builtin, and `.buffer` of a small on-heap
+  // array allocates a backing store) cost more than reading the bytes here.
   constructor (bytes: Uint8Array, offset = 0) {
     this.#bytes = bytes
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     this.#pos = offset
   }
 
@@ -41,13 +41,20 @@ export class XdrReader {
   }
 
   /** unsigned int (RFC 4506 §4.2). */
-  uint32 (): number { return this.#view.getUint32(this.#need(4, 'unsigned int'), false) }
+  uint32 (): number { return readUint32(this.#bytes, this.#need(4, 'unsigned int')) }
   /** int (RFC 4506 §4.1). */
-  int32 (): number { return this.#view.getInt32(this.#need(4, 'int'), false) }
+  int32 (): number { return readUint32(this.#bytes, this.#need(4, 'int')) | 0 }
   /** unsigned hyper (RFC 4506 §4.5). */
-  uint64 (): bigint { return this.#view.getBigUint64(this.#need(8, 'unsigned hyper'), false) }
+  uint64 (): bigint {
+    const at = this.#need(8, 'unsigned hyper')
+    return (BigInt(readUint32(this.#bytes, at)) << 32n) | BigInt(readUint32(this.#bytes, at + 4))
+  }
+
   /** hyper (RFC 4506 §4.5). */
-  int64 (): bigint { return this.#view.getBigInt64(this.#need(8, 'hyper'), false) }
+  int64 (): bigint {
+    const at = this.#need(8, 'hyper')
+    return (BigInt(readUint32(this.#bytes, at) | 0) << 32n) | BigInt(readUint32(this.#bytes, at + 4))
+  }
 
   /** bool (RFC 4506 §4.4): anything but 0 or 1 is an error. */
   bool (): boolean {
@@ -100,10 +107,21 @@ const BY_REFERENCE_MIN_BYTES = 4096
  * each cost more than the encoding). Safe because every method writes each byte it reserves.
  */
 function scratch (size: number): Buffer { return Buffer.allocUnsafe(size) }
-function viewOf (b: Uint8Array): DataView { return new DataView(b.buffer, b.byteOffset, b.byteLength) }
+
+/** Big-endian unsigned 32-bit integer at `at`. */
+function readUint32 (b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0
+}
+
+/** Writes `v` (any 32-bit pattern) big-endian at `at`. */
+function writeUint32 (b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24
+  b[at + 1] = (v >>> 16) & 0xff
+  b[at + 2] = (v >>> 8) & 0xff
+  b[at + 3] = v & 0xff
+}
 /** What a finished writer holds: nothing to allocate for it. */
 const EMPTY = Buffer.alloc(0)
-const EMPTY_VIEW = viewOf(EMPTY)
 
 /**
  * Builds XDR into a growable buffer. Cannot fail for in-range values; out-of-range numbers are
@@ -112,14 +130,12 @@ const EMPTY_VIEW = viewOf(EMPTY)
  */
 export class XdrWriter {
   #buf: Buffer
-  #view: DataView
   #pos = 0
   readonly #done: Uint8Array[] = []
   #doneLength = 0
 
   constructor (size = INITIAL_SIZE) {
     this.#buf = scratch(size)
-    this.#view = viewOf(this.#buf)
   }
 
   /** Total bytes written so far. */
@@ -130,7 +146,6 @@ export class XdrWriter {
       const next = scratch(Math.max(this.#buf.length * 2, this.#pos + n))
       next.set(this.#buf.subarray(0, this.#pos))
       this.#buf = next
-      this.#view = viewOf(next)
     }
     const at = this.#pos
     this.#pos += n
@@ -139,26 +154,26 @@ export class XdrWriter {
 
   uint32 (v: number): this {
     if (!(v >= 0 && v <= UINT32_MAX && Number.isInteger(v))) throw new RangeError(`uint32 out of range: ${v}`)
-    const at = this.#room(4)
-    this.#view.setUint32(at, v, false)
+    const at = this.#room(4) // first: it may replace #buf
+    writeUint32(this.#buf, at, v)
     return this
   }
 
   int32 (v: number): this {
     const at = this.#room(4)
-    this.#view.setInt32(at, v, false)
+    writeUint32(this.#buf, at, v)
     return this
   }
 
-  uint64 (v: bigint | number): this {
-    const at = this.#room(8)
-    this.#view.setBigUint64(at, BigInt(v), false)
-    return this
-  }
+  // Both wrap modulo 2^64, as DataView's setters did.
+  uint64 (v: bigint | number): this { return this.#hyper(BigInt.asUintN(64, BigInt(v))) }
+  int64 (v: bigint | number): this { return this.#hyper(BigInt.asUintN(64, BigInt(v))) }
 
-  int64 (v: bigint | number): this {
+  /** 64 bits (an unsigned pattern) big-endian. */
+  #hyper (b: bigint): this {
     const at = this.#room(8)
-    this.#view.setBigInt64(at, BigInt(v), false)
+    writeUint32(this.#buf, at, Number(b >> 32n))
+    writeUint32(this.#buf, at + 4, Number(b & 0xffff_ffffn))
     return this
   }
 
@@ -222,7 +237,6 @@ export class XdrWriter {
     this.#done.push(this.#buf.subarray(0, this.#pos))
     this.#doneLength += this.#pos
     this.#buf = fresh === 0 ? EMPTY : scratch(fresh)
-    this.#view = fresh === 0 ? EMPTY_VIEW : viewOf(this.#buf)
     this.#pos = 0
   }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { createMountHook, openLevelKv, openTree, openUnionView, openWritableLayer, type Kv, type Tree, type WritableLayer } from '../../overlay/index.js'
 import type { UpperLayer } from '../../overlay/writable.js'
 import {
-  AccessTrace, ChunkCache, DirView, cachedKv, createNfsServer, tracedFilesystem, viewFilesystem,
+  AccessTrace, ChunkCache, DEFAULT_KV_CACHE_ENTRIES, DirView, cachedKv, createNfsServer, tracedFilesystem, viewFilesystem,
   type BatchChunkReader, type Filesystem
 } from '../../nfs/index.js'
 import { UsageError, stringOption, stringsOption, type Command } from '../command.js'
@@ -66,9 +66,14 @@ const command: Command = {
     '  --dir DIR          export a plain directory instead of a layer stack (its handles',
     '                     last while the server runs; a layer stack\'s survive restarts)',
     '  --cache-mb N       decompressed chunks kept in memory (default 256)',
+    '  --reply-cache-mb N encoded results kept for clients asking again (default 32)',
+    '  --kv-cache-entries N  inode table / writable layer entries kept in memory (default',
+    '                     131072 each)',
     '  --trace FILE       append an access trace (blocks and files in first-read order)',
     '  --from URL         XenoStore to fetch missing blocks from on first read (lazy; verified',
     '                     and kept in the local store); --token T for a tenant store',
+    '  --stats S          every S seconds, print a line "stats {JSON}": RSS, V8 heap, and what',
+    '                     each cache holds (chunk bytes, kept replies, cached Kv entries)',
     'Clients: nfs-ls "nfs://127.0.0.1/export?version=3&nfsport=P&mountport=P".'
   ].join('\n'),
   options: {
@@ -85,7 +90,10 @@ const command: Command = {
     'cache-mb': { type: 'string' },
     trace: { type: 'string' },
     from: { type: 'string' },
-    token: { type: 'string' }
+    token: { type: 'string' },
+    stats: { type: 'string' },
+    'reply-cache-mb': { type: 'string' },
+    'kv-cache-entries': { type: 'string' }
   },
   maxArgs: 0,
   async run (ctx) {
@@ -102,6 +110,14 @@ const command: Command = {
     const trace = traceFile === undefined ? undefined : new AccessTrace(traceFile)
     if (trace !== undefined) closers.push(async () => { await trace.close() })
     const closeAll = async (): Promise<void> => { for (const c of closers.reverse()) await c() }
+    const statsEvery = stringOption(ctx.options, 'stats')
+    if (statsEvery !== undefined && !(Number(statsEvery) > 0)) throw new UsageError('--stats takes a number of seconds')
+    const replyCacheMb = Number(stringOption(ctx.options, 'reply-cache-mb') ?? 32)
+    if (!(replyCacheMb >= 0)) throw new UsageError('--reply-cache-mb takes a number')
+    const kvEntries = Number(stringOption(ctx.options, 'kv-cache-entries') ?? DEFAULT_KV_CACHE_ENTRIES)
+    if (!(Number.isInteger(kvEntries) && kvEntries >= 0)) throw new UsageError('--kv-cache-entries takes a whole number')
+    let chunkCache: ChunkCache | undefined
+    const kvs: Array<{ readonly cachedEntries: number }> = []
     try {
       let fs: Filesystem
       if (plainDir !== undefined) {
@@ -115,7 +131,7 @@ const command: Command = {
         const from = stringOption(ctx.options, 'from')
         const peer = from === undefined ? undefined : new Peer(from, { token: stringOption(ctx.options, 'token') })
         if (peer !== undefined) closers.push(async () => { peer.close() })
-        const reader = new ChunkCache(store, { remote: peer === undefined ? undefined : peerReader(peer), maxBytes: cacheMb * 1_048_576, onRead: trace === undefined ? undefined : (cid, from) => { trace?.chunk(cid, from) } })
+        const reader = chunkCache = new ChunkCache(store, { remote: peer === undefined ? undefined : peerReader(peer), maxBytes: cacheMb * 1_048_576, onRead: trace === undefined ? undefined : (cid, from) => { trace?.chunk(cid, from) } })
         const trees: Tree[] = []
         for (const l of layers) trees.push(openTree(reader, await resolveLayerRoot(store, l)))
         let writable: WritableLayer | undefined
@@ -123,10 +139,14 @@ const command: Command = {
         if (writableDir !== undefined) {
           const layer = await openWritableLayer(writableDir)
           closers.push(async () => { await layer.close() })
-          writable = { dir: layer.dir, kv: cachedKv(layer.kv), close: async () => { await layer.close() } }
+          const kv = cachedKv(layer.kv, kvEntries)
+          kvs.push(kv)
+          writable = { dir: layer.dir, kv, close: async () => { await layer.close() } }
         } else {
           // A read-only view keeps its inode table here, so handles survive restarts.
-          state = cachedKv(await openLevelKv(join(stateDir, 'inodes')))
+          const kv = cachedKv(await openLevelKv(join(stateDir, 'inodes')), kvEntries)
+          kvs.push(kv)
+          state = kv
           closers.push(async () => { await state?.close() })
         }
         const view = await openUnionView({ lowers: trees, store: reader, writable, state, onDir: createMountHook<UpperLayer>(cliMountResolvers(store)) })
@@ -140,11 +160,25 @@ const command: Command = {
         port,
         mountPort: portOption(stringOption(ctx.options, 'mount-port'), 'mount-port'),
         portmapPort: portOption(stringOption(ctx.options, 'portmap-port'), 'portmap-port'),
+        replyCacheBytes: Math.floor(replyCacheMb * 1_048_576),
         exports: [{ name, fs, allow: allow.length > 0 ? allow : ['127.0.0.1'], rootSquash: ctx.options['root-squash'] === true }],
         log: (m) => { process.stderr.write(`${m}\n`) }
       })
       closers.push(async () => { await server.close() })
       process.stdout.write(`listening on ${host}:${server.port} (mount ${server.mountPort}${server.portmapPort !== undefined ? `, portmap ${server.portmapPort}` : ''}) export ${name}\n`)
+      if (statsEvery !== undefined) {
+        const timer = setInterval(() => {
+          const m = process.memoryUsage()
+          const stats = {
+            rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers,
+            chunkCacheBytes: chunkCache?.stats.bytes ?? 0, replyCacheBytes: server.replyCache.bytes, replyCacheEntries: server.replyCache.entries,
+            kvCacheEntries: kvs.reduce((n, kv) => n + kv.cachedEntries, 0), calls: server.stats.calls
+          }
+          process.stdout.write(`stats ${JSON.stringify(stats)}\n`)
+        }, Number(statsEvery) * 1000)
+        timer.unref()
+        closers.push(async () => { clearInterval(timer) })
+      }
       if (!ctx.signal.aborted) await once(ctx.signal, 'abort')
       const result = { host, port: server.port, mountPort: server.mountPort, export: name, calls: server.stats.calls, stopped: true }
       return result

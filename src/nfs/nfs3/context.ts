@@ -24,11 +24,13 @@ export class Nfs3State {
   readonly handles: HandleCodec
   readonly writeVerifier: Uint8Array = randomBytes(8)
   /** Results of calls against unchanged exports (READDIRPLUS listings, GETATTR, LOOKUP, ACCESS). */
-  readonly replies = new ReplyCache()
+  readonly replies: ReplyCache
   readonly #exports = new Map<number, NfsExport>()
 
-  constructor (handles: HandleCodec, exports: Iterable<NfsExport>) {
+  /** `replyCacheBytes`: the bound of `replies` (default DEFAULT_REPLY_CACHE_BYTES_32MIB). */
+  constructor (handles: HandleCodec, exports: Iterable<NfsExport>, replyCacheBytes?: number) {
     this.handles = handles
+    this.replies = new ReplyCache(replyCacheBytes)
     for (const e of exports) this.#exports.set(e.id, e)
   }
 

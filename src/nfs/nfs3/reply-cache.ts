@@ -22,6 +22,10 @@ export class ReplyCache {
 
   constructor (maxBytes = DEFAULT_REPLY_CACHE_BYTES_32MIB) { this.#max = maxBytes }
 
+  /** Bytes of results kept (at most the bound given to the constructor). */
+  get bytes (): number { return this.#bytes }
+  get entries (): number { return this.#map.size }
+
   /** The listing made under `key` at `version`, or undefined. */
   get (key: string, version: number): Uint8Array | undefined {
     const hit = this.#map.get(key)
