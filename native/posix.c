@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <dirent.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <unistd.h>
 #include "cdc.h"
@@ -327,6 +328,24 @@ static napi_value sync_range (napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// mallocArenaMax(n): at most n glibc malloc arenas from now on (mallopt M_ARENA_MAX). A long-running
+// server's threads (libuv's pool, V8's) each get an arena of their own by default (up to 8 per
+// core) whose freed pages glibc rarely returns: the NFS load run's RSS kept growing outside V8's
+// heap. Returns false where glibc refuses (or is not the allocator).
+static napi_value malloc_arena_max (napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t n;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) { napi_throw_type_error(env, NULL, "mallocArenaMax(n >= 1)"); return NULL; }
+  napi_value ok;
+#ifdef M_ARENA_MAX
+  napi_get_boolean(env, mallopt(M_ARENA_MAX, n) == 1, &ok);
+#else
+  napi_get_boolean(env, false, &ok);
+#endif
+  return ok;
+}
+
 static napi_value init (napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "utimens", NULL, utimens, NULL, NULL, NULL, napi_enumerable, NULL },
@@ -337,7 +356,8 @@ static napi_value init (napi_env env, napi_value exports) {
     { "cdcInit", NULL, cdc_init, NULL, NULL, NULL, napi_enumerable, NULL },
     { "cdcCuts", NULL, cdc_cuts, NULL, NULL, NULL, napi_enumerable, NULL },
     { "scandir", NULL, scan_dir, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "syncRange", NULL, sync_range, NULL, NULL, NULL, napi_enumerable, NULL }
+    { "syncRange", NULL, sync_range, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "mallocArenaMax", NULL, malloc_arena_max, NULL, NULL, NULL, napi_enumerable, NULL }
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   xeno_zstd_async_register(env, exports);

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url'
 export interface StoreAddon {
   /** sync_file_range(SYNC_FILE_RANGE_WRITE) of `length` bytes at `offset` of `fd` (native/posix.c). */
   readonly syncRange?: (fd: number, offset: number, length: number) => void
+  /** mallopt(M_ARENA_MAX, n): at most `n` glibc malloc arenas from now on (native/posix.c); false when refused. */
+  readonly mallocArenaMax?: (n: number) => boolean
   /** zstd of `bytes` at `level` on libuv's thread pool (native/zstd-async.c); `bytes` must not change until it settles. */
   readonly zstdCompressAsync?: (bytes: Uint8Array, level: number) => Promise<Uint8Array>
   /** A zstd frame of `bytes` with `reference` as raw-content history (refPrefix), on the thread pool. */
