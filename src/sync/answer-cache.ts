@@ -1,6 +1,7 @@
 import { blake3Digest } from '../cas/hasher.js'
 import type { CID } from 'multiformats/cid'
 import type { ChunkReader } from '../cas/interface.js'
+import { ByteLru } from '../util/byte-lru.js'
 
 /**
  * Want answers a XenoStore has streamed, kept whole (compressed, as sent), least recently
@@ -11,15 +12,13 @@ import type { ChunkReader } from '../cas/interface.js'
  * a block the store gains later is never missing from a kept answer.
  */
 export class AnswerCache {
-  readonly #max: number
   readonly #maxEntry: number
-  readonly #entries = new Map<string, { chunks: Uint8Array[], bytes: number }>()
-  #bytes = 0
+  readonly #entries: ByteLru<{ chunks: Uint8Array[], bytes: number }>
   hits = 0
 
   /** `maxBytes` 0 keeps nothing. An answer over `maxEntryBytes` (default half the bound: a whole template's answer fits) is not kept. */
   constructor (maxBytes = 256 * 1024 * 1024, maxEntryBytes = maxBytes / 2) {
-    this.#max = maxBytes
+    this.#entries = new ByteLru(maxBytes, (e) => e.bytes)
     this.#maxEntry = maxEntryBytes
   }
 
@@ -34,8 +33,6 @@ export class AnswerCache {
     const e = this.#entries.get(key)
     if (e === undefined) return undefined
     this.hits++
-    this.#entries.delete(key)
-    this.#entries.set(key, e)
     return e.chunks
   }
 
@@ -53,23 +50,11 @@ export class AnswerCache {
       }
       yield chunk
     }
-    if (chunks !== undefined && complete()) this.#set(key, chunks, bytes)
+    if (chunks !== undefined && complete()) this.#entries.set(key, { chunks, bytes })
   }
 
   /** Bytes held. */
-  get bytes (): number { return this.#bytes }
-
-  #set (key: string, chunks: Uint8Array[], bytes: number): void {
-    const old = this.#entries.get(key)
-    if (old !== undefined) { this.#bytes -= old.bytes; this.#entries.delete(key) }
-    this.#entries.set(key, { chunks, bytes })
-    this.#bytes += bytes
-    for (const [k, e] of this.#entries) {
-      if (this.#bytes <= this.#max) break
-      this.#entries.delete(k)
-      this.#bytes -= e.bytes
-    }
-  }
+  get bytes (): number { return this.#entries.bytes }
 }
 
 /**

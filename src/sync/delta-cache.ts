@@ -1,5 +1,6 @@
 import { blake3Digest } from '../cas/hasher.js'
 import type { FilePart } from '../overlay/interface.js'
+import { ByteLru } from '../util/byte-lru.js'
 
 /**
  * Deltas a XenoStore has computed, by what they are made of (the chunks of the new version,
@@ -10,13 +11,11 @@ import type { FilePart } from '../overlay/interface.js'
  * (the chunks go plain), so that is not computed again either.
  */
 export class DeltaCache {
-  readonly #max: number
-  readonly #entries = new Map<string, Uint8Array | null>()
-  #bytes = 0
+  readonly #entries: ByteLru<Uint8Array | null>
   hits = 0
   misses = 0
 
-  constructor (maxBytes = 64 * 1024 * 1024) { this.#max = maxBytes }
+  constructor (maxBytes = 64 * 1024 * 1024) { this.#entries = new ByteLru(maxBytes, sizeOf) }
 
   /** The key of a delta of `targets` against `refs` at `level`: a BLAKE3 digest of their CIDs (hex). */
   static keyOf (targets: readonly FilePart[], refs: readonly FilePart[], level: number): string {
@@ -35,29 +34,14 @@ export class DeltaCache {
   /** The delta (null: none pays) or undefined when not cached. */
   get (key: string): Uint8Array | null | undefined {
     const v = this.#entries.get(key)
-    if (v === undefined) { this.misses++; return undefined }
-    this.hits++
-    this.#entries.delete(key) // most recently used goes last
-    this.#entries.set(key, v)
+    if (v === undefined) this.misses++; else this.hits++
     return v
   }
 
-  set (key: string, delta: Uint8Array | null): void {
-    const old = this.#entries.get(key)
-    if (old !== undefined) { this.#bytes -= sizeOf(old); this.#entries.delete(key) }
-    const size = sizeOf(delta)
-    if (size > this.#max) return
-    this.#entries.set(key, delta)
-    this.#bytes += size
-    for (const [k, v] of this.#entries) {
-      if (this.#bytes <= this.#max) break
-      this.#entries.delete(k)
-      this.#bytes -= sizeOf(v)
-    }
-  }
+  set (key: string, delta: Uint8Array | null): void { this.#entries.set(key, delta) }
 
   /** Bytes held (deltas plus a fixed cost per entry). */
-  get bytes (): number { return this.#bytes }
+  get bytes (): number { return this.#entries.bytes }
 }
 
 function sizeOf (delta: Uint8Array | null): number { return (delta?.length ?? 0) + 128 }
