@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import { storeAddon } from '../cas/addon.js'
+import { storeHasPacks } from '../cas/store/pack-files.js'
 import { prestartIngestWorkers } from '../overlay/ingest/prestart.js'
 import { prestartWalk, releasePrestartedWalk } from '../overlay/ingest/prestart-walk.js'
 import { COMMON_OPTIONS, UsageError, type Command, type CommandContext } from './command.js'
@@ -84,12 +85,7 @@ function prestartDirectoryImport (src: string, rest: string[]): void {
   const storeDir = typeof values.store === 'string' ? values.store : (process.env.XENO_STORE ?? defaultStoreDir())
   let root: string
   try { root = realpathSync(src) } catch { return }
-  prestartWalk(root, workers, hasPacks(storeDir))
-}
-
-/** Whether the store in `dir` has a pack file (then an import probes it for chunks it holds). */
-export function hasPacks (dir: string): boolean {
-  try { return readdirSync(join(dir, 'packs')).some((f) => /^\d{6,}\.pack$/.test(f)) } catch { return false }
+  prestartWalk(root, workers, storeHasPacks(storeDir))
 }
 
 /** Servers, which run for days: their memory must stay level. */

@@ -1,10 +1,18 @@
-import { constants, readSync } from 'node:fs'
+import { constants, readdirSync, readSync } from 'node:fs'
 import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { packFileName, packNumber } from './pack-format.js'
 import { startWriteback } from './writeback.js'
 
 const MAX_OPEN_HANDLES = 128
+
+/**
+ * Whether the store in `storeDir` has a pack file (so may hold chunks), read without opening
+ * the store: an import decides from it whether to ask the store which chunks it has.
+ */
+export function storeHasPacks (storeDir: string): boolean {
+  try { return readdirSync(join(storeDir, 'packs')).some((f) => packNumber(f) !== undefined) } catch { return false }
+}
 
 /**
  * The `packs/` folder: one file handle per pack (opened read-write on demand, a small LRU),

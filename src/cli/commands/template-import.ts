@@ -1,5 +1,4 @@
-import { createReadStream, readdirSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { createReadStream, statSync } from 'node:fs'
 import { checkPinName } from '../../cas/pins.js'
 import { ImportError } from '../../overlay/errors.js'
 import { importDirectory, measureTree, type ImportResult } from '../../overlay/import-dir.js'
@@ -7,7 +6,7 @@ import { stringOption, UsageError, type Command } from '../command.js'
 import { formatBytes } from '../progress.js'
 import type { LocalStore, StoreStats } from '../../cas/store/local.js'
 import type { WriteLease } from '../../cas/store/guard.js'
-import { packNumber } from '../../cas/store/pack-format.js'
+import { storeHasPacks } from '../../cas/store/pack-files.js'
 import type { IngestSink } from '../../overlay/ingest/pool.js'
 
 interface TemplateImportResult extends Omit<ImportResult, 'root'> {
@@ -50,14 +49,6 @@ async function openForImport (ctx: Parameters<Command['run']>[0]): Promise<Opene
     await store.close()
     throw err
   }
-}
-
-/**
- * Whether the store in `dir` has any pack (so may hold chunks): decides probe mode before the
- * store is open. A store without packs holds no chunk; one with packs is asked, as before.
- */
-function hasPacks (dir: string): boolean {
-  try { return readdirSync(join(dir, 'packs')).some((f) => packNumber(f) !== undefined) } catch { return false }
 }
 
 /** A sink whose calls wait for the store being opened, then go to it. */
@@ -108,7 +99,7 @@ const command: Command = {
     try {
       const started = performance.now()
       // A store that already holds chunks is asked first, so content it has is not compressed again.
-      const options = { workers, signal: ctx.signal, onBytes: (n: number) => bar.add(n), probe: hasPacks(ctx.storeDir) }
+      const options = { workers, signal: ctx.signal, onBytes: (n: number) => bar.add(n), probe: storeHasPacks(ctx.storeDir) }
       const r = isDir
         ? await importDirectory(src, waitingSink(opening), options)
         : await (await import('../../overlay/import-tar.js')).importTar(tarBytes(src === '-' ? process.stdin : createReadStream(src, { highWaterMark: 1024 * 1024 })), (await opening).store, options)
