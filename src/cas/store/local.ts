@@ -102,7 +102,7 @@ export class LocalStore implements ChunkStore {
 
   /**
    * put for a batch: every block verified (CAS_CHUNK_INVALID, nothing of the batch stored),
-   * those the store lacks stored in frames (frameBlocks: raw chunks in 256 KiB frames, tree
+   * those the store lacks stored in frames (frameBlocks: raw chunks in STORE_FRAME_RAW_BYTES frames, tree
    * nodes in 32 KiB ones), so blocks received by a pull or a push take the room an import's
    * would; the frames compress on libuv's thread pool (frameBlocksAsync), so a receiver goes on
    * decoding meanwhile and concurrent calls use every core. `bytes` stay the caller's and must
