@@ -34,7 +34,7 @@ const KV_ENTRIES = Number(process.env.XENO_BENCH_KV_ENTRIES ?? 4096)
 const STATS_EVERY = 5
 
 /** What the server's --stats prints (src/cli/commands/nfs-serve.ts). */
-interface ServerStats { rss: number, heapUsed: number, heapTotal: number, external: number, arrayBuffers: number, chunkCacheBytes: number, replyCacheBytes: number, kvCacheEntries: number }
+interface ServerStats { rss: number, heapUsed: number, heapTotal: number, external: number, arrayBuffers: number, chunkCacheBytes: number, replyCacheBytes: number, kvCacheEntries: number, malloc?: { heap: number, inUse: number, free: number, mmapped: number }, mallocTrim?: { runs: number, released: number, lastMs: number } }
 
 async function main (): Promise<void> {
   await rm(WORK, { recursive: true, force: true })
@@ -129,6 +129,10 @@ async function main (): Promise<void> {
     `  V8 heap total       ${row((x) => (x.heapTotal / 1_048_576).toFixed(0))}`,
     `  array buffers       ${row((x) => (x.arrayBuffers / 1_048_576).toFixed(0))}`,
     `  other native        ${row((x) => ((x.rss - x.heapTotal - x.external) / 1_048_576).toFixed(0))}`,
+    // glibc's own account (mallinfo2): live allocations against what it holds free.
+    `  malloc in use       ${row((x) => x.malloc === undefined ? '-' : ((x.malloc.inUse + x.malloc.mmapped) / 1_048_576).toFixed(0))}`,
+    `  malloc free (kept)  ${row((x) => x.malloc === undefined ? '-' : (x.malloc.free / 1_048_576).toFixed(0))}`,
+    `  last trim (ms)      ${row((x) => x.mallocTrim === undefined ? '-' : x.mallocTrim.lastMs.toFixed(1))}`,
     `  RSS - caches        ${row((x) => ((x.rss - cached(x)) / 1_048_576).toFixed(0))}`,
     ...errors.map((e) => `error: ${e}`)
   ].join('\n') + '\n')

@@ -346,6 +346,43 @@ static napi_value malloc_arena_max (napi_env env, napi_callback_info info) {
   return ok;
 }
 
+// mallocInfo(): what glibc's allocator holds, summed over its arenas (mallinfo2): `heap`, the
+// bytes taken from the kernel by sbrk/arenas; `inUse`, allocated to the program; `free`, held
+// but unused (fragmentation, or pages not yet returned); `mmapped`, large blocks mapped on their
+// own. A server prints these beside RSS so growth outside V8 can be told apart: live
+// allocations (inUse) or memory glibc keeps (free). Undefined where glibc is not the allocator.
+static napi_value malloc_stats_now (napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  struct mallinfo2 m = mallinfo2();
+  napi_create_object(env, &out);
+  const char *names[] = { "heap", "inUse", "free", "mmapped" };
+  double values[] = { (double)m.arena, (double)m.uordblks, (double)m.fordblks, (double)m.hblkhd };
+  for (int i = 0; i < 4; i++) {
+    napi_value v; napi_create_double(env, values[i], &v);
+    napi_set_named_property(env, out, names[i], v);
+  }
+#else
+  napi_get_undefined(env, &out);
+#endif
+  return out;
+}
+
+// mallocTrim(): gives the free pages of every glibc arena back to the kernel (malloc_trim(0));
+// true when some were released. Freed memory inside an arena's heap is otherwise only returned
+// from its top, so a long-running server's RSS keeps what its busiest moment left behind.
+static napi_value malloc_trim_now (napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value ok;
+#ifdef __GLIBC__
+  napi_get_boolean(env, malloc_trim(0) == 1, &ok);
+#else
+  napi_get_boolean(env, false, &ok);
+#endif
+  return ok;
+}
+
 static napi_value init (napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "utimens", NULL, utimens, NULL, NULL, NULL, napi_enumerable, NULL },
@@ -357,7 +394,9 @@ static napi_value init (napi_env env, napi_value exports) {
     { "cdcCuts", NULL, cdc_cuts, NULL, NULL, NULL, napi_enumerable, NULL },
     { "scandir", NULL, scan_dir, NULL, NULL, NULL, napi_enumerable, NULL },
     { "syncRange", NULL, sync_range, NULL, NULL, NULL, napi_enumerable, NULL },
-    { "mallocArenaMax", NULL, malloc_arena_max, NULL, NULL, NULL, napi_enumerable, NULL }
+    { "mallocArenaMax", NULL, malloc_arena_max, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "mallocInfo", NULL, malloc_stats_now, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "mallocTrim", NULL, malloc_trim_now, NULL, NULL, NULL, napi_enumerable, NULL }
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   xeno_zstd_async_register(env, exports);

@@ -2,12 +2,19 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+/** Bytes held by glibc's malloc: taken by arenas, allocated, free inside them, mapped on their own. */
+export interface MallocInfo { heap: number, inUse: number, free: number, mmapped: number }
+
 /** The parts of the native addon (native/*.c, built by scripts/build-native.mjs) that the store and transfers use. */
 export interface StoreAddon {
   /** sync_file_range(SYNC_FILE_RANGE_WRITE) of `length` bytes at `offset` of `fd` (native/posix.c). */
   readonly syncRange?: (fd: number, offset: number, length: number) => void
   /** mallopt(M_ARENA_MAX, n): at most `n` glibc malloc arenas from now on (native/posix.c); false when refused. */
   readonly mallocArenaMax?: (n: number) => boolean
+  /** What glibc's allocator holds over all its arenas (mallinfo2), undefined where glibc is not the allocator. */
+  readonly mallocInfo?: () => MallocInfo | undefined
+  /** malloc_trim(0): returns the free pages of every arena to the kernel; true when some were released. */
+  readonly mallocTrim?: () => boolean
   /** zstd of `bytes` at `level` on libuv's thread pool (native/zstd-async.c); `bytes` must not change until it settles. */
   readonly zstdCompressAsync?: (bytes: Uint8Array, level: number) => Promise<Uint8Array>
   /** A zstd frame of `bytes` with `reference` as raw-content history (refPrefix), on the thread pool. */

@@ -4,13 +4,13 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
-import { storeAddon } from '../cas/addon.js'
 import { storeHasPacks } from '../cas/store/pack-files.js'
 import { prestartIngestWorkers } from '../overlay/ingest/prestart.js'
 import { prestartWalk, releasePrestartedWalk } from '../overlay/ingest/prestart-walk.js'
 import { COMMON_OPTIONS, UsageError, type Command, type CommandContext } from './command.js'
 import { createProgress } from './progress.js'
 import { describeError } from './report-error.js'
+import { settleServerMemory } from './server-memory.js'
 
 const COMMANDS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'commands')
 
@@ -90,12 +90,6 @@ function prestartDirectoryImport (src: string, rest: string[]): void {
 
 /** Servers, which run for days: their memory must stay level. */
 const LONG_RUNNING = new Set(['nfs-serve', 'store-serve'])
-/**
- * glibc malloc arenas a server may use (MALLOC_ARENA_MAX overrides). By default each thread
- * that allocates under contention gets its own, up to 8 per core, and the NFS load run's RSS grew
- * outside V8's heap (3-minute runs: 81 -> 104 MiB by default, 74 -> 85 MiB with 2 arenas).
- */
-const SERVER_MALLOC_ARENAS = 2
 
 /** Runs the CLI; resolves the process exit code. Never throws. */
 export async function main (argv: string[]): Promise<number> {
@@ -113,10 +107,7 @@ export async function main (argv: string[]): Promise<number> {
     process.stderr.write(`xeno: unknown command "${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')}" (see xeno --help)\n`)
     return 2
   }
-  if (LONG_RUNNING.has(found.name) && process.env.MALLOC_ARENA_MAX === undefined) {
-    // Before any thread of libuv's pool exists: threads that start later share these arenas.
-    storeAddon()?.mallocArenaMax?.(SERVER_MALLOC_ARENAS)
-  }
+  if (LONG_RUNNING.has(found.name)) settleServerMemory()
   const importing = found.name === 'template-import' && !found.rest.some((a) => a === '--help' || a === '-h')
   if (importing) {
     // A tar import's workers start now and load their modules while this thread loads the

@@ -7,7 +7,9 @@ import {
   type BatchChunkReader, type Filesystem
 } from '../../nfs/index.js'
 import { UsageError, stringOption, stringsOption, type Command } from '../command.js'
+import { mallocTrimStats } from '../server-memory.js'
 import { openCliStore } from '../store.js'
+import { storeAddon } from '../../cas/addon.js'
 import { MEDIA, Peer, PeerRejectedError, ROUTES, decodeCar, encodeMessage, packCids, peerHas } from '../../sync/index.js'
 import { cliMountResolvers, resolveLayerRoot } from '../view.js'
 
@@ -172,7 +174,8 @@ const command: Command = {
           const stats = {
             rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers,
             chunkCacheBytes: chunkCache?.stats.bytes ?? 0, replyCacheBytes: server.replyCache.bytes, replyCacheEntries: server.replyCache.entries,
-            kvCacheEntries: kvs.reduce((n, kv) => n + kv.cachedEntries, 0), calls: server.stats.calls
+            kvCacheEntries: kvs.reduce((n, kv) => n + kv.cachedEntries, 0), calls: server.stats.calls,
+            malloc: storeAddon()?.mallocInfo?.(), mallocTrim: mallocTrimStats
           }
           process.stdout.write(`stats ${JSON.stringify(stats)}\n`)
         }, Number(statsEvery) * 1000)
