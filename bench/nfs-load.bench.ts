@@ -34,7 +34,7 @@ const KV_ENTRIES = Number(process.env.XENO_BENCH_KV_ENTRIES ?? 4096)
 const STATS_EVERY = 5
 
 /** What the server's --stats prints (src/cli/commands/nfs-serve.ts). */
-interface ServerStats { rss: number, heapUsed: number, heapTotal: number, external: number, arrayBuffers: number, chunkCacheBytes: number, replyCacheBytes: number, kvCacheEntries: number, malloc?: { heap: number, inUse: number, free: number, mmapped: number }, mallocTrim?: { runs: number, released: number, lastMs: number } }
+interface ServerStats { rss: number, heapUsed: number, heapTotal: number, external: number, arrayBuffers: number, chunkCacheBytes: number, replyCacheBytes: number, kvCacheEntries: number, malloc?: { heap: number, inUse: number, free: number, mmapped: number }, mallocTrim?: { runs: number, released: number, lastMs: number }, rssAnon?: number, rssFile?: number }
 
 async function main (): Promise<void> {
   await rm(WORK, { recursive: true, force: true })
@@ -122,6 +122,9 @@ async function main (): Promise<void> {
     `  RSS at the end of minute 1 and of the run: ${byMinute.length > 0 ? mib(byMinute[0]!.rss) : '-'}, ${samples.length > 0 ? mib(samples.at(-1)!.rss) : '-'}`,
     'by minute (MiB unless counted):',
     `  RSS                 ${row((x) => (x.rss / 1_048_576).toFixed(0))}`,
+    // The kernel's split: anonymous memory against file pages mapped in (LevelDB reads its tables through mmap).
+    `  of it anonymous     ${row((x) => x.rssAnon === undefined ? '-' : (x.rssAnon / 1_048_576).toFixed(0))}`,
+    `  of it file-mapped   ${row((x) => x.rssFile === undefined ? '-' : (x.rssFile / 1_048_576).toFixed(0))}`,
     `  chunk cache (${CACHE_MB})   ${row((x) => (x.chunkCacheBytes / 1_048_576).toFixed(0))}`,
     `  kept replies (${REPLY_MB})   ${row((x) => (x.replyCacheBytes / 1_048_576).toFixed(0))}`,
     `  Kv entries (${KV_ENTRIES}/Kv) ${row((x) => String(x.kvCacheEntries))}`,

@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createMountHook, openLevelKv, openTree, openUnionView, openWritableLayer, type Kv, type Tree, type WritableLayer } from '../../overlay/index.js'
 import type { UpperLayer } from '../../overlay/writable.js'
@@ -46,6 +47,20 @@ function peerReader (peer: Peer): BatchChunkReader {
       }
     }
   }
+}
+
+/**
+ * The kernel's split of RSS (Linux /proc/self/status): anonymous memory (heaps, buffers) and
+ * file pages mapped in (code, and LevelDB's tables, which it reads through mmap). Empty elsewhere.
+ */
+function residentKinds (): { rssAnon?: number, rssFile?: number } {
+  let status: string
+  try { status = readFileSync('/proc/self/status', 'utf8') } catch { return {} }
+  const kib = (name: string): number | undefined => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)
+    return m === null ? undefined : Number(m[1]) * 1024
+  }
+  return { rssAnon: kib('RssAnon'), rssFile: kib('RssFile') }
 }
 
 const command: Command = {
@@ -175,7 +190,7 @@ const command: Command = {
             rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers,
             chunkCacheBytes: chunkCache?.stats.bytes ?? 0, replyCacheBytes: server.replyCache.bytes, replyCacheEntries: server.replyCache.entries,
             kvCacheEntries: kvs.reduce((n, kv) => n + kv.cachedEntries, 0), calls: server.stats.calls,
-            malloc: storeAddon()?.mallocInfo?.(), mallocTrim: mallocTrimStats
+            malloc: storeAddon()?.mallocInfo?.(), mallocTrim: mallocTrimStats, ...residentKinds()
           }
           process.stdout.write(`stats ${JSON.stringify(stats)}\n`)
         }, Number(statsEvery) * 1000)
