@@ -10,7 +10,10 @@ const SERVER_MALLOC_ARENAS = 2
  * How often a server hands glibc's free pages back to the kernel. glibc returns memory only from
  * the top of a heap: in the NFS load run it kept 40-60 MiB free inside its heaps (mallinfo2)
  * beside 33 MiB in use, and RSS rose with whatever the busiest moment had left behind.
- * malloc_trim(0) gives back every whole free page; it takes well under a millisecond here.
+ * malloc_trim(0) gives back every whole free page (3-15 ms per call in the load run, once
+ * 36 ms). `XENO_MALLOC_TRIM_MS` sets the period, 0 turns it off. A fixed mmap threshold
+ * (M_MMAP_THRESHOLD 128 KiB) kept less free still but cost a cold 256 MiB NFS read ~25% more
+ * server CPU (every decompressed frame in fresh zeroed pages): not taken.
  */
 const TRIM_EVERY_MS = 5_000
 
@@ -28,11 +31,12 @@ export function settleServerMemory (): void {
   if (addon === null) return
   if (process.env.MALLOC_ARENA_MAX === undefined) addon.mallocArenaMax?.(SERVER_MALLOC_ARENAS)
   const trim = addon.mallocTrim
-  if (trim === undefined) return
+  const every = Number(process.env.XENO_MALLOC_TRIM_MS ?? TRIM_EVERY_MS)
+  if (trim === undefined || !(every > 0)) return
   setInterval(() => {
     const started = performance.now()
     if (trim()) mallocTrimStats.released++
     mallocTrimStats.runs++
     mallocTrimStats.lastMs = performance.now() - started
-  }, TRIM_EVERY_MS).unref()
+  }, every).unref()
 }

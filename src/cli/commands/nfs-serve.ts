@@ -89,8 +89,11 @@ const command: Command = {
     '  --trace FILE       append an access trace (blocks and files in first-read order)',
     '  --from URL         XenoStore to fetch missing blocks from on first read (lazy; verified',
     '                     and kept in the local store); --token T for a tenant store',
-    '  --stats S          every S seconds, print a line "stats {JSON}": RSS, V8 heap, and what',
-    '                     each cache holds (chunk bytes, kept replies, cached Kv entries)',
+    '  --stats S          every S seconds, print a line "stats {JSON}": RSS (anonymous and',
+    '                     file-mapped), V8 heap, malloc (in use, free), and what each cache',
+    '                     holds (chunk bytes, kept replies, cached Kv entries)',
+    'Memory: glibc\'s free pages go back to the kernel every 5 s (XENO_MALLOC_TRIM_MS; 0: off);',
+    'at most 2 malloc arenas (MALLOC_ARENA_MAX overrides).',
     'Clients: nfs-ls "nfs://127.0.0.1/export?version=3&nfsport=P&mountport=P".'
   ].join('\n'),
   options: {
