@@ -1,5 +1,6 @@
 import zstd from 'zstd-napi'
 import { storeAddon } from './addon.js'
+import { AddonMissingError } from './errors.js'
 
 /**
  * zstd for stored and transferred chunks, behind one small module (zstd-napi: native,
@@ -56,12 +57,13 @@ export function compressWithReference (bytes: Uint8Array, reference: Uint8Array,
 /**
  * compressWithReference on libuv's thread pool (the reference as zstd's raw-content prefix:
  * the same history decompressWithReference gives the reader), so a store answering many
- * updates computes several deltas at once; in place here without the addon. Neither input
- * may change until the promise settles.
+ * updates computes several deltas at once. Needs the addon (AddonMissingError): zstd-napi
+ * would load the reference as a dictionary, which a reference that starts like one breaks.
+ * Neither input may change until the promise settles.
  */
 export async function compressWithReferenceAsync (bytes: Uint8Array, reference: Uint8Array, level: number): Promise<Uint8Array> {
   const native = storeAddon()?.zstdCompressWithPrefixAsync
-  if (native === undefined) return compressWithReference(bytes, reference, level)
+  if (native === undefined) throw new AddonMissingError('zstd reference compression')
   return await native(bytes, reference, level, referenceWindowLog(bytes, reference))
 }
 
@@ -73,11 +75,13 @@ function referenceWindowLog (bytes: Uint8Array, reference: Uint8Array): number {
 /**
  * Inverse of compressWithReference(Async), at most `maxBytes` out, on libuv's thread pool: the
  * reference as raw content whatever its first bytes (a reference that starts like a zstd
- * dictionary made decompressWithReference fail). Rejects on malformed input.
+ * dictionary made decompressWithReference fail). Rejects on malformed input; needs the addon
+ * (AddonMissingError).
  */
 export async function decompressWithReferenceAsync (bytes: Uint8Array, reference: Uint8Array, maxBytes: number): Promise<Uint8Array> {
   const native = storeAddon()?.zstdDecompressWithPrefixAsync
-  return native !== undefined ? await native(bytes, reference, maxBytes) : decompressWithReference(bytes, reference)
+  if (native === undefined) throw new AddonMissingError('zstd reference decompression')
+  return await native(bytes, reference, maxBytes)
 }
 
 /** Inverse of compressWithReference; `reference` must be the same bytes. Throws on malformed input. */

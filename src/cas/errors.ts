@@ -74,3 +74,11 @@ export class BadPinNameError extends CodedError {
     super(BadPinNameError.code, `bad pin name ${JSON.stringify(name)}: ${detail}`, options)
   }
 }
+
+/** The native addon (build/Release/xeno_posix.node) is not built or lacks what is asked of it. */
+export class AddonMissingError extends CodedError {
+  static readonly code = 'CAS_ADDON_MISSING'
+  constructor (what: string, options?: ErrorOptions) {
+    super(AddonMissingError.code, `the native addon is not built or is out of date (${what} missing); run \`npm run build\``, options)
+  }
+}

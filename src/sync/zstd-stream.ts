@@ -1,6 +1,5 @@
-import { Readable } from 'node:stream'
-import zstd from 'zstd-napi'
 import { storeAddon, type StoreAddon } from '../cas/addon.js'
+import { AddonMissingError } from '../cas/errors.js'
 
 /**
  * Streaming zstd for HTTP bodies (`Content-Encoding: zstd`): the CAR streams of blocks are
@@ -45,11 +44,16 @@ const STEP_BYTES = 256 * 1024
 /** Most output one decompression step may make (a small hostile input can expand a lot). */
 const MAX_STEP_OUTPUT = 4 * 1024 * 1024
 
-/** The thread-pool zstd of the addon (native/zstd-async.c), when it is built. */
-function poolZstd (): Required<Pick<StoreAddon, 'zstdStreamCreate' | 'zstdStreamCompress' | 'zstdDStreamCreate' | 'zstdDStreamDecompress' | 'zstdStreamFree'>> | undefined {
+/**
+ * The thread-pool zstd streams of the addon (native/zstd-async.c). Required: the addon is built
+ * with the rest of xeno (imports and exports need it too). The zstd-napi streams that stood in
+ * without it gave a small hostile input's whole expansion as one piece, errors without a code
+ * and no check for a stream that ends inside a frame; they are gone rather than kept untested.
+ */
+function poolZstd (): Required<Pick<StoreAddon, 'zstdStreamCreate' | 'zstdStreamCompress' | 'zstdDStreamCreate' | 'zstdDStreamDecompress' | 'zstdStreamFree'>> {
   const a = storeAddon()
   if (a?.zstdStreamCreate === undefined || a.zstdStreamCompress === undefined || a.zstdDStreamCreate === undefined ||
-    a.zstdDStreamDecompress === undefined || a.zstdStreamFree === undefined) return undefined
+    a.zstdDStreamDecompress === undefined || a.zstdStreamFree === undefined) throw new AddonMissingError('zstd streams')
   return a as Required<StoreAddon>
 }
 
@@ -57,11 +61,10 @@ function poolZstd (): Required<Pick<StoreAddon, 'zstdStreamCreate' | 'zstdStream
  * zstd-compresses a byte stream at `level` (the consumer owns every yielded array). The
  * compression runs on libuv's thread pool one step behind the reading of `source`, so the
  * event loop reads and encodes the next blocks meanwhile and concurrent transfers use every
- * core; without the addon it runs here (zstd-napi).
+ * core.
  */
 export async function * compressStream (source: AsyncIterable<Uint8Array>, level: number): AsyncIterable<Uint8Array> {
   const z = poolZstd()
-  if (z === undefined) { yield * compressHere(source, level); return }
   const stream = z.zstdStreamCreate(level >= 6 ? { level, windowLog: 26, longDistance: true } : { level })
   let step: Promise<Uint8Array> | undefined
   try {
@@ -88,12 +91,10 @@ export async function * compressStream (source: AsyncIterable<Uint8Array>, level
 /**
  * Decompresses a zstd byte stream. Malformed input throws (code ZSTD_ERROR), and so does a
  * stream that ends inside a frame; errors of `source` come through unchanged. Each step runs
- * on libuv's thread pool while the consumer handles the previous step's output (zstd-napi
- * here without the addon).
+ * on libuv's thread pool while the consumer handles the previous step's output.
  */
 export async function * decompressStream (source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
   const z = poolZstd()
-  if (z === undefined) { yield * decompressHere(source); return }
   const stream = z.zstdDStreamCreate()
   const pieces = source[Symbol.asyncIterator]()
   const empty = new Uint8Array(0)
@@ -126,21 +127,4 @@ export async function * decompressStream (source: AsyncIterable<Uint8Array>): As
     await pieces.return?.()
     z.zstdStreamFree(stream)
   }
-}
-
-async function * compressHere (source: AsyncIterable<Uint8Array>, level: number): AsyncIterable<Uint8Array> {
-  const params: zstd.CompressParameters = level >= 6
-    ? { compressionLevel: level, windowLog: 26, enableLongDistanceMatching: true }
-    : { compressionLevel: level }
-  const input = Readable.from(source)
-  const out = new zstd.CompressStream(params)
-  input.on('error', (err) => out.destroy(err))
-  yield * input.pipe(out) as AsyncIterable<Uint8Array>
-}
-
-async function * decompressHere (source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  const input = Readable.from(source)
-  const out = new zstd.DecompressStream()
-  input.on('error', (err) => out.destroy(err))
-  yield * input.pipe(out) as AsyncIterable<Uint8Array>
 }
