@@ -1,6 +1,5 @@
-import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
-import { join } from 'node:path'
+import { storeAddon } from '../cas/addon.js'
+import { AddonMissingError } from '../cas/errors.js'
 import { GEAR } from '../cas/chunker/cdc.js'
 
 /**
@@ -145,18 +144,14 @@ export const S_IFDIR = 0o040000
 export const S_IFCHR = 0o020000
 export const S_IFIFO = 0o010000
 
-const ADDON_PATH = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', 'build', 'Release', 'xeno_posix.node')
-
 let loaded: Posix | undefined
 
-/** The addon; throws a clear Error if it was not built (run `npm run build`). */
+/** The addon (loaded by cas/addon.ts, its one loader); throws AddonMissingError if it was not built. */
 export function posix (): Posix {
   if (loaded !== undefined) return loaded
-  try {
-    loaded = createRequire(import.meta.url)(ADDON_PATH) as Posix
-  } catch (err) {
-    throw new Error(`native addon missing (${ADDON_PATH}); run \`npm run build\``, { cause: err })
-  }
+  const addon = storeAddon()
+  if (addon === null) throw new AddonMissingError('posix calls')
+  loaded = addon as unknown as Posix
   return loaded
 }
 
