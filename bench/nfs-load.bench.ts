@@ -113,12 +113,24 @@ async function main (): Promise<void> {
   const byMinute = samples.filter((_, i) => i % perMinute === perMinute - 1)
   const row = (f: (x: ServerStats) => string): string => byMinute.map(f).join(' ')
   const afterFirst = samples.slice(perMinute)
+  // Least-squares slope of RSS over the samples after the first minute, in MiB per minute:
+  // flat memory has a slope near 0 whatever the swings of garbage awaiting collection.
+  const slope = (xs: number[]): string => {
+    if (xs.length < 2) return '-'
+    const n = xs.length
+    const mt = (n - 1) / 2
+    const my = xs.reduce((a, b) => a + b, 0) / n
+    let num = 0; let den = 0
+    xs.forEach((y, i) => { num += (i - mt) * (y - my); den += (i - mt) ** 2 })
+    return `${((num / den) * perMinute / 1_048_576).toFixed(2)} MiB/min`
+  }
   const range = (xs: number[]): string => xs.length === 0 ? '-' : `${mib(Math.min(...xs))} - ${mib(Math.max(...xs))}`
   process.stdout.write([
     `${CLIENTS} clients for ${secs.toFixed(0)} s against ${tree}; ${written} files written (the export grows by one per round; the server's per-file maps of handles and inodes are bounded at 65,536 entries each, which 10 minutes do not fill)`,
     `operations: ${counts.ops} (${(counts.ops / secs).toFixed(1)}/s), errors: ${counts.errors}, written ${mib(counts.bytesWritten)}`,
     `server RSS: max ${mib(Math.max(...rss))} (${rss.length} samples every ${STATS_EVERY} s); after the first minute ${range(afterFirst.map((x) => x.rss))}`,
     `server RSS less the caches' contents: after the first minute ${range(afterFirst.map((x) => x.rss - cached(x)))}`,
+    `server RSS trend after the first minute (least squares): ${slope(afterFirst.map((x) => x.rss))}; anonymous memory ${slope(afterFirst.map((x) => x.rssAnon ?? 0))}`,
     `  RSS at the end of minute 1 and of the run: ${byMinute.length > 0 ? mib(byMinute[0]!.rss) : '-'}, ${samples.length > 0 ? mib(samples.at(-1)!.rss) : '-'}`,
     'by minute (MiB unless counted):',
     `  RSS                 ${row((x) => (x.rss / 1_048_576).toFixed(0))}`,
