@@ -36,6 +36,8 @@ enum { MSG_RESULT, MSG_CUTS, MSG_PROBE, MSG_DIR };
 struct Listing;
 typedef struct {
   int kind;
+  /** `out` is a whole OUT_BYTES buffer (a spare once freed), not one shrunk to its length. */
+  int out_whole;
   uint8_t *out; size_t out_len; double *meta; size_t nchunks; uint8_t *cids; size_t cid_bytes;
   double *records; size_t nrecords; Done *done; size_t ndone; size_t credit;
   double file; uint32_t *lengths; size_t nlengths;
@@ -93,8 +95,33 @@ static Done *add_done (Thread *T, Job *j, int err) {
 
 static void file_content (Ingest *h, Done *d);
 
+/**
+ * Message buffers (OUT_BYTES each) that the store has finished with, kept for the next
+ * messages of any group: their pages are already mapped, where a new buffer's pages each
+ * cost a page fault on first touch (t1 passes ~90 MB through these buffers).
+ */
+#define SPARE_BUFFERS 32
+static pthread_mutex_t spare_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *spare[SPARE_BUFFERS];
+static int nspare;
+
+static uint8_t *out_buffer (void) {
+  void *p = NULL;
+  pthread_mutex_lock(&spare_mu);
+  if (nspare > 0) p = spare[--nspare];
+  pthread_mutex_unlock(&spare_mu);
+  return p != NULL ? p : malloc(OUT_BYTES);
+}
+
+/** Frees every spare buffer (a group closing: the next import allocates its own again). */
+static void drop_spares (void) {
+  pthread_mutex_lock(&spare_mu);
+  while (nspare > 0) free(spare[--nspare]);
+  pthread_mutex_unlock(&spare_mu);
+}
+
 static void new_message (Thread *T) {
-  T->t.out = malloc(OUT_BYTES); T->t.out_cap = OUT_BYTES;
+  T->t.out = out_buffer(); T->t.out_cap = OUT_BYTES;
   T->t.meta = malloc(MAX_CHUNKS * CHUNK_FIELDS * sizeof(double)); T->t.meta_cap = MAX_CHUNKS;
   T->t.cids = malloc(MAX_CHUNKS * CID_BYTES); T->t.cids_cap = MAX_CHUNKS * CID_BYTES;
   T->t.records = malloc(MAX_CHUNKS * RECORD_FIELDS * sizeof(double)); T->t.records_cap = MAX_CHUNKS;
@@ -128,7 +155,8 @@ static void post_result (Thread *T) {
   Msg *m = calloc(1, sizeof *m);
   m->kind = MSG_RESULT;
   // A mostly empty buffer is shrunk, so credit and memory count real bytes.
-  m->out = out_len < OUT_BYTES / 2 ? realloc(T->t.out, out_len > 0 ? out_len : 1) : T->t.out;
+  m->out_whole = out_len >= OUT_BYTES / 2;
+  m->out = m->out_whole ? T->t.out : realloc(T->t.out, out_len > 0 ? out_len : 1);
   m->out_len = out_len; m->credit = out_len;
   m->meta = T->t.meta; m->nchunks = nchunks;
   m->cids = T->t.cids; m->cid_bytes = (size_t)T->st[2];
@@ -315,7 +343,16 @@ static napi_value array_copy (napi_env env, napi_typedarray_type type, const voi
   return arr;
 }
 
-static void free_external (napi_env env, void *data, void *hint) { (void)env; (void)hint; free(data); }
+/** Finalizer of a message buffer: `hint` non-NULL for a whole one, which is kept as a spare when there is room. */
+static void free_external (napi_env env, void *data, void *hint) {
+  (void)env;
+  if (hint != NULL) {
+    pthread_mutex_lock(&spare_mu);
+    if (nspare < SPARE_BUFFERS) { spare[nspare++] = data; data = NULL; }
+    pthread_mutex_unlock(&spare_mu);
+  }
+  free(data);
+}
 
 static napi_value set (napi_env env, napi_value obj, const char *name, napi_value v) { napi_set_named_property(env, obj, name, v); return obj; }
 static napi_value num (napi_env env, double d) { napi_value v; napi_create_double(env, d, &v); return v; }
@@ -325,7 +362,7 @@ static napi_value result_object (napi_env env, Msg *m) {
   napi_value o, buffer, done;
   napi_create_object(env, &o);
   set(env, o, "type", str(env, "result"));
-  if (m->out_len > 0) { napi_create_external_arraybuffer(env, m->out, m->out_len, free_external, NULL, &buffer); m->out = NULL; }
+  if (m->out_len > 0) { napi_create_external_arraybuffer(env, m->out, m->out_len, free_external, m->out_whole ? &spare_mu : NULL, &buffer); m->out = NULL; }
   else { void *p; napi_create_arraybuffer(env, 0, &p, &buffer); }
   set(env, o, "buffer", buffer);
   set(env, o, "cids", array_copy(env, napi_uint8_array, m->cids, m->cid_bytes, m->cid_bytes));
@@ -415,6 +452,7 @@ static void close_group (napi_env env, Group *G) {
   pthread_mutex_unlock(&g->mu);
   walker_join(G);
   for (size_t i = 0; i < G->n; i++) if (G->threads[i].started) pthread_join(G->threads[i].tid, NULL);
+  drop_spares();
   napi_release_threadsafe_function(g->tsfn, napi_tsfn_abort);
   free_batches(g->head);
   g->head = g->tail = NULL;
@@ -538,6 +576,21 @@ static napi_value thread_post (napi_env env, napi_callback_info info) {
 }
 
 // threadCredit(handle, bytes): payload bytes the pool has stored (threads may post more).
+/**
+ * threadFreeBuffer(buffer): detaches a result message's payload buffer once the store has
+ * written and indexed every record in it, so its memory goes back to malloc now (the next
+ * message reuses those pages) instead of when V8 next collects it.
+ */
+static napi_value thread_free_buffer (napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool is_ab = false, detached = false;
+  if (argc < 1 || napi_is_arraybuffer(env, argv[0], &is_ab) != napi_ok || !is_ab) { napi_throw_type_error(env, NULL, "threadFreeBuffer: not an ArrayBuffer"); return NULL; }
+  napi_is_detached_arraybuffer(env, argv[0], &detached);
+  if (!detached) napi_detach_arraybuffer(env, argv[0]);
+  return NULL;
+}
+
 static napi_value thread_credit (napi_env env, napi_callback_info info) {
   size_t argc = 2; napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
@@ -585,6 +638,7 @@ napi_value xeno_ingest_thread_register (napi_env env, napi_value exports) {
     { "threadCreate", NULL, thread_create, NULL, NULL, NULL, napi_enumerable, NULL },
     { "threadPost", NULL, thread_post, NULL, NULL, NULL, napi_enumerable, NULL },
     { "threadCredit", NULL, thread_credit, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "threadFreeBuffer", NULL, thread_free_buffer, NULL, NULL, NULL, napi_enumerable, NULL },
     { "threadAnswer", NULL, thread_answer, NULL, NULL, NULL, napi_enumerable, NULL },
     { "threadClose", NULL, thread_close, NULL, NULL, NULL, napi_enumerable, NULL },
     { "threadWalk", NULL, thread_walk, NULL, NULL, NULL, napi_enumerable, NULL }

@@ -1,4 +1,5 @@
-import zstd from 'zstd-napi'
+import { createRequire } from 'node:module'
+import type ZstdNapi from 'zstd-napi'
 import { storeAddon } from './addon.js'
 import { AddonMissingError } from './errors.js'
 
@@ -10,19 +11,29 @@ const DEFAULT_LEVEL = 1
 
 export { STORE_ZSTD_LEVEL } from './compress-policy.js'
 
+/**
+ * zstd-napi, loaded on first use (a CommonJS module, so synchronously): a directory import
+ * compresses everything in native code (the ingest threads, zstdCompressAsync) and never
+ * needs it, and loading it cost ~20 ms of the import's main thread before its work began.
+ */
+let zstdNapi: typeof ZstdNapi | undefined
+function zstd (): typeof ZstdNapi {
+  return zstdNapi ??= createRequire(import.meta.url)('zstd-napi') as typeof ZstdNapi
+}
+
 // One context of each kind, reused (compression is synchronous): a context per call would hold
 // its native tables (hundreds of MiB at high levels) until the JS GC runs.
-let compressor: zstd.Compressor | undefined
-let decompressor: zstd.Decompressor | undefined
-let referenceCompressor: zstd.Compressor | undefined
-let referenceDecompressor: zstd.Decompressor | undefined
+let compressor: ZstdNapi.Compressor | undefined
+let decompressor: ZstdNapi.Decompressor | undefined
+let referenceCompressor: ZstdNapi.Compressor | undefined
+let referenceDecompressor: ZstdNapi.Decompressor | undefined
 
 /** Largest window a reference (de)compression may use: 128 MiB. */
 const WINDOW_LOG_MAX = 27
 
 /** zstd-compress `bytes` at `level` (default 1). The result is owned by the caller. */
 export function compress (bytes: Uint8Array, level = DEFAULT_LEVEL): Uint8Array {
-  const c = compressor ??= new zstd.Compressor()
+  const c = compressor ??= new (zstd().Compressor)()
   c.setParameters({ compressionLevel: level })
   return c.compress(bytes)
 }
@@ -39,7 +50,7 @@ export async function compressAsync (bytes: Uint8Array, level = DEFAULT_LEVEL): 
 
 /** Decompress a whole zstd frame. Throws on malformed input. */
 export function decompress (bytes: Uint8Array): Uint8Array {
-  const d = decompressor ??= new zstd.Decompressor()
+  const d = decompressor ??= new (zstd().Decompressor)()
   return d.decompress(bytes)
 }
 
@@ -48,7 +59,7 @@ export function decompress (bytes: Uint8Array): Uint8Array {
  * raw-content dictionary, with a window wide enough to reach all of it.
  */
 export function compressWithReference (bytes: Uint8Array, reference: Uint8Array, level: number): Uint8Array {
-  const c = referenceCompressor ??= new zstd.Compressor()
+  const c = referenceCompressor ??= new (zstd().Compressor)()
   c.setParameters({ compressionLevel: level, windowLog: referenceWindowLog(bytes, reference) })
   c.loadDictionary(Buffer.from(reference.buffer, reference.byteOffset, reference.byteLength))
   return c.compress(bytes)
@@ -86,7 +97,7 @@ export async function decompressWithReferenceAsync (bytes: Uint8Array, reference
 
 /** Inverse of compressWithReference; `reference` must be the same bytes. Throws on malformed input. */
 export function decompressWithReference (bytes: Uint8Array, reference: Uint8Array): Uint8Array {
-  const d = referenceDecompressor ??= new zstd.Decompressor()
+  const d = referenceDecompressor ??= new (zstd().Decompressor)()
   d.setParameters({ windowLogMax: WINDOW_LOG_MAX })
   d.loadDictionary(Buffer.from(reference.buffer, reference.byteOffset, reference.byteLength))
   return d.decompress(bytes)

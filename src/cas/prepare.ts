@@ -65,6 +65,13 @@ export interface PreparedFrame {
   /** The concatenated members, zstd-compressed when `compressed`. */
   readonly payload: Uint8Array
   readonly compressed: boolean
+  /**
+   * Called once by a store that took the frame when it no longer needs `payload`: written
+   * and indexed, or not needed (its members were all stored already). The producer may then
+   * free the payload's memory (the native ingest threads' message buffers). A store that
+   * fails, or a sink that is not a LocalStore, never calls it: the memory is then collected.
+   */
+  readonly release?: () => void
 }
 
 /**

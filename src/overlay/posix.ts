@@ -56,6 +56,8 @@ export interface Posix {
   threadPost (h: IngestHandle, jobs: ReadonlyArray<{ id: number, path?: string, cutsOnly?: boolean, offset?: number, lengths?: Uint32Array }>): void
   /** Returns payload credit. */
   threadCredit (h: IngestHandle, bytes: number): void
+  /** Detaches a result message's payload buffer (its memory is freed now, not at the next GC). */
+  threadFreeBuffer (buffer: ArrayBuffer): void
   /** Answers probe `seq` of thread `thread`. */
   threadAnswer (h: IngestHandle, thread: number, seq: number, missing: Uint8Array): void
   /** Stops and joins the threads. */

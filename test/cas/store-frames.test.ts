@@ -307,4 +307,23 @@ Frames('BlockBatcher stores batches while the next is gathered: nothing is lost,
   } finally { await store.close() }
 })
 
+Frames('release: called once per frame, only after its record is written and indexed, and at once for a frame not needed', async ({ dir }) => {
+  const store = await openLocalStore(dir)
+  const blocks = blocksOf(5, 9)
+  const released: string[] = []
+  const withRelease = (name: string, members: typeof blocks) => ({ ...prepareFrame(members), release: () => { released.push(name) } })
+  await store.putFramesMany([withRelease('a', blocks.slice(0, 4)), withRelease('lone', blocks.slice(4, 5))])
+  assert.equal(released, [], 'nothing released before the commit')
+  for (const b of blocks.slice(0, 5)) assert.equal(await store.get(b.cid), b.bytes)
+  await store.flush()
+  assert.equal(released.sort(), ['a', 'lone'])
+  // A frame whose members are all stored is skipped and released at once; a partly new one after its commit.
+  await store.putFramesMany([withRelease('known', blocks.slice(0, 4)), withRelease('partly', blocks.slice(3, 9))])
+  assert.equal(released.sort(), ['a', 'known', 'lone'])
+  await store.flush()
+  assert.equal(released.sort(), ['a', 'known', 'lone', 'partly'])
+  for (const b of blocks) assert.equal(await store.get(b.cid), b.bytes)
+  await store.close()
+})
+
 Frames.run()

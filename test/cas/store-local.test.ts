@@ -106,4 +106,27 @@ Local('stats() counts chunks, bytes, pack files and pins, before and after a flu
   assert.is(s2.chunks, 1); assert.is(s2.packFiles, 1); assert.is(s2.packBytes, s2.storedBytes)
 })
 
+Local('a store that opened empty (lookups of keys it never indexed skip LevelDB) finds what it committed, also after a GC and a reopen', async (ctx) => {
+  const [a, b, c] = [1, 2, 3].map((i) => seededBytes(900 + i, 50_000))
+  await ctx.store.put(cidForChunk(a), a)
+  await ctx.store.put(cidForChunk(b), b)
+  await ctx.store.flush() // committed: no longer pending, found through the index
+  assert.ok(await ctx.store.has(cidForChunk(a)))
+  assert.not.ok(await ctx.store.has(cidForChunk(c)))
+  assert.equal(await ctx.store.get(cidForChunk(b)), b)
+  const r = await ctx.store.gc() // nothing pinned: both go
+  assert.is(r.removedChunks, 2)
+  assert.not.ok(await ctx.store.has(cidForChunk(a)))
+  await ctx.store.put(cidForChunk(a), a) // stored again, not taken as present
+  await ctx.store.flush()
+  assert.equal(await ctx.store.get(cidForChunk(a)), a)
+  await ctx.store.close()
+  ctx.store = await openLocalStore(ctx.dir, { packSizeBytes: 1024 * 1024 }) // not empty at open: LevelDB answers
+  assert.equal(await ctx.store.get(cidForChunk(a)), a)
+  assert.not.ok(await ctx.store.has(cidForChunk(b)))
+  await ctx.store.put(cidForChunk(c), c)
+  await ctx.store.flush()
+  assert.equal(await ctx.store.get(cidForChunk(c)), c)
+})
+
 Local.run()

@@ -1,6 +1,7 @@
 import type { AbstractSublevel } from 'abstract-level'
 import { Level } from 'level'
 import { StoreClosedError, StoreCorruptError, StoreLockedError } from '../errors.js'
+import { keyOfBytes } from './guard.js'
 
 type Bytes = Uint8Array
 type Db = Level<string, string>
@@ -34,6 +35,8 @@ export type IndexOp =
 const STORE_VERSION = 2
 const READABLE_VERSIONS = [1, 2]
 const LOCK_POLL_MS = 100
+/** Chunk keys an index that opened empty remembers (see IndexDb.#written) before it stops. */
+const MAX_WRITTEN_KEYS = 1 << 20
 
 function hasLevelCode (err: unknown, code: string): boolean {
   for (let e = err as { code?: string, cause?: unknown } | undefined; e !== undefined && e !== null; e = e.cause as typeof e) {
@@ -59,6 +62,14 @@ export class IndexDb {
   readonly pins: Sub<string, Bytes>
   readonly meta: Sub<string, unknown>
   #closed = false
+  /**
+   * When the `chunks` sublevel was empty at open: the key (keyOfBytes) of every chunk entry
+   * put since, so a lookup of any other key answers "absent" without asking LevelDB (a first
+   * import into a new store looks up every chunk it stores). Entries only appear through
+   * batch() and this process holds LevelDB's lock, so a key not in the set has no entry.
+   * Dropped (lookups go to LevelDB) past MAX_WRITTEN_KEYS.
+   */
+  #written: Set<string> | undefined
 
   private constructor (db: Db) {
     this.#db = db
@@ -95,6 +106,7 @@ export class IndexDb {
       }
       const index = new IndexDb(db)
       index.repaired = repaired
+      if ((await index.chunks.keys({ limit: 1 }).all()).length === 0) index.#written = new Set()
       const version = await index.meta.get('version') as number | undefined
       if (version === undefined || (version !== STORE_VERSION && READABLE_VERSIONS.includes(version))) await index.meta.put('version', STORE_VERSION)
       else if (version !== STORE_VERSION) {
@@ -116,6 +128,11 @@ export class IndexDb {
     if (ops.length === 0 && !sync) return
     if (this.#closed) throw new StoreClosedError()
     const raw = ops.map((op) => this.#encode(op))
+    const written = this.#written
+    if (written !== undefined) {
+      for (const op of ops) if (op.sublevel === 'chunks' && op.type === 'put') written.add(keyOfBytes(op.key))
+      if (written.size > MAX_WRITTEN_KEYS) this.#written = undefined
+    }
     await (this.#db as unknown as RawBatch)._batch(raw, { sync })
   }
 
@@ -123,10 +140,12 @@ export class IndexDb {
    * The `chunks` entry of binary CID `key`, or undefined: chunks.getSync without the two
    * layers of abstract-level wrappers (sublevel, then root: key checks, encodings, prefixing
    * twice), which cost ~4x LevelDB's own lookup; it is called once per chunk an import stores.
-   * Same prefixed key (the public prefixKey) and same bytes as chunks.getSync.
+   * Same prefixed key (the public prefixKey) and same bytes as chunks.getSync. `keyText`:
+   * keyOfBytes(key), when the caller has it.
    */
-  getChunkSync (key: Bytes): Bytes | undefined {
+  getChunkSync (key: Bytes, keyText?: string): Bytes | undefined {
     if (this.#closed) throw new StoreClosedError()
+    if (this.#written !== undefined && !this.#written.has(keyText ?? keyOfBytes(key))) return undefined
     return (this.#db as unknown as RawGet)._getSync(this.chunks.prefixKey(key, 'view'), CHUNK_GET_OPTIONS)
   }
 

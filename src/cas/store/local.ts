@@ -165,7 +165,8 @@ export class LocalStore implements ChunkStore {
    * same trust contract as putPrepared: the member CIDs were computed from their bytes. One
    * synchronous pass: a frame whose members the store all holds is not written; otherwise the
    * frame is written whole and only its new members are indexed (the others are dead bytes,
-   * counted in `duplicates`). The store owns the payloads afterwards.
+   * counted in `duplicates`). The store owns the payloads afterwards, and calls each frame's
+   * `release` once it no longer needs its payload (written and indexed, or skipped).
    */
   async putFramesMany (fs: readonly PreparedFrame[], options?: AbortOptions): Promise<FramesResult> {
     this.#check(options)
@@ -181,9 +182,9 @@ export class LocalStore implements ChunkStore {
         keys.push(isNew ? key : undefined)
         if (isNew) fresh++
       }
-      if (fresh === 0) { r.skipped++; continue }
+      if (fresh === 0) { r.skipped++; f.release?.(); continue }
       if (f.members.length === 1) { // a lone block: a plain block record (no member table, no frame to decompress on reads)
-        writer.append(keys[0]!, { cid: f.members[0].cid, payload: f.payload, compressed: f.compressed, rawSize: f.members[0].rawSize })
+        writer.append(keys[0]!, { cid: f.members[0].cid, payload: f.payload, compressed: f.compressed, rawSize: f.members[0].rawSize }, f.release)
         r.stored++
         continue
       }

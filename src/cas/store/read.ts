@@ -19,7 +19,7 @@ export function locate (parts: StoreParts, cid: CID, key = keyOf(cid)): Location
   const rec = parts.writer.pending.get(key)
   if (rec !== undefined) return { rec }
   if (parts.guard.doomed.has(key)) return undefined
-  const raw = parts.index.getChunkSync(cid.bytes)
+  const raw = parts.index.getChunkSync(cid.bytes, key)
   if (raw === undefined) return undefined
   const entry = decodeEntry(raw)
   return entry === undefined ? undefined : { entry }

@@ -31,6 +31,8 @@ interface QueuedRecord {
   readonly head: Uint8Array
   readonly payload: Uint8Array
   readonly blocks: PendingRecord[]
+  /** Called once the record is written and indexed (PreparedFrame.release). */
+  readonly release?: () => void
 }
 
 /** Schedule a write of buffered records once this many bytes wait (one writev each). */
@@ -61,8 +63,11 @@ export class PackWriter {
     this.#files = files; this.#index = index; this.#table = table; this.#packLimit = packLimitBytes
   }
 
-  /** Appends a prepared block under map key `key` (synchronous: no other append interleaves). */
-  append (key: string, p: PreparedChunk): PendingRecord {
+  /**
+   * Appends a prepared block under map key `key` (synchronous: no other append interleaves);
+   * `release` is called once it is written and indexed.
+   */
+  append (key: string, p: PreparedChunk, release?: () => void): PendingRecord {
     if (this.#failure !== undefined) throw this.#failure
     if (p.rawSize > MAX_BLOCK_BYTES || p.payload.length > MAX_BLOCK_BYTES) throw new RangeError(`blocks are at most ${MAX_BLOCK_BYTES} bytes`)
     const cidBytes = p.cid.bytes
@@ -71,7 +76,7 @@ export class PackWriter {
     const { pack, offset } = this.#place(head.length + p.payload.length)
     const rec: PendingRecord = { key: cidBytes, keyText: key, entry: { pack, offset, length: p.payload.length, flags, rawSize: p.rawSize, frame: undefined }, payload: p.payload }
     this.pending.set(key, rec)
-    this.#enqueue({ pack, offset, head, payload: p.payload, blocks: [rec] })
+    this.#enqueue({ pack, offset, head, payload: p.payload, blocks: [rec], release })
     return rec
   }
 
@@ -100,7 +105,7 @@ export class PackWriter {
       }
       at += members[i].rawSize
     }
-    this.#enqueue({ pack, offset, head, payload: f.payload, blocks })
+    this.#enqueue({ pack, offset, head, payload: f.payload, blocks, release: f.release })
     return blocks.length
   }
 
@@ -181,6 +186,7 @@ export class PackWriter {
       if (batch.length > 0 || durable) ops.push({ type: 'put', sublevel: 'meta', key: 'counters', value: t.counters })
       await this.#index.batch(ops, durable)
       for (const r of batch) for (const b of r.blocks) if (this.pending.get(b.keyText) === b) this.pending.delete(b.keyText)
+      for (const r of batch) r.release?.()
     } catch (err) {
       this.#failure = err // a half-written batch must not be followed by more appends
       throw err

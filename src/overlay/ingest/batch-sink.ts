@@ -1,5 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { frameBlocks, preparePayload, type PreparedChunk } from '../../cas/prepare.js'
+import { frameBlocksAsync, preparePayload, type PreparedChunk } from '../../cas/prepare.js'
 import type { IngestSink } from './pool.js'
 
 /** A sink whose batched put is the fast path (LocalStore: one index read per batch). */
@@ -48,7 +48,8 @@ export class BatchingSink implements IngestSink {
     }
     const lacking = new Set<string>()
     for await (const cid of t.missing(batch.map((b) => b.cid))) lacking.add(Buffer.from(cid.bytes).toString('latin1'))
-    await t.putFramesMany(frameBlocks(batch.filter((b) => lacking.has(Buffer.from(b.cid.bytes).toString('latin1')))))
+    // Compressed on libuv's thread pool (native zstd), not on this thread, which stores the ingest threads' results.
+    await t.putFramesMany(await frameBlocksAsync(batch.filter((b) => lacking.has(Buffer.from(b.cid.bytes).toString('latin1')))))
   }
 }
 

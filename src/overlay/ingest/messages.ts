@@ -15,8 +15,10 @@ export interface ResultChunk { readonly file: number, readonly cid: CID, readonl
  * ones (a record of one member is one chunk's own payload). Payloads are views into the
  * message buffer (the store keeps them); CIDs are views into the message's `cids` (never
  * changed after the message arrives), so they pin that small buffer, not the payloads'.
+ * `free`, when given, is called once every record has been released by the store (see
+ * PreparedFrame.release): the message buffer is then no longer needed.
  */
-export function decodeResult (msg: ResultMessage): { chunks: ResultChunk[], records: PreparedFrame[] } {
+export function decodeResult (msg: ResultMessage, free?: () => void): { chunks: ResultChunk[], records: PreparedFrame[] } {
   const { meta, buffer, cids } = msg
   const n = meta.length / CHUNK_FIELDS
   const chunks: ResultChunk[] = new Array(n)
@@ -37,11 +39,13 @@ export function decodeResult (msg: ResultMessage): { chunks: ResultChunk[], reco
     if (rec >= 0) members[rec].push({ cid, rawSize })
   }
   const records: PreparedFrame[] = new Array(nr)
+  let left = nr
+  const release = free === undefined ? undefined : () => { if (--left === 0) free() }
   for (let r = 0; r < nr; r++) {
     const f = r * RECORD_FIELDS
     const payload = new Uint8Array(buffer, msg.records[f + RECORD.OFFSET], msg.records[f + RECORD.LENGTH])
     if (members[r].length !== msg.records[f + RECORD.MEMBERS]) throw new RangeError('malformed ingest result: member count')
-    records[r] = { members: members[r], payload, compressed: msg.records[f + RECORD.COMPRESSED] === 1 }
+    records[r] = { members: members[r], payload, compressed: msg.records[f + RECORD.COMPRESSED] === 1, release }
   }
   return { chunks, records }
 }

@@ -69,6 +69,9 @@ export class NativeIngestThreads {
   /** Returns `bytes` of payload credit (stored by the pool). */
   release (bytes: number): void { if (!this.#closed) posix().threadCredit(this.#handle, bytes) }
 
+  /** Frees a result message's payload buffer now (views of it become empty): once the store wrote all of it. */
+  freeBuffer (buffer: ArrayBuffer): void { posix().threadFreeBuffer(buffer) }
+
   /** Answers probe `seq` of thread `thread`: `missing[i]` is 1 for each chunk the store lacks. */
   answer (thread: number, seq: number, missing: Uint8Array): void { if (!this.#closed) posix().threadAnswer(this.#handle, thread, seq, missing) }
 

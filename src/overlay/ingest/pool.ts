@@ -327,7 +327,10 @@ export class IngestPool {
 
   async #consume (slot: Slot, msg: ResultMessage): Promise<void> {
     try {
-      const { chunks, records } = decodeResult(msg)
+      // A native thread's message buffer is freed as soon as the store has written every
+      // record in it: its pages go to the next message instead of new ones (t1: fewer page
+      // faults and less external memory for V8 to collect).
+      const { chunks, records } = decodeResult(msg, this.#group !== undefined ? () => { this.#group?.freeBuffer(msg.buffer) } : undefined)
       const sink = this.#sink
       if (sink.putFramesMany !== undefined) {
         const r = await sink.putFramesMany(records)
