@@ -21,6 +21,7 @@ import { casyncDeploy, type DeployOptions, type DeployRun, ostreeDeploy, rsyncDe
 import { fmtCount, fmtMB, fmtRatio, fmtSeconds, renderTable } from './lib/table.js'
 import type { WanLinkOptions } from './lib/wan-proxy.js'
 import { xenoDeploy } from './lib/xeno-deploy.js'
+import { settleBenchEnvironment } from './lib/environment.js'
 
 const TOOLS: Record<string, (o: DeployOptions) => Promise<DeployRun>> = {
   xeno: xenoDeploy,
@@ -77,6 +78,8 @@ async function main (): Promise<void> {
   const wanted = values.only?.split(',') ?? Object.keys(TOOLS)
   for (const w of wanted) if (!(w in TOOLS)) throw new Error(`unknown tool ${w}; known: ${Object.keys(TOOLS).join(', ')}`)
   const link = parseLink(values.wan)
+  const environment = settleBenchEnvironment()
+  if (environment !== undefined) console.log(environment)
   console.log(`base ${base}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}` +
     (link === undefined ? '; loopback, no emulated link' : `; emulated link ${link.rttMs} ms RTT, ${link.bytesPerSecond} B/s`))
 

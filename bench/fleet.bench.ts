@@ -20,6 +20,7 @@ import { freePort, waitForPort } from './lib/deploy-peers.js'
 import { cpuSeconds, measure, type Measurement } from './lib/measure.js'
 import { fmtSeconds, renderTable } from './lib/table.js'
 import { startXenoStore, XENO_BIN, xenoJson } from './lib/xeno-deploy.js'
+import { settleBenchEnvironment } from './lib/environment.js'
 
 const run = promisify(execFile)
 const TICKS_PER_SECOND = 100
@@ -40,6 +41,8 @@ async function main (): Promise<void> {
   const servers = Number(values.servers ?? 3)
   if (!(Number.isInteger(servers) && servers >= 1)) throw new Error('--servers takes a whole number >= 1')
   const work = await mkdtemp(join(tmpdir(), 'xeno-bench-fleet-'))
+  const environment = settleBenchEnvironment()
+  if (environment !== undefined) console.log(environment)
   console.log(`fleet: ${servers} servers holding ${base} take ${target}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
   const rows: Row[] = []
   try {

@@ -14,10 +14,7 @@
  * that should store nothing, then an upgraded copy that should store only changed chunks).
  * TREE defaults to $XENO_BENCH_TREE or /work/data/t1 (bench/data/make-datasets.sh makes it).
  * Run it as root: the peers must read every file of a root file-system.
- * NODE_EXTRA_CA_CERTS is unset for every tool (XENO_BENCH_KEEP_CA_CERTS=1 keeps it): this
- * workplace points it at the whole system CA bundle, which node parses at start before any
- * JavaScript (~0.08 s of CPU; `node -e 0` takes 0.10 s with it, 0.02 s without), a cost of the
- * environment no peer pays and a stock Debian does not set. The run says which it did.
+ * NODE_EXTRA_CA_CERTS is unset for every tool (bench/lib/environment.ts says why).
  */
 import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -31,6 +28,7 @@ import { measureRawLimits, type RawLimit } from './lib/raw-limits.js'
 import { treeSize } from './lib/size.js'
 import { fmtCount, fmtMB, fmtMiB, fmtRatio, fmtSeconds, renderTable } from './lib/table.js'
 import { listFiles, readFilesSync, sampleTreeBytes, warmPageCache } from './lib/tree-data.js'
+import { settleBenchEnvironment } from './lib/environment.js'
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const XENO = join(REPO, 'bin', 'xeno')
@@ -148,11 +146,8 @@ async function main (): Promise<void> {
   const wanted = values.only?.split(',') ?? Object.keys(TOOLS)
   for (const w of wanted) if (!(w in TOOLS)) throw new Error(`unknown tool ${w}; known: ${Object.keys(TOOLS).join(', ')}`)
 
-  const caCerts = process.env.NODE_EXTRA_CA_CERTS
-  if (caCerts !== undefined && process.env.XENO_BENCH_KEEP_CA_CERTS !== '1') {
-    delete process.env.NODE_EXTRA_CA_CERTS // every tool is spawned with process.env
-    console.log(`NODE_EXTRA_CA_CERTS (${caCerts}) unset for every tool; XENO_BENCH_KEEP_CA_CERTS=1 keeps it`)
-  } else if (caCerts !== undefined) console.log(`NODE_EXTRA_CA_CERTS=${caCerts} kept: node parses it at every start`)
+  const environment = settleBenchEnvironment()
+  if (environment !== undefined) console.log(environment)
   const size = await treeSize(tree)
   console.log(`tree ${tree}: ${fmtMB(size.bytes)} in ${fmtCount(size.files)} files, ${fmtCount(size.entries)} entries`)
   const then = values.then === undefined ? [] : values.then.split(',').map((t) => resolve(t))
