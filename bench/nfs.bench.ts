@@ -10,7 +10,8 @@
 // (unshare -n -m) with its own rpcbind, which ganesha insists on; nothing leaves loopback.
 // Usage: node dist/bench/nfs.bench.js [TREE]   (default /work/data/t1-apache)
 // Env: XENO_BENCH_DIR work dir, kept between runs (default $TMPDIR/xeno-bench-nfs);
-//      XENO_BENCH_RUNS (default 5); XENO_BENCH_SMALL files (default 300);
+//      XENO_BENCH_RUNS (default 5); XENO_BENCH_SMALL files (default 300), read in
+//      XENO_BENCH_SMALL_CHUNKS slices that ganesha and xeno take turns at (default 6);
 //      XENO_BENCH_BIG_MIB (default 1024); XENO_BENCH_LAZY=0 skips the lazy case.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomFillSync } from 'node:crypto'
@@ -32,6 +33,8 @@ const TREE = process.argv[2] ?? '/work/data/t1-apache'
 const WORK = process.env.XENO_BENCH_DIR ?? join(tmpdir(), 'xeno-bench-nfs')
 const RUNS = Number(process.env.XENO_BENCH_RUNS ?? 5)
 const SMALL = Number(process.env.XENO_BENCH_SMALL ?? 300)
+/** Slices the small files are read in, ganesha and xeno taking turns (see runCases). */
+const SMALL_CHUNKS = Number(process.env.XENO_BENCH_SMALL_CHUNKS ?? 6)
 const BIG_MIB = Number(process.env.XENO_BENCH_BIG_MIB ?? 1024)
 const LAZY = process.env.XENO_BENCH_LAZY !== '0'
 
@@ -154,14 +157,21 @@ async function serverUse (pid: number, fn: () => Promise<unknown>, per = 1): Pro
 }
 
 /**
- * `runs` rounds; each round measures every case on each target in turn (ganesha, then xeno), so
- * both see the same moment of a shared machine's load.
+ * `runs` rounds; each round measures the big file and the listing on each target in turn
+ * (ganesha first in even rounds, xeno first in odd ones), so both see the same moment of a
+ * shared machine's load. The small files are read in SMALL_CHUNKS slices, the targets taking
+ * turns slice by slice (the one that listed last starts), so that a load that comes or goes
+ * during a round's few seconds of small reads falls on both.
  */
 async function runCases (targets: Target[], smallFiles: string[], runs: number): Promise<Map<Target, Results>> {
   const out = new Map<Target, Results>(targets.map((t) => [t, { big: [], ls: [], lsLines: 0, small: [], use: { big: [], ls: [], small: [] } }]))
-  const script = (t: Target): string => smallFiles.map((f) => `nfs-cat "${t.treeUrl.replace('?', `/${f}?`)}" > /dev/null || exit 1`).join('\n')
+  const script = (t: Target, files: string[]): string => files.map((f) => `nfs-cat "${t.treeUrl.replace('?', `/${f}?`)}" > /dev/null || exit 1`).join('\n')
+  const size = Math.ceil(smallFiles.length / SMALL_CHUNKS)
+  const chunks = Array.from({ length: Math.ceil(smallFiles.length / size) }, (_, i) => smallFiles.slice(i * size, (i + 1) * size))
   for (let i = 0; i < runs; i++) {
-    for (const t of targets) {
+    // Who goes first alternates by round, so neither always follows the other's work (or its own listing).
+    const order = i % 2 === 0 ? targets : [...targets].reverse()
+    for (const t of order) {
       const r = out.get(t)!
       r.use.big.push(await serverUse(t.bigPid(), async () => {
         r.big.push((await measure(['sh', '-c', `nfs-cat "${t.bigUrl.replace('?', '/big.bin?')}" > /dev/null`])).wallS)
@@ -171,9 +181,20 @@ async function runCases (targets: Target[], smallFiles: string[], runs: number):
         r.ls.push(l.wallS)
         r.lsLines = l.stdout.trim().split('\n').length
       }))
-      r.use.small.push(await serverUse(t.treePid(), async () => {
-        r.small.push((await measure(['sh', '-c', script(t)])).wallS / smallFiles.length)
-      }, smallFiles.length))
+    }
+    const small = new Map<Target, { wallS: number, use: Usage }>(targets.map((t) => [t, { wallS: 0, use: { cpu: 0, sleeps: 0, preempted: 0 } }]))
+    for (const [k, files] of chunks.entries()) {
+      for (const t of k % 2 === 0 ? [...order].reverse() : order) {
+        const sum = small.get(t)!
+        const use = await serverUse(t.treePid(), async () => { sum.wallS += (await measure(['sh', '-c', script(t, files)])).wallS })
+        sum.use.cpu += use.cpu; sum.use.sleeps += use.sleeps; sum.use.preempted += use.preempted
+      }
+    }
+    for (const t of targets) {
+      const { wallS, use } = small.get(t)!
+      const n = smallFiles.length
+      out.get(t)!.small.push(wallS / n)
+      out.get(t)!.use.small.push({ cpu: use.cpu / n, sleeps: use.sleeps / n, preempted: use.preempted / n })
     }
   }
   return out
@@ -197,7 +218,7 @@ async function main (): Promise<void> {
   const smallFiles = (await listFiles(TREE))
     .filter((f) => f.size > 0 && f.size <= 16_384 && /^[A-Za-z0-9._/+-]+$/.test(f.path))
     .slice(0, SMALL).map((f) => f.path.slice(TREE.length + 1))
-  process.stdout.write(`tree ${TREE}, big file ${BIG_MIB} MiB, ${smallFiles.length} small files, ${RUNS} rounds (median; each round runs every case on ganesha, then on xeno)\n`)
+  process.stdout.write(`tree ${TREE}, big file ${BIG_MIB} MiB, ${smallFiles.length} small files, ${RUNS} rounds (median; each round runs every case on both, ganesha or xeno first in turn, the small files in ${SMALL_CHUNKS} slices taken in turn)\n`)
   await warmPageCache(TREE)
   await warmPageCache(bigDir)
 
@@ -278,6 +299,8 @@ async function main (): Promise<void> {
     for (const [name, r] of [['ganesha', results.get(g)!], ['xeno', results.get(x)!]] as const) {
       process.stdout.write(`every round, ${name}: ${BIG_MIB} MiB ${spread(r.big)}; ls -R ${spread(r.ls)}; small ${spread(r.small)}\n`)
     }
+    const ratios = (k: 'big' | 'ls' | 'small'): string => results.get(g)![k].map((v, i) => `${(v / results.get(x)![k][i]!).toFixed(2)}x`).join(' ')
+    process.stdout.write(`every round, xeno vs ganesha: ${BIG_MIB} MiB ${ratios('big')}; ls -R ${ratios('ls')}; small ${ratios('small')}\n`)
     // Server CPU time: steadier than wall time on a shared machine (it leaves out waiting for the CPU).
     const cpu = (r: Results): string => `${BIG_MIB} MiB ${fmt(median(r.use.big.map((u) => u.cpu)))}, ls -R ${fmt(median(r.use.ls.map((u) => u.cpu)))}, small file ${fmt(median(r.use.small.map((u) => u.cpu)))}`
     process.stdout.write(`server CPU (median): ganesha ${cpu(results.get(g)!)}; xeno ${cpu(results.get(x)!)}\n`)
