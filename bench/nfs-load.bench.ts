@@ -6,12 +6,14 @@
 // server's --stats): memory is flat when RSS stops growing once the caches are full. The
 // caches are sized to fill within the first minute (their defaults, 256 MiB of chunks, 32 MiB
 // of replies and 131,072 Kv entries, take longer than the run to fill): 8 MiB of chunks (the
-// 500 template files read are about 18 MiB), 4 MiB of replies, 4,096 Kv entries; their fill is
-// printed by minute beside RSS.
+// 500 template files read are about 18 MiB), 4 MiB of replies, 4,096 Kv entries, and 4,096 of
+// each per-file map (handles, node paths and attributes, listed entries: --node-cache-entries,
+// 65,536 by default, which the files a run creates do not fill); their fill is printed by
+// minute beside RSS.
 // Usage: node dist/bench/nfs-load.bench.js [TREE]  (default /work/data/t1, else a generated tree)
 // Env: XENO_BENCH_CLIENTS (16), XENO_BENCH_MINUTES (10), XENO_BENCH_DIR (work dir),
 //      XENO_BENCH_CACHE_MB (--cache-mb, 8), XENO_BENCH_REPLY_MB (--reply-cache-mb, 4),
-//      XENO_BENCH_KV_ENTRIES (--kv-cache-entries, 4096).
+//      XENO_BENCH_KV_ENTRIES (--kv-cache-entries, 4096), XENO_BENCH_NODE_ENTRIES (--node-cache-entries, 4096).
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -30,6 +32,7 @@ const WORK = process.env.XENO_BENCH_DIR ?? join(tmpdir(), 'xeno-bench-nfs-load')
 const CACHE_MB = Number(process.env.XENO_BENCH_CACHE_MB ?? 8)
 const REPLY_MB = Number(process.env.XENO_BENCH_REPLY_MB ?? 4)
 const KV_ENTRIES = Number(process.env.XENO_BENCH_KV_ENTRIES ?? 4096)
+const NODE_ENTRIES = Number(process.env.XENO_BENCH_NODE_ENTRIES ?? 4096)
 /** Seconds between the server's stats lines. */
 const STATS_EVERY = 5
 
@@ -52,7 +55,7 @@ async function main (): Promise<void> {
   const files = (await listFiles(tree)).filter((f) => f.size > 0 && f.size < 1_000_000 && /^[A-Za-z0-9._/+-]+$/.test(f.path)).slice(0, 500)
   const server: ChildProcess = spawn(process.execPath, [xeno, 'nfs', 'serve', '--store', join(WORK, 'store'), '--layer', root,
     '--writable', join(WORK, 'upper'), '--state', join(WORK, 'state'), '--listen', '127.0.0.1:0',
-    '--cache-mb', String(CACHE_MB), '--reply-cache-mb', String(REPLY_MB), '--kv-cache-entries', String(KV_ENTRIES), '--stats', String(STATS_EVERY)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    '--cache-mb', String(CACHE_MB), '--reply-cache-mb', String(REPLY_MB), '--kv-cache-entries', String(KV_ENTRIES), '--node-cache-entries', String(NODE_ENTRIES), '--stats', String(STATS_EVERY)], { stdio: ['ignore', 'pipe', 'inherit'] })
   const samples: ServerStats[] = []
   let sampling = false
   const port = await new Promise<number>((resolve) => {
@@ -126,7 +129,7 @@ async function main (): Promise<void> {
   }
   const range = (xs: number[]): string => xs.length === 0 ? '-' : `${mib(Math.min(...xs))} - ${mib(Math.max(...xs))}`
   process.stdout.write([
-    `${CLIENTS} clients for ${secs.toFixed(0)} s against ${tree}; ${written} files written (the export grows by one per round; the server's per-file maps of handles and inodes are bounded at 65,536 entries each, which 10 minutes do not fill)`,
+    `${CLIENTS} clients for ${secs.toFixed(0)} s against ${tree}; ${written} files written (the export grows by one per round; the server's per-file maps are bounded at ${NODE_ENTRIES} entries each)`,
     `operations: ${counts.ops} (${(counts.ops / secs).toFixed(1)}/s), errors: ${counts.errors}, written ${mib(counts.bytesWritten)}`,
     `server RSS: max ${mib(Math.max(...rss))} (${rss.length} samples every ${STATS_EVERY} s); after the first minute ${range(afterFirst.map((x) => x.rss))}`,
     `server RSS less the caches' contents: after the first minute ${range(afterFirst.map((x) => x.rss - cached(x)))}`,

@@ -15,8 +15,8 @@ import { ReadAhead } from './read-ahead.js'
 const NS_PER_MS = 1_000_000n
 /** Views address bytes with JavaScript numbers: files end below 2^53. */
 const MAX_FILE_BYTES = BigInt(Number.MAX_SAFE_INTEGER)
-/** Entries of the last listed pages remembered, to resume READDIR at a cookie without a Kv read. */
-const MAX_COOKIE_NAMES = 65_536
+/** Default bound of the entries of the last listed pages remembered (to resume READDIR at a cookie without a Kv read), and of the nodes whose path and attributes are remembered. */
+export const DEFAULT_NODE_CACHE_ENTRIES = 65_536
 
 function toAttrs (a: ViewAttrs): Attrs {
   const size = BigInt(a.size)
@@ -58,13 +58,17 @@ export interface ViewFilesystemOptions {
    * Filesystem (default true). Only correct while this Filesystem is the view's only writer.
    */
   cacheAttrs?: boolean
+  /**
+   * Bound of the nodes whose path and attributes are remembered between mutations, and of the
+   * directory entries kept to resume listings at a cookie (default DEFAULT_NODE_CACHE_ENTRIES).
+   */
+  nodeCacheEntries?: number
 }
-
-/** Nodes whose path and attributes are remembered between mutations. */
-const MAX_KNOWN_NODES = 65_536
 
 /** A Filesystem over `view`; writes need a WriteView. */
 export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesystemOptions = {}): Filesystem {
+  const maxEntries = options.nodeCacheEntries ?? DEFAULT_NODE_CACHE_ENTRIES
+  if (!(Number.isInteger(maxEntries) && maxEntries >= 1)) throw new RangeError('nodeCacheEntries must be a whole number >= 1')
   const w = (): WriteView => {
     if (view.readOnly || !('write' in view)) throw new NfsStatusError(nfsstat3.NFS3ERR_ROFS)
     return view
@@ -79,7 +83,7 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
     if (entries.length === 0) return
     pages.set(dir, entries)
     pagedEntries += entries.length
-    while (pagedEntries > MAX_COOKIE_NAMES && pages.size > 1) {
+    while (pagedEntries > maxEntries && pages.size > 1) {
       const [oldest, dropped] = pages.entries().next().value as [NodeId, DirEntryOut[]]
       pages.delete(oldest)
       pagedEntries -= dropped.length
@@ -105,11 +109,11 @@ export function viewFilesystem (view: ReadView | WriteView, options: ViewFilesys
     if (!cacheAttrs || gen !== generation) return
     if (known.get(a.ino)?.path !== path) {
       known.set(a.ino, { path, a })
-      if (known.size > MAX_KNOWN_NODES) known.delete(known.keys().next().value as NodeId)
+      if (known.size > maxEntries) known.delete(known.keys().next().value as NodeId)
     }
     if (!byPath.has(path)) {
       byPath.set(path, a)
-      if (byPath.size > MAX_KNOWN_NODES) byPath.delete(byPath.keys().next().value as string)
+      if (byPath.size > maxEntries) byPath.delete(byPath.keys().next().value as string)
     }
   }
   let running = 0

@@ -21,6 +21,9 @@ const SECRET_FILE = 'handle-secret'
 const SECRET_BYTES = 32
 
 /** The 32-bit export id of an export name (stable: derived from the name only). */
+/** Default bound of the handles whose MAC was computed or checked recently (per map). */
+export const DEFAULT_REMEMBERED_HANDLES = 65_536
+
 export function exportIdOf (name: string): number {
   return createHash('sha256').update(name).digest().readUInt32BE(0)
 }
@@ -32,28 +35,32 @@ export class HandleCodec {
   // Keyed by export id, then node id: no key string to build and hash per handle.
   readonly #encoded = new Map<number, Map<NodeId, Uint8Array>>()
   readonly #decoded = new Map<string, NodeId>()
+  /** Handles remembered per map (encoded per export, and decoded). */
+  readonly #maxRemembered: number
 
-  constructor (secret: Uint8Array) {
+  constructor (secret: Uint8Array, maxRemembered = DEFAULT_REMEMBERED_HANDLES) {
     if (secret.length < 16) throw new RangeError('handle secret must be at least 16 bytes')
+    if (!(Number.isInteger(maxRemembered) && maxRemembered >= 1)) throw new RangeError('maxRemembered must be a whole number >= 1')
     this.#secret = Buffer.from(secret)
+    this.#maxRemembered = maxRemembered
   }
 
   /**
    * Loads the secret from `<stateDir>/handle-secret`, creating it (random, mode 0600, written
    * atomically) the first time. Handles stay valid as long as this file does.
    */
-  static async open (stateDir: string): Promise<HandleCodec> {
+  static async open (stateDir: string, maxRemembered?: number): Promise<HandleCodec> {
     const file = join(stateDir, SECRET_FILE)
     await mkdir(stateDir, { recursive: true })
     try {
-      return new HandleCodec(await readFile(file))
+      return new HandleCodec(await readFile(file), maxRemembered)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     }
     const tmp = `${file}.${process.pid}.tmp`
     await writeFile(tmp, randomBytes(SECRET_BYTES), { mode: 0o600, flag: 'wx' })
     await rename(tmp, file)
-    return new HandleCodec(await readFile(file))
+    return new HandleCodec(await readFile(file), maxRemembered)
   }
 
   #mac (body: Uint8Array): Buffer {
@@ -76,7 +83,7 @@ export class HandleCodec {
     out.writeBigUInt64BE(id, 5)
     this.#mac(out.subarray(0, BODY_BYTES)).copy(out, BODY_BYTES)
     const fh = new Uint8Array(out)
-    remember(encoded, id, fh)
+    remember(encoded, id, fh, this.#maxRemembered)
     return fh
   }
 
@@ -91,17 +98,14 @@ export class HandleCodec {
     const known = this.#decoded.get(key)
     if (known === undefined) {
       if (!timingSafeEqual(this.#mac(b.subarray(0, BODY_BYTES)), b.subarray(BODY_BYTES))) throw new BadHandleError()
-      remember(this.#decoded, key, b.readBigUInt64BE(5))
+      remember(this.#decoded, key, b.readBigUInt64BE(5), this.#maxRemembered)
     }
     if (b.readUInt32BE(1) !== exportId >>> 0) throw new StaleHandleError('file handle belongs to another export')
     return b.readBigUInt64BE(5)
   }
 }
 
-/** Handles whose MAC was computed or checked recently (the key is the whole handle or its inputs). */
-const MAX_REMEMBERED_HANDLES = 65_536
-
-function remember<K, V> (map: Map<K, V>, key: K, value: V): void {
+function remember<K, V> (map: Map<K, V>, key: K, value: V, max: number): void {
   map.set(key, value)
-  if (map.size > MAX_REMEMBERED_HANDLES) map.delete(map.keys().next().value as K)
+  if (map.size > max) map.delete(map.keys().next().value as K)
 }

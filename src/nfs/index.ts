@@ -1,7 +1,7 @@
 /** The NFS module's public surface: the server factory, backends, caches and errors. */
 export { createNfsServer, type NfsServer, type NfsServerOptions } from './nfs-server.js'
 export type { Filesystem, Attrs, NodeId, SetAttrs, Caller, CreateHow, FsStat, ReaddirResult } from './backend.js'
-export { viewFilesystem, type ViewFilesystemOptions } from './backend-view.js'
+export { DEFAULT_NODE_CACHE_ENTRIES, viewFilesystem, type ViewFilesystemOptions } from './backend-view.js'
 export { DirView } from './dir-view.js'
 export { ChunkCache, DEFAULT_CHUNK_CACHE_BYTES_256MIB, type BatchChunkReader, type ChunkCacheOptions, type ChunkSource } from './chunk-cache.js'
 export { cachedKv, DEFAULT_KV_CACHE_ENTRIES } from './kv-cache.js'

@@ -21,6 +21,8 @@ export interface NfsServerOptions extends RpcServerOptions {
   readonly portmapPort?: number
   /** Bytes of encoded results kept for replay (nfs3/reply-cache.ts). Default 32 MiB. */
   readonly replyCacheBytes?: number
+  /** Handles remembered with their MAC checked (per map; handles.ts). Default 65,536. */
+  readonly handleCacheEntries?: number
   /** Serve UDP on the same ports too (MOUNT and PORTMAP queries of older or in-kernel clients). Default true. */
   readonly udp?: boolean
 }
@@ -43,7 +45,7 @@ export interface NfsServer extends AsyncDisposable {
 export async function createNfsServer (options: NfsServerOptions): Promise<NfsServer> {
   const host = options.host ?? '127.0.0.1'
   const exports = options.exports.map((e) => new NfsExport(e))
-  const state = new Nfs3State(await HandleCodec.open(options.stateDir), exports, options.replyCacheBytes)
+  const state = new Nfs3State(await HandleCodec.open(options.stateDir, options.handleCacheEntries), exports, options.replyCacheBytes)
   const rpc = new RpcServer(options)
   let ports = { nfs: 0, mount: 0 }
   const udp = options.udp ?? true

@@ -34,6 +34,16 @@ Handles('every single-bit change, truncation or extension is NFS_BAD_HANDLE', ()
   assert.is(code(() => h.decode(new Uint8Array(64), 7)), 'NFS_BAD_HANDLE')
 })
 
+Handles('with a bound of 2 remembered handles, many handles still round-trip and a forged one is refused', () => {
+  const h = new HandleCodec(new Uint8Array(32).fill(5), 2)
+  const handles = Array.from({ length: 50 }, (_, i) => h.encode(9, BigInt(i + 1)))
+  // Every handle again, oldest first: most were evicted, so their MACs are checked anew.
+  handles.forEach((fh, i) => { assert.is(h.decode(fh, 9), BigInt(i + 1)); assert.equal(h.encode(9, BigInt(i + 1)), fh) })
+  const forged = Uint8Array.from(handles[0]!); forged[6]! ^= 1
+  assert.is(code(() => h.decode(forged, 9)), 'NFS_BAD_HANDLE')
+  assert.throws(() => new HandleCodec(new Uint8Array(32), 0), /maxRemembered/)
+})
+
 Handles('a genuine handle of another export is NFS_STALE_HANDLE; another secret is NFS_BAD_HANDLE', () => {
   const h = new HandleCodec(new Uint8Array(32).fill(3))
   assert.is(code(() => h.decode(h.encode(1, 5n), 2)), 'NFS_STALE_HANDLE')

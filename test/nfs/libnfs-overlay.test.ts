@@ -67,6 +67,29 @@ Cow('nfs-ls -R of the export lists exactly the template tree', async ({ server, 
   assert.equal(withoutDirSizes(parseLs(out)), withoutDirSizes(await localLs(tree)))
 })
 
+Cow('with 2 remembered handles, nodes and listed entries, the export still lists, reads and writes exactly', async (ctx) => {
+  // The bounds of nfs serve --node-cache-entries, far below the tree's size: every lookup,
+  // listing and handle evicts, and answers must not change.
+  const tight = await createNfsServer({
+    stateDir: join(ctx.dir, 'state'),
+    handleCacheEntries: 2,
+    exports: [{ name: '/vm', fs: viewFilesystem(ctx.view, { nodeCacheEntries: 2 }), allow: ['127.0.0.1'] }]
+  })
+  try {
+    const out = (await libnfs('nfs-ls', ['-R', nfsUrl(tight.port, '/vm')])).toString()
+    assert.equal(withoutDirSizes(parseLs(out)), withoutDirSizes(await localLs(ctx.tree)))
+    for (const [path, bytes] of Object.entries(FILES)) {
+      assert.is(Buffer.compare(await libnfs('nfs-cat', [nfsUrl(tight.port, `/vm/${path}`)]), bytes), 0, path)
+    }
+    const local = join(ctx.dir, 'tight-upload')
+    await writeFile(local, seededBytes(24, 70_000))
+    await libnfs('nfs-cp', [local, nfsUrl(tight.port, '/vm/tmp/tight-upload')])
+    assert.is(Buffer.compare(await libnfs('nfs-cat', [nfsUrl(tight.port, '/vm/tmp/tight-upload')]), seededBytes(24, 70_000)), 0)
+  } finally {
+    await tight.close()
+  }
+})
+
 Cow('nfs-cat returns identical bytes for every file', async ({ server }) => {
   for (const [path, bytes] of Object.entries(FILES)) {
     assert.is(Buffer.compare(await libnfs('nfs-cat', [nfsUrl(server.port, `/vm/${path}`)]), bytes), 0, path)

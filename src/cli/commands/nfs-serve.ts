@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { createMountHook, openLevelKv, openTree, openUnionView, openWritableLayer, type Kv, type Tree, type WritableLayer } from '../../overlay/index.js'
 import type { UpperLayer } from '../../overlay/writable.js'
 import {
-  AccessTrace, ChunkCache, DEFAULT_KV_CACHE_ENTRIES, DirView, cachedKv, createNfsServer, tracedFilesystem, viewFilesystem,
+  AccessTrace, ChunkCache, DEFAULT_KV_CACHE_ENTRIES, DEFAULT_NODE_CACHE_ENTRIES, DirView, cachedKv, createNfsServer, tracedFilesystem, viewFilesystem,
   type BatchChunkReader, type Filesystem
 } from '../../nfs/index.js'
 import { UsageError, stringOption, stringsOption, type Command } from '../command.js'
@@ -86,6 +86,8 @@ const command: Command = {
     '  --reply-cache-mb N encoded results kept for clients asking again (default 32)',
     '  --kv-cache-entries N  inode table / writable layer entries kept in memory (default',
     '                     131072 each)',
+    '  --node-cache-entries N  file handles, node paths and attributes, and listed directory',
+    '                     entries remembered in memory (default 65536 each)',
     '  --trace FILE       append an access trace (blocks and files in first-read order)',
     '  --from URL         XenoStore to fetch missing blocks from on first read (lazy; verified',
     '                     and kept in the local store); --token T for a tenant store',
@@ -113,7 +115,8 @@ const command: Command = {
     token: { type: 'string' },
     stats: { type: 'string' },
     'reply-cache-mb': { type: 'string' },
-    'kv-cache-entries': { type: 'string' }
+    'kv-cache-entries': { type: 'string' },
+    'node-cache-entries': { type: 'string' }
   },
   maxArgs: 0,
   async run (ctx) {
@@ -136,13 +139,15 @@ const command: Command = {
     if (!(replyCacheMb >= 0)) throw new UsageError('--reply-cache-mb takes a number')
     const kvEntries = Number(stringOption(ctx.options, 'kv-cache-entries') ?? DEFAULT_KV_CACHE_ENTRIES)
     if (!(Number.isInteger(kvEntries) && kvEntries >= 0)) throw new UsageError('--kv-cache-entries takes a whole number')
+    const nodeEntries = Number(stringOption(ctx.options, 'node-cache-entries') ?? DEFAULT_NODE_CACHE_ENTRIES)
+    if (!(Number.isInteger(nodeEntries) && nodeEntries >= 1)) throw new UsageError('--node-cache-entries takes a whole number >= 1')
     let chunkCache: ChunkCache | undefined
     const kvs: Array<{ readonly cachedEntries: number }> = []
     try {
       let fs: Filesystem
       if (plainDir !== undefined) {
         // A plain directory may change behind the server's back: no attribute cache.
-        fs = viewFilesystem(new DirView(plainDir), { cacheAttrs: false, statfsPath: plainDir })
+        fs = viewFilesystem(new DirView(plainDir), { cacheAttrs: false, statfsPath: plainDir, nodeCacheEntries: nodeEntries })
       } else {
         const store = await openCliStore(ctx)
         closers.push(async () => { await store.close() })
@@ -171,7 +176,7 @@ const command: Command = {
         }
         const view = await openUnionView({ lowers: trees, store: reader, writable, state, onDir: createMountHook<UpperLayer>(cliMountResolvers(store)) })
         closers.push(async () => { await view.close() })
-        fs = viewFilesystem(view, { statfsPath: writableDir ?? ctx.storeDir })
+        fs = viewFilesystem(view, { statfsPath: writableDir ?? ctx.storeDir, nodeCacheEntries: nodeEntries })
         if (trace !== undefined) fs = tracedFilesystem(fs, trace, async (id) => await view.pathOf(id))
       }
       const server = await createNfsServer({
@@ -181,6 +186,7 @@ const command: Command = {
         mountPort: portOption(stringOption(ctx.options, 'mount-port'), 'mount-port'),
         portmapPort: portOption(stringOption(ctx.options, 'portmap-port'), 'portmap-port'),
         replyCacheBytes: Math.floor(replyCacheMb * 1_048_576),
+        handleCacheEntries: nodeEntries,
         exports: [{ name, fs, allow: allow.length > 0 ? allow : ['127.0.0.1'], rootSquash: ctx.options['root-squash'] === true }],
         log: (m) => { process.stderr.write(`${m}\n`) }
       })
