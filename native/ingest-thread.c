@@ -575,7 +575,6 @@ static napi_value thread_post (napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// threadCredit(handle, bytes): payload bytes the pool has stored (threads may post more).
 /**
  * threadFreeBuffer(buffer): detaches a result message's payload buffer once the store has
  * written and indexed every record in it, so its memory goes back to malloc now (the next
@@ -591,6 +590,7 @@ static napi_value thread_free_buffer (napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// threadCredit(handle, bytes): payload bytes the pool has stored (threads may post more).
 static napi_value thread_credit (napi_env env, napi_callback_info info) {
   size_t argc = 2; napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);

@@ -20,10 +20,10 @@ export const HANDLE_BYTES = BODY_BYTES + MAC_BYTES
 const SECRET_FILE = 'handle-secret'
 const SECRET_BYTES = 32
 
-/** The 32-bit export id of an export name (stable: derived from the name only). */
 /** Default bound of the handles whose MAC was computed or checked recently (per map). */
 export const DEFAULT_REMEMBERED_HANDLES = 65_536
 
+/** The 32-bit export id of an export name (stable: derived from the name only). */
 export function exportIdOf (name: string): number {
   return createHash('sha256').update(name).digest().readUInt32BE(0)
 }
