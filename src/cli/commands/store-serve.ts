@@ -31,7 +31,9 @@ const command: Command = {
     'another XenoStore (a peer server\'s cache or the central store): blocks it lacks are fetched',
     'from there once, verified and kept (--upstream-token or XENO_UPSTREAM_TOKEN).',
     '--answer-cache-mb N (default 256, 0 = none): complete want answers are kept, compressed as',
-    'sent, and sent again to the next client asking the same (a fleet taking one update).'
+    'sent, and sent again to the next client asking the same (a fleet taking one update).',
+    'Memory: glibc\'s free pages go back to the kernel every 5 s (XENO_MALLOC_TRIM_MS; 0: off);',
+    'at most 2 malloc arenas (MALLOC_ARENA_MAX overrides).'
   ].join('\n'),
   options: { listen: { type: 'string' }, data: { type: 'string' }, config: { type: 'string' }, upstream: { type: 'string' }, 'upstream-token': { type: 'string' }, 'answer-cache-mb': { type: 'string' } },
   maxArgs: 0,
