@@ -1,10 +1,9 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { spawn } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { rmrf, tmpdir } from '../helpers/tmpdir.js'
-import { runXeno, XENO_BIN } from '../helpers/cli.js'
+import { runXeno, startNfsServe } from '../helpers/cli.js'
 import { libnfs, nfsUrl } from '../nfs/real-client.js'
 
 interface Stats {
@@ -21,26 +20,14 @@ test('nfs serve trims malloc periodically and --stats reports RSS kinds and mall
     await mkdir(join(dir, 'tree'), { recursive: true })
     await writeFile(join(dir, 'tree', 'motd'), 'welcome\n')
     const root = (JSON.parse(await runXeno(['template', 'import', join(dir, 'tree'), '--store', join(dir, 'store'), '--json'])) as { root: string }).root
-    const child = spawn(process.execPath, [XENO_BIN, 'nfs', 'serve', '--store', join(dir, 'store'), '--layer', root,
-      '--state', join(dir, 'state'), '--listen', '127.0.0.1:0', '--stats', '0.5'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XENO_MALLOC_TRIM_MS: '100' } })
+    const lines: Stats[] = []
+    let served = false
+    const { child, port } = await startNfsServe(['--store', join(dir, 'store'), '--layer', root, '--state', join(dir, 'state'),
+      '--listen', '127.0.0.1:0', '--stats', '0.5'], {
+      env: { ...process.env, XENO_MALLOC_TRIM_MS: '100' },
+      onLine: (line) => { if (served && line.startsWith('stats ')) lines.push(JSON.parse(line.slice(6)) as Stats) }
+    })
     try {
-      let out = ''
-      const lines: Stats[] = []
-      let served = false
-      const port = await new Promise<number>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString()
-          let nl: number
-          while ((nl = out.indexOf('\n')) >= 0) {
-            const line = out.slice(0, nl); out = out.slice(nl + 1)
-            const m = /^listening on 127\.0\.0\.1:(\d+)/.exec(line)
-            if (m !== null) resolve(Number(m[1]))
-            if (served && line.startsWith('stats ')) lines.push(JSON.parse(line.slice(6)) as Stats)
-          }
-        })
-        child.on('close', () => { reject(new Error(`server exited: ${out}`)) })
-      })
       assert.is((await libnfs('nfs-cat', [nfsUrl(port, '/export/motd')])).toString(), 'welcome\n')
       served = true
       while (lines.length === 0) await new Promise((resolve) => setTimeout(resolve, 100))

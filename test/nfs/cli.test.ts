@@ -1,11 +1,11 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { rmrf, tmpdir } from '../helpers/tmpdir.js'
 import { seededBytes } from '../helpers/bytes.js'
-import { runXeno as run, XENO_BIN as xeno } from '../helpers/cli.js'
+import { runXeno as run, startNfsServe } from '../helpers/cli.js'
 import { NfsClient } from './nfs-client.js'
 import { libnfs, nfsUrl } from './real-client.js'
 
@@ -15,19 +15,8 @@ const Cli = suite<Ctx>('xeno nfs serve')
 
 
 async function serve (ctx: Ctx): Promise<{ child: ChildProcess, port: number }> {
-  const child = spawn(process.execPath, [xeno, 'nfs', 'serve', '--store', join(ctx.dir, 'store'), '--layer', ctx.root,
-    '--writable', join(ctx.dir, 'upper'), '--state', join(ctx.dir, 'state'), '--listen', '127.0.0.1:0', '--allow', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stderr.on('data', (d: Buffer) => { out += d.toString() })
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString()
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out)
-      if (m !== null) resolve(Number(m[1]))
-    })
-    child.on('close', () => { reject(new Error(`server exited: ${out}`)) })
-  })
-  return { child, port }
+  return await startNfsServe(['--store', join(ctx.dir, 'store'), '--layer', ctx.root, '--writable', join(ctx.dir, 'upper'),
+    '--state', join(ctx.dir, 'state'), '--listen', '127.0.0.1:0', '--allow', '127.0.0.1'])
 }
 
 async function exited (child: ChildProcess): Promise<number | string> {
