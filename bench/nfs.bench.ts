@@ -8,9 +8,11 @@
 // empty), "lazy" with an empty local store fetching every block from a XenoStore over loopback.
 // Peak RSS of each server is reported. Everything runs in a private network namespace
 // (unshare -n -m) with its own rpcbind, which ganesha insists on; nothing leaves loopback.
-// Usage: node dist/bench/nfs.bench.js [--only small] [TREE]   (default /work/data/t1-apache)
+// Usage: node dist/bench/nfs.bench.js [--only small|read] [TREE]   (default /work/data/t1-apache)
 //   --only small: only the small files (no 1 GiB export, no listing, no cold or lazy case),
 //   e.g. XENO_BENCH_SMALL=600 XENO_BENCH_RUNS=7 for a steadier small-file figure.
+//   --only read: only the big file (cold, warm rounds, lazy unless XENO_BENCH_LAZY=0; no
+//   listing, no small files), each round's times, ratio and server CPU, e.g. XENO_BENCH_RUNS=10.
 // Env: XENO_BENCH_DIR work dir, kept between runs (default $TMPDIR/xeno-bench-nfs);
 //      XENO_BENCH_RUNS (default 5); XENO_BENCH_SMALL files (default 300), read in
 //      XENO_BENCH_SMALL_CHUNKS slices that ganesha and xeno take turns at (default 6);
@@ -34,9 +36,11 @@ const xeno = join(repo, 'bin', 'xeno')
 const argv = process.argv.slice(2)
 const onlyAt = argv.indexOf('--only')
 const ONLY = onlyAt < 0 ? undefined : argv.splice(onlyAt, 2)[1]
-if (ONLY !== undefined && ONLY !== 'small') throw new Error(`--only: 'small' is the one case that runs alone, not ${ONLY}`)
+if (ONLY !== undefined && ONLY !== 'small' && ONLY !== 'read') throw new Error(`--only takes 'small' or 'read', not ${ONLY}`)
 /** Only the small files: no big export, listing, cold or lazy case. */
 const SMALL_ONLY = ONLY === 'small'
+/** Only the big file: no listing, no small files. */
+const READ_ONLY = ONLY === 'read'
 const TREE = argv[0] ?? '/work/data/t1-apache'
 const WORK = process.env.XENO_BENCH_DIR ?? join(tmpdir(), 'xeno-bench-nfs')
 const RUNS = Number(process.env.XENO_BENCH_RUNS ?? 5)
@@ -184,6 +188,7 @@ async function runCases (targets: Target[], smallFiles: string[], runs: number):
       r.use.big.push(await serverUse(t.bigPid(), async () => {
         r.big.push((await measure(['sh', '-c', `nfs-cat "${t.bigUrl.replace('?', '/big.bin?')}" > /dev/null`])).wallS)
       }))
+      if (READ_ONLY) continue
       r.use.ls.push(await serverUse(t.treePid(), async () => {
         const l = await measure(['nfs-ls', '-R', t.treeUrl])
         r.ls.push(l.wallS)
@@ -191,7 +196,7 @@ async function runCases (targets: Target[], smallFiles: string[], runs: number):
       }))
     }
     const small = new Map<Target, { wallS: number, use: Usage }>(targets.map((t) => [t, { wallS: 0, use: { cpu: 0, sleeps: 0, preempted: 0 } }]))
-    for (const [k, files] of chunks.entries()) {
+    for (const [k, files] of READ_ONLY ? [] : chunks.entries()) {
       for (const t of k % 2 === 0 ? [...order].reverse() : order) {
         const sum = small.get(t)!
         const use = await serverUse(t.treePid(), async () => { sum.wallS += (await measure(['sh', '-c', script(t, files)])).wallS })
@@ -296,6 +301,16 @@ async function main (): Promise<void> {
     await stop(xBig)
     let lazy: number | undefined
     if (LAZY) lazy = await lazyRead(bigStore, bigRoot)
+    if (READ_ONLY) {
+      const gb = results.get(g)!; const xb = results.get(x)!
+      const ratios = gb.big.map((v, i) => v / xb.big[i]!)
+      const cpus = (r: Results): string => r.use.big.map((u) => fmt(u.cpu)).join(' ')
+      process.stdout.write(`${BIG_MIB} MiB, every round: ganesha ${gb.big.map(fmt).join(' ')}; xeno ${xb.big.map(fmt).join(' ')}\n`)
+      process.stdout.write(`xeno vs ganesha: ${ratios.map((r) => `${r.toFixed(2)}x`).join(' ')}; median of rounds ${median(ratios).toFixed(2)}x, of times ${(gr.big / xr.big).toFixed(2)}x (ganesha ${fmt(gr.big)}, xeno ${fmt(xr.big)}), worst round ${Math.min(...ratios).toFixed(2)}x\n`)
+      process.stdout.write(`server CPU, every round: ganesha ${cpus(gb)}; xeno ${cpus(xb)}\n`)
+      process.stdout.write(`xeno cold ${fmt(cold)}${lazy !== undefined ? `, lazy from store ${fmt(lazy)}` : ''}; peak RSS: ganesha ${(rss.ganesha / MIB).toFixed(0)} MiB, xeno (1 GiB export) ${(rss.big / MIB).toFixed(0)} MiB\n`)
+      return
+    }
     const rows = [
       { what: `nfs-cat ${BIG_MIB} MiB`, g: gr.big, x: xr.big, extra: `cold ${cold.toFixed(2)} s${lazy !== undefined ? `, lazy from store ${lazy.toFixed(2)} s` : ''}` },
       { what: `nfs-ls -R (${gr.lsLines} / ${xr.lsLines} entries)`, g: gr.ls, x: xr.ls, extra: '' },
@@ -319,7 +334,7 @@ async function main (): Promise<void> {
     process.stdout.write(`server CPU (median): ganesha ${cpu(results.get(g)!)}; xeno ${cpu(results.get(x)!)}\n`)
     for (const [name, r] of [['ganesha', results.get(g)!], ['xeno', results.get(x)!]] as const) {
       const rounds = (us: Usage[], digits = 0): string => us.map((u) => `${fmt(u.cpu)} ${u.sleeps.toFixed(digits)}/${u.preempted.toFixed(digits)}`).join(', ')
-      process.stdout.write(`every round, ${name} server CPU and sleeps/preemptions: ls -R ${rounds(r.use.ls)}; small file ${rounds(r.use.small, 1)}\n`)
+      process.stdout.write(`every round, ${name} server CPU and sleeps/preemptions: ${BIG_MIB} MiB ${rounds(r.use.big)}; ls -R ${rounds(r.use.ls)}; small file ${rounds(r.use.small, 1)}\n`)
     }
     process.stdout.write(`throughput: ganesha ${(BIG_MIB / gr.big).toFixed(0)} MiB/s, xeno ${(BIG_MIB / xr.big).toFixed(0)} MiB/s\n`)
     process.stdout.write(`peak RSS: ganesha ${(rss.ganesha / MIB).toFixed(0)} MiB, xeno (1 GiB export) ${(rss.big / MIB).toFixed(0)} MiB, xeno (tree export) ${(rss.tree / MIB).toFixed(0)} MiB\n`)

@@ -32,6 +32,9 @@ function partAt (starts: readonly number[], at: number): number {
   return lo
 }
 
+/** A reader that can tell what it holds in memory without waiting (ChunkCache). */
+interface Peekable { peek (cid: CID): Uint8Array | undefined }
+
 /** Reads file content (one raw chunk or a tree of file index nodes) of one store. */
 export class FileReader {
   readonly #reader: ChunkReader
@@ -94,6 +97,43 @@ export class FileReader {
       const span = spans[i]!
       return bytes.subarray(Math.max(offset, span.offset) - span.offset, Math.min(end, span.offset + span.size) - span.offset)
     })
+  }
+
+  /**
+   * What `slices` returns, when every index node and chunk it needs is in memory now (the
+   * reader's `peek`, a ChunkCache's), else undefined: a warm read without a promise per chunk
+   * or an async step per index level.
+   */
+  slicesNow (cid: CID | undefined, size: number, offset: number, length: number): Uint8Array[] | undefined {
+    const end = Math.min(size, offset + length)
+    if (cid === undefined || offset >= end) return []
+    const peek = (this.#reader as Partial<Peekable>).peek
+    if (peek === undefined) return undefined
+    const out: Uint8Array[] = []
+    return this.#slicesNow(peek.bind(this.#reader), cid, 0, size, offset, end, out) ? out : undefined
+  }
+
+  /** Appends the pieces of [from, to) under `cid` (at `base`, of `size` bytes); false when something is not in memory. */
+  #slicesNow (peek: Peekable['peek'], cid: CID, base: number, size: number, from: number, to: number, out: Uint8Array[]): boolean {
+    if (cid.code === RAW_CODEC) {
+      const bytes = peek(cid)
+      if (bytes === undefined) return false
+      if (bytes.length !== size) throw new BadNodeError(`chunk ${cid} is ${bytes.length} bytes, its index says ${size}`)
+      out.push(bytes.subarray(Math.max(from, base) - base, Math.min(to, base + size) - base))
+      return true
+    }
+    const node = this.#index.get(cid.toString())
+    if (node === undefined) return false
+    const { parts, starts } = node
+    const total = starts[parts.length]!
+    if (total !== size) throw new BadNodeError(`file index ${cid} holds ${total} bytes, its parent says ${size}`)
+    for (let i = partAt(starts, Math.max(0, from - base)); i < parts.length; i++) {
+      const pos = base + starts[i]!
+      if (pos >= to) break
+      const part = parts[i]!
+      if (pos + part.size > from && !this.#slicesNow(peek, part.cid, pos, part.size, from, to, out)) return false
+    }
+    return true
   }
 
   /** The bytes of one span's chunk, checked against the size its index promised. */

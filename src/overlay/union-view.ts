@@ -14,7 +14,7 @@ import { Tree } from './tree.js'
 import { Union, type DirHook } from './union.js'
 import { isUpperEntry, nowNs } from './upper-node.js'
 import { attrsOf, inoKeyOf } from './view-attrs.js'
-import type { Attrs, CreateAttrs, Ino, SetAttrs, ViewDirEntry, WriteView } from './view.js'
+import type { Attrs, CreateAttrs, FileContent, Ino, SetAttrs, ViewDirEntry, WriteView } from './view.js'
 import { UpperLayer, type WritableLayer } from './writable.js'
 
 export interface ViewOptions {
@@ -195,6 +195,20 @@ export class UnionView implements WriteView {
     if (layer instanceof Tree) return await layer.files.slices(r.entry.cid, r.entry.size, offset, length)
     const bytes = await layer.read(r.entry, offset, length)
     return bytes.length === 0 ? [] : [bytes]
+  }
+
+  async fileContent (path: string): Promise<FileContent | undefined> {
+    const r = await this.#resolve(path)
+    if (r === undefined || r.entry.kind !== 'file') return undefined
+    const layer = r.sources[0].layer
+    if (!(layer instanceof Tree)) return undefined
+    const { cid, size } = r.entry
+    const files = layer.files
+    return {
+      size,
+      now: (offset, length) => files.slicesNow(cid, size, offset, length),
+      slices: async (offset, length) => await files.slices(cid, size, offset, length)
+    }
   }
 
   /**

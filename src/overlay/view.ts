@@ -99,7 +99,21 @@ export interface ReadView {
    * modify them.
    */
   readSlices? (path: string, offset: number, length: number): Promise<Uint8Array[]>
+  /**
+   * The content of file `path` where it lies in an immutable layer (else undefined), to read it
+   * again and again without resolving the path each time: valid until the view next changes.
+   */
+  fileContent? (path: string): Promise<FileContent | undefined>
   close (): Promise<void>
+}
+
+/** An immutable file's bytes (ReadView.fileContent); the pieces are shared, callers must not modify them. */
+export interface FileContent {
+  readonly size: number
+  /** What `slices` resolves, when every block it needs is in memory now; else undefined. */
+  now (offset: number, length: number): Uint8Array[] | undefined
+  /** Bytes [offset, offset+length), clipped at the end, as pieces in order (readSlices). */
+  slices (offset: number, length: number): Promise<Uint8Array[]>
 }
 
 /**
