@@ -46,11 +46,14 @@ export class ReadAhead {
     const stream = this.#streams.get(id)
     const same = stream !== undefined && stream.gen === gen
     const content = same ? stream.content : (await this.#view.fileContent?.(path)) ?? null
+    const ahead = same ? stream.next : undefined
+    const prefetched = ahead !== undefined && ahead.offset === offset && ahead.count === count
     let data = content?.now(Number(offset), count)
-    const warm = data !== undefined
+    // Prefetching goes on while it is what keeps the blocks ready (a cold read), whether or not
+    // this one's prefetch has finished; a block found in memory without one starts none.
+    const prefetch = data === undefined || prefetched
     if (data === undefined) {
-      const ahead = same ? stream.next : undefined
-      if (ahead !== undefined && ahead.offset === offset && ahead.count === count) data = await ahead.data
+      if (prefetched) data = await ahead.data
       data ??= await this.#read(content, path, Number(offset), count)
     }
     let end = offset
@@ -58,7 +61,7 @@ export class ReadAhead {
     const sequential = offset === 0n || stream?.end === offset
     this.#streams.delete(id)
     const next: Stream = { end, gen, content }
-    if (!warm && sequential && end < size && count >= 65_536) {
+    if (prefetch && sequential && end < size && count >= 65_536) {
       // Started after this reply is written (setImmediate runs after the microtasks that send
       // it): its chunk lookups would otherwise run between this READ's steps and delay it.
       const data = new Promise<Pieces>((resolve) => { setImmediate(() => { resolve(this.#read(content, path, Number(end), count)) }) })

@@ -7,6 +7,8 @@ import { cidForChunk, MemoryChunkStore } from '../../src/cas/index.js'
 import { importDirectory } from '../../src/overlay/import-dir.js'
 import { openUnionView } from '../../src/overlay/union-view.js'
 import { openTree } from '../../src/overlay/tree.js'
+import { openWritableLayer } from '../../src/overlay/index.js'
+import { viewFilesystem } from '../../src/nfs/backend-view.js'
 import { ChunkCache, type BatchChunkReader } from '../../src/nfs/chunk-cache.js'
 import { rejects } from '../helpers/assert.js'
 import { seededBytes } from '../helpers/bytes.js'
@@ -108,6 +110,73 @@ Cache('readSlices returns the bytes of read as shared chunk views, across chunk 
     const again = await view.readSlices('/big', 0, 1_048_576)
     assert.ok(again.length > 1 && again[0]!.buffer === (await view.readSlices('/big', 0, 10))[0]!.buffer, 'views of one cached chunk')
     await view.close()
+  } finally { await rmrf(dir) }
+})
+
+Cache('a file content answers from memory (now) with the bytes slices gives, and only when every block it needs is there', async () => {
+  const dir = await tmpdir()
+  try {
+    await mkdir(join(dir, 'src'))
+    const data = seededBytes(43, 2_500_000)
+    await writeFile(join(dir, 'src', 'big'), data)
+    const store = new MemoryChunkStore()
+    const root = (await importDirectory(join(dir, 'src'), store)).root
+    const cache = new ChunkCache(store)
+    const view = await openUnionView({ lowers: [openTree(cache, root)], store: cache })
+    const content = (await view.fileContent('/big'))!
+    assert.is(content.size, data.length)
+    assert.is(content.now(0, 1_048_576), undefined, 'nothing read yet')
+    assert.equal(content.now(2_500_000, 10), [], 'past the end')
+    await content.slices(0, 100_000)
+    assert.is(content.now(0, 1_048_576), undefined, 'only the first chunks are in memory')
+    const ranges = [[0, 1_048_576], [70_000, 300_000], [1_048_576, 1_048_576], [2_400_000, 1_048_576], [5, 0], [1, 1]] as const
+    for (const [at, n] of ranges) await content.slices(at, n)
+    for (const [at, n] of ranges) {
+      const now = content.now(at, n)
+      assert.ok(now !== undefined, `in memory at ${at}+${n}`)
+      assert.is(Buffer.compare(Buffer.concat(now), data.subarray(at, at + n)), 0, `bytes at ${at}+${n}`)
+      assert.equal(now.map((p) => p.length), (await content.slices(at, n)).map((p) => p.length))
+    }
+    assert.is(await view.fileContent('/'), undefined, 'a directory has none')
+    // A cache too small for the file: now() gives up where slices() reads again.
+    const small = new ChunkCache(store, { maxBytes: 200_000 })
+    const tight = (await (await openUnionView({ lowers: [openTree(small, root)], store: small })).fileContent('/big'))!
+    assert.is(Buffer.compare(Buffer.concat(await tight.slices(0, 2_500_000)), data), 0)
+    assert.is(tight.now(0, 1_048_576), undefined)
+    await view.close()
+  } finally { await rmrf(dir) }
+})
+
+Cache('READs of a template file answered from memory see a WRITE made between them (copy-up)', async () => {
+  const dir = await tmpdir()
+  try {
+    await mkdir(join(dir, 'src'))
+    const data = seededBytes(44, 3_000_000)
+    await writeFile(join(dir, 'src', 'big'), data)
+    const store = new MemoryChunkStore()
+    const root = (await importDirectory(join(dir, 'src'), store)).root
+    const cache = new ChunkCache(store)
+    const layer = await openWritableLayer(join(dir, 'upper'))
+    const view = await openUnionView({ lowers: [openTree(cache, root)], store: cache, writable: layer })
+    const fs = viewFilesystem(view)
+    const id = await fs.lookup(fs.root, 'big')
+    const readAll = async (): Promise<Buffer> => {
+      const parts: Uint8Array[] = []
+      for (let at = 0n; ; at += 1_048_576n) {
+        const r = await fs.read(id, at, 1_048_576)
+        parts.push(...r.data)
+        if (r.eof) return Buffer.concat(parts)
+      }
+    }
+    assert.is(Buffer.compare(await readAll(), data), 0, 'first (cold) read')
+    assert.is(Buffer.compare(await readAll(), data), 0, 'second (warm) read')
+    const hits = cache.stats.hits
+    assert.ok(hits > 0, 'the warm read came from memory')
+    const patch = new Uint8Array(5000).fill(0xab)
+    await fs.write(id, 1_048_000n, patch, 2)
+    const want = Buffer.from(data); want.set(patch, 1_048_000)
+    assert.is(Buffer.compare(await readAll(), want), 0, 'after the write')
+    await view.close(); await layer.close()
   } finally { await rmrf(dir) }
 })
 
