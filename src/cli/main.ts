@@ -10,7 +10,7 @@ import { prestartWalk, releasePrestartedWalk } from '../overlay/ingest/prestart-
 import { COMMON_OPTIONS, UsageError, type Command, type CommandContext } from './command.js'
 import { createProgress } from './progress.js'
 import { describeError } from './report-error.js'
-import { settleServerMemory } from './server-memory.js'
+import { settleCommandMemory, settleServerMemory } from './server-memory.js'
 
 const COMMANDS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'commands')
 
@@ -107,7 +107,7 @@ export async function main (argv: string[]): Promise<number> {
     process.stderr.write(`xeno: unknown command "${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')}" (see xeno --help)\n`)
     return 2
   }
-  if (LONG_RUNNING.has(found.name)) settleServerMemory()
+  if (LONG_RUNNING.has(found.name)) settleServerMemory(); else settleCommandMemory()
   const importing = found.name === 'template-import' && !found.rest.some((a) => a === '--help' || a === '-h')
   if (importing) {
     // A tar import's workers start now and load their modules while this thread loads the

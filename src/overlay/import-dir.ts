@@ -149,25 +149,25 @@ class DirImport {
     const cids = new Uint8Array(n * CID_BYTES)
     const sizes = new Float64Array(n)
     const links: Array<string | undefined> = []
-    const waits: Array<Promise<void>> = []
+    const children = new Countdown()
     for (let i = 0; i < n; i++) {
       const b = i * SCAN_FIELDS
       const type = stats[b + SCAN.MODE] & S_IFMT
       if (type === S_IFDIR) {
-        const sub = await this.#walk()
-        waits.push(sub.cid.then((cid) => { cids.set(cid.bytes, i * CID_BYTES) }))
+        children.track((await this.#walk()).cid, (cid) => { cids.set(cid.bytes, i * CID_BYTES) })
       } else if (type === S_IFREG) {
-        waits.push(this.#file(L, i).then(({ content, leader }) => {
+        this.#file(L, i, children, (content, leader) => {
           sizes[i] = content.size
           if (content.cid !== undefined) cids.set(content.cid.bytes, i * CID_BYTES)
           if (leader !== undefined) links[i] = leader
-        }))
+        })
       } else {
         this.#countOther(L, i)
       }
     }
+    children.done() // every child is counted
     await this.#turnDone()
-    const cid = Promise.all(waits).then(async () => {
+    const cid = children.settled.then(async () => {
       const out = this.#posix.listingEncode(L.handle, cids, sizes, links.length > 0 ? links : undefined)
       const cid = cidFromBytes(out.subarray(0, CID_BYTES))
       await this.#sink.put(cid, out.subarray(CID_BYTES))
@@ -181,32 +181,31 @@ class DirImport {
   async #walkEntries (L: Listed): Promise<{ cid: Promise<CID> }> {
     const scan = this.#posix.listingScan(L.handle)
     const { names, stats } = scan
-    const children: Array<Entry | Promise<Entry>> = []
+    const entries: EntryDraft[] = []
+    const children = new Countdown()
     for (let i = 0; i < names.length; i++) {
       const e = draftFromScan(names[i], stats, i, L.path + '/' + names[i])
       const x = scan.xattrs[i]
       if (x !== null) e.xattrs = plainXattrs(x)
+      entries.push(e)
       if (e.kind === 'dir') {
-        const sub = await this.#walk()
-        children.push(sub.cid.then((cid) => { e.cid = cid; return e as Entry }))
+        children.track((await this.#walk()).cid, (cid) => { e.cid = cid })
       } else if (e.kind === 'file') {
-        children.push(this.#file(L, i).then(({ content, leader }) => {
-          const out = withContent(e, content)
-          if (leader !== undefined) out.hardlink = leader
-          return out as Entry
-        }))
+        this.#file(L, i, children, (content, leader) => {
+          withContent(e, content)
+          if (leader !== undefined) e.hardlink = leader
+        })
       } else {
         if (e.kind === 'symlink') {
           e.target = scan.targets[i] ?? ''
           e.size = Buffer.byteLength(e.target)
         }
         this.#countOther(L, i)
-        children.push(e as Entry)
       }
     }
-    for (const c of children) if (c instanceof Promise) c.catch(() => {})
+    children.done() // every child is counted
     await this.#turnDone()
-    const cid = Promise.all(children).then(async (entries) => await writeDir(entries, this.#sink))
+    const cid = children.settled.then(async () => await writeDir(entries as Entry[], this.#sink))
     cid.catch(() => {})
     return { cid }
   }
@@ -246,19 +245,18 @@ class DirImport {
   }
 
   /**
-   * The content of regular file `i`, and its hard-link leader (relative path) when its inode
-   * has several names in the tree. The walker queued it (ids[i] > 0), or the pool splits it
-   * (large files), or another name of its inode carries it.
+   * Has `children` track regular file `i`: `use` gets its content and its hard-link leader
+   * (relative path) when its inode has several names in the tree. The walker queued it
+   * (ids[i] > 0), or the pool splits it (large files), or another name of its inode carries
+   * it. No promise of its own per file: a directory of 50,000 files waits for all of them.
    */
-  #file (L: Listed, i: number): Promise<{ content: FileContent, leader?: string }> {
+  #file (L: Listed, i: number, children: Countdown, use: (content: FileContent, leader: string | undefined) => void): void {
     this.counts.files++
     const b = i * SCAN_FIELDS
     const s = L.stats
     if (s[b + SCAN.NLINK] <= 1) {
-      const content = this.#content(L, i)
-      const out = content.then((c) => ({ content: c }))
-      out.catch(() => {})
-      return out
+      children.track(this.#content(L, i), (c) => { use(c, undefined) })
+      return
     }
     const key = `${s[b + SCAN.DEV_HI]}:${s[b + SCAN.DEV_LO]}:${s[b + SCAN.INO_HI]}:${s[b + SCAN.INO_LO]}`
     let g = this.#links.get(key)
@@ -273,9 +271,7 @@ class DirImport {
     }
     if (++g.count === 2) g.settle(true)
     const group = g
-    const out = Promise.all([group.content, group.multi]).then(([content, multi]) => ({ content, leader: multi ? group.leader : undefined }))
-    out.catch(() => {})
-    return out
+    children.track(Promise.all([group.content, group.multi]), ([content, multi]) => { use(content, multi ? group.leader : undefined) })
   }
 
   #content (L: Listed, i: number): Promise<FileContent> {
@@ -284,10 +280,34 @@ class DirImport {
   }
 }
 
-function withContent (e: EntryDraft, c: FileContent): EntryDraft {
+function withContent (e: EntryDraft, c: FileContent): void {
   e.size = c.size
   if (c.cid !== undefined) e.cid = c.cid
-  return e
+}
+
+/**
+ * Waits for a directory's children: `settled` resolves once every tracked promise was used and
+ * done() was called (the walk has tracked them all), or rejects at the first failure.
+ */
+class Countdown {
+  #left = 1
+  #resolve: () => void = () => {}
+  #reject: (err: unknown) => void = () => {}
+  readonly settled = new Promise<void>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject })
+  readonly #fail = (err: unknown): void => { this.#reject(err) }
+
+  constructor () { this.settled.catch(() => {}) } // a failure may come before anyone waits
+
+  /** Counts `p`, then hands its value to `use` (a failure of either settles this). */
+  track<T> (p: Promise<T>, use: (value: T) => void): void {
+    this.#left++
+    p.then((value) => {
+      try { use(value) } catch (err) { this.#fail(err); return }
+      this.done()
+    }, this.#fail)
+  }
+
+  done (): void { if (--this.#left === 0) this.#resolve() }
 }
 
 function stat (path: string): BigIntStats {

@@ -15,6 +15,10 @@ import { isNode } from './walk.js'
 import { transferLevel } from './zstd-stream.js'
 
 const DEFAULT_BATCH = 16_384
+/** Deltas being expanded at once by one want answer. */
+const DELTAS_IN_FLIGHT = 4
+/** Tree nodes read at once while walking a level. */
+const NODES_IN_FLIGHT = 16
 
 /**
  * Streams a want answer into `store`, every block verified; resolves the CIDs received and
@@ -26,6 +30,14 @@ async function receive (peer: Peer, body: object, store: ChunkStore, options: Tr
   const got = new Set<string>()
   const batcher = new BlockBatcher(store, { verified: true }) // decodeCar checked every block
   const stored = (blocks: readonly Block[]): void => { for (const b of blocks) got.add(b.cid.toString()) }
+  // Deltas expand while the stream goes on: their reads, decompression and storing run on
+  // the thread pool, so several at once keep both cores busy (t1 -> t1-upgraded: 628 deltas).
+  const applying = new Set<Promise<void>>()
+  let failure: { error: unknown } | undefined
+  const settle = async (limit: number): Promise<void> => {
+    while (applying.size > limit) await Promise.race(applying)
+    if (failure !== undefined) throw failure.error
+  }
   let bytes = 0
   try {
     for await (const block of decodeCar(source)) {
@@ -34,7 +46,12 @@ async function receive (peer: Peer, body: object, store: ChunkStore, options: Tr
       const delta = deltas ? decodeDeltaBlock(block) : undefined
       if (delta !== undefined) {
         stored(await batcher.flush(options)) // its base chunks may be among them
-        for (const cid of await applyDelta(store, delta, options)) got.add(cid.toString())
+        await settle(DELTAS_IN_FLIGHT - 1)
+        const applied: Promise<void> = applyDelta(store, delta, options).then(
+          (cids) => { for (const cid of cids) got.add(cid.toString()) },
+          (error: unknown) => { failure ??= { error } }
+        ).finally(() => applying.delete(applied))
+        applying.add(applied)
         continue
       }
       stored(await batcher.add(block, options))
@@ -42,8 +59,10 @@ async function receive (peer: Peer, body: object, store: ChunkStore, options: Tr
   } finally {
     // What was verified stays stored, also when the stream broke or the pull was cancelled
     // (no signal here: a re-run then fetches only the rest).
+    await Promise.all(applying)
     stored(await batcher.flush())
   }
+  if (failure !== undefined) throw failure.error
   return { got, bytes }
 }
 
@@ -109,14 +128,19 @@ export async function pull (store: ChunkStore, root: CID, peer: Peer, options: T
     await want(lacking)
     present += level.length - lacking.length
     const next: CID[] = []
-    for (const cid of level) {
-      const bytes = await store.get(cid, options)
-      if (bytes === undefined) throw new ChunkMissingError(cid)
-      for (const link of linksOf(cid, bytes)) {
-        const key = link.toString()
-        if (seen.has(key)) continue
-        seen.add(key)
-        if (isNode(link)) next.push(link); else leaves.push(link)
+    for (let i = 0; i < level.length; i += NODES_IN_FLIGHT) {
+      const slice = level.slice(i, i + NODES_IN_FLIGHT)
+      const nodes = await Promise.all(slice.map(async (cid) => await store.get(cid, options)))
+      for (let j = 0; j < slice.length; j++) {
+        const cid = slice[j]
+        const bytes = nodes[j]
+        if (bytes === undefined) throw new ChunkMissingError(cid)
+        for (const link of linksOf(cid, bytes)) {
+          const key = link.toString()
+          if (seen.has(key)) continue
+          seen.add(key)
+          if (isNode(link)) next.push(link); else leaves.push(link)
+        }
       }
     }
     level = next
