@@ -8,7 +8,9 @@
 // empty), "lazy" with an empty local store fetching every block from a XenoStore over loopback.
 // Peak RSS of each server is reported. Everything runs in a private network namespace
 // (unshare -n -m) with its own rpcbind, which ganesha insists on; nothing leaves loopback.
-// Usage: node dist/bench/nfs.bench.js [TREE]   (default /work/data/t1-apache)
+// Usage: node dist/bench/nfs.bench.js [--only small] [TREE]   (default /work/data/t1-apache)
+//   --only small: only the small files (no 1 GiB export, no listing, no cold or lazy case),
+//   e.g. XENO_BENCH_SMALL=600 XENO_BENCH_RUNS=7 for a steadier small-file figure.
 // Env: XENO_BENCH_DIR work dir, kept between runs (default $TMPDIR/xeno-bench-nfs);
 //      XENO_BENCH_RUNS (default 5); XENO_BENCH_SMALL files (default 300), read in
 //      XENO_BENCH_SMALL_CHUNKS slices that ganesha and xeno take turns at (default 6);
@@ -29,7 +31,13 @@ const MIB = 1_048_576
 const self = fileURLToPath(import.meta.url)
 const repo = join(self, '..', '..', '..')
 const xeno = join(repo, 'bin', 'xeno')
-const TREE = process.argv[2] ?? '/work/data/t1-apache'
+const argv = process.argv.slice(2)
+const onlyAt = argv.indexOf('--only')
+const ONLY = onlyAt < 0 ? undefined : argv.splice(onlyAt, 2)[1]
+if (ONLY !== undefined && ONLY !== 'small') throw new Error(`--only: 'small' is the one case that runs alone, not ${ONLY}`)
+/** Only the small files: no big export, listing, cold or lazy case. */
+const SMALL_ONLY = ONLY === 'small'
+const TREE = argv[0] ?? '/work/data/t1-apache'
 const WORK = process.env.XENO_BENCH_DIR ?? join(tmpdir(), 'xeno-bench-nfs')
 const RUNS = Number(process.env.XENO_BENCH_RUNS ?? 5)
 const SMALL = Number(process.env.XENO_BENCH_SMALL ?? 300)
@@ -171,7 +179,7 @@ async function runCases (targets: Target[], smallFiles: string[], runs: number):
   for (let i = 0; i < runs; i++) {
     // Who goes first alternates by round, so neither always follows the other's work (or its own listing).
     const order = i % 2 === 0 ? targets : [...targets].reverse()
-    for (const t of order) {
+    for (const t of SMALL_ONLY ? [] : order) {
       const r = out.get(t)!
       r.use.big.push(await serverUse(t.bigPid(), async () => {
         r.big.push((await measure(['sh', '-c', `nfs-cat "${t.bigUrl.replace('?', '/big.bin?')}" > /dev/null`])).wallS)
@@ -209,18 +217,18 @@ async function main (): Promise<void> {
   // One directory per size (the 1 GiB one keeps its first name): a file of another size would
   // be served from a store imported for this size, with a chunk cache sized for it.
   const bigDir = join(WORK, BIG_MIB === 1024 ? 'big' : `big-${BIG_MIB}`)
-  const bigFile = await makeBigFile(bigDir)
+  const bigFile = SMALL_ONLY ? '' : await makeBigFile(bigDir)
   // One store per export: a local store is held by one process at a time.
   const bigStore = join(WORK, `store-big-${BIG_MIB}`)
   const treeStore = join(WORK, `store-tree-${TREE.replaceAll('/', '_')}`)
-  const bigRoot = await importTree(bigStore, bigDir, join(bigStore + '.root'))
+  const bigRoot = SMALL_ONLY ? '' : await importTree(bigStore, bigDir, join(bigStore + '.root'))
   const treeRoot = await importTree(treeStore, TREE, join(treeStore + '.root'))
   const smallFiles = (await listFiles(TREE))
     .filter((f) => f.size > 0 && f.size <= 16_384 && /^[A-Za-z0-9._/+-]+$/.test(f.path))
     .slice(0, SMALL).map((f) => f.path.slice(TREE.length + 1))
   process.stdout.write(`tree ${TREE}, big file ${BIG_MIB} MiB, ${smallFiles.length} small files, ${RUNS} rounds (median; each round runs every case on both, ganesha or xeno first in turn, the small files in ${SMALL_CHUNKS} slices taken in turn)\n`)
   await warmPageCache(TREE)
-  await warmPageCache(bigDir)
+  if (!SMALL_ONLY) await warmPageCache(bigDir)
 
   // ganesha: rpcbind first (ganesha registers with it), then a foreground ganesha.nfsd.
   const gdir = join(WORK, 'ganesha')
@@ -231,7 +239,7 @@ async function main (): Promise<void> {
     '  Enable_NLM = false; Enable_RQUOTA = false; Enable_UDP = false; Protocols = 3;',
     '  Plugins_Dir = /usr/lib/x86_64-linux-gnu/ganesha; }',
     'NFSV4 { Graceless = true; }',
-    `EXPORT { Export_Id = 1; Path = ${bigDir}; Pseudo = /big; Protocols = 3; Transports = TCP; Access_Type = RW; Squash = No_Root_Squash; FSAL { Name = VFS; } }`,
+    ...(SMALL_ONLY ? [] : [`EXPORT { Export_Id = 1; Path = ${bigDir}; Pseudo = /big; Protocols = 3; Transports = TCP; Access_Type = RW; Squash = No_Root_Squash; FSAL { Name = VFS; } }`]),
     `EXPORT { Export_Id = 2; Path = ${TREE}; Pseudo = /tree; Protocols = 3; Transports = TCP; Access_Type = RO; Squash = No_Root_Squash; FSAL { Name = VFS; } }`,
     'LOG { Default_Log_Level = WARN; }'
   ].join('\n'))
@@ -245,9 +253,14 @@ async function main (): Promise<void> {
   const serve = (root: string, port: number, state: string): ChildProcess =>
     start([process.execPath, xeno, 'nfs', 'serve', '--store', state === 'state-big' ? bigStore : treeStore, '--layer', root, '--listen', `127.0.0.1:${port}`, '--state', join(WORK, state),
       ...(state === 'state-big' ? ['--cache-mb', String(BIG_MIB + 128)] : [])], join(WORK, `${state}.log`))
-  let xBig = serve(bigRoot, 20610, 'state-big')
   const xTree = serve(treeRoot, 20611, 'state-tree')
-  await waitPort(20610); await waitPort(20611)
+  await waitPort(20611)
+  if (SMALL_ONLY) {
+    try { await smallOnly(ganesha, xTree, smallFiles) } finally { await stop(xTree); await stop(ganesha); await stop(rpcbind) }
+    return
+  }
+  let xBig = serve(bigRoot, 20610, 'state-big')
+  await waitPort(20610)
 
   const g: Target = {
     name: 'ganesha',
@@ -313,6 +326,21 @@ async function main (): Promise<void> {
   } finally {
     await stop(xBig); await stop(xTree); await stop(ganesha); await stop(rpcbind)
   }
+}
+
+/** --only small: the small files alone, each round's figures and the median ratio. */
+async function smallOnly (ganesha: ChildProcess, xTree: ChildProcess, smallFiles: string[]): Promise<void> {
+  const none = (): number => { throw new Error('no big export with --only small') }
+  const g: Target = { name: 'ganesha', bigUrl: '', treeUrl: `nfs://127.0.0.1${TREE}?version=3&nfsport=20600&mountport=20601`, bigPid: none, treePid: () => ganesha.pid! }
+  const x: Target = { name: 'xeno', bigUrl: '', treeUrl: 'nfs://127.0.0.1/export?version=3&nfsport=20611&mountport=20611', bigPid: none, treePid: () => xTree.pid! }
+  await runCases([g, x], smallFiles, 1) // warm-up round
+  const results = await runCases([g, x], smallFiles, RUNS)
+  const gr = results.get(g)!; const xr = results.get(x)!
+  const ratios = gr.small.map((v, i) => v / xr.small[i]!)
+  process.stdout.write(`small files (x${smallFiles.length}), every round: ganesha ${gr.small.map(fmt).join(' ')}; xeno ${xr.small.map(fmt).join(' ')}\n`)
+  process.stdout.write(`xeno vs ganesha: ${ratios.map((r) => `${r.toFixed(2)}x`).join(' ')}; median of rounds ${median(ratios).toFixed(2)}x, of times ${(median(gr.small) / median(xr.small)).toFixed(2)}x (ganesha ${fmt(median(gr.small))}, xeno ${fmt(median(xr.small))})\n`)
+  const cpu = (r: Results): string => `${fmt(median(r.use.small.map((u) => u.cpu)))} CPU, ${median(r.use.small.map((u) => u.sleeps)).toFixed(1)} sleeps, ${median(r.use.small.map((u) => u.preempted)).toFixed(1)} preemptions`
+  process.stdout.write(`server per file (median): ganesha ${cpu(gr)}; xeno ${cpu(xr)}\n`)
 }
 
 function fmt (s: number): string { return s < 0.1 ? `${(s * 1000).toFixed(1)} ms` : `${s.toFixed(3)} s` }
