@@ -37,6 +37,22 @@ export function mountProgram (s: Nfs3State): RpcProgram {
     return best === undefined ? undefined : { exp: best.exp, rest: parts.slice(best.parts.length) }
   }
   /**
+   * locate() of each path MNT was given, with the key of its rest in `resolved`: the exports
+   * are fixed, so the answer for a path never changes (nfs-cat mounts once per process, the
+   * same few directories again and again). Bounded: forgotten all at once when full.
+   */
+  const located = new Map<string, { exp: NfsExport, rest: string[], key: string } | null>()
+  const locateOnce = (dir: string): { exp: NfsExport, rest: string[], key: string } | undefined => {
+    let hit = located.get(dir)
+    if (hit === undefined) {
+      const found = locate(dir)
+      hit = found === undefined ? null : { exp: found.exp, rest: found.rest, key: `${found.exp.id}/${found.rest.join('/')}` }
+      if (located.size >= MAX_RESOLVED_DIRS) located.clear()
+      located.set(dir, hit)
+    }
+    return hit ?? undefined
+  }
+  /**
    * Directories below an export that MNT resolved, by export id and path, with the export's
    * version then (libnfs's nfs-cat mounts the parent directory of the file it reads: one MNT
    * per process, and a walk each without this).
@@ -66,7 +82,7 @@ export function mountProgram (s: Nfs3State): RpcProgram {
       /** MOUNTPROC3_MNT, Appendix I §5.2.1. */
       [MOUNTPROC3.MNT]: (args, ctx) => {
         const dir = args.string(MNTPATHLEN)
-        const found = locate(dir)
+        const found = locateOnce(dir)
         if (found === undefined) return (out) => { out.uint32(mountstat3.MNT3ERR_NOENT) }
         const exp = found.exp
         if (!exp.allows(ctx.remoteAddress)) return (out) => { out.uint32(mountstat3.MNT3ERR_ACCES) }
@@ -86,7 +102,7 @@ export function mountProgram (s: Nfs3State): RpcProgram {
         // version: both answered at once.
         if (found.rest.length === 0) return mounted(exp.fs.root)
         const version = stableVersion(exp)
-        const key = `${exp.id}/${found.rest.join('/')}`
+        const key = found.key
         const known = version === undefined ? undefined : resolved.get(key)
         if (known !== undefined && known.version === version) return mounted(known.id)
         return resolveDir(exp, found.rest).then((id) => {
