@@ -24,12 +24,18 @@ import { fileURLToPath } from 'node:url'
 import { measure } from './lib/measure.js'
 import { renderTable } from './lib/table.js'
 import { listFiles, warmPageCache } from './lib/tree-data.js'
+import { parseBenchArgs } from './lib/args.js'
 
 const MIB = 1_048_576
 const self = fileURLToPath(import.meta.url)
 const repo = join(self, '..', '..', '..')
 const xeno = join(repo, 'bin', 'xeno')
-const TREE = process.argv[2] ?? '/work/data/t1-apache'
+const USAGE = `usage: node dist/bench/nfs.bench.js [TREE]   (default /work/data/t1-apache)
+xeno's NFS server against nfs-ganesha through the same client, in a private network namespace:
+a 1 GiB sequential read, nfs-ls -R, and many small files (warm, cold and lazy stores).
+Env: XENO_BENCH_DIR (work dir), XENO_BENCH_RUNS (5), XENO_BENCH_SMALL (300), XENO_BENCH_SMALL_CHUNKS (6),
+     XENO_BENCH_BIG_MIB (1024), XENO_BENCH_LAZY=0 skips the lazy case`
+const TREE = parseBenchArgs(USAGE, {}, 1).positionals[0] ?? '/work/data/t1-apache'
 const WORK = process.env.XENO_BENCH_DIR ?? join(tmpdir(), 'xeno-bench-nfs')
 const RUNS = Number(process.env.XENO_BENCH_RUNS ?? 5)
 const SMALL = Number(process.env.XENO_BENCH_SMALL ?? 300)
