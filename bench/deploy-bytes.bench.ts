@@ -16,12 +16,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
 import { casyncDeploy, type DeployOptions, type DeployRun, ostreeDeploy, rsyncDeploy, zstdFloor } from './lib/deploy-peers.js'
 import { fmtCount, fmtMB, fmtRatio, fmtSeconds, renderTable } from './lib/table.js'
 import type { WanLinkOptions } from './lib/wan-proxy.js'
 import { xenoDeploy } from './lib/xeno-deploy.js'
 import { settleBenchEnvironment } from './lib/environment.js'
+import { parseBenchArgs, usageError } from './lib/args.js'
 
 const TOOLS: Record<string, (o: DeployOptions) => Promise<DeployRun>> = {
   xeno: xenoDeploy,
@@ -32,10 +32,18 @@ const TOOLS: Record<string, (o: DeployOptions) => Promise<DeployRun>> = {
 
 interface Row { run: DeployRun, modelS?: number }
 
+const USAGE = `usage: node dist/bench/deploy-bytes.bench.js [--base DIR] [--targets DIR,DIR] [--only xeno,casync,rsync,ostree] [--wan RTT_MS:BYTES_PER_S] [--json FILE]
+Bytes on the wire and requests that bring a machine holding BASE to each target, per tool, on loopback.
+  --base DIR        the template the machine holds (default /work/data/t1)
+  --targets DIRS    comma-separated (default /work/data/t1-apache,/work/data/t1-upgraded)
+  --only TOOLS      a subset of xeno,casync,rsync,ostree
+  --wan RTT:BPS     every transfer through an emulated link (e.g. 85:108000; slow)
+  --json FILE       also write the measurements to FILE`
+
 function parseLink (text: string | undefined): WanLinkOptions | undefined {
   if (text === undefined) return undefined
   const [rtt, rate] = text.split(':').map(Number)
-  if (!(rtt >= 0 && rate > 0)) throw new Error(`--wan takes RTT_MS:BYTES_PER_S, e.g. 85:108000, not ${text}`)
+  if (!(rtt >= 0 && rate > 0)) usageError(`--wan takes RTT_MS:BYTES_PER_S, e.g. 85:108000, not ${text}`)
   return { rttMs: rtt, bytesPerSecond: rate }
 }
 
@@ -67,16 +75,14 @@ function print (rows: Row[], floorBytes: number, link: WanLinkOptions | undefine
 }
 
 async function main (): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      base: { type: 'string' }, targets: { type: 'string' }, only: { type: 'string' },
-      wan: { type: 'string' }, json: { type: 'string' }
-    }
-  })
+  const { values } = parseBenchArgs(USAGE, {
+    base: { type: 'string' }, targets: { type: 'string' }, only: { type: 'string' },
+    wan: { type: 'string' }, json: { type: 'string' }
+  }, 0)
   const base = resolve(values.base ?? '/work/data/t1')
   const targets = (values.targets ?? '/work/data/t1-apache,/work/data/t1-upgraded').split(',').map((t) => resolve(t))
   const wanted = values.only?.split(',') ?? Object.keys(TOOLS)
-  for (const w of wanted) if (!(w in TOOLS)) throw new Error(`unknown tool ${w}; known: ${Object.keys(TOOLS).join(', ')}`)
+  for (const w of wanted) if (!(w in TOOLS)) usageError(`unknown tool ${w}; known: ${Object.keys(TOOLS).join(', ')}`)
   const link = parseLink(values.wan)
   const environment = settleBenchEnvironment()
   if (environment !== undefined) console.log(environment)

@@ -15,15 +15,22 @@ import { execFile, spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { parseArgs, promisify } from 'node:util'
+import { promisify } from 'node:util'
 import { freePort, waitForPort } from './lib/deploy-peers.js'
 import { cpuSeconds, measure, type Measurement } from './lib/measure.js'
 import { fmtSeconds, renderTable } from './lib/table.js'
 import { startXenoStore, XENO_BIN, xenoJson } from './lib/xeno-deploy.js'
 import { settleBenchEnvironment } from './lib/environment.js'
+import { parseBenchArgs, usageError } from './lib/args.js'
 
 const run = promisify(execFile)
 const TICKS_PER_SECOND = 100
+const USAGE = `usage: node dist/bench/fleet.bench.js [--base DIR] [--target DIR] [--servers N]
+Several servers holding BASE take the same update TARGET one after another: xeno pull from one
+xeno store serve against rsync from one rsync daemon (loopback only).
+  --base DIR     default /work/data/t1
+  --target DIR   default /work/data/t1-upgraded
+  --servers N    default 3`
 
 /** CPU seconds of process `pid` so far: its own (utime + stime) and, with `children`, its reaped children's. */
 async function processCpu (pid: number, children = false): Promise<number> {
@@ -35,11 +42,11 @@ async function processCpu (pid: number, children = false): Promise<number> {
 interface Row { server: number, tool: string, client: Measurement, sourceCpuS: number }
 
 async function main (): Promise<void> {
-  const { values } = parseArgs({ options: { base: { type: 'string' }, target: { type: 'string' }, servers: { type: 'string' } } })
+  const { values } = parseBenchArgs(USAGE, { base: { type: 'string' }, target: { type: 'string' }, servers: { type: 'string' } }, 0)
   const base = resolve(values.base ?? '/work/data/t1')
   const target = resolve(values.target ?? '/work/data/t1-upgraded')
   const servers = Number(values.servers ?? 3)
-  if (!(Number.isInteger(servers) && servers >= 1)) throw new Error('--servers takes a whole number >= 1')
+  if (!(Number.isInteger(servers) && servers >= 1)) usageError('--servers takes a whole number >= 1')
   const work = await mkdtemp(join(tmpdir(), 'xeno-bench-fleet-'))
   const environment = settleBenchEnvironment()
   if (environment !== undefined) console.log(environment)

@@ -21,7 +21,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
 import { cpuSeconds, measure, measureInProcess } from './lib/measure.js'
 import { borgCreate, casyncMake, type IngestRun, type Ingester, ostreeCommit, resticBackup, toolVersion } from './lib/peers.js'
 import { measureRawLimits, type RawLimit } from './lib/raw-limits.js'
@@ -29,10 +28,19 @@ import { treeSize } from './lib/size.js'
 import { fmtCount, fmtMB, fmtMiB, fmtRatio, fmtSeconds, renderTable } from './lib/table.js'
 import { listFiles, readFilesSync, sampleTreeBytes, warmPageCache } from './lib/tree-data.js'
 import { settleBenchEnvironment } from './lib/environment.js'
+import { parseBenchArgs, usageError } from './lib/args.js'
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const XENO = join(REPO, 'bin', 'xeno')
 const SAMPLE_LIMIT_BYTES = 256 * 1024 * 1024
+const USAGE = `usage: node dist/bench/ingest.bench.js [TREE] [--only xeno,casync,borg,restic,ostree] [--repeat N] [--then T2,...] [--json FILE]
+Imports TREE (default $XENO_BENCH_TREE or /work/data/t1) with xeno and each peer into fresh stores,
+the same run and warm page cache; prints wall, CPU, peak RSS and store bytes, the ratios against
+xeno, and the raw limits (read, BLAKE3, chunker, zstd). Run as root.
+  --only TOOLS   a comma-separated subset of xeno,casync,borg,restic,ostree
+  --repeat N     N interleaved rounds, each tool's fastest shown (default 1)
+  --then T2,...  then import T2, T3... into the same stores and show what each stored again
+  --json FILE    also write every measurement to FILE`
 
 /** True once `xeno template import` exists (engineer B's importer). */
 function xenoImportAvailable (): boolean {
@@ -138,13 +146,10 @@ function printLimits (limits: RawLimit[], treeBytes: number): void {
 }
 
 async function main (): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: { only: { type: 'string' }, json: { type: 'string' }, repeat: { type: 'string' }, then: { type: 'string' } }
-  })
+  const { values, positionals } = parseBenchArgs(USAGE, { only: { type: 'string' }, json: { type: 'string' }, repeat: { type: 'string' }, then: { type: 'string' } }, 1)
   const tree = resolve(positionals[0] ?? process.env.XENO_BENCH_TREE ?? '/work/data/t1')
   const wanted = values.only?.split(',') ?? Object.keys(TOOLS)
-  for (const w of wanted) if (!(w in TOOLS)) throw new Error(`unknown tool ${w}; known: ${Object.keys(TOOLS).join(', ')}`)
+  for (const w of wanted) if (!(w in TOOLS)) usageError(`unknown tool ${w}; known: ${Object.keys(TOOLS).join(', ')}`)
 
   const environment = settleBenchEnvironment()
   if (environment !== undefined) console.log(environment)

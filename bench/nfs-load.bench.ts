@@ -22,10 +22,16 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { listFiles } from './lib/tree-data.js'
+import { parseBenchArgs } from './lib/args.js'
 
 const run = promisify(execFile)
 const xeno = fileURLToPath(new URL('../../bin/xeno', import.meta.url))
-const TREE = process.argv[2] ?? '/work/data/t1'
+const USAGE = `usage: node dist/bench/nfs-load.bench.js [TREE]   (default /work/data/t1, else a generated tree)
+N concurrent NFS clients read and write one copy-on-write export for M minutes; reports
+operations, errors and the server's RSS over time.
+Env: XENO_BENCH_CLIENTS (16), XENO_BENCH_MINUTES (10), XENO_BENCH_DIR (work dir),
+     XENO_BENCH_CACHE_MB (8), XENO_BENCH_REPLY_MB (4), XENO_BENCH_KV_ENTRIES (4096), XENO_BENCH_NODE_ENTRIES (4096)`
+const TREE = parseBenchArgs(USAGE, {}, 1).positionals[0] ?? '/work/data/t1'
 const CLIENTS = Number(process.env.XENO_BENCH_CLIENTS ?? 16)
 const MINUTES = Number(process.env.XENO_BENCH_MINUTES ?? 10)
 const WORK = process.env.XENO_BENCH_DIR ?? join(tmpdir(), 'xeno-bench-nfs-load')

@@ -28,20 +28,27 @@ import { fileURLToPath } from 'node:url'
 import { measure } from './lib/measure.js'
 import { renderTable } from './lib/table.js'
 import { listFiles, warmPageCache } from './lib/tree-data.js'
+import { parseBenchArgs, usageError } from './lib/args.js'
 
 const MIB = 1_048_576
 const self = fileURLToPath(import.meta.url)
 const repo = join(self, '..', '..', '..')
 const xeno = join(repo, 'bin', 'xeno')
-const argv = process.argv.slice(2)
-const onlyAt = argv.indexOf('--only')
-const ONLY = onlyAt < 0 ? undefined : argv.splice(onlyAt, 2)[1]
-if (ONLY !== undefined && ONLY !== 'small' && ONLY !== 'read') throw new Error(`--only takes 'small' or 'read', not ${ONLY}`)
+const USAGE = `usage: node dist/bench/nfs.bench.js [--only small|read] [TREE]   (default /work/data/t1-apache)
+xeno's NFS server against nfs-ganesha through the same client, in a private network namespace:
+a 1 GiB sequential read, nfs-ls -R, and many small files (warm, cold and lazy stores).
+  --only small   only the small files (no 1 GiB export, listing, cold or lazy case)
+  --only read    only the big file (cold, warm rounds, lazy), each round's times, ratio and server CPU
+Env: XENO_BENCH_DIR (work dir), XENO_BENCH_RUNS (5), XENO_BENCH_SMALL (300), XENO_BENCH_SMALL_CHUNKS (6),
+     XENO_BENCH_BIG_MIB (1024), XENO_BENCH_LAZY=0 skips the lazy case`
+const args = parseBenchArgs(USAGE, { only: { type: 'string' } }, 1)
+const ONLY = args.values.only
+if (ONLY !== undefined && ONLY !== 'small' && ONLY !== 'read') usageError(`--only takes 'small' or 'read', not ${ONLY}`)
 /** Only the small files: no big export, listing, cold or lazy case. */
 const SMALL_ONLY = ONLY === 'small'
 /** Only the big file: no listing, no small files. */
 const READ_ONLY = ONLY === 'read'
-const TREE = argv[0] ?? '/work/data/t1-apache'
+const TREE = args.positionals[0] ?? '/work/data/t1-apache'
 const WORK = process.env.XENO_BENCH_DIR ?? join(tmpdir(), 'xeno-bench-nfs')
 const RUNS = Number(process.env.XENO_BENCH_RUNS ?? 5)
 const SMALL = Number(process.env.XENO_BENCH_SMALL ?? 300)

@@ -19,7 +19,7 @@ import { mkdirSync, openSync, writeSync, closeSync, writeFileSync, existsSync } 
 import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { parseBenchArgs, usageError } from './lib/args.js'
 import { settleBenchEnvironment } from './lib/environment.js'
 import { cpuSeconds, measure, type Measurement } from './lib/measure.js'
 import { treeSize } from './lib/size.js'
@@ -87,19 +87,16 @@ async function xeno (args: readonly string[]): Promise<Measurement> {
 }
 
 async function main (): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      'big-gib': { type: 'string' }, files: { type: 'string' }, wide: { type: 'string' }, dir: { type: 'string' },
-      only: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }
-    }
-  })
-  if (values.help === true) { process.stdout.write(USAGE); return }
+  const { values } = parseBenchArgs(USAGE, {
+    'big-gib': { type: 'string' }, files: { type: 'string' }, wide: { type: 'string' }, dir: { type: 'string' },
+    only: { type: 'string' }, keep: { type: 'boolean' }
+  }, 0)
   const bigBytes = Math.round(Number(values['big-gib'] ?? 5) * GIB)
   const files = Number(values.files ?? 100_000)
   const wide = Math.min(files, Number(values.wide ?? 50_000))
   const tools = (values.only ?? 'xeno,casync').split(',')
-  if (![bigBytes, files, wide].every((n) => Number.isInteger(n) && n >= 0)) throw new Error('--big-gib, --files and --wide take non-negative numbers')
-  for (const t of tools) if (t !== 'xeno' && t !== 'casync') throw new Error(`unknown tool ${t}; known: xeno, casync`)
+  if (![bigBytes, files, wide].every((n) => Number.isInteger(n) && n >= 0)) usageError('--big-gib, --files and --wide take non-negative numbers')
+  for (const t of tools) if (t !== 'xeno' && t !== 'casync') usageError(`unknown tool ${t}; known: xeno, casync`)
 
   const environment = settleBenchEnvironment()
   if (environment !== undefined) console.log(environment)

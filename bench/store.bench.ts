@@ -8,6 +8,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chunkLengths, cidForChunk, openLocalStore, prepareChunk, type PreparedChunk } from '../src/cas/index.js'
 import { listFiles } from './lib/tree-data.js'
+import { parseBenchArgs } from './lib/args.js'
+
+const USAGE = `usage: node dist/bench/store.bench.js [TREE]   (default /work/data/t1, else generated data)
+Local chunk store micro-benchmark (prepareChunk, putPrepared, put, get, has/missing, reopen;
+pack files against one file per chunk). Env: XENO_BENCH_MIB caps the bytes used (default 160).`
 
 const MIB = 1024 * 1024
 const CAP = Number(process.env.XENO_BENCH_MIB ?? 160) * MIB
@@ -68,7 +73,7 @@ async function layoutComparison (chunks: Uint8Array[], work: string): Promise<vo
 }
 
 async function main (): Promise<void> {
-  const tree = process.argv[2] ?? '/work/data/t1'
+  const tree = parseBenchArgs(USAGE, {}, 1).positionals[0] ?? '/work/data/t1'
   const work = join(tmpdir(), `xeno-store-bench-${process.pid}`)
   await rm(work, { recursive: true, force: true })
   const chunks = await loadChunks(tree)

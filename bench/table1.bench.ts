@@ -16,6 +16,7 @@ import { openTree, type Tree } from '../src/overlay/tree.js'
 import { Union } from '../src/overlay/union.js'
 import { treeSize } from './lib/size.js'
 import { renderTable } from './lib/table.js'
+import { parseBenchArgs } from './lib/args.js'
 
 const PAPER = [
   { service: 'Apache (paper)', overlayKB: 23_695, totalKB: 2_318_937 },
@@ -47,7 +48,11 @@ async function overlayContent (overlay: Tree, base: Tree): Promise<{ bytes: numb
   return r
 }
 
-const args = process.argv.slice(2)
+const USAGE = `usage: node dist/bench/table1.bench.js [BASE] [SERVICE_DIR...]
+The paper's Table 1: overlay size against file-system size for each service tree over BASE,
+and the bytes the overlay adds to a store holding BASE (default: /work/data/t1 with
+/work/data/t1-apache and /work/data/t1-openarena; bench/data/make-datasets.sh).`
+const args = parseBenchArgs(USAGE, {}).positionals
 const baseDir = args[0] ?? '/work/data/t1'
 const services = args.length > 1 ? args.slice(1) : ['/work/data/t1-apache', '/work/data/t1-openarena']
 if (!existsSync(baseDir)) { console.error(`no base tree at ${baseDir} (run bench/make-datasets.sh)`); process.exit(1) }

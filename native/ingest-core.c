@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include "blake3.h"
 #include "cdc.h"
@@ -14,6 +15,8 @@
 
 // Binary CIDv1 prefix of a raw BLAKE3-256 chunk: version 1, codec raw 0x55, multihash blake3 0x1e, 32 bytes.
 static const uint8_t RAW_CID_PREFIX[4] = { 1, 0x55, 0x1e, 32 };
+/** A transparent huge page (x86-64). */
+#define HUGE_BYTES ((size_t)2 * 1024 * 1024)
 
 static uint32_t u32_prop (napi_env env, napi_value obj, const char *name) {
   napi_value v; uint32_t n = 0;
@@ -53,7 +56,11 @@ Ingest *xeno_ingest_new (napi_env env, napi_value options) {
   h->seen = seen_data; h->seen_slots = (uint32_t)(seen_len - 1); h->seen_fill = h->seen + h->seen_slots;
   h->frame_cap = h->frame_bytes > h->max ? h->frame_bytes : h->max;
   h->frame = malloc(h->frame_cap);
-  h->window = malloc(h->window_cap);
+  // The read window (4 MiB) in huge pages when it is big enough for one (THP `madvise` mode):
+  // two faults instead of a thousand when the file reads first fill it.
+  h->window = NULL;
+  if (h->window_cap >= HUGE_BYTES && posix_memalign((void **)&h->window, HUGE_BYTES, h->window_cap) == 0) madvise(h->window, h->window_cap, MADV_HUGEPAGE);
+  else h->window = malloc(h->window_cap);
   h->cuts_cap = h->window_cap / h->min + 2;
   h->cuts = malloc(h->cuts_cap * sizeof *h->cuts);
   h->cctx = ZSTD_createCCtx();

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include "cdc.h"
 #include "ingest.h"
@@ -36,7 +37,7 @@ enum { MSG_RESULT, MSG_CUTS, MSG_PROBE, MSG_DIR };
 struct Listing;
 typedef struct {
   int kind;
-  /** `out` is a whole OUT_BYTES buffer (a spare once freed), not one shrunk to its length. */
+  /** `out` is a whole OUT_BYTES buffer of out_buffer (back to the pool once freed), not a copy of its used part. */
   int out_whole;
   uint8_t *out; size_t out_len; double *meta; size_t nchunks; uint8_t *cids; size_t cid_bytes;
   double *records; size_t nrecords; Done *done; size_t ndone; size_t credit;
@@ -96,44 +97,98 @@ static Done *add_done (Thread *T, Job *j, int err) {
 static void file_content (Ingest *h, Done *d);
 
 /**
- * Message buffers (OUT_BYTES each) that the store has finished with, kept for the next
- * messages of any group: their pages are already mapped, where a new buffer's pages each
- * cost a page fault on first touch (t1 passes ~90 MB through these buffers). As many as the
- * threads' credit (16 MiB) keeps in flight: 32 held up to 16 MiB more, idle, through an import
- * of 100,000 small files (peak RSS 303-338 MiB with 32, 243-280 with 8; t1's page faults within noise).
+ * Message buffers (OUT_BYTES each), for the messages of any group, cut from 2 MiB slabs that
+ * are mapped once per process, aligned and advised for transparent huge pages (THP is in
+ * `madvise` mode here), and never unmapped: a buffer the store has finished with goes back
+ * to the free list, so the ~90 MB that t1 passes through these buffers reuses the same pages
+ * instead of faulting in new ones (on this VM every first touch of a 4 KiB page costs ~3 us
+ * of system time; a huge page is one fault). Past MAX_SLABS, plain malloc.
  */
-#define SPARE_BUFFERS 16
-static pthread_mutex_t spare_mu = PTHREAD_MUTEX_INITIALIZER;
-static void *spare[SPARE_BUFFERS];
-static int nspare;
+#define SLAB_BYTES (2 * 1024 * 1024)
+#define MAX_SLABS 32
+#define BUFFERS_PER_SLAB (SLAB_BYTES / OUT_BYTES)
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t *slabs[MAX_SLABS];
+static int nslabs;
+static void *pool_free[MAX_SLABS * BUFFERS_PER_SLAB];
+static int npool_free;
+
+/** `bytes` of anonymous memory aligned to 2 MiB and advised for huge pages, or NULL. */
+static void *huge_map (size_t bytes) {
+  uint8_t *p = mmap(NULL, bytes + SLAB_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  uint8_t *a = (uint8_t *)(((uintptr_t)p + SLAB_BYTES - 1) & ~(uintptr_t)(SLAB_BYTES - 1));
+  if (a > p) munmap(p, (size_t)(a - p));
+  size_t tail = (size_t)(p + bytes + SLAB_BYTES - (a + bytes));
+  if (tail > 0) munmap(a + bytes, tail);
+  madvise(a, bytes, MADV_HUGEPAGE);
+  return a;
+}
+
+static int in_pool (const void *p) {
+  for (int i = 0; i < nslabs; i++) if ((const uint8_t *)p >= slabs[i] && (const uint8_t *)p < slabs[i] + SLAB_BYTES) return 1;
+  return 0;
+}
 
 static uint8_t *out_buffer (void) {
   void *p = NULL;
-  pthread_mutex_lock(&spare_mu);
-  if (nspare > 0) p = spare[--nspare];
-  pthread_mutex_unlock(&spare_mu);
+  pthread_mutex_lock(&pool_mu);
+  if (npool_free == 0 && nslabs < MAX_SLABS) {
+    uint8_t *slab = huge_map(SLAB_BYTES);
+    if (slab != NULL) {
+      slabs[nslabs++] = slab;
+      for (int i = BUFFERS_PER_SLAB - 1; i >= 0; i--) pool_free[npool_free++] = slab + (size_t)i * OUT_BYTES;
+    }
+  }
+  if (npool_free > 0) p = pool_free[--npool_free];
+  pthread_mutex_unlock(&pool_mu);
   return p != NULL ? p : malloc(OUT_BYTES);
 }
 
-/** Frees every spare buffer (a group closing: the next import allocates its own again). */
-static void drop_spares (void) {
-  pthread_mutex_lock(&spare_mu);
-  while (nspare > 0) free(spare[--nspare]);
-  pthread_mutex_unlock(&spare_mu);
+/** Gives back a buffer of out_buffer (or any malloc'd one). */
+static void out_release (void *p) {
+  if (p == NULL) return;
+  pthread_mutex_lock(&pool_mu);
+  int pooled = in_pool(p);
+  if (pooled) pool_free[npool_free++] = p;
+  pthread_mutex_unlock(&pool_mu);
+  if (!pooled) free(p);
 }
 
-static void new_message (Thread *T) {
-  T->t.out = out_buffer(); T->t.out_cap = OUT_BYTES;
+/**
+ * A group closing: when every pooled buffer is free, their pages go back to the kernel
+ * (the mappings stay, for the next import of this process).
+ */
+static void drop_spares (void) {
+  pthread_mutex_lock(&pool_mu);
+  if (npool_free == nslabs * BUFFERS_PER_SLAB) for (int i = 0; i < nslabs; i++) madvise(slabs[i], SLAB_BYTES, MADV_DONTNEED);
+  pthread_mutex_unlock(&pool_mu);
+}
+
+/** A thread's message arrays (reused for every message it gathers; a posted message gets copies of their used part). */
+static void message_arrays (Thread *T) {
   T->t.meta = malloc(MAX_CHUNKS * CHUNK_FIELDS * sizeof(double)); T->t.meta_cap = MAX_CHUNKS;
   T->t.cids = malloc(MAX_CHUNKS * CID_BYTES); T->t.cids_cap = MAX_CHUNKS * CID_BYTES;
   T->t.records = malloc(MAX_CHUNKS * RECORD_FIELDS * sizeof(double)); T->t.records_cap = MAX_CHUNKS;
   T->t.st = T->st;
+}
+
+static void new_message (Thread *T) {
+  if (T->t.out == NULL) { T->t.out = out_buffer(); T->t.out_cap = OUT_BYTES; }
   memset(T->st, 0, sizeof T->st);
+}
+
+/** A copy of the first `bytes` of `p` (never NULL). */
+static void *copy_of (const void *p, size_t bytes) {
+  void *q = malloc(bytes > 0 ? bytes : 1);
+  if (bytes > 0) memcpy(q, p, bytes);
+  return q;
 }
 
 static void free_msg (Msg *m) {
   for (size_t i = 0; i < m->ndone; i++) { free(m->done[i].path); free(m->done[i].nodes); }
-  free(m->out); free(m->meta); free(m->cids); free(m->records); free(m->done); free(m->lengths); free(m->probe);
+  if (m->out_whole) out_release(m->out); else free(m->out);
+  free(m->meta); free(m->cids); free(m->records); free(m->done); free(m->lengths); free(m->probe);
   if (m->listing != NULL) free_listing(m->listing);
   free(m);
 }
@@ -156,13 +211,14 @@ static void post_result (Thread *T) {
   pthread_mutex_unlock(&g->mu);
   Msg *m = calloc(1, sizeof *m);
   m->kind = MSG_RESULT;
-  // A mostly empty buffer is shrunk, so credit and memory count real bytes.
+  // A mostly full buffer goes with the message (the thread takes another); a mostly empty
+  // one is copied out and kept, so credit and memory count real bytes.
   m->out_whole = out_len >= OUT_BYTES / 2;
-  m->out = m->out_whole ? T->t.out : realloc(T->t.out, out_len > 0 ? out_len : 1);
+  if (m->out_whole) { m->out = T->t.out; T->t.out = NULL; } else m->out = copy_of(T->t.out, out_len);
   m->out_len = out_len; m->credit = out_len;
-  m->meta = T->t.meta; m->nchunks = nchunks;
-  m->cids = T->t.cids; m->cid_bytes = (size_t)T->st[2];
-  m->records = T->t.records; m->nrecords = (size_t)T->st[3];
+  m->nchunks = nchunks; m->meta = copy_of(T->t.meta, nchunks * CHUNK_FIELDS * sizeof(double));
+  m->cid_bytes = (size_t)T->st[2]; m->cids = copy_of(T->t.cids, m->cid_bytes);
+  m->nrecords = (size_t)T->st[3]; m->records = copy_of(T->t.records, m->nrecords * RECORD_FIELDS * sizeof(double));
   m->done = T->done; m->ndone = T->ndone;
   T->done = NULL; T->ndone = 0; T->done_cap = 0;
   new_message(T);
@@ -345,15 +401,10 @@ static napi_value array_copy (napi_env env, napi_typedarray_type type, const voi
   return arr;
 }
 
-/** Finalizer of a message buffer: `hint` non-NULL for a whole one, which is kept as a spare when there is room. */
+/** Finalizer of a message buffer: `hint` non-NULL for a whole one (out_buffer's), which goes back to the pool. */
 static void free_external (napi_env env, void *data, void *hint) {
   (void)env;
-  if (hint != NULL) {
-    pthread_mutex_lock(&spare_mu);
-    if (nspare < SPARE_BUFFERS) { spare[nspare++] = data; data = NULL; }
-    pthread_mutex_unlock(&spare_mu);
-  }
-  free(data);
+  if (hint != NULL) out_release(data); else free(data);
 }
 
 static napi_value set (napi_env env, napi_value obj, const char *name, napi_value v) { napi_set_named_property(env, obj, name, v); return obj; }
@@ -364,7 +415,7 @@ static napi_value result_object (napi_env env, Msg *m) {
   napi_value o, buffer, done;
   napi_create_object(env, &o);
   set(env, o, "type", str(env, "result"));
-  if (m->out_len > 0) { napi_create_external_arraybuffer(env, m->out, m->out_len, free_external, m->out_whole ? &spare_mu : NULL, &buffer); m->out = NULL; }
+  if (m->out_len > 0) { napi_create_external_arraybuffer(env, m->out, m->out_len, free_external, m->out_whole ? &pool_mu : NULL, &buffer); m->out = NULL; }
   else { void *p; napi_create_arraybuffer(env, 0, &p, &buffer); }
   set(env, o, "buffer", buffer);
   set(env, o, "cids", array_copy(env, napi_uint8_array, m->cids, m->cid_bytes, m->cid_bytes));
@@ -454,16 +505,16 @@ static void close_group (napi_env env, Group *G) {
   pthread_mutex_unlock(&g->mu);
   walker_join(G);
   for (size_t i = 0; i < G->n; i++) if (G->threads[i].started) pthread_join(G->threads[i].tid, NULL);
-  drop_spares();
   napi_release_threadsafe_function(g->tsfn, napi_tsfn_abort);
   free_batches(g->head);
   g->head = g->tail = NULL;
   for (size_t i = 0; i < G->n; i++) {
     Thread *T = &G->threads[i];
     if (T->h != NULL) xeno_ingest_free(T->h);
-    free(T->t.out); free(T->t.meta); free(T->t.cids); free(T->t.records);
+    out_release(T->t.out); free(T->t.meta); free(T->t.cids); free(T->t.records);
     free(T->done); free(T->stage); free(T->staged); free(T->staged_done); free(T->answer);
   }
+  drop_spares();
   if (g->seen_ref != NULL) { napi_delete_reference(env, g->seen_ref); g->seen_ref = NULL; }
   pthread_mutex_destroy(&g->mu); pthread_cond_destroy(&g->cv);
 }
@@ -504,6 +555,7 @@ static napi_value thread_create (napi_env env, napi_callback_info info) {
       T->stage = malloc(STAGE_BYTES); T->staged = malloc(MAX_PROBE_CHUNKS * sizeof *T->staged); T->answer = malloc(MAX_PROBE_CHUNKS);
       T->h->on_chunk = stage_chunk; T->h->on_chunk_ctx = T;
     }
+    message_arrays(T);
     new_message(T);
   }
   g->max_in_flight = (int64_t)max;

@@ -6,8 +6,15 @@ import { MAX_PROBE_CHUNKS, type WorkerInit } from './protocol.js'
 export const NATIVE_IN_FLIGHT_BYTES_PER_THREAD = 8 * 1024 * 1024
 /** Slots of the threads' shared dedup table (8 bytes each): dedups up to 3/4 of this many chunks (~200k, 12 GiB at 64 KiB). */
 export const SEEN_SLOTS = 1 << 18
-/** Files from this size on are split across threads by the pool (its default bigFileBytes). */
-export const BIG_FILE_BYTES = 8 * 1024 * 1024
+/**
+ * Files from this size on are split across threads by the pool (its default bigFileBytes):
+ * one thread finds the cuts of the whole file first (a serial pass that reads and cuts it
+ * once more), then every thread hashes and compresses ranges. Smaller files are one job
+ * each; from 4 MiB on the walker queues them ahead of the small files (native/ingest-walk.inc
+ * FRONT_FILE_BYTES), so the next free thread takes each at once. t1's one large file, the
+ * 50 MB apt Packages list, is cheaper as one job (8 MiB here before; see the README, Ingest).
+ */
+export const BIG_FILE_BYTES = 64 * 1024 * 1024
 
 /** The WorkerInit of a group of `threads` native threads (IngestPool makes the same for its own). */
 export function nativeInit (threads: number, level: number, frameBytes: number, probe: boolean): WorkerInit {
