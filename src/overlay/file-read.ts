@@ -32,6 +32,21 @@ function partAt (starts: readonly number[], at: number): number {
   return lo
 }
 
+/**
+ * The parts of index node `cid` (its content at `base`, `size` bytes as its parent says) that
+ * overlap [from, to), each with its position. Throws BadNodeError when the sizes disagree.
+ */
+function * partsOverlapping (cid: CID, { parts, starts }: IndexNode, base: number, size: number, from: number, to: number): Generator<[FilePart, number]> {
+  const total = starts[parts.length]!
+  if (total !== size) throw new BadNodeError(`file index ${cid} holds ${total} bytes, its parent says ${size}`)
+  for (let i = partAt(starts, Math.max(0, from - base)); i < parts.length; i++) {
+    const pos = base + starts[i]!
+    if (pos >= to) return
+    const part = parts[i]!
+    if (pos + part.size > from) yield [part, pos]
+  }
+}
+
 /** A reader that can tell what it holds in memory without waiting (ChunkCache). */
 interface Peekable { peek (cid: CID): Uint8Array | undefined }
 
@@ -60,15 +75,7 @@ export class FileReader {
 
   async * #spans (cid: CID, base: number, size: number, from: number, to: number): AsyncIterable<ChunkSpan> {
     if (cid.code === RAW_CODEC) { yield { cid, offset: base, size }; return }
-    const { parts, starts } = await this.#node(cid)
-    const total = starts[parts.length]!
-    if (total !== size) throw new BadNodeError(`file index ${cid} holds ${total} bytes, its parent says ${size}`)
-    for (let i = partAt(starts, Math.max(0, from - base)); i < parts.length; i++) {
-      const pos = base + starts[i]!
-      if (pos >= to) return
-      const part = parts[i]!
-      if (pos + part.size > from) yield * this.#spans(part.cid, pos, part.size, from, to)
-    }
+    for (const [part, pos] of partsOverlapping(cid, await this.#node(cid), base, size, from, to)) yield * this.#spans(part.cid, pos, part.size, from, to)
   }
 
   /** Bytes [offset, offset+length) of the content, clipped at its end, in an array of the caller's own. Verified chunks only. */
@@ -124,15 +131,7 @@ export class FileReader {
     }
     const node = this.#index.get(cid.toString())
     if (node === undefined) return false
-    const { parts, starts } = node
-    const total = starts[parts.length]!
-    if (total !== size) throw new BadNodeError(`file index ${cid} holds ${total} bytes, its parent says ${size}`)
-    for (let i = partAt(starts, Math.max(0, from - base)); i < parts.length; i++) {
-      const pos = base + starts[i]!
-      if (pos >= to) break
-      const part = parts[i]!
-      if (pos + part.size > from && !this.#slicesNow(peek, part.cid, pos, part.size, from, to, out)) return false
-    }
+    for (const [part, pos] of partsOverlapping(cid, node, base, size, from, to)) if (!this.#slicesNow(peek, part.cid, pos, part.size, from, to, out)) return false
     return true
   }
 

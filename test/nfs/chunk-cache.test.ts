@@ -14,6 +14,14 @@ import { rejects } from '../helpers/assert.js'
 import { seededBytes } from '../helpers/bytes.js'
 import { rmrf, tmpdir } from '../helpers/tmpdir.js'
 
+/** Imports a tree holding only /big (`size` bytes seeded by `seed`) from `dir`/src into `store`. */
+async function importBigFile (dir: string, store: MemoryChunkStore, seed: number, size: number): Promise<{ root: CID, data: Uint8Array }> {
+  await mkdir(join(dir, 'src'))
+  const data = seededBytes(seed, size)
+  await writeFile(join(dir, 'src', 'big'), data)
+  return { root: (await importDirectory(join(dir, 'src'), store)).root, data }
+}
+
 const Cache = suite('ChunkCache')
 
 /** A remote store that counts requests and can delay them. */
@@ -73,11 +81,8 @@ Cache('a remote block that does not match its CID is refused', async () => {
 Cache('a sequential read through a lazy tree fetches ahead in batches, and the trace sees client reads', async () => {
   const dir = await tmpdir()
   try {
-    await mkdir(join(dir, 'src'))
-    const data = seededBytes(99, 3_000_000)
-    await writeFile(join(dir, 'src', 'big'), data)
     const remoteStore = new MemoryChunkStore()
-    const root = (await importDirectory(join(dir, 'src'), remoteStore)).root
+    const { root, data } = await importBigFile(dir, remoteStore, 99, 3_000_000)
     const remote = counting(remoteStore)
     const seen: string[] = []
     const cache = new ChunkCache(new MemoryChunkStore(), { remote, onRead: (cid) => { seen.push(cid.toString()) } })
@@ -95,11 +100,8 @@ Cache('a sequential read through a lazy tree fetches ahead in batches, and the t
 Cache('readSlices returns the bytes of read as shared chunk views, across chunk and index boundaries', async () => {
   const dir = await tmpdir()
   try {
-    await mkdir(join(dir, 'src'))
-    const data = seededBytes(42, 2_500_000)
-    await writeFile(join(dir, 'src', 'big'), data)
     const store = new MemoryChunkStore()
-    const root = (await importDirectory(join(dir, 'src'), store)).root
+    const { root, data } = await importBigFile(dir, store, 42, 2_500_000)
     const cache = new ChunkCache(store)
     const view = await openUnionView({ lowers: [openTree(cache, root)], store: cache })
     for (const [at, n] of [[0, 1_048_576], [70_000, 300_000], [1_048_576, 1_048_576], [2_400_000, 1_048_576], [2_500_000, 10], [5, 0]] as const) {
@@ -116,11 +118,8 @@ Cache('readSlices returns the bytes of read as shared chunk views, across chunk 
 Cache('a file content answers from memory (now) with the bytes slices gives, and only when every block it needs is there', async () => {
   const dir = await tmpdir()
   try {
-    await mkdir(join(dir, 'src'))
-    const data = seededBytes(43, 2_500_000)
-    await writeFile(join(dir, 'src', 'big'), data)
     const store = new MemoryChunkStore()
-    const root = (await importDirectory(join(dir, 'src'), store)).root
+    const { root, data } = await importBigFile(dir, store, 43, 2_500_000)
     const cache = new ChunkCache(store)
     const view = await openUnionView({ lowers: [openTree(cache, root)], store: cache })
     const content = (await view.fileContent('/big'))!
@@ -150,11 +149,8 @@ Cache('a file content answers from memory (now) with the bytes slices gives, and
 Cache('READs of a template file answered from memory see a WRITE made between them (copy-up)', async () => {
   const dir = await tmpdir()
   try {
-    await mkdir(join(dir, 'src'))
-    const data = seededBytes(44, 3_000_000)
-    await writeFile(join(dir, 'src', 'big'), data)
     const store = new MemoryChunkStore()
-    const root = (await importDirectory(join(dir, 'src'), store)).root
+    const { root, data } = await importBigFile(dir, store, 44, 3_000_000)
     const cache = new ChunkCache(store)
     const layer = await openWritableLayer(join(dir, 'upper'))
     const view = await openUnionView({ lowers: [openTree(cache, root)], store: cache, writable: layer })
