@@ -1,4 +1,5 @@
 import { createReadStream, statSync } from 'node:fs'
+import { setFlagsFromString } from 'node:v8'
 import { checkPinName } from '../../cas/pins.js'
 import { ImportError } from '../../overlay/errors.js'
 import { importDirectory, measureTree, type ImportResult } from '../../overlay/import-dir.js'
@@ -8,6 +9,14 @@ import type { LocalStore, StoreStats } from '../../cas/store/local.js'
 import type { WriteLease } from '../../cas/store/guard.js'
 import { storeHasPacks } from '../../cas/store/pack-files.js'
 import type { IngestSink } from '../../overlay/ingest/pool.js'
+
+/**
+ * Chunks after which an import lets V8's heap grow to at most twice its live data (V8 itself
+ * allows up to 4x when collecting is cheap: 120 MiB of heap for ~30 MiB live). 100,000 small
+ * files: peak RSS 331-338 -> 270-278 MiB at about the same CPU (alternating runs); t1 (8,200
+ * chunks) never gets here, so its figures are untouched. Set late at run time, as V8 allows.
+ */
+const BIG_IMPORT_CHUNKS = 16_384
 
 interface TemplateImportResult extends Omit<ImportResult, 'root'> {
   root: string
@@ -99,7 +108,12 @@ const command: Command = {
     try {
       const started = performance.now()
       // A store that already holds chunks is asked first, so content it has is not compressed again.
-      const options = { workers, signal: ctx.signal, onBytes: (n: number) => bar.add(n), probe: storeHasPacks(ctx.storeDir) }
+      let chunks = 0
+      const onBytes = (n: number): void => {
+        bar.add(n)
+        if (++chunks === BIG_IMPORT_CHUNKS) setFlagsFromString('--heap-growing-percent=100')
+      }
+      const options = { workers, signal: ctx.signal, onBytes, probe: storeHasPacks(ctx.storeDir) }
       const r = isDir
         ? await importDirectory(src, waitingSink(opening), options)
         : await (await import('../../overlay/import-tar.js')).importTar(tarBytes(src === '-' ? process.stdin : createReadStream(src, { highWaterMark: 1024 * 1024 })), (await opening).store, options)
