@@ -75,6 +75,8 @@ const MAX_IN_FLIGHT_BYTES = NATIVE_IN_FLIGHT_BYTES_PER_THREAD
  * half as many. Without it the walk fell ever further behind on many small files, and every
  * finished file waited with its promise and CID (100,000 files of 8 KiB: 36,000 of them,
  * peak RSS 346 MB; a directory walk costs this thread more per file than storing results).
+ * Never while the walk waits for a listing: the walker may be waiting for the threads to take
+ * its queued files before it posts one (a subdirectory named before 20,000 files deadlocked).
  */
 const MAX_UNCLAIMED_FILES = 4096
 
@@ -204,7 +206,7 @@ export class IngestPool {
         if (msg.type === 'dir') { this.#listing(msg); return }
         if (msg.type === 'probe') { void this.#answer(slot, msg); return }
         this.#chain = this.#chain.then(async () => {
-          if (this.#unclaimed > MAX_UNCLAIMED_FILES) await new Promise<void>((resolve) => { this.#claimWaiter = resolve })
+          if (this.#unclaimed > MAX_UNCLAIMED_FILES && this.#listingWaiter === undefined) await new Promise<void>((resolve) => { this.#claimWaiter = resolve })
           if (msg.type === 'cuts') { const p = this.#files.get(msg.file); if (p !== undefined) p.cuts = msg.lengths } else await this.#consume(slot, msg)
         })
       }
@@ -239,7 +241,9 @@ export class IngestPool {
     const next = this.#listings.shift()
     if (next !== undefined) return next
     if (this.#failure !== undefined) throw this.#failure
-    return await new Promise((resolve, reject) => { this.#listingWaiter = { resolve, reject } })
+    const waiting = new Promise<DirListing>((resolve, reject) => { this.#listingWaiter = { resolve, reject } })
+    this.#wakeConsumer() // results must flow for the walker to go on (MAX_UNCLAIMED_FILES)
+    return await waiting
   }
 
   #listing (msg: DirListing): void {
