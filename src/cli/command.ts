@@ -22,6 +22,8 @@ export interface CommandContext {
   progress (label: string, total?: number, unit?: 'bytes' | 'items'): Progress
   /** A human-readable line on stdout (suppressed with --json). */
   say (line: string): void
+  /** Text on stdout as it is, --json or not (for a command that `streams` its output). */
+  write (text: string): void
   readonly signal: AbortSignal
 }
 
@@ -42,6 +44,11 @@ export interface Command {
   readonly maxArgs?: number
   run (ctx: CommandContext): Promise<unknown>
   human? (result: any): string
+  /**
+   * The command writes its whole output itself, as it goes (ctx.write), JSON included: a long
+   * listing is never held in memory (`run` then returns nothing to print).
+   */
+  readonly streams?: boolean
   /** Exit status for a result that was printed (default 0), e.g. 1 when fsck leaves problems. */
   exitCode? (result: any): number
 }

@@ -92,7 +92,20 @@ function prestartDirectoryImport (src: string, rest: string[]): void {
 const LONG_RUNNING = new Set(['nfs-serve', 'store-serve'])
 
 /** Runs the CLI; resolves the process exit code. Never throws. */
+/**
+ * A reader that stops early (`xeno ls ROOT -R | head`) closes the pipe: like ls, end quietly
+ * then instead of with an unhandled EPIPE. Nothing is left half done: only a command's
+ * output, which comes last or is all it does, goes to stdout.
+ */
+function endQuietlyOnClosedStdout (): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+    throw err
+  })
+}
+
 export async function main (argv: string[]): Promise<number> {
+  endQuietlyOnClosedStdout()
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     await printOverview()
     return argv.length === 0 ? 2 : 0
@@ -145,10 +158,11 @@ export async function main (argv: string[]): Promise<number> {
       storeDir: typeof options.store === 'string' ? options.store : (process.env.XENO_STORE ?? defaultStoreDir()),
       progress: (label, total, unit) => createProgress(label, { total, unit, enabled: !json }),
       say: (line) => { if (!json) process.stdout.write(line + '\n') },
+      write: (text) => { process.stdout.write(text) },
       signal: abort.signal
     }
     const result = await cmd.run(ctx)
-    if (json) printJson(result ?? {})
+    if (cmd.streams === true) { /* printed as it ran */ } else if (json) printJson(result ?? {})
     else if (cmd.human !== undefined && result !== undefined) {
       const text = cmd.human(result)
       if (text !== '') process.stdout.write(text.endsWith('\n') ? text : text + '\n')

@@ -3,23 +3,42 @@ import { ChunkMissingError } from '../cas/errors.js'
 import type { ChunkReader } from '../cas/interface.js'
 
 /**
+ * Encoded bytes of tree nodes a DecodedCache keeps by default. A decoded directory entry takes
+ * about 10x its encoded size in V8's heap (an object, its name, a CID), so 4 MiB is ~40 MiB
+ * of heap: a 50,000-entry directory read whole (an `ls`) no longer stays in memory with every
+ * entry decoded, while the directories an NFS client walks (t1-apache: ~2 MB) all fit.
+ */
+export const DEFAULT_CACHE_BYTES = 4 * 1024 * 1024
+
+/**
  * A bounded LRU of decoded tree nodes, keyed by CID string. Nodes are immutable, so entries
- * never go stale; the bound keeps memory flat whatever the tree size.
+ * never go stale. Bounded by count and by the nodes' encoded size: a node may hold thousands
+ * of entries, so a bound on count alone would not keep memory flat whatever the tree size.
  */
 export class DecodedCache<T> {
-  readonly #map = new Map<string, T>()
+  readonly #map = new Map<string, { value: T, weight: number }>()
   readonly #limit: number
-  constructor (limit = 4096) { this.#limit = limit }
+  readonly #maxWeight: number
+  #weight = 0
+  constructor (limit = 4096, maxWeight = DEFAULT_CACHE_BYTES) { this.#limit = limit; this.#maxWeight = maxWeight }
 
   get (key: string): T | undefined {
     const v = this.#map.get(key)
     if (v !== undefined) { this.#map.delete(key); this.#map.set(key, v) }
-    return v
+    return v?.value
   }
 
-  set (key: string, value: T): void {
-    this.#map.set(key, value)
-    if (this.#map.size > this.#limit) this.#map.delete(this.#map.keys().next().value as string)
+  /** Keeps `value` (of `weight`, its encoded bytes), dropping the least recently used past either bound. */
+  set (key: string, value: T, weight = 0): void {
+    const old = this.#map.get(key)
+    if (old !== undefined) { this.#weight -= old.weight; this.#map.delete(key) }
+    this.#map.set(key, { value, weight })
+    this.#weight += weight
+    while (this.#map.size > 1 && (this.#map.size > this.#limit || this.#weight > this.#maxWeight)) {
+      const [k, v] = this.#map.entries().next().value as [string, { weight: number }]
+      this.#map.delete(k)
+      this.#weight -= v.weight
+    }
   }
 }
 
@@ -36,7 +55,8 @@ export async function loadNode<T> (reader: ChunkReader, cache: DecodedCache<T>, 
   const key = cid.toString()
   const hit = cache.get(key)
   if (hit !== undefined) return hit
-  const node = decode(await getRequired(reader, cid))
-  cache.set(key, node)
+  const bytes = await getRequired(reader, cid)
+  const node = decode(bytes)
+  cache.set(key, node, bytes.length)
   return node
 }

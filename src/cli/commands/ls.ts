@@ -9,7 +9,6 @@ interface Listed {
   path: string, name: string, kind: Entry['kind'], mode: string, uid: number, gid: number, size: number,
   mtime: string, target?: string, devMajor?: number, devMinor?: number, hardlink?: string, xattrs?: string[], cid?: string
 }
-interface LsResult { root: string, path: string, entries: Listed[] }
 
 const TYPE_CHAR: Record<Entry['kind'], string> = { file: '-', dir: 'd', symlink: 'l', chardev: 'c', blockdev: 'b', fifo: 'p', socket: 's', whiteout: 'w' }
 
@@ -40,49 +39,94 @@ function listed (e: Entry, path: string): Listed {
   return out
 }
 
-async function collect (tree: Tree, dir: Entry, path: string, recursive: boolean, out: Listed[]): Promise<void> {
-  const subdirs: Array<[Entry, string]> = []
-  for await (const e of tree.readdir(dir)) {
-    const p = path === '/' ? `/${e.name}` : `${path}/${e.name}`
-    out.push(listed(e, p))
-    if (recursive && e.kind === 'dir') subdirs.push([e, p])
-  }
-  for (const [e, p] of subdirs) await collect(tree, e, p, recursive, out)
-}
+/** One JSON value of the listing, as printJson would write it. */
+function jsonText (l: Listed): string { return JSON.stringify(l) }
 
+/** `ls -l` lines of one directory's entries, columns as wide as the widest cell. */
 function renderLines (entries: Listed[]): string[] {
   const size = (l: Listed): string => l.devMajor !== undefined ? `${l.devMajor}, ${l.devMinor}` : String(l.size)
-  const wOwner = Math.max(0, ...entries.map((l) => `${l.uid} ${l.gid}`.length))
-  const wSize = Math.max(0, ...entries.map((l) => size(l).length))
+  let wOwner = 0
+  let wSize = 0
+  for (const l of entries) { wOwner = Math.max(wOwner, `${l.uid} ${l.gid}`.length); wSize = Math.max(wSize, size(l).length) }
   return entries.map((l) => `${modeString(l.kind, parseInt(l.mode, 8))} ${`${l.uid} ${l.gid}`.padEnd(wOwner)} ${size(l).padStart(wSize)} ${l.mtime} ${l.name}` +
     (l.target !== undefined ? ` -> ${l.target}` : ''))
 }
 
+/** Writes a listing as it is read: whole JSON lines, or one directory's `ls -l` lines at a time. */
+interface ListingSink { directory (path: string, entries: AsyncIterable<Listed>): Promise<void>, end (): void }
+
+function jsonSink (write: (text: string) => void, root: string, path: string): ListingSink {
+  let first = true
+  write(`{"root":${JSON.stringify(root)},"path":${JSON.stringify(path)},"entries":[`)
+  return {
+    async directory (_path, entries) {
+      // Batched so a huge directory is a few thousand writes, not one per entry.
+      let batch: string[] = []
+      for await (const l of entries) {
+        batch.push(jsonText(l))
+        if (batch.length === 1024) { write((first ? '' : ',') + batch.join(',')); first = false; batch = [] }
+      }
+      if (batch.length > 0) { write((first ? '' : ',') + batch.join(',')); first = false }
+    },
+    end () { write(']}\n') }
+  }
+}
+
+/** Like ls -l, and like ls -lR with a `DIR:` heading per directory (one directory is held at a time, for its column widths). */
+function textSink (write: (text: string) => void, headings: boolean): ListingSink {
+  let first = true
+  return {
+    async directory (path, entries) {
+      const list: Listed[] = []
+      for await (const l of entries) list.push(l)
+      const lines = renderLines(list)
+      const text = headings ? `${first ? '' : '\n'}${path}:\n${lines.map((l) => l + '\n').join('')}` : lines.map((l) => l + '\n').join('')
+      first = false
+      if (text !== '') write(text)
+    },
+    end () {}
+  }
+}
+
+/**
+ * Lists `dir` into `sink`, then (with -R) each subdirectory the same way, depth first in name
+ * order as ls -R does. Only the names of a directory's subdirectories wait, never its entries.
+ */
+async function list (tree: Tree, dir: Entry, path: string, recursive: boolean, sink: ListingSink): Promise<void> {
+  const subdirs: Array<[Entry, string]> = []
+  const childPath = (name: string): string => path === '/' ? `/${name}` : `${path}/${name}`
+  async function * entries (): AsyncGenerator<Listed> {
+    for await (const e of tree.readdir(dir)) {
+      const p = childPath(e.name)
+      if (recursive && e.kind === 'dir') subdirs.push([e, p])
+      yield listed(e, p)
+    }
+  }
+  await sink.directory(path, entries())
+  for (const [e, p] of subdirs) await list(tree, e, p, recursive, sink)
+}
+
+async function * one (l: Listed): AsyncGenerator<Listed> { yield l }
+
 const command: Command = {
   summary: 'list a directory of a tree (long format, like ls -l)',
   usage: 'ROOT[:PATH] [-R] | [PATH] --layer L ... [-R]',
-  help: 'ROOT is a CID or a pin name; PATH defaults to /. Columns: mode, uid gid, size (or\nmajor, minor), mtime (UTC, ns), name. -R lists subdirectories too. --json gives every field.\n' + LAYER_HELP,
+  help: 'ROOT is a CID or a pin name; PATH defaults to /. Columns: mode, uid gid, size (or\nmajor, minor), mtime (UTC, ns), name. -R lists subdirectories too, each under a\n"DIR:" heading. --json gives every field: {"root", "path", "entries": [...]}. The listing\nis written as it is read, so a directory of any size lists in little memory.\n' + LAYER_HELP,
   options: { recursive: { type: 'boolean', short: 'R' }, ...LAYER_OPTIONS },
   minArgs: 0,
   maxArgs: 1,
-  async run (ctx): Promise<LsResult> {
+  streams: true,
+  async run (ctx): Promise<undefined> {
     await using store = await openCliStore(ctx)
     const { root, path } = await resolveViewRoot(store, ctx.options, ctx.positionals[0])
     const tree = openTree(store, root)
     const { entry, path: at } = await resolvePath(tree, path, false)
-    const entries: Listed[] = []
-    if (entry.kind === 'dir') await collect(tree, entry, at, ctx.options.recursive === true, entries)
-    else entries.push(listed(entry, at))
-    return { root: root.toString(), path: at, entries }
-  },
-  human (r: LsResult): string {
-    const byDir = new Map<string, Listed[]>()
-    for (const l of r.entries) {
-      const dir = l.path.slice(0, l.path.lastIndexOf('/')) || '/'
-      byDir.set(dir, [...(byDir.get(dir) ?? []), l])
-    }
-    if (byDir.size <= 1) return renderLines(r.entries).join('\n')
-    return [...byDir].map(([dir, list]) => `${dir}:\n${renderLines(list).join('\n')}`).join('\n\n')
+    const recursive = ctx.options.recursive === true
+    const sink = ctx.json ? jsonSink((t) => { ctx.write(t) }, root.toString(), at) : textSink((t) => { ctx.write(t) }, recursive && entry.kind === 'dir')
+    if (entry.kind === 'dir') await list(tree, entry, at, recursive, sink)
+    else await sink.directory(at, one(listed(entry, at)))
+    sink.end()
+    return undefined
   }
 }
 
