@@ -79,6 +79,14 @@ export async function writeDir (entries: readonly Entry[], sink: BlockSink): Pro
     await sink.put(block.cid, block.bytes)
     shards.push({ first: group[0].name, cid: block.cid })
   }
+  return await writeShardList(shards, sink)
+}
+
+/**
+ * Writes the shard list of a large directory (its shards, from splitGroups, already written)
+ * and returns the CID of its top node: lists longer than MAX_DIR_ENTRIES grouped one level up.
+ */
+export async function writeShardList (shards: DirShard[], sink: BlockSink): Promise<CID> {
   while (shards.length > MAX_DIR_ENTRIES) {
     const upper: DirShard[] = []
     for (const group of splitGroups(shards, (s) => s.first)) {

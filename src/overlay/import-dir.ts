@@ -2,8 +2,8 @@ import { statSync, type BigIntStats } from 'node:fs'
 import type { CID } from 'multiformats/cid'
 import { cidFromBytes } from '../cas/hasher.js'
 import type { AbortOptions } from '../cas/interface.js'
-import { encodeTreeRoot } from './codec.js'
-import { writeDir } from './dir-write.js'
+import { encodeTreeRoot, MAX_DIR_ENTRIES } from './codec.js'
+import { writeDir, writeShardList } from './dir-write.js'
 import { ImportError } from './errors.js'
 import type { FileContent } from './file-write.js'
 import { draftFromScan, draftFromStat, kindOfMode, plainXattrs, type EntryDraft } from './import-meta.js'
@@ -11,7 +11,7 @@ import { resolveSource } from './import-measure.js'
 import { batching } from './ingest/batch-sink.js'
 import { IngestPool, type IngestSink } from './ingest/pool.js'
 import { takePrestartedWalk } from './ingest/prestart-walk.js'
-import type { Entry } from './interface.js'
+import type { DirShard, Entry } from './interface.js'
 import { posix, SCAN, SCAN_FIELDS, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type DirListing } from './posix.js'
 
 export { measureTree } from './import-measure.js'
@@ -137,8 +137,8 @@ class DirImport {
    * Walks the next directory of the native walker's order: claims its files (already queued),
    * recurses into its subdirectories (the walk itself, not their completion). Resolves once the
    * walk of this subtree is done, with a promise of the directory's CID, written once every
-   * child is stored: by listingEncode from the native listing (no entry objects here), or by
-   * dir-write.ts for a `fallback` listing.
+   * child is stored: by listingEncode from the native listing (no entry objects here, also
+   * for a directory of 50,000 files), or by dir-write.ts for a `fallback` listing.
    */
   async #walk (): Promise<{ cid: Promise<CID> }> {
     this.#signal?.throwIfAborted()
@@ -167,14 +167,30 @@ class DirImport {
     }
     children.done() // every child is counted
     await this.#turnDone()
-    const cid = children.settled.then(async () => {
-      const out = this.#posix.listingEncode(L.handle, cids, sizes, links.length > 0 ? links : undefined)
+    const cid = children.settled.then(async () => await this.#writeListing(L, cids, sizes, links.length > 0 ? links : undefined))
+    cid.catch(() => {})
+    return { cid }
+  }
+
+  /**
+   * Writes a listing's directory node natively (no entry objects here, whatever its size): one
+   * node, or the shards of a large directory and the list of them (dir-write.ts, tree format v1).
+   */
+  async #writeListing (L: Listed, cids: Uint8Array, sizes: Float64Array, links: Array<string | undefined> | undefined): Promise<CID> {
+    const put = async (start?: number, end?: number): Promise<CID> => {
+      const out = this.#posix.listingEncode(L.handle, cids, sizes, links, start, end)
       const cid = cidFromBytes(out.subarray(0, CID_BYTES))
       await this.#sink.put(cid, out.subarray(CID_BYTES))
       return cid
-    })
-    cid.catch(() => {})
-    return { cid }
+    }
+    if (L.n <= MAX_DIR_ENTRIES) return await put()
+    const shards: DirShard[] = []
+    let start = 0
+    for (const end of this.#posix.listingGroups(L.handle)) {
+      shards.push({ first: this.#posix.listingName(L.handle, start), cid: await put(start, end) })
+      start = end
+    }
+    return await writeShardList(shards, this.#sink)
   }
 
   /** #walk for a `fallback` listing: entries built here, the node written by dir-write.ts. */

@@ -70,11 +70,19 @@ export interface Posix {
   threadWalk (h: IngestHandle, root: string, options: { firstId: number, bigFileBytes: number }): void
   /**
    * The directory node of a listing (the bytes of dir-write-encode.ts encodeDirEntriesFast):
-   * its binary CID (36 bytes), then its bytes. Per entry i: `cids` bytes [36i, 36i + 36) its
-   * content CID (zero: none), `sizes[i]` its content size (files), `links[i]` its hard-link
-   * leader. Not for a `fallback` listing.
+   * its binary CID (36 bytes), then its bytes; of entries [start, end) when given (a shard).
+   * Per entry i: `cids` bytes [36i, 36i + 36) its content CID (zero: none), `sizes[i]` its
+   * content size (files), `links[i]` its hard-link leader. Not for a `fallback` listing.
    */
-  listingEncode (h: ListingHandle, cids: Uint8Array, sizes: Float64Array, links: Array<string | undefined> | undefined): Uint8Array
+  listingEncode (h: ListingHandle, cids: Uint8Array, sizes: Float64Array, links: Array<string | undefined> | undefined, start?: number, end?: number): Uint8Array
+  /**
+   * Where the shards of a listing's directory end (dir-write.ts splitGroups: tree format v1),
+   * ascending: one group of all entries unless it holds more than MAX_DIR_ENTRIES. Each group
+   * is listingEncode(…, start, end) of the ends before and at it.
+   */
+  listingGroups (h: ListingHandle): Uint32Array
+  /** The name of entry `i` of a listing. */
+  listingName (h: ListingHandle, i: number): string
   /** A listing's entries as scandir gives them. */
   listingScan (h: ListingHandle): ScanResult
   /** The binary CIDv1 (raw codec, BLAKE3-256) of `bytes`: 36 bytes (native/blake3.c). */
@@ -126,7 +134,7 @@ export type DirListing = { readonly type: 'dir', readonly path: string } & (
 /**
  * The native side of a DirListing: names, targets and xattrs stay there (listingEncode writes
  * the directory node from them; listingScan gives them to JS). `fallback`: the node needs
- * dir-write.ts (shards of a large directory, a symlink target or xattr name that is not UTF-8).
+ * dir-write.ts (a symlink target or xattr name that is not UTF-8, or more than 64 xattrs).
  */
 export type ListingHandle = object & { readonly __listingHandle?: never }
 
