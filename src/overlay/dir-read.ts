@@ -8,9 +8,9 @@ import type { DirNode, Entry } from './interface.js'
 export class DirReader {
   readonly #reader: ChunkReader
   readonly #cache: DecodedCache<DirNode>
-  constructor (reader: ChunkReader, cacheSize = 4096) {
+  constructor (reader: ChunkReader, cacheSize = 4096, cacheBytes?: number) {
     this.#reader = reader
-    this.#cache = new DecodedCache(cacheSize)
+    this.#cache = new DecodedCache(cacheSize, cacheBytes)
   }
 
   /** The decoded node of `cid`. Rejects CAS_CHUNK_MISSING or OVERLAY_BAD_NODE. */

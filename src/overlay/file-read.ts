@@ -54,9 +54,9 @@ interface Peekable { peek (cid: CID): Uint8Array | undefined }
 export class FileReader {
   readonly #reader: ChunkReader
   readonly #index: DecodedCache<IndexNode>
-  constructor (reader: ChunkReader, cacheSize = 4096) {
+  constructor (reader: ChunkReader, cacheSize = 4096, cacheBytes?: number) {
     this.#reader = reader
-    this.#index = new DecodedCache(cacheSize)
+    this.#index = new DecodedCache(cacheSize, cacheBytes)
   }
 
   async #node (cid: CID): Promise<IndexNode> {

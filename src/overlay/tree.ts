@@ -11,6 +11,8 @@ import { joinPath, splitPath } from './path.js'
 export interface TreeOptions {
   /** Decoded nodes kept in memory (per node kind). */
   cacheSize?: number
+  /** Encoded bytes of the nodes kept decoded (per node kind; block-cache.ts DEFAULT_CACHE_BYTES). */
+  cacheBytes?: number
 }
 
 const rootCache = new DecodedCache<Entry>(256)
@@ -30,8 +32,8 @@ export class Tree {
   constructor (reader: ChunkReader, root: CID, options: TreeOptions = {}) {
     this.reader = reader
     this.root = root
-    this.dirs = new DirReader(reader, options.cacheSize)
-    this.files = new FileReader(reader, options.cacheSize)
+    this.dirs = new DirReader(reader, options.cacheSize, options.cacheBytes)
+    this.files = new FileReader(reader, options.cacheSize, options.cacheBytes)
   }
 
   /** The root directory's entry (name ''). */

@@ -39,50 +39,59 @@ function listed (e: Entry, path: string): Listed {
   return out
 }
 
-/** One JSON value of the listing, as printJson would write it. */
-function jsonText (l: Listed): string { return JSON.stringify(l) }
+/** The size column: bytes, or "major, minor" of a device. */
+const sizeText = (l: Listed): string => l.devMajor !== undefined ? `${l.devMajor}, ${l.devMinor}` : String(l.size)
 
-/** `ls -l` lines of one directory's entries, columns as wide as the widest cell. */
-function renderLines (entries: Listed[]): string[] {
-  const size = (l: Listed): string => l.devMajor !== undefined ? `${l.devMajor}, ${l.devMinor}` : String(l.size)
-  let wOwner = 0
-  let wSize = 0
-  for (const l of entries) { wOwner = Math.max(wOwner, `${l.uid} ${l.gid}`.length); wSize = Math.max(wSize, size(l).length) }
-  return entries.map((l) => `${modeString(l.kind, parseInt(l.mode, 8))} ${`${l.uid} ${l.gid}`.padEnd(wOwner)} ${size(l).padStart(wSize)} ${l.mtime} ${l.name}` +
-    (l.target !== undefined ? ` -> ${l.target}` : ''))
+/** Column widths of one directory's `ls -l` lines. */
+interface Widths { owner: number, size: number }
+
+function lineOf (l: Listed, w: Widths): string {
+  return `${modeString(l.kind, parseInt(l.mode, 8))} ${`${l.uid} ${l.gid}`.padEnd(w.owner)} ${sizeText(l).padStart(w.size)} ${l.mtime} ${l.name}` +
+    (l.target !== undefined ? ` -> ${l.target}` : '') + '\n'
 }
 
-/** Writes a listing as it is read: whole JSON lines, or one directory's `ls -l` lines at a time. */
-interface ListingSink { directory (path: string, entries: AsyncIterable<Listed>): Promise<void>, end (): void }
+/**
+ * Writes a listing as it is read. `entries()` lists one directory; it may be called again
+ * (a second pass reads the same immutable nodes).
+ */
+interface ListingSink { directory (path: string, entries: () => AsyncIterable<Listed>): Promise<void>, end (): void }
+
+/** Entries written in batches, so a huge directory is a few hundred writes, not one per entry. */
+const WRITE_BATCH = 1024
 
 function jsonSink (write: (text: string) => void, root: string, path: string): ListingSink {
   let first = true
   write(`{"root":${JSON.stringify(root)},"path":${JSON.stringify(path)},"entries":[`)
   return {
     async directory (_path, entries) {
-      // Batched so a huge directory is a few thousand writes, not one per entry.
       let batch: string[] = []
-      for await (const l of entries) {
-        batch.push(jsonText(l))
-        if (batch.length === 1024) { write((first ? '' : ',') + batch.join(',')); first = false; batch = [] }
-      }
-      if (batch.length > 0) { write((first ? '' : ',') + batch.join(',')); first = false }
+      const flush = (): void => { write((first ? '' : ',') + batch.join(',')); first = false; batch = [] }
+      for await (const l of entries()) if (batch.push(JSON.stringify(l)) === WRITE_BATCH) flush()
+      if (batch.length > 0) flush()
     },
     end () { write(']}\n') }
   }
 }
 
-/** Like ls -l, and like ls -lR with a `DIR:` heading per directory (one directory is held at a time, for its column widths). */
+/**
+ * Like ls -l, and like ls -lR with a `DIR:` heading per directory. Two passes over each
+ * directory, the first for its column widths, so no directory is ever held in memory.
+ */
 function textSink (write: (text: string) => void, headings: boolean): ListingSink {
   let first = true
   return {
     async directory (path, entries) {
-      const list: Listed[] = []
-      for await (const l of entries) list.push(l)
-      const lines = renderLines(list)
-      const text = headings ? `${first ? '' : '\n'}${path}:\n${lines.map((l) => l + '\n').join('')}` : lines.map((l) => l + '\n').join('')
+      const w: Widths = { owner: 0, size: 0 }
+      for await (const l of entries()) { w.owner = Math.max(w.owner, `${l.uid} ${l.gid}`.length); w.size = Math.max(w.size, sizeText(l).length) }
+      if (headings) write(`${first ? '' : '\n'}${path}:\n`)
       first = false
-      if (text !== '') write(text)
+      let batch = ''
+      let n = 0
+      for await (const l of entries()) {
+        batch += lineOf(l, w)
+        if (++n % WRITE_BATCH === 0) { write(batch); batch = '' }
+      }
+      if (batch !== '') write(batch)
     },
     end () {}
   }
@@ -93,20 +102,21 @@ function textSink (write: (text: string) => void, headings: boolean): ListingSin
  * order as ls -R does. Only the names of a directory's subdirectories wait, never its entries.
  */
 async function list (tree: Tree, dir: Entry, path: string, recursive: boolean, sink: ListingSink): Promise<void> {
-  const subdirs: Array<[Entry, string]> = []
   const childPath = (name: string): string => path === '/' ? `/${name}` : `${path}/${name}`
   async function * entries (): AsyncGenerator<Listed> {
-    for await (const e of tree.readdir(dir)) {
-      const p = childPath(e.name)
-      if (recursive && e.kind === 'dir') subdirs.push([e, p])
-      yield listed(e, p)
-    }
+    for await (const e of tree.readdir(dir)) yield listed(e, childPath(e.name))
   }
-  await sink.directory(path, entries())
+  await sink.directory(path, entries)
+  if (!recursive) return
+  const subdirs: Array<[Entry, string]> = []
+  for await (const e of tree.readdir(dir)) if (e.kind === 'dir') subdirs.push([e, childPath(e.name)])
   for (const [e, p] of subdirs) await list(tree, e, p, recursive, sink)
 }
 
-async function * one (l: Listed): AsyncGenerator<Listed> { yield l }
+/** Encoded directory nodes `ls` keeps decoded: those on the path and the one being listed. */
+const LISTING_CACHE_BYTES = 256 * 1024
+
+function one (l: Listed): () => AsyncGenerator<Listed> { return async function * () { yield l } }
 
 const command: Command = {
   summary: 'list a directory of a tree (long format, like ls -l)',
@@ -119,7 +129,9 @@ const command: Command = {
   async run (ctx): Promise<undefined> {
     await using store = await openCliStore(ctx)
     const { root, path } = await resolveViewRoot(store, ctx.options, ctx.positionals[0])
-    const tree = openTree(store, root)
+    // Each directory is read once, in order: a small node cache is enough (a decoded entry
+    // takes ~1 KB of heap; the default cache would keep a 50,000-entry directory whole).
+    const tree = openTree(store, root, { cacheBytes: LISTING_CACHE_BYTES })
     const { entry, path: at } = await resolvePath(tree, path, false)
     const recursive = ctx.options.recursive === true
     const sink = ctx.json ? jsonSink((t) => { ctx.write(t) }, root.toString(), at) : textSink((t) => { ctx.write(t) }, recursive && entry.kind === 'dir')
