@@ -9,7 +9,7 @@ import type { FileContent } from './file-write.js'
 import { draftFromScan, draftFromStat, kindOfMode, plainXattrs, type EntryDraft } from './import-meta.js'
 import { resolveSource } from './import-measure.js'
 import { batching } from './ingest/batch-sink.js'
-import { IngestPool, type IngestSink } from './ingest/pool.js'
+import { IngestPool, type ClaimTarget, type IngestSink } from './ingest/pool.js'
 import { takePrestartedWalk } from './ingest/prestart-walk.js'
 import type { DirShard, Entry } from './interface.js'
 import { posix, SCAN, SCAN_FIELDS, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type DirListing } from './posix.js'
@@ -150,15 +150,20 @@ class DirImport {
     const sizes = new Float64Array(n)
     const links: Array<string | undefined> = []
     const children = new Countdown()
+    const files = new ListingFiles(children, cids, sizes)
     for (let i = 0; i < n; i++) {
       const b = i * SCAN_FIELDS
       const type = stats[b + SCAN.MODE] & S_IFMT
       if (type === S_IFDIR) {
         children.track((await this.#walk()).cid, (cid) => { cids.set(cid.bytes, i * CID_BYTES) })
+      } else if (type === S_IFREG && stats[b + SCAN.NLINK] <= 1 && L.ids[i] > 0) {
+        // The common case, one name and queued by the walker: no promise or closure per file.
+        this.counts.files++
+        children.add()
+        this.#pool.claim(L.ids[i], files, i)
       } else if (type === S_IFREG) {
         this.#file(L, i, children, (content, leader) => {
-          sizes[i] = content.size
-          if (content.cid !== undefined) cids.set(content.cid.bytes, i * CID_BYTES)
+          files.set(i, content)
           if (leader !== undefined) links[i] = leader
         })
       } else {
@@ -301,6 +306,27 @@ function withContent (e: EntryDraft, c: FileContent): void {
   if (c.cid !== undefined) e.cid = c.cid
 }
 
+/** A native listing's regular files, as they are done: their CIDs and sizes for listingEncode. */
+class ListingFiles implements ClaimTarget {
+  readonly #children: Countdown
+  readonly #cids: Uint8Array
+  readonly #sizes: Float64Array
+  constructor (children: Countdown, cids: Uint8Array, sizes: Float64Array) { this.#children = children; this.#cids = cids; this.#sizes = sizes }
+
+  set (i: number, content: FileContent): void {
+    this.#sizes[i] = content.size
+    if (content.cid !== undefined) this.#cids.set(content.cid.bytes, i * CID_BYTES)
+  }
+
+  /** A claimed file is done (it was counted with children.add()). */
+  content (i: number, content: FileContent): void {
+    try { this.set(i, content) } catch (err) { this.#children.fail(err); return }
+    this.#children.done()
+  }
+
+  fail (error: unknown): void { this.#children.fail(error) }
+}
+
 /**
  * Waits for a directory's children: `settled` resolves once every tracked promise was used and
  * done() was called (the walk has tracked them all), or rejects at the first failure.
@@ -310,7 +336,7 @@ class Countdown {
   #resolve: () => void = () => {}
   #reject: (err: unknown) => void = () => {}
   readonly settled = new Promise<void>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject })
-  readonly #fail = (err: unknown): void => { this.#reject(err) }
+  readonly fail = (err: unknown): void => { this.#reject(err) }
 
   constructor () { this.settled.catch(() => {}) } // a failure may come before anyone waits
 
@@ -318,10 +344,13 @@ class Countdown {
   track<T> (p: Promise<T>, use: (value: T) => void): void {
     this.#left++
     p.then((value) => {
-      try { use(value) } catch (err) { this.#fail(err); return }
+      try { use(value) } catch (err) { this.fail(err); return }
       this.done()
-    }, this.#fail)
+    }, this.fail)
   }
+
+  /** Counts a child that will call done() or fail() itself. */
+  add (): void { this.#left++ }
 
   done (): void { if (--this.#left === 0) this.#resolve() }
 }

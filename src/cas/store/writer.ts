@@ -35,10 +35,15 @@ interface QueuedRecord {
   readonly release?: () => void
 }
 
-/** Schedule a write of buffered records once this many bytes wait (one writev each). */
-const WRITE_BEHIND_BYTES = 8 * 1024 * 1024
+/**
+ * Schedule a write of buffered records once this many bytes wait (one writev each). The
+ * records are views of the import threads' message buffers, which stay allocated until
+ * written: 8 and 24 MiB held up to ~48 MiB of them at an import's peak; 4 and 8 MiB cut the
+ * peak RSS of 100,000 small files by ~25 MiB at the same CPU (t1 too).
+ */
+const WRITE_BEHIND_BYTES = 4 * 1024 * 1024
 /** Appenders wait when this many bytes wait: bounds the store's buffers to ~2x this. */
-const MAX_BUFFERED_BYTES = 24 * 1024 * 1024
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024
 
 /**
  * Appends records to the active pack and commits them to the index. Order of a commit:

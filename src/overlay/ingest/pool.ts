@@ -96,17 +96,37 @@ interface Pending {
 }
 
 /**
- * A walker's file, made when its result or the walk's claim comes first. Its promise exists
- * only once claimed (expect): a file finished before that keeps just its outcome, so an import
- * of many small files holds no promise (nor a handler against unhandled rejection) per file.
+ * Who a claimed walker file reports to (IngestPool.claim): a directory of the walk, told the
+ * file's index in its listing. One object per directory, not a promise and closures per file.
  */
-class WalkedFile {
+export interface ClaimTarget {
+  content (index: number, content: FileContent): void
+  fail (error: unknown): void
+}
+
+/**
+ * A walker's file, made when its result or the walk's claim comes first; it is the file's
+ * Pending entry itself. Its outcome goes to a ClaimTarget (claim) or a promise (expect) only
+ * once claimed: a file finished before that keeps just its outcome, so an import of many
+ * small files holds no promise (nor a handler against unhandled rejection) per file. Methods,
+ * not closures: a directory of 50,000 files has 50,000 of these waiting.
+ */
+class WalkedFile implements Pending {
+  readonly job: FileJob
+  size = 0
+  readonly builder: PartSink = NO_PARTS
   claimed = false
   settled = false
   #outcome: { content: FileContent } | { error: unknown } | undefined
+  #target: ClaimTarget | undefined
+  #index = 0
   #promise: Promise<FileContent> | undefined
   #resolve: ((v: FileContent) => void) | undefined
   #reject: ((e: unknown) => void) | undefined
+
+  constructor (id: number) { this.job = { id } }
+
+  get walked (): WalkedFile { return this }
 
   /** The file's content, for the walk (once). */
   claim (): Promise<FileContent> {
@@ -117,18 +137,31 @@ class WalkedFile {
     return this.#promise
   }
 
-  readonly resolve = (content: FileContent): void => { this.#settle({ content }) }
-  readonly reject = (error: unknown): void => { this.#settle({ error }) }
+  /** Has the outcome go to `target` as entry `index` (at once when known). */
+  claimTo (target: ClaimTarget, index: number): void {
+    this.claimed = true
+    this.#target = target
+    this.#index = index
+    if (this.#outcome !== undefined) this.#tell(this.#outcome)
+  }
+
+  resolve (content: FileContent): void { this.#settle({ content }) }
+  reject (error: unknown): void { this.#settle({ error }) }
 
   #settle (outcome: { content: FileContent } | { error: unknown }): void {
     if (this.#outcome !== undefined) return
     this.#outcome = outcome
+    if (this.#target !== undefined) { this.#tell(outcome); return }
     if (this.#promise === undefined) return
     if ('error' in outcome) this.#reject!(outcome.error); else this.#resolve!(outcome.content)
   }
+
+  #tell (outcome: { content: FileContent } | { error: unknown }): void {
+    const target = this.#target!
+    this.#target = undefined
+    if ('error' in outcome) target.fail(outcome.error); else target.content(this.#index, outcome.content)
+  }
 }
-
-
 
 /** Content per range job of a large file. */
 const RANGE_BYTES = 16 * 1024 * 1024
@@ -257,20 +290,37 @@ export class IngestPool {
    */
   expect (id: number): Promise<FileContent> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure)
-    const p = this.#files.get(id) ?? this.#walkedFile(id)
-    const w = p.walked!
+    const w = this.#claimed(id)
     const content = w.claim()
-    if (w.settled) {
-      this.#files.delete(id)
-      if (--this.#unclaimed <= MAX_UNCLAIMED_FILES / 2) this.#wakeConsumer()
-    }
+    this.#claimDone(id, w)
     return content
+  }
+
+  /**
+   * Like expect, but the content (or the failure) of walker file `id` goes to `target` as
+   * entry `index`: at once when the file is done, else when it is.
+   */
+  claim (id: number, target: ClaimTarget, index: number): void {
+    if (this.#failure !== undefined) { target.fail(this.#failure); return }
+    const w = this.#claimed(id)
+    w.claimTo(target, index)
+    this.#claimDone(id, w)
+  }
+
+  #claimed (id: number): WalkedFile {
+    return (this.#files.get(id) ?? this.#walkedFile(id)).walked!
+  }
+
+  /** A claimed file that was already done leaves the table (and the unclaimed count). */
+  #claimDone (id: number, w: WalkedFile): void {
+    if (!w.settled) return
+    this.#files.delete(id)
+    if (--this.#unclaimed <= MAX_UNCLAIMED_FILES / 2) this.#wakeConsumer()
   }
 
   /** The entry of walker file `id`, made when its first chunk or its end arrives (or the walk claims it). */
   #walkedFile (id: number): Pending {
-    const walked = new WalkedFile()
-    const p: Pending = { job: { id }, size: 0, builder: NO_PARTS, resolve: walked.resolve, reject: walked.reject, walked }
+    const p = new WalkedFile(id)
     this.#files.set(id, p)
     return p
   }
