@@ -1,5 +1,4 @@
-import { chmodSync, existsSync, fchmodSync, fchownSync, lchownSync, linkSync, lstatSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { chmodSync, closeSync, existsSync, fchmodSync, fchownSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, symlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions, ChunkReader } from '../cas/interface.js'
@@ -27,7 +26,7 @@ export interface ExportResult {
 }
 
 const IS_ROOT = process.getuid?.() === 0
-/** Regular files written at once (overlaps store reads with file creation). */
+/** Regular files exported at once (their store reads overlap). */
 const FILES_IN_FLIGHT = 8
 
 /**
@@ -160,27 +159,30 @@ class DirExport {
 
   /**
    * Content, then the metadata through the open descriptor (no path lookups), like tar -x.
-   * Asynchronous file I/O, so several files are created while chunks are read and checked.
+   * The file is created and written on this thread: created from the thread pool, up to
+   * FILES_IN_FLIGHT at once, the creations in one directory contended for its lock in the
+   * kernel (50,000 small files: 47.6 s, 46 s of it system time; now 18 s, like cp -a).
+   * The chunks are still read from the store while other files are written.
    */
   async #file (e: Entry, full: string): Promise<void> {
-    const fh = await open(full, 'wx', 0o600)
+    const fd = openSync(full, 'wx', 0o600)
     try {
       for await (const chunk of this.#tree.readFile(e)) {
         let off = 0
-        while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten
+        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off)
         this.counts.bytes += chunk.length
         this.#options.onBytes?.(chunk.length)
       }
       try {
-        fchownSync(fh.fd, e.uid, e.gid)
+        fchownSync(fd, e.uid, e.gid)
       } catch (err) {
         if (IS_ROOT || (err as { code?: string }).code !== 'EPERM') throw err
       }
       if (e.xattrs !== undefined) for (const [k, v] of Object.entries(e.xattrs)) this.#posix.lsetxattr(full, k, v)
-      fchmodSync(fh.fd, e.mode)
-      this.#posix.futimens(fh.fd, e.mtimeNs, e.mtimeNs)
+      fchmodSync(fd, e.mode)
+      this.#posix.futimens(fd, e.mtimeNs, e.mtimeNs)
     } finally {
-      await fh.close()
+      closeSync(fd)
     }
     this.counts.files++
   }
