@@ -11,6 +11,13 @@ import type { ChunkReader } from '../cas/interface.js'
 export const DEFAULT_CACHE_BYTES = 4 * 1024 * 1024
 
 /**
+ * Encoded bytes of nodes to keep decoded for a walk that reads each node once (an export, a
+ * listing): those on the current path, little more. A decoded entry is ~1 KB of V8's heap,
+ * so the default would keep ~40 MiB of a large tree that is never read again.
+ */
+export const ONE_PASS_CACHE_BYTES = 256 * 1024
+
+/**
  * A bounded LRU of decoded tree nodes, keyed by CID string. Nodes are immutable, so entries
  * never go stale. Bounded by count and by the nodes' encoded size: a node may hold thousands
  * of entries, so a bound on count alone would not keep memory flat whatever the tree size.

@@ -2,6 +2,7 @@ import { chmodSync, closeSync, existsSync, fchmodSync, fchownSync, lchownSync, l
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions, ChunkReader } from '../cas/interface.js'
+import { ONE_PASS_CACHE_BYTES } from './block-cache.js'
 import { ExportError } from './errors.js'
 import type { Entry } from './interface.js'
 import { posix, S_IFBLK, S_IFCHR, S_IFIFO, S_IFSOCK } from './posix.js'
@@ -30,6 +31,8 @@ const IS_ROOT = process.getuid?.() === 0
 const FILES_IN_FLIGHT = 8
 /** Files from this size on are written from the thread pool, overlapping the store reads. */
 const ASYNC_WRITE_BYTES = 4 * 1024 * 1024
+/** The longest the export runs without letting the event loop turn (see #letLoopRun). */
+const LOOP_TURN_MS = 20
 /** Chunk writes of one large file in flight. */
 const WRITES_IN_FLIGHT = 4
 
@@ -53,7 +56,7 @@ async function writeAt (fd: number, chunk: Uint8Array, position: number): Promis
  * CAS_CHUNK_MISSING/OVERLAY_BAD_NODE for a broken tree.
  */
 export async function exportDirectory (reader: ChunkReader, root: CID, dest: string, options: ExportOptions = {}): Promise<ExportResult> {
-  const tree = openTree(reader, root)
+  const tree = openTree(reader, root, { cacheBytes: ONE_PASS_CACHE_BYTES })
   const top = await subtree(tree, options.path)
   prepareDest(dest)
   const job = new DirExport(tree, options)
@@ -90,6 +93,7 @@ class DirExport {
   readonly #leaders = new Map<string, { local: string, done: Promise<void> }>()
   readonly #waiters: Array<() => void> = []
   #inFlight = 0
+  #lastTurn = performance.now()
 
   constructor (tree: Tree, options: ExportOptions) {
     this.#tree = tree; this.#options = options
@@ -103,7 +107,7 @@ class DirExport {
   async dir (entry: Entry, path: string): Promise<void> {
     this.#options.signal?.throwIfAborted()
     this.counts.dirs++
-    const files: Array<Promise<void>> = []
+    const files = new Outstanding()
     try {
       for await (const child of this.#tree.readdir(entry)) {
         const full = join(path, child.name)
@@ -112,15 +116,15 @@ class DirExport {
           const done = this.#guard(this.#file(child, full), full).finally(() => { this.#inFlight--; this.#wake() })
           done.catch(() => {})
           if (child.hardlink !== undefined) this.#leaders.set(child.hardlink, { local: full, done })
-          files.push(done)
+          files.track(done)
         } else {
           await this.#guard(this.#child(child, full), full)
         }
       }
     } finally {
-      await Promise.allSettled(files)
+      await files.settled()
     }
-    await Promise.all(files)
+    files.throwIfFailed()
     this.#meta(path, entry)
   }
 
@@ -136,6 +140,19 @@ class DirExport {
   async #slot (): Promise<void> {
     while (this.#inFlight >= FILES_IN_FLIGHT) await new Promise<void>((resolve) => { this.#waiters.push(resolve) })
     this.#inFlight++
+    await this.#letLoopRun()
+  }
+
+  /**
+   * Store reads are synchronous (a LevelDB get, a pread), so an export of small files runs
+   * as one long chain of microtasks: without a turn of the event loop now and then, no timer
+   * (the progress bar, malloc_trim) and no signal handler (Ctrl-C) would run until it ends.
+   */
+  async #letLoopRun (): Promise<void> {
+    const now = performance.now()
+    if (now - this.#lastTurn < LOOP_TURN_MS) return
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    this.#lastTurn = performance.now()
   }
 
   #wake (): void {
@@ -225,4 +242,28 @@ class DirExport {
     if (e.kind !== 'symlink') chmodSync(path, e.mode)
     this.#posix.utimens(path, e.mtimeNs, e.mtimeNs)
   }
+}
+
+/**
+ * The files of one directory still being written, counted (a directory of 50,000 files keeps
+ * no promise per file), and the first failure among them.
+ */
+class Outstanding {
+  #left = 0
+  #failure: { error: unknown } | undefined
+  #wake: (() => void) | undefined
+  readonly #one = (): void => { if (--this.#left === 0) this.#wake?.() }
+  readonly #failed = (error: unknown): void => { this.#failure ??= { error }; this.#one() }
+
+  track (p: Promise<void>): void {
+    this.#left++
+    p.then(this.#one, this.#failed)
+  }
+
+  /** Resolves once every tracked file is done, failed or not. */
+  async settled (): Promise<void> {
+    while (this.#left > 0) await new Promise<void>((resolve) => { this.#wake = resolve })
+  }
+
+  throwIfFailed (): void { if (this.#failure !== undefined) throw this.#failure.error }
 }

@@ -1,5 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions, ChunkReader } from '../cas/interface.js'
+import { ONE_PASS_CACHE_BYTES } from './block-cache.js'
 import { encodeTarHeader, TAR_END, tarPadding, type TarHeader } from './export-tar-header.js'
 import type { Entry } from './interface.js'
 import { subtree } from './export-dir.js'
@@ -25,7 +26,7 @@ const TYPE: Partial<Record<Entry['kind'], string>> = { file: '0', symlink: '2', 
  * CAS_CHUNK_MISSING / OVERLAY_BAD_NODE for a broken tree.
  */
 export async function * exportTar (reader: ChunkReader, root: CID, options: ExportTarOptions = {}): AsyncIterable<Uint8Array> {
-  const tree = openTree(reader, root)
+  const tree = openTree(reader, root, { cacheBytes: ONE_PASS_CACHE_BYTES })
   const top = await subtree(tree, options.path)
   yield encodeTarHeader(header(top, './', '5', 0))
   yield * members(tree, top, '', new Map(), options)

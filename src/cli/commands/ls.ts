@@ -1,3 +1,4 @@
+import { ONE_PASS_CACHE_BYTES } from '../../overlay/block-cache.js'
 import type { Entry } from '../../overlay/interface.js'
 import { resolvePath } from '../../overlay/posix-resolve.js'
 import { openTree, type Tree } from '../../overlay/tree.js'
@@ -113,9 +114,6 @@ async function list (tree: Tree, dir: Entry, path: string, recursive: boolean, s
   for (const [e, p] of subdirs) await list(tree, e, p, recursive, sink)
 }
 
-/** Encoded directory nodes `ls` keeps decoded: those on the path and the one being listed. */
-const LISTING_CACHE_BYTES = 256 * 1024
-
 function one (l: Listed): () => AsyncGenerator<Listed> { return async function * () { yield l } }
 
 const command: Command = {
@@ -129,9 +127,8 @@ const command: Command = {
   async run (ctx): Promise<undefined> {
     await using store = await openCliStore(ctx)
     const { root, path } = await resolveViewRoot(store, ctx.options, ctx.positionals[0])
-    // Each directory is read once, in order: a small node cache is enough (a decoded entry
-    // takes ~1 KB of heap; the default cache would keep a 50,000-entry directory whole).
-    const tree = openTree(store, root, { cacheBytes: LISTING_CACHE_BYTES })
+    // Each directory is read once, in order (twice for its widths): a small node cache does.
+    const tree = openTree(store, root, { cacheBytes: ONE_PASS_CACHE_BYTES })
     const { entry, path: at } = await resolvePath(tree, path, false)
     const recursive = ctx.options.recursive === true
     const sink = ctx.json ? jsonSink((t) => { ctx.write(t) }, root.toString(), at) : textSink((t) => { ctx.write(t) }, recursive && entry.kind === 'dir')
