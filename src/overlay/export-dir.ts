@@ -133,6 +133,7 @@ class DirExport {
       await work
     } catch (err) {
       if (err instanceof ExportError || (err as { code?: string }).code?.startsWith('CAS_') === true) throw err
+      if (this.#options.signal?.aborted === true) throw this.#options.signal.reason
       throw new ExportError(`cannot create ${full}`, { cause: err })
     }
   }
