@@ -16,7 +16,8 @@
 // Env: XENO_BENCH_DIR work dir, kept between runs (default $TMPDIR/xeno-bench-nfs);
 //      XENO_BENCH_RUNS (default 5); XENO_BENCH_SMALL files (default 300), read in
 //      XENO_BENCH_SMALL_CHUNKS slices that ganesha and xeno take turns at (default 6);
-//      XENO_BENCH_BIG_MIB (default 1024); XENO_BENCH_LAZY=0 skips the lazy case.
+//      XENO_BENCH_BIG_MIB (default 1024); XENO_BENCH_LAZY=0 skips the lazy case;
+//      XENO_BENCH_SAME_SESSION=1 runs the servers in the bench's session (see start()).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomFillSync } from 'node:crypto'
 import { existsSync, createReadStream } from 'node:fs'
@@ -40,7 +41,8 @@ a 1 GiB sequential read, nfs-ls -R, and many small files (warm, cold and lazy st
   --only small   only the small files (no 1 GiB export, listing, cold or lazy case)
   --only read    only the big file (cold, warm rounds, lazy), each round's times, ratio and server CPU
 Env: XENO_BENCH_DIR (work dir), XENO_BENCH_RUNS (5), XENO_BENCH_SMALL (300), XENO_BENCH_SMALL_CHUNKS (6),
-     XENO_BENCH_BIG_MIB (1024), XENO_BENCH_LAZY=0 skips the lazy case`
+     XENO_BENCH_BIG_MIB (1024), XENO_BENCH_LAZY=0 skips the lazy case,
+     XENO_BENCH_SAME_SESSION=1 runs the servers in the bench's session (default: a session each)`
 const args = parseBenchArgs(USAGE, { only: { type: 'string' } }, 1)
 const ONLY = args.values.only
 if (ONLY !== undefined && ONLY !== 'small' && ONLY !== 'read') usageError(`--only takes 'small' or 'read', not ${ONLY}`)
@@ -73,8 +75,18 @@ async function waitPort (port: number): Promise<void> {
 const children = new Set<ChildProcess>()
 process.on('exit', () => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL') })
 
+/**
+ * Servers run in a session of their own (`detached`: setsid), as daemons do (ganesha.nfsd
+ * without -F, or any systemd service, which also gets its own cgroup): with the kernel's
+ * autogroup on (sched_autogroup_enabled, as here), a session is one scheduling group, and a
+ * server sharing the bench's session competed inside one group with the very nfs-cat and sh
+ * it serves, which is not how a server meets its clients. XENO_BENCH_SAME_SESSION=1 keeps the
+ * servers in the bench's session (the setup of sessions 4-6).
+ */
+const SERVER_SESSION = process.env.XENO_BENCH_SAME_SESSION !== '1'
+
 function start (argv: string[], log: string): ChildProcess {
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], detached: SERVER_SESSION })
   children.add(child)
   child.on('close', () => { children.delete(child) })
   const out: Buffer[] = []
