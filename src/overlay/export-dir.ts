@@ -110,6 +110,7 @@ class DirExport {
     const files = new Outstanding()
     try {
       for await (const child of this.#tree.readdir(entry)) {
+        await this.#letLoopRun()
         const full = join(path, child.name)
         if (child.kind === 'file' && (child.hardlink === undefined || !this.#leaders.has(child.hardlink))) {
           await this.#slot()
@@ -141,7 +142,6 @@ class DirExport {
   async #slot (): Promise<void> {
     while (this.#inFlight >= FILES_IN_FLIGHT) await new Promise<void>((resolve) => { this.#waiters.push(resolve) })
     this.#inFlight++
-    await this.#letLoopRun()
   }
 
   /**
