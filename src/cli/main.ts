@@ -97,7 +97,10 @@ const LONG_RUNNING = new Set(['nfs-serve', 'store-serve'])
  * then instead of with an unhandled EPIPE. Nothing is left half done: only a command's
  * output, which comes last or is all it does, goes to stdout.
  */
+let quietOnClosedStdout = false
 function endQuietlyOnClosedStdout (): void {
+  if (quietOnClosedStdout) return // main() may run more than once in a process
+  quietOnClosedStdout = true
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
     throw err
