@@ -91,7 +91,6 @@ function prestartDirectoryImport (src: string, rest: string[]): void {
 /** Servers, which run for days: their memory must stay level. */
 const LONG_RUNNING = new Set(['nfs-serve', 'store-serve'])
 
-/** Runs the CLI; resolves the process exit code. Never throws. */
 /**
  * A reader that stops early (`xeno ls ROOT -R | head`) closes the pipe: like ls, end quietly
  * then instead of with an unhandled EPIPE. Nothing is left half done: only a command's
@@ -107,6 +106,7 @@ function endQuietlyOnClosedStdout (): void {
   })
 }
 
+/** Runs the CLI; resolves the process exit code. Never throws. */
 export async function main (argv: string[]): Promise<number> {
   endQuietlyOnClosedStdout()
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {

@@ -5,8 +5,8 @@ import type { ChunkReader } from '../cas/interface.js'
 /**
  * Encoded bytes of tree nodes a DecodedCache keeps by default. A decoded directory entry takes
  * about 10x its encoded size in V8's heap (an object, its name, a CID), so 4 MiB is ~40 MiB
- * of heap: a 50,000-entry directory read whole (an `ls`) no longer stays in memory with every
- * entry decoded, while the directories an NFS client walks (t1-apache: ~2 MB) all fit.
+ * of heap however large the directories read (4,096 nodes of up to 1,024 entries each were no
+ * bound), while the directories an NFS client walks (t1-apache: ~2 MB) all fit.
  */
 export const DEFAULT_CACHE_BYTES = 4 * 1024 * 1024
 

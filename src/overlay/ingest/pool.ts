@@ -120,21 +120,14 @@ class WalkedFile implements Pending {
   #outcome: { content: FileContent } | { error: unknown } | undefined
   #target: ClaimTarget | undefined
   #index = 0
-  #promise: Promise<FileContent> | undefined
-  #resolve: ((v: FileContent) => void) | undefined
-  #reject: ((e: unknown) => void) | undefined
 
   constructor (id: number) { this.job = { id } }
 
   get walked (): WalkedFile { return this }
 
-  /** The file's content, for the walk (once). */
+  /** The file's content, for the walk (once): claimTo with a promise as the target. */
   claim (): Promise<FileContent> {
-    this.claimed = true
-    const o = this.#outcome
-    if (o !== undefined) return 'error' in o ? Promise.reject(o.error) : Promise.resolve(o.content)
-    this.#promise ??= new Promise<FileContent>((resolve, reject) => { this.#resolve = resolve; this.#reject = reject })
-    return this.#promise
+    return new Promise<FileContent>((resolve, reject) => { this.claimTo({ content: (_i, c) => { resolve(c) }, fail: reject }, 0) })
   }
 
   /** Has the outcome go to `target` as entry `index` (at once when known). */
@@ -151,9 +144,7 @@ class WalkedFile implements Pending {
   #settle (outcome: { content: FileContent } | { error: unknown }): void {
     if (this.#outcome !== undefined) return
     this.#outcome = outcome
-    if (this.#target !== undefined) { this.#tell(outcome); return }
-    if (this.#promise === undefined) return
-    if ('error' in outcome) this.#reject!(outcome.error); else this.#resolve!(outcome.content)
+    if (this.#target !== undefined) this.#tell(outcome)
   }
 
   #tell (outcome: { content: FileContent } | { error: unknown }): void {
