@@ -106,9 +106,42 @@ function endQuietlyOnClosedStdout (): void {
   })
 }
 
+/**
+ * The options every command takes may come before the command's name too (`xeno --store DIR
+ * ls ROOT`, as `git -C DIR log`): they are moved behind it. Resolves the words left and an
+ * error for a leading option that is not one of them (or lacks its value).
+ */
+export function hoistCommonOptions (argv: readonly string[]): { argv: string[], error?: string } {
+  const leading: string[] = []
+  let i = 0
+  for (; i < argv.length && argv[i]!.startsWith('-') && argv[i] !== '-'; i++) {
+    const a = argv[i]!
+    if (a === '--json' || a.startsWith('--store=')) leading.push(a)
+    else if (a === '--store') {
+      const value = argv[i + 1]
+      if (value === undefined) return { argv: [], error: '--store needs a directory' }
+      leading.push(a, value); i++
+    } else if (a === '--help' || a === '-h' || a === '--version' || a === '-V') break
+    else return { argv: [], error: `unknown option ${a} before the command (only --store DIR and --json may come first)` }
+  }
+  if (leading.length === 0) return { argv: [...argv] }
+  const rest = argv.slice(i)
+  // `xeno --json --version`: the flags stay with the word that reads them.
+  if (rest[0] === '--version' || rest[0] === '-V') return { argv: [...rest, ...leading] }
+  const found = findCommand(rest)
+  if (found === undefined) return { argv: rest }
+  return { argv: [...rest.slice(0, rest.length - found.rest.length), ...found.rest, ...leading] }
+}
+
 /** Runs the CLI; resolves the process exit code. Never throws. */
 export async function main (argv: string[]): Promise<number> {
   endQuietlyOnClosedStdout()
+  const hoisted = hoistCommonOptions(argv)
+  if (hoisted.error !== undefined) {
+    process.stderr.write(`xeno: ${hoisted.error}\n`)
+    return 2
+  }
+  argv = hoisted.argv
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     await printOverview()
     return argv.length === 0 ? 2 : 0

@@ -1,5 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 
@@ -29,6 +31,30 @@ Help('xeno --version prints the package version; an unknown command exits 2 with
   const r = spawnSync(process.execPath, [XENO, 'frobnicate'], { encoding: 'utf8' })
   assert.is(r.status, 2)
   assert.is(r.stderr.trim().split('\n').length, 1)
+})
+
+Help('--store and --json may come before the command; another leading option exits 2 with one line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'xeno-help-'))
+  try {
+    const src = join(dir, 'src')
+    mkdirSync(join(src, 'd'), { recursive: true })
+    writeFileSync(join(src, 'd', 'f'), 'hello\n')
+    const store = join(dir, 'store')
+    const { root } = JSON.parse(xeno('--store', store, '--json', 'template', 'import', src, '--name', 't')) as { root: string }
+    assert.match(root, /^bafy/)
+    // The store named first is the one used: the name resolves there, and nowhere else.
+    assert.is(xeno(`--store=${store}`, 'cat', 't:/d/f'), 'hello\n')
+    assert.is((JSON.parse(xeno('--json', '--store', store, 'ls', 't:/d')) as { entries: Array<{ name: string }> }).entries[0]?.name, 'f')
+    const other = spawnSync(process.execPath, [XENO, '--store', join(dir, 'other'), 'cat', 't:/d/f'], { encoding: 'utf8' })
+    assert.is(other.status, 1)
+    for (const args of [['--frob', 'ls', 't'], ['--store']]) {
+      const r = spawnSync(process.execPath, [XENO, ...args], { encoding: 'utf8' })
+      assert.is(r.status, 2, args.join(' '))
+      assert.is(r.stderr.trim().split('\n').length, 1, r.stderr)
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 Help.run()
