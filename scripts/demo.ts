@@ -11,7 +11,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createServer } from 'node:net'
-import { formatBytes } from '../src/cli/progress.js'
+import { formatBytes } from '../src/util/format.js'
 
 const ROOT = resolve(new URL('../..', import.meta.url).pathname)
 const XENO = join(ROOT, 'bin', 'xeno')

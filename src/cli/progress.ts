@@ -1,3 +1,5 @@
+import { formatBytes } from '../util/format.js'
+
 /** A progress indicator. Every method is cheap to call often; rendering is rate-limited. */
 export interface Progress {
   /** Adds `n` to the amount done. */
@@ -14,16 +16,6 @@ const SILENT: Progress = { add () {}, setTotal () {}, detail () {}, done () {} }
 
 const RENDER_INTERVAL_MS = 100
 const BAR_WIDTH = 24
-
-/** `n` bytes in binary units for people: `512 B`, `1.5 KiB`, `2.0 GiB`. */
-export function formatBytes (n: number): string {
-  if (n < 1024) return `${n} B`
-  const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let v = n / 1024
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++ }
-  return `${v.toFixed(1)} ${units[i]}`
-}
 
 function formatAmount (n: number, unit: 'bytes' | 'items'): string {
   return unit === 'items' ? String(n) : formatBytes(n)

@@ -35,16 +35,6 @@ export function waitOption (options: CommandContext['options']): number | undefi
   return s * 1000
 }
 
-/** Bytes for people: 1.5 MiB. */
-export function formatBytes (n: number): string {
-  if (Math.abs(n) < 1024) return `${n} B`
-  const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let v = n / 1024
-  let i = 0
-  while (Math.abs(v) >= 1024 && i < units.length - 1) { v /= 1024; i++ }
-  return `${v.toFixed(1)} ${units[i]}`
-}
-
 /**
  * The root CID that `text` names: a CID string, or the name of a pin in `store`.
  * Rejects CAS_BAD_CID for text that is neither a valid CID nor a valid name, and

@@ -47,13 +47,3 @@ export async function resolveRemote (ref: string, peer: Peer, config: SyncConfig
   const { CID } = await import('multiformats/cid')
   return { root: CID.parse(record.root), record, name: parsed.name }
 }
-
-/** Human size. */
-export function formatBytes (n: number): string {
-  if (n < 1024) return `${n} B`
-  const units = ['KiB', 'MiB', 'GiB']
-  let v = n / 1024
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++ }
-  return `${v.toFixed(1)} ${units[i]}`
-}

@@ -5,6 +5,7 @@ import { exportDirectory } from '../../overlay/export-dir.js'
 import { exportTar } from '../../overlay/export-tar.js'
 import { ExportError } from '../../overlay/errors.js'
 import { UsageError, type Command } from '../command.js'
+import { count } from '../../util/format.js'
 import { openCliStore } from '../store.js'
 import { LAYER_HELP, LAYER_OPTIONS, resolveViewRoot } from '../view.js'
 
@@ -76,7 +77,7 @@ const command: Command = {
       bar.done()
     }
   },
-  human: (r: ExportCliResult) => `${r.root} -> ${r.dest} (${r.format}, ${r.files !== undefined ? `${r.files} files, ` : ''}${r.bytes} bytes)` +
+  human: (r: ExportCliResult) => `${r.root} -> ${r.dest} (${r.format}, ${r.files !== undefined ? `${count(r.files, 'file')}, ` : ''}${count(r.bytes, 'byte')})` +
     (r.skipped !== undefined && r.skipped.length > 0 ? `\nskipped (a tar cannot hold sockets): ${r.skipped.join(', ')}` : '')
 }
 

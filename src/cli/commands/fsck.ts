@@ -1,6 +1,7 @@
 import type { FsckReport } from '../../cas/index.js'
 import type { Command } from '../command.js'
-import { formatBytes, openCliStore, waitOption } from '../store.js'
+import { formatBytes } from '../../util/format.js'
+import { openCliStore, waitOption } from '../store.js'
 
 const MAX_SHOWN = 20
 

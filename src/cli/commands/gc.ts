@@ -1,6 +1,7 @@
 import type { GcReport } from '../../cas/index.js'
 import type { Command } from '../command.js'
-import { formatBytes, openCliStore, waitOption } from '../store.js'
+import { count, formatBytes } from '../../util/format.js'
+import { openCliStore, waitOption } from '../store.js'
 
 /** `xeno gc`: remove every block no pin reaches. */
 const gc: Command = {
@@ -36,8 +37,8 @@ const gc: Command = {
   },
   human (r: GcReport): string {
     const verb = r.dryRun ? 'would remove' : 'removed'
-    const lines = [`${verb} ${r.removedChunks} chunks (${formatBytes(r.removedRawBytes)} raw), ${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.freedBytes)} on disk`,
-      `kept ${r.reachable} blocks reachable from ${r.pins} pins` + (r.protected > 0 ? `, ${r.protected} more written by imports in progress` : ''),
+    const lines = [`${verb} ${count(r.removedChunks, 'chunk')} (${formatBytes(r.removedRawBytes)} raw), ${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.freedBytes)} on disk`,
+      `kept ${count(r.reachable, 'block')} reachable from ${count(r.pins, 'pin')}` + (r.protected > 0 ? `, ${r.protected} more written by imports in progress` : ''),
       `packs: ${r.packsRewritten} rewritten, ${r.packsDeleted} deleted` + (r.packsSkipped > 0 ? `, ${r.packsSkipped} left for next time (in use)` : '') +
         (r.reclaimableBytes > 0 ? `; ${formatBytes(r.reclaimableBytes)} of dead space left in packs (--repack-all frees it)` : '')]
     if (r.missing > 0) lines.push(`warning: ${r.missing} tree nodes under pins are missing (see xeno fsck)`)

@@ -6,6 +6,7 @@ import { openTree } from '../../overlay/tree.js'
 import { openWritableLayer } from '../../overlay/writable.js'
 import { stringOption, stringsOption, type Command } from '../command.js'
 import { openCliStore } from '../store.js'
+import { count } from '../../util/format.js'
 import { resolveLayerRoot } from '../view.js'
 
 interface CommitCliResult { root: string, files: number, chunks: number, name?: string }
@@ -40,7 +41,7 @@ const command: Command = {
       return { root: r.root.toString(), files: r.files, chunks: r.chunks, name }
     } finally { lease.release(); await layer.close() }
   },
-  human: (r: CommitCliResult) => `${r.root}\n${r.files} rewritten files, ${r.chunks} chunks stored` + (r.name !== undefined ? `; pinned as ${r.name}` : '')
+  human: (r: CommitCliResult) => `${r.root}\n${count(r.files, 'rewritten file')}, ${count(r.chunks, 'chunk')} stored` + (r.name !== undefined ? `; pinned as ${r.name}` : '')
 }
 
 export default command

@@ -1,5 +1,6 @@
 import { pull } from '../../sync/pull.js'
-import { clientConfig, formatBytes, peerFor, resolveRemote } from '../../sync/cli-support.js'
+import { clientConfig, peerFor, resolveRemote } from '../../sync/cli-support.js'
+import { formatBytes } from '../../util/format.js'
 import { UsageError, stringOption, type Command } from '../command.js'
 import { transferProgress } from '../progress.js'
 import { openCliStore, resolveRoot } from '../store.js'

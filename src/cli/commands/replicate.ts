@@ -1,4 +1,5 @@
-import { clientConfig, formatBytes, peerFor } from '../../sync/cli-support.js'
+import { clientConfig, peerFor } from '../../sync/cli-support.js'
+import { formatBytes } from '../../util/format.js'
 import { replicate } from '../../sync/replicate.js'
 import { UsageError, stringOption, type Command } from '../command.js'
 

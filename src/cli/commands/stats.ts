@@ -1,6 +1,7 @@
 import type { StoreStats } from '../../cas/index.js'
 import type { Command } from '../command.js'
-import { formatBytes, openCliStore } from '../store.js'
+import { formatBytes } from '../../util/format.js'
+import { openCliStore } from '../store.js'
 
 interface StatsResult extends StoreStats { store: string, compressionRatio: number }
 

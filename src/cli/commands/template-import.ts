@@ -4,7 +4,7 @@ import { checkPinName } from '../../cas/pins.js'
 import { ImportError } from '../../overlay/errors.js'
 import { importDirectory, measureTree, type ImportResult } from '../../overlay/import-dir.js'
 import { stringOption, UsageError, type Command } from '../command.js'
-import { formatBytes } from '../progress.js'
+import { count, formatBytes } from '../../util/format.js'
 import type { LocalStore, StoreStats } from '../../cas/store/local.js'
 import type { WriteLease } from '../../cas/store/guard.js'
 import { storeHasPacks } from '../../cas/store/pack-files.js'
@@ -142,8 +142,8 @@ const command: Command = {
   },
   human: (r: TemplateImportResult) => [
     r.root,
-    `${r.files} files, ${r.dirs} directories, ${r.symlinks} symlinks, ${r.specials} special, ${r.hardlinks} hard links; ` +
-    `${formatBytes(r.bytes)} in ${r.chunks} chunks; ${r.newChunks} new blocks, ${formatBytes(r.storedBytes)} stored; ${r.seconds} s` +
+    `${count(r.files, 'file')}, ${count(r.dirs, 'directory', 'directories')}, ${count(r.symlinks, 'symlink')}, ${r.specials} special, ${count(r.hardlinks, 'hard link')}; ` +
+    `${formatBytes(r.bytes)} in ${count(r.chunks, 'chunk')}; ${count(r.newChunks, 'new block')}, ${formatBytes(r.storedBytes)} stored; ${r.seconds} s` +
     (r.name !== undefined ? `; pinned as ${r.name}` : '')
   ].join('\n')
 }
