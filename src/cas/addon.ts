@@ -7,6 +7,8 @@ export interface MallocInfo { heap: number, inUse: number, free: number, mmapped
 
 /** The parts of the native addon (native/*.c, built by scripts/build-native.mjs) that the store and transfers use. */
 export interface StoreAddon {
+  /** BLAKE3-256 digest of `bytes` (32 bytes; native/blake3.c via native/ingest.c). */
+  readonly blake3?: (bytes: Uint8Array) => Uint8Array
   /** sync_file_range(SYNC_FILE_RANGE_WRITE) of `length` bytes at `offset` of `fd` (native/posix.c). */
   readonly syncRange?: (fd: number, offset: number, length: number) => void
   /** mallopt(M_ARENA_MAX, n): at most `n` glibc malloc arenas from now on (native/posix.c); false when refused. */

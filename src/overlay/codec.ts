@@ -3,6 +3,7 @@ import { CID } from 'multiformats/cid'
 import { DAG_CBOR_CODEC, RAW_CODEC } from '../cas/codes.js'
 import { cidForBlock } from '../cas/hasher.js'
 import { BadNodeError } from './errors.js'
+import { compareNames, FORMAT_VERSION, MAX_DIR_ENTRIES, MAX_FILE_PARTS, type EncodedBlock } from './format.js'
 import type { DirNode, DirShard, Entry, EntryKind, FilePart, TreeRoot } from './interface.js'
 
 /**
@@ -21,12 +22,7 @@ import type { DirNode, DirShard, Entry, EntryKind, FilePart, TreeRoot } from './
  *   whiteout    { n: name, k: 'w' }
  * kinds: f file, d dir, l symlink, c char device, b block device, p fifo, s socket, w whiteout.
  */
-export const FORMAT_VERSION = 1
-
-/** A directory with more entries than this is split into shards of at most this many. */
-export const MAX_DIR_ENTRIES = 1024
-/** A file index node lists at most this many parts (~64 MiB of content at 64 KiB chunks). */
-export const MAX_FILE_PARTS = 1024
+export { compareNames, FORMAT_VERSION, MAX_DIR_ENTRIES, MAX_FILE_PARTS, type EncodedBlock } from './format.js'
 
 const KIND_TO_CODE: Record<EntryKind, string> = {
   file: 'f', dir: 'd', symlink: 'l', chardev: 'c', blockdev: 'b', fifo: 'p', socket: 's', whiteout: 'w'
@@ -35,19 +31,6 @@ const CODE_TO_KIND: Record<string, EntryKind> = Object.fromEntries(
   Object.entries(KIND_TO_CODE).map(([k, v]) => [v, k as EntryKind]))
 
 const textEncoder = new TextEncoder()
-
-/** Bytewise (UTF-8) order of names, the order of entries in every directory node. */
-export function compareNames (a: string, b: string): number {
-  if (a === b) return 0
-  // UTF-16 order equals UTF-8 byte order unless a string holds U+D800..U+FFFF: compare as JS
-  // strings then (no allocation; this is on every lookup path).
-  if (!NEEDS_BYTE_ORDER.test(a) && !NEEDS_BYTE_ORDER.test(b)) return a < b ? -1 : 1
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
-}
-const NEEDS_BYTE_ORDER = /[\ud800-\uffff]/
-
-/** An encoded node and its CID (dag-cbor, BLAKE3-256). */
-export interface EncodedBlock { readonly cid: CID, readonly bytes: Uint8Array }
 
 function block (value: unknown): EncodedBlock {
   const bytes = dagCbor.encode(value)

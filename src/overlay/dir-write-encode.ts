@@ -1,7 +1,6 @@
 import { DAG_CBOR_CODEC } from '../cas/codes.js'
 import { cidForBlock } from '../cas/hasher.js'
-import { MAX_DIR_ENTRIES, MAX_FILE_PARTS, type EncodedBlock } from './codec.js'
-import { compareNamesFast } from './dir-write.js'
+import { compareNamesFast, FORMAT_VERSION, MAX_DIR_ENTRIES, MAX_FILE_PARTS, type EncodedBlock } from './format.js'
 import type { Entry, FilePart } from './interface.js'
 
 /**
@@ -121,6 +120,22 @@ export function encodeDirEntriesFast (entries: readonly Entry[]): EncodedBlock {
   w.key(0x65)
   w.head(4, entries.length)
   for (const e of entries) entry(w, e)
+  const bytes = w.buf.slice(0, w.pos)
+  return { cid: cidForBlock(DAG_CBOR_CODEC, bytes), bytes }
+}
+
+/**
+ * Same bytes and CID as codec.ts encodeTreeRoot(root), `{ root: ENTRY, xeno: 1 }`: a directory
+ * import's only node through @ipld/dag-cbor, which it then need not load.
+ */
+export function encodeTreeRootFast (root: Entry): EncodedBlock {
+  if (root.kind !== 'dir' || root.name !== '') throw new TypeError('tree root must be a directory entry named ""')
+  const w = new Writer()
+  w.head(5, 2)
+  w.text('root') // dag-cbor key order: length, then bytes ('root' < 'xeno')
+  entry(w, root)
+  w.text('xeno')
+  w.int(FORMAT_VERSION)
   const bytes = w.buf.slice(0, w.pos)
   return { cid: cidForBlock(DAG_CBOR_CODEC, bytes), bytes }
 }

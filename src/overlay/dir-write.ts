@@ -1,7 +1,8 @@
 import type { CID } from 'multiformats/cid'
 import { blake3Digest } from '../cas/hasher.js'
-import { compareNames, encodeDirShards, MAX_DIR_ENTRIES } from './codec.js'
+import { encodeDirShards } from './codec.js'
 import { encodeDirEntriesFast } from './dir-write-encode.js'
+import { compareNamesFast, MAX_DIR_ENTRIES } from './format.js'
 import type { BlockSink } from './file-write.js'
 import type { DirShard, Entry } from './interface.js'
 
@@ -42,15 +43,7 @@ export function splitGroups<T> (items: readonly T[], nameOf: (item: T) => string
   return groups
 }
 
-// UTF-16 code-unit order equals UTF-8 byte order except around surrogates (U+10000 and up
-// sort before U+E000..U+FFFF in UTF-16): names free of those compare as plain JS strings.
-const NEEDS_BYTES = /[\ud800-\uffff]/
-
-/** Bytewise (UTF-8) comparison of names, fast for the common case. */
-export function compareNamesFast (a: string, b: string): number {
-  if (NEEDS_BYTES.test(a) || NEEDS_BYTES.test(b)) return compareNames(a, b)
-  return a < b ? -1 : a > b ? 1 : 0
-}
+export { compareNamesFast }
 
 /** Sorts names in place by UTF-8 bytes (the order of directory nodes) and returns them. */
 export function sortNames (names: string[]): string[] {

@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { cidForChunk } from '../cas/hasher.js'
 import type { ChunkWriter } from '../cas/interface.js'
-import { MAX_FILE_PARTS } from './codec.js'
+import { MAX_FILE_PARTS } from './format.js'
 import { encodeFileIndexFast } from './dir-write-encode.js'
 import type { FilePart } from './interface.js'
 

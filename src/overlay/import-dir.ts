@@ -2,10 +2,10 @@ import { statSync, type BigIntStats } from 'node:fs'
 import type { CID } from 'multiformats/cid'
 import { cidFromBytes } from '../cas/hasher.js'
 import type { AbortOptions } from '../cas/interface.js'
-import { encodeTreeRoot, MAX_DIR_ENTRIES } from './codec.js'
-import { writeDir, writeShardList } from './dir-write.js'
+import { encodeTreeRootFast } from './dir-write-encode.js'
 import { ImportError } from './errors.js'
 import type { FileContent } from './file-write.js'
+import { MAX_DIR_ENTRIES } from './format.js'
 import { draftFromScan, draftFromStat, kindOfMode, plainXattrs, type EntryDraft } from './import-meta.js'
 import { resolveSource } from './import-measure.js'
 import { batching } from './ingest/batch-sink.js'
@@ -120,7 +120,7 @@ class DirImport {
     for (const g of this.#links.values()) if (g.count === 1) g.settle(false)
     root.cid = await done.cid
     await this.#pool.checkSeen()
-    const block = encodeTreeRoot(root as Entry)
+    const block = encodeTreeRootFast(root as Entry)
     await this.#sink.put(block.cid, block.bytes)
     const c = this.#pool.counters
     return { root: block.cid, ...this.counts, bytes: c.bytes, chunks: c.chunks, frames: c.frames, duplicateChunks: c.duplicateChunks }
@@ -189,6 +189,7 @@ class DirImport {
       return cid
     }
     if (L.n <= MAX_DIR_ENTRIES) return await put()
+    const { writeShardList } = await loadDirWrite()
     const shards: DirShard[] = []
     let start = 0
     for (const end of this.#posix.listingGroups(L.handle)) {
@@ -226,7 +227,7 @@ class DirImport {
     }
     children.done() // every child is counted
     await this.#turnDone()
-    const cid = children.settled.then(async () => await writeDir(entries as Entry[], this.#sink))
+    const cid = children.settled.then(async () => await (await loadDirWrite()).writeDir(entries as Entry[], this.#sink))
     cid.catch(() => {})
     return { cid }
   }
@@ -300,6 +301,13 @@ class DirImport {
     return id > 0 ? this.#pool.expect(id) : this.#pool.submit(this.#pathOf(L, i), L.stats[i * SCAN_FIELDS + SCAN.SIZE])
   }
 }
+
+/**
+ * dir-write.ts (and with it codec.ts and @ipld/dag-cbor, ~25 ms of CPU to load) only for the
+ * rare listings that need it: shard lists of directories past MAX_DIR_ENTRIES, and `fallback`
+ * listings. Every other node is encoded natively or by dir-write-encode.ts.
+ */
+async function loadDirWrite (): Promise<typeof import('./dir-write.js')> { return await import('./dir-write.js') }
 
 function withContent (e: EntryDraft, c: FileContent): void {
   e.size = c.size

@@ -3,7 +3,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { CID } from 'multiformats/cid'
 import { cidForBlock, cidForChunk } from '../../src/cas/index.js'
-import { cidFromBytes } from '../../src/cas/hasher.js'
+import { blake3Digest, cidFromBytes } from '../../src/cas/hasher.js'
 import { posix } from '../../src/overlay/posix.js'
 import { seededBytes } from '../helpers/bytes.js'
 
@@ -29,6 +29,14 @@ test('native BLAKE3 equals @napi-rs/blake-hash on 200 seeded lengths up to 300 K
     const size = x % 300_000
     const bytes = seededBytes(i, size)
     assert.equal(P.blake3(bytes), new Uint8Array(referenceBlake3(bytes)), `length ${size}`)
+  }
+})
+
+test('blake3Digest (the addon below 1 KiB, @napi-rs/blake-hash from there) equals @napi-rs/blake-hash', () => {
+  for (const size of [0, 1, 90, 1023, 1024, 1025, 65_536]) {
+    const bytes = seededBytes(size + 13, size)
+    assert.equal(new Uint8Array(blake3Digest(bytes)), new Uint8Array(referenceBlake3(bytes)), `length ${size}`)
+    assert.equal(new Uint8Array(blake3Digest(Buffer.from(bytes))), new Uint8Array(referenceBlake3(bytes)), `Buffer of length ${size}`)
   }
 })
 

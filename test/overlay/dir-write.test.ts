@@ -4,8 +4,8 @@ import { MemoryChunkStore } from '../../src/cas/store/memory.js'
 import { decodeDirNode, MAX_DIR_ENTRIES } from '../../src/overlay/codec.js'
 import { DirReader } from '../../src/overlay/dir-read.js'
 import { compareNamesFast, SHARD_MIN_ENTRIES, sortEntries, sortNames, splitGroups, writeDir } from '../../src/overlay/dir-write.js'
-import { compareNames, encodeDirEntries } from '../../src/overlay/codec.js'
-import { encodeDirEntriesFast } from '../../src/overlay/dir-write-encode.js'
+import { compareNames, encodeDirEntries, encodeTreeRoot } from '../../src/overlay/codec.js'
+import { encodeDirEntriesFast, encodeTreeRootFast } from '../../src/overlay/dir-write-encode.js'
 import { cidForChunk } from '../../src/cas/hasher.js'
 import { seededRandom } from '../helpers/bytes.js'
 import type { Entry } from '../../src/overlay/interface.js'
@@ -101,6 +101,22 @@ DirWrite('the fast node encoder writes the same bytes as codec.ts for every kind
     const b = encodeDirEntriesFast(list)
     assert.is(Buffer.from(b.bytes).toString("hex"), Buffer.from(a.bytes).toString("hex"), `round ${round}`)
   }
+})
+
+DirWrite('the fast tree root encoder writes the same bytes and CID as codec.ts', () => {
+  const cid = cidForChunk(new Uint8Array([4, 5, 6]))
+  const roots: Array<Record<string, unknown>> = [
+    { name: '', kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtimeNs: 1_700_000_000_123_456_789n, size: 4096, cid },
+    { name: '', kind: 'dir', mode: 0o1777, uid: 4_294_967_296, gid: 1000, mtimeNs: -123_456_789n, size: 0, cid, opaque: true },
+    { name: '', kind: 'dir', mode: 0o700, uid: 23, gid: 24, mtimeNs: 0n, size: 70_000, cid, xattrs: { 'user.a': new Uint8Array([1, 2]), 'security.selinux': new Uint8Array(30) } }
+  ]
+  for (const r of roots) {
+    const a = encodeTreeRoot(r as unknown as Entry)
+    const b = encodeTreeRootFast(r as unknown as Entry)
+    assert.is(Buffer.from(b.bytes).toString('hex'), Buffer.from(a.bytes).toString('hex'))
+    assert.ok(b.cid.equals(a.cid))
+  }
+  assert.throws(() => encodeTreeRootFast({ ...roots[0], name: 'x' } as unknown as Entry), TypeError)
 })
 
 const GOLDEN_3000 = 'bafyr4if42thc5czqdinfptfjbfsym6mzifghnty5lvld445nyephbvvzzq'

@@ -3,8 +3,16 @@ import type { CID } from 'multiformats/cid'
 /** Map key of a CID: its binary form as a latin1 string (compact, exact). */
 export function keyOf (cid: CID): string { return keyOfBytes(cid.bytes) }
 
-/** Map key of binary CID bytes (same as keyOf); a view, not a copy, of the bytes is decoded. */
-export function keyOfBytes (bytes: Uint8Array): string { return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1') }
+/**
+ * Buffer's own latin1 decoder, called on any Uint8Array: Buffer.from(buffer, offset, length)
+ * .toString('latin1') made a Buffer object and went through toString's encoding dispatch for
+ * every key, ~1 µs of a 36-byte CID's ~1.2 µs with TurboFan off as during an import (0.25 µs
+ * now); an import makes ~3 keys per chunk stored.
+ */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Uint8Array, start: number, end: number) => string }).latin1Slice
+
+/** Map key of binary CID bytes (same as keyOf); the bytes are decoded in place (no copy). */
+export function keyOfBytes (bytes: Uint8Array): string { return latin1Slice.call(bytes, 0, bytes.length) }
 
 /** A write in flight: everything stored or found present under it is safe from GC until released. */
 export interface WriteLease extends Disposable {

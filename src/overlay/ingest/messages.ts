@@ -1,6 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { cidFromBytes } from '../../cas/hasher.js'
 import type { PreparedFrame } from '../../cas/prepare.js'
+import { keyOf, keyOfBytes } from '../../cas/store/guard.js'
 import { CHUNK, CHUNK_FIELDS, CHUNK_PRESENT, RECORD, RECORD_FIELDS, type ProbeMessage, type ResultMessage } from './protocol.js'
 
 /**
@@ -60,13 +61,13 @@ export async function answerProbe (msg: ProbeMessage, missing: (cids: CID[]) => 
   const cids: CID[] = []
   for (let i = 0; i < n; i++) {
     const bytes = msg.cids.subarray(i * msg.cidLength, (i + 1) * msg.cidLength)
-    keys.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1'))
+    keys.push(keyOfBytes(bytes))
     cids.push(cidFromBytes(bytes)) // a view (see decodeResult)
   }
   flags.fill(1, 0, n)
   try {
     const lacking = new Set<string>()
-    for await (const c of missing(cids)) lacking.add(Buffer.from(c.bytes).toString('latin1'))
+    for await (const c of missing(cids)) lacking.add(keyOf(c))
     for (let i = 0; i < n; i++) flags[i] = lacking.has(keys[i]) ? 1 : 0
   } catch {
     flags.fill(1, 0, n)
