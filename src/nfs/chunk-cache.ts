@@ -1,14 +1,28 @@
 import type { CID } from 'multiformats/cid'
-import { DAG_CBOR_CODEC, RAW_CODEC, verifyChunk, type AbortOptions, type ChunkReader, type ChunkStore } from '../cas/index.js'
+import { STORE_FRAME_RAW_BYTES } from '../cas/compress-policy.js'
+import { DAG_CBOR_CODEC, RAW_CODEC, verifyChunk, type AbortOptions, type Block, type ChunkReader, type ChunkStore } from '../cas/index.js'
 import { decodeFileIndex } from '../overlay/index.js'
 
 /**
  * A remote that can also send many blocks in one request (a XenoStore want-list answered by one
- * CAR stream). Blocks may come in any order; absent ones are left out. They are verified here.
+ * CAR stream). Blocks may come in any order; absent ones are left out. They are verified here
+ * unless the reader says it checks them itself (`verifies`).
  */
 export interface BatchChunkReader extends ChunkReader {
   getMany? (cids: readonly CID[], options?: AbortOptions): AsyncIterable<{ cid: CID, bytes: Uint8Array }>
+  /**
+   * `get` and `getMany` return only bytes they checked against their CID (a CAR decoder that
+   * verifies as blocks arrive does): the cache and the local store do not hash them again.
+   */
+  readonly verifies?: boolean
 }
+
+/**
+ * Fetched blocks are stored in batches of about this many raw bytes: the local store packs a
+ * batch into frames compressed on libuv's thread pool (putMany), while this thread goes on
+ * answering reads; one block at a time, put() compressed each on this thread.
+ */
+const PERSIST_BATCH_BYTES = 4 * STORE_FRAME_RAW_BYTES
 
 /** Where a chunk read was served from, for access traces and stats. */
 export type ChunkSource = 'memory' | 'local' | 'remote'
@@ -45,7 +59,7 @@ export interface ChunkCacheStats { hits: number, localReads: number, remoteFetch
  * modify them.
  */
 export class ChunkCache implements ChunkReader {
-  readonly #local: ChunkReader & Partial<Pick<ChunkStore, 'put'>>
+  readonly #local: ChunkReader & Partial<Pick<ChunkStore, 'put' | 'putMany'>>
   readonly #remote: BatchChunkReader | undefined
   readonly #max: number
   readonly #onRead: ChunkCacheOptions['onRead']
@@ -55,9 +69,11 @@ export class ChunkCache implements ChunkReader {
   readonly #positions = new Map<string, { parts: readonly CID[], at: number }>()
   /** Where blocks loaded since their last read came from (for `onRead`), bounded by the LRU. */
   readonly #sources = new Map<string, ChunkSource>()
+  /** Readahead batches still fetching or storing. */
+  readonly #background = new Set<Promise<void>>()
   readonly stats: ChunkCacheStats = { hits: 0, localReads: 0, remoteFetches: 0, sharedFetches: 0, bytes: 0 }
 
-  constructor (local: ChunkReader & Partial<Pick<ChunkStore, 'put'>>, options: ChunkCacheOptions = {}) {
+  constructor (local: ChunkReader & Partial<Pick<ChunkStore, 'put' | 'putMany'>>, options: ChunkCacheOptions = {}) {
     this.#local = local
     this.#remote = options.remote
     this.#max = options.maxBytes ?? DEFAULT_CHUNK_CACHE_BYTES_256MIB
@@ -162,25 +178,52 @@ export class ChunkCache implements ChunkReader {
       this.#inflight.set(key, p)
       p.finally(() => { if (this.#inflight.get(key) === p) this.#inflight.delete(key) }).catch(() => {})
     }
+    const verifies = this.#remote!.verifies === true
+    let batch: Block[] = []
+    let batchBytes = 0
+    let storing: Promise<void> = Promise.resolve()
     const run = async (): Promise<void> => {
       for await (const block of this.#remote!.getMany!(cids)) {
-        const key = block.cid.toString()
-        const w = waiting.get(key)
-        if (w === undefined) continue
-        verifyChunk(block.cid, block.bytes)
+          const key = block.cid.toString()
+          const w = waiting.get(key)
+          if (w === undefined) continue
+        if (!verifies) verifyChunk(block.cid, block.bytes)
         waiting.delete(key)
         this.stats.remoteFetches++
         this.#noteSource(key, 'remote')
         if (block.cid.code === RAW_CODEC && block.bytes.length <= this.#max) this.#keep(key, block.bytes)
         // The reader gets the block first; storing it (compression, index) follows.
         w.resolve(Promise.resolve(block.bytes))
-        await this.#local.put?.(block.cid, block.bytes)
+        batch.push(block)
+        batchBytes += block.bytes.length
+        if (batchBytes >= PERSIST_BATCH_BYTES) {
+          await storing // one batch stored at a time: what waits is bounded
+          storing = this.#persist(batch)
+          batch = []; batchBytes = 0
+        }
       }
     }
-    run().catch(() => {}).finally(() => {
-      // Whatever the batch did not deliver is fetched on its own.
+    this.#track(run().catch(() => {}).then(async () => {
+      // Whatever the batch did not deliver is fetched on its own; what arrived, also before an
+      // error, is stored. A block that fails to store stays in memory and is fetched again later.
       for (const [key, w] of waiting) w.resolve(this.#load(w.cid, key))
-    })
+      await storing
+      if (batch.length > 0) await this.#persist(batch)
+    }).catch(() => {}))
+  }
+
+  /** Keeps `work` (a batch's fetch and store) until it ends, for flush(). */
+  #track (work: Promise<void>): void {
+    this.#background.add(work)
+    void work.finally(() => { this.#background.delete(work) })
+  }
+
+  /**
+   * Resolves once the blocks fetched ahead so far are in the local store (or failed to be
+   * stored): call it before closing the store, or what was fetched last is fetched again.
+   */
+  async flush (): Promise<void> {
+    while (this.#background.size > 0) await Promise.all(this.#background)
   }
 
   async #load (cid: CID, key: string, options?: AbortOptions): Promise<Uint8Array | undefined> {
@@ -189,10 +232,10 @@ export class ChunkCache implements ChunkReader {
     if (bytes === undefined && this.#remote !== undefined) {
       bytes = await this.#remote.get(cid, options)
       if (bytes === undefined) return undefined
-      verifyChunk(cid, bytes)
+      if (this.#remote.verifies !== true) verifyChunk(cid, bytes)
       this.stats.remoteFetches++
       source = 'remote'
-      await this.#local.put?.(cid, bytes, options)
+      await this.#persist([{ cid, bytes }], options)
     }
     if (bytes !== undefined && cid.code === DAG_CBOR_CODEC) this.#learnIndex(bytes)
     if (bytes === undefined) return undefined
@@ -200,6 +243,12 @@ export class ChunkCache implements ChunkReader {
     this.#noteSource(key, source)
     if (cid.code === RAW_CODEC && bytes.length <= this.#max) this.#keep(key, bytes)
     return bytes
+  }
+
+  /** Keeps fetched, verified blocks in the local store (when it can store). */
+  async #persist (blocks: Block[], options?: AbortOptions): Promise<void> {
+    if (this.#local.putMany !== undefined) { await this.#local.putMany(blocks, { ...options, verified: true }); return }
+    for (const b of blocks) await this.#local.put?.(b.cid, b.bytes, options)
   }
 
   #noteSource (key: string, source: ChunkSource): void {

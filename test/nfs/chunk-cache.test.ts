@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import { cidForChunk, MemoryChunkStore } from '../../src/cas/index.js'
+import { cidForChunk, MemoryChunkStore, openLocalStore } from '../../src/cas/index.js'
 import { importDirectory } from '../../src/overlay/import-dir.js'
 import { openUnionView } from '../../src/overlay/union-view.js'
 import { openTree } from '../../src/overlay/tree.js'
@@ -94,6 +94,35 @@ Cache('a sequential read through a lazy tree fetches ahead in batches, and the t
     assert.ok(remote.gets < cache.stats.remoteFetches / 2, `mostly batched: ${remote.gets} single gets of ${cache.stats.remoteFetches}`)
     assert.is(new Set(seen).size, seen.length > 0 ? new Set(seen).size : 1)
     await view.close()
+  } finally { await rmrf(dir) }
+})
+
+Cache('blocks fetched ahead land in a local store in frames, readable after it reopens; a reader that verifies is trusted', async () => {
+  const dir = await tmpdir()
+  try {
+    const remoteStore = new MemoryChunkStore()
+    const { root, data } = await importBigFile(dir, remoteStore, 77, 3_000_000)
+    for (const verifies of [false, true]) {
+      const storeDir = join(dir, `local-${verifies}`)
+      const local = await openLocalStore(storeDir)
+      const remote = Object.assign(counting(remoteStore), { verifies })
+      const cache = new ChunkCache(local, { remote })
+      const view = await openUnionView({ lowers: [openTree(cache, root)], store: cache })
+      const out: Uint8Array[] = []
+      for (let at = 0; at < data.length; at += 1_048_576) out.push(await view.read('/big', at, 1_048_576))
+      assert.is(Buffer.compare(Buffer.concat(out), data), 0)
+      assert.ok(remote.batches >= 1, 'readahead used batches')
+      await cache.flush()
+      await view.close()
+      await local.close()
+      // Everything read was kept: the file reads back from the local store alone.
+      const again = await openLocalStore(storeDir)
+      const offline = await openUnionView({ lowers: [openTree(again, root)], store: again })
+      assert.is(Buffer.compare(await offline.read('/big', 0, data.length), data), 0, 'read back without the remote')
+      assert.ok((await again.stats({ frames: true })).frames! > 0, 'stored in frames')
+      await offline.close()
+      await again.close()
+    }
   } finally { await rmrf(dir) }
 })
 

@@ -11,6 +11,7 @@ import { UsageError, stringOption, stringsOption, type Command } from '../comman
 import { mallocTrimStats } from '../server-memory.js'
 import { openCliStore } from '../store.js'
 import { storeAddon } from '../../cas/addon.js'
+import { verifyChunk } from '../../cas/verify.js'
 import { MEDIA, Peer, PeerRejectedError, ROUTES, decodeCar, encodeMessage, packCids, peerHas } from '../../sync/index.js'
 import { cliMountResolvers, resolveLayerRoot } from '../view.js'
 
@@ -29,22 +30,28 @@ function portOption (text: string | undefined, name: string): number | undefined
 
 /**
  * The blocks of a XenoStore as a ChunkReader: one `GET /v1/blocks/:cid` each, and many in one
- * want-list answered by a CAR stream (sync/protocol.ts) for readahead.
+ * want-list answered by a CAR stream (sync/protocol.ts) for readahead. Both check what they
+ * return against its CID (decodeCar as blocks arrive), so the chunk cache does not hash again.
+ * The stream is asked for uncompressed: a lazy read waits for it.
  */
 function peerReader (peer: Peer): BatchChunkReader {
   return {
+    verifies: true,
     async * getMany (cids) {
       const res = await peer.request('POST', ROUTES.want, { body: encodeMessage({ v: 1, cids: packCids(cids) }), contentType: MEDIA.msgpack })
       yield * decodeCar(res)
     },
     async has (cid) { return (await peerHas(peer, [cid]))[0] === true },
     async get (cid) {
+      let bytes: Uint8Array
       try {
-        return await peer.fetchBytes('GET', `${ROUTES.blocks}/${cid.toString()}`)
+        bytes = await peer.fetchBytes('GET', `${ROUTES.blocks}/${cid.toString()}`)
       } catch (err) {
         if (err instanceof PeerRejectedError && err.status === 404) return undefined
         throw err
       }
+      verifyChunk(cid, bytes)
+      return bytes
     }
   }
 }
@@ -157,6 +164,7 @@ const command: Command = {
         const peer = from === undefined ? undefined : new Peer(from, { token: stringOption(ctx.options, 'token') })
         if (peer !== undefined) closers.push(async () => { peer.close() })
         const reader = chunkCache = new ChunkCache(store, { remote: peer === undefined ? undefined : peerReader(peer), maxBytes: cacheMb * 1_048_576, onRead: trace === undefined ? undefined : (cid, from) => { trace?.chunk(cid, from) } })
+        closers.push(async () => { await reader.flush() }) // before the store closes (closers run last first)
         const trees: Tree[] = []
         for (const l of layers) trees.push(openTree(reader, await resolveLayerRoot(store, l)))
         let writable: WritableLayer | undefined
