@@ -60,10 +60,10 @@ export async function measureRawLimits (files: readonly Uint8Array[]): Promise<R
   P.cdcInit(GEAR)
   const { minSize, avgSize, maxSize } = CHUNKER_V1
   const cuts = (f: Uint8Array): void => { P.cdcCuts(f, true, minSize, avgSize, maxSize) }
-  // The parameters native/ingest-core.c pins for level 2 (fast strategy, 32 Ki hash slots,
-  // 5-byte matches); transfers and GC (compress.ts) use zstd's own level-2 parameters.
+  // The parameters native/ingest-core.c pins for level 2 (fast strategy, 16 Ki hash slots,
+  // 6-byte matches); transfers and GC (compress.ts) use zstd's own level-2 parameters.
   const importerZstd = new zstd.Compressor()
-  importerZstd.setParameters({ compressionLevel: STORE_ZSTD_LEVEL, strategy: 'fast', hashLog: 15, minMatch: 5 })
+  importerZstd.setParameters({ compressionLevel: STORE_ZSTD_LEVEL, strategy: 'fast', hashLog: 14, minMatch: 6 })
   const warm = files.slice(0, 50)
   for (const f of warm) { blake3Digest(f); chunkLengths(f); cuts(f); compress(f, STORE_ZSTD_LEVEL) }
   return [
