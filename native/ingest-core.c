@@ -75,9 +75,9 @@ Ingest *xeno_ingest_new (napi_env env, napi_value options) {
     // unique chunks (sum of each frame's fastest of 9 rounds) 0.52 -> 0.43 s; instructions fall
     // only 6% (cachegrind, 4.22 -> 3.97 G), misses of a 512 KiB last level 14%. At a given
     // frame size 16 Ki slots and 6+ bytes cost 1.2 MB (384 KiB: 90.9 -> 92.1 MB of frames),
-    // which the 1 MiB frames buy back. Also measured in t1 imports: 16 Ki slots, 5+ bytes, 1 MiB: 7% less zstd
-    // CPU than session 5; 32 Ki slots, 6+ bytes, 768 KiB: 4%. Session 5: 32 Ki slots and 5+
-    // bytes took 12-13% less CPU than zstd's own level 2 (64 Ki, 6+). Fast-strategy acceleration
+    // which the 1 MiB frames buy back. Also measured in t1 imports: 16 Ki slots, 5+ bytes,
+    // 1 MiB: 7% less zstd CPU than session 5; 32 Ki slots, 6+ bytes, 768 KiB: 4%. Session 5: 32
+    // Ki slots and 5+ bytes took 12-13% less CPU than zstd's own level 2 (64 Ki, 6+). Acceleration
     // (ZSTD_c_targetLength 2 and up) costs 8-10 MB for 10-20% less CPU, and incompressible
     // chunks (20% of t1's bytes) already take 3% of zstd's time. Any parameters give standard
     // frames: readers are unaffected.
