@@ -140,9 +140,12 @@ function printLimits (limits: RawLimit[], treeBytes: number): void {
   ], limits))
   // The threads' path: BLAKE3, the C cuts and zstd of frames as the importer runs it (the JS
   // chunker and zstd's own level-2 parameters, which transfers use, are listed for comparison only).
-  const serial = limits.filter((l) => !l.stage.startsWith('read') && !l.stage.includes(', JS') && !l.stage.startsWith('zstd level')).reduce((s, l) => s + treeBytes / l.bytesPerSecond, 0)
+  const serial = limits.filter((l) => !l.stage.startsWith('read') && !l.stage.includes(', JS') && !l.stage.startsWith('zstd level') && !l.stage.startsWith('unzstd')).reduce((s, l) => s + treeBytes / l.bytesPerSecond, 0)
   console.log(`  hash + chunk (C) + compress of every byte in series: ${fmtSeconds(serial)} on one core, ${fmtSeconds(serial / 2)} on two` +
     ' (an upper bound for the CPU part: zstd runs on new chunks only)')
+  for (const l of limits) {
+    if (l.pieces !== undefined) console.log(`  ${l.stage.split(' (')[0]}: ${(1e3 * l.cpuSeconds / l.pieces).toFixed(2)} ms of CPU per frame on average (${fmtCount(l.pieces)} frames)`)
+  }
 }
 
 async function main (): Promise<void> {

@@ -67,15 +67,23 @@ Ingest *xeno_ingest_new (napi_env env, napi_value options) {
   if (h->level > 0) ZSTD_CCtx_setParameter(h->cctx, ZSTD_c_compressionLevel, h->level);
   if (h->level == 2) {
     // Level 2 pinned to zstd's fast strategy (what it uses for inputs over 256 KiB; double-fast
-    // below), also for the smaller frames, with 32 Ki hash slots (128 KiB, which stays in this
-    // machine's 512 KiB L2 cache beside the frame) and matches of 5+ bytes. t1's files in
-    // 384 KiB frames (prepare.ts STORE_FRAME_RAW_BYTES), fastest of 9 interleaved rounds on one
-    // core: 12-13% less CPU than zstd's level-2 parameters (64 Ki slots, 6+ bytes), and 0.16 MB
-    // (0.2%) smaller; 64 Ki slots with 6+ bytes took 24% fewer instructions than double-fast
-    // on 256 KiB frames. Any parameters give standard frames: readers are unaffected.
+    // below), also for the smaller frames, with 16 Ki hash slots (64 KiB) and matches of 6+
+    // bytes. Session 8, t1 imported (2 threads, 1 MiB frames, compress-policy.ts
+    // STORE_FRAME_RAW_BYTES), perf samples in libzstd over 16 imports alternating with the
+    // previous build: median 0.74 s of CPU with session 5's 32 Ki slots, 5+ bytes and 384 KiB
+    // frames, 0.645 s with these (-13%); store median 92.27 -> 92.17 MB. On one core over t1's
+    // unique chunks (sum of each frame's fastest of 9 rounds) 0.52 -> 0.43 s; instructions fall
+    // only 6% (cachegrind, 4.22 -> 3.97 G), misses of a 512 KiB last level 14%. At a given
+    // frame size 16 Ki slots and 6+ bytes cost 1.2 MB (384 KiB: 90.9 -> 92.1 MB of frames),
+    // which the 1 MiB frames buy back. Also measured in t1 imports: 16 Ki slots, 5+ bytes,
+    // 1 MiB: 7% less zstd CPU than session 5; 32 Ki slots, 6+ bytes, 768 KiB: 4%. Session 5: 32
+    // Ki slots and 5+ bytes took 12-13% less CPU than zstd's own level 2 (64 Ki, 6+). Acceleration
+    // (ZSTD_c_targetLength 2 and up) costs 8-10 MB for 10-20% less CPU, and incompressible
+    // chunks (20% of t1's bytes) already take 3% of zstd's time. Any parameters give standard
+    // frames: readers are unaffected.
     ZSTD_CCtx_setParameter(h->cctx, ZSTD_c_strategy, ZSTD_fast);
-    ZSTD_CCtx_setParameter(h->cctx, ZSTD_c_hashLog, 15);
-    ZSTD_CCtx_setParameter(h->cctx, ZSTD_c_minMatch, 5);
+    ZSTD_CCtx_setParameter(h->cctx, ZSTD_c_hashLog, 14);
+    ZSTD_CCtx_setParameter(h->cctx, ZSTD_c_minMatch, 6);
   }
   h->fd = -1;
   return h;

@@ -38,9 +38,15 @@ export const STORE_ZSTD_LEVEL = 2
  * t1's 7,116 unique chunks in walk order, callgrind instructions of zstd alone: 256 KiB at
  * level 2 (zstd picks double-fast up to 256 KiB) 5.29 G, 91.06 MB; 384 KiB (level 2 is then
  * the fast strategy, ingest-core.c pins its parameters) 4.03 G, 90.95 MB; 512 KiB 4.00 G,
- * 90.31 MB; 1 MiB 3.93 G, 88.50 MB. A member read decompresses its whole frame: 384 KiB keeps
- * a random read at ~1.5x the 256 KiB cost (~0.3-0.4 ms). Session 5: ingest-core.c's level 2
- * uses 32 Ki hash slots and 5-byte matches (12-13% less CPU than 64 Ki and 6, 0.2% smaller:
- * instruction counts hid that the larger table misses the cache).
+ * 90.31 MB; 1 MiB 3.93 G, 88.50 MB. Session 8: 1 MiB, because ingest-core.c's cheaper level 2
+ * (16 Ki hash slots, 6-byte matches: 13% less zstd CPU in a t1 import) makes the store 1.2 MB
+ * larger at a given frame size and 1 MiB frames buy that back. t1 imported with those
+ * parameters (the workers' frames vary with which files each thread takes): 768 KiB
+ * 92.35-92.64 MB (6 runs), 896 KiB 92.14-92.51 MB (4), 1 MiB 91.98-92.44 MB (34); session 5's
+ * parameters and 384 KiB 92.12-92.54 MB (32); ostree's store is 93.6 MB. The cost: a member
+ * read decompresses its whole frame (store/read.ts), so a random read of one chunk through the
+ * store (2,000 reads of t1's chunks, warm page cache, 6 runs) takes 1.36-1.63 ms of CPU instead
+ * of 0.71-0.87 ms (768 KiB: 1.08-1.39 ms); reading neighbouring members (frame-cache.ts)
+ * decompresses each frame once, as before (`xeno cat` of t1's 50 MB file 0.52-0.59 s either way).
  */
-export const STORE_FRAME_RAW_BYTES = 384 * 1024
+export const STORE_FRAME_RAW_BYTES = 1024 * 1024
