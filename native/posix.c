@@ -19,7 +19,6 @@
 
 napi_value xeno_ingest_register (napi_env env, napi_value exports);
 napi_value xeno_zstd_async_register (napi_env env, napi_value exports);
-napi_value xeno_read_async_register (napi_env env, napi_value exports);
 
 #define PATH_BYTES 4096
 #define NAME_BYTES 256
@@ -401,7 +400,6 @@ static napi_value init (napi_env env, napi_value exports) {
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   xeno_zstd_async_register(env, exports);
-  xeno_read_async_register(env, exports);
   return xeno_ingest_register(env, exports);
 }
 

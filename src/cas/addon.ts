@@ -36,14 +36,6 @@ export interface StoreAddon {
   readonly zstdDStreamDecompress?: (stream: ZstdStream, bytes: Uint8Array, maxOut: number) => Promise<{ out: Uint8Array, used: number, ended: boolean }>
   /** Frees a stream's context now (else when the handle is collected). */
   readonly zstdStreamFree?: (stream: ZstdStream) => void
-  /**
-   * Reads the record of `length` bytes at `position` of `fd` on libuv's thread pool, zstd-
-   * decompressed to `rawSize` bytes when `compressed`, and cuts the members `spans` names
-   * ([at, len] pairs), each checked against its BLAKE3-256 digest in `digests` (32 bytes per
-   * member): one array per member, null for one that fails (native/read-async.c). `fd` must
-   * stay open until it settles.
-   */
-  readonly readMembersAsync?: (fd: number, position: number, length: number, compressed: boolean, rawSize: number, spans: Uint32Array, digests: Uint8Array) => Promise<Array<Uint8Array | null>>
 }
 
 /** A native zstd stream handle. */

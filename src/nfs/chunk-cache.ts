@@ -44,15 +44,6 @@ export interface ChunkCacheOptions {
   readaheadChunks?: number
 }
 
-/**
- * The local store under the cache: read, and written when it can (blocks fetched from the
- * remote are kept). `readAhead` reads blocks off the event loop (LocalStore does), for reads
- * ahead of a sequential reader.
- */
-export type CacheLocalStore = ChunkReader & Partial<Pick<ChunkStore, 'put' | 'putMany'>> & {
-  readAhead?: (cids: readonly CID[]) => AsyncIterable<Block>
-}
-
 /** File index positions remembered for readahead (chunk → its index's parts and its place). */
 const MAX_INDEX_POSITIONS = 262_144
 
@@ -68,19 +59,13 @@ export interface ChunkCacheStats { hits: number, localReads: number, remoteFetch
  * modify them.
  */
 export class ChunkCache implements ChunkReader {
-  readonly #local: CacheLocalStore
+  readonly #local: ChunkReader & Partial<Pick<ChunkStore, 'put' | 'putMany'>>
   readonly #remote: BatchChunkReader | undefined
   readonly #max: number
   readonly #onRead: ChunkCacheOptions['onRead']
   readonly #lru = new Map<string, Uint8Array>()
   readonly #inflight = new Map<string, Promise<Uint8Array | undefined>>()
   readonly #readahead: number
-  /**
-   * Where reads ahead go: a remote (lazy export: every read of a known file keeps its next
-   * chunks coming), the local store's thread-pool reads (only for a reader going in order), or
-   * nowhere.
-   */
-  readonly #aheadFrom: 'remote' | 'local' | 'none'
   readonly #positions = new Map<string, { parts: readonly CID[], at: number }>()
   /** Where blocks loaded since their last read came from (for `onRead`), bounded by the LRU. */
   readonly #sources = new Map<string, ChunkSource>()
@@ -88,13 +73,12 @@ export class ChunkCache implements ChunkReader {
   readonly #background = new Set<Promise<void>>()
   readonly stats: ChunkCacheStats = { hits: 0, localReads: 0, remoteFetches: 0, sharedFetches: 0, bytes: 0 }
 
-  constructor (local: CacheLocalStore, options: ChunkCacheOptions = {}) {
+  constructor (local: ChunkReader & Partial<Pick<ChunkStore, 'put' | 'putMany'>>, options: ChunkCacheOptions = {}) {
     this.#local = local
     this.#remote = options.remote
     this.#max = options.maxBytes ?? DEFAULT_CHUNK_CACHE_BYTES_256MIB
     this.#onRead = options.onRead
     this.#readahead = options.readaheadChunks ?? 64
-    this.#aheadFrom = this.#readahead === 0 ? 'none' : this.#remote !== undefined ? 'remote' : local.readAhead !== undefined ? 'local' : 'none'
   }
 
   async has (cid: CID, options?: AbortOptions): Promise<boolean> {
@@ -129,7 +113,7 @@ export class ChunkCache implements ChunkReader {
   /** A read of `key` from memory (LRU order, stats, trace), or undefined when not cached. */
   #hit (cid: CID, key: string): Uint8Array | undefined {
     // A sliding window: every read keeps the next chunks of its file cached or on their way.
-    if (this.#aheadFrom !== 'none') this.#readAhead(key)
+    if (this.#remote !== undefined && this.#readahead > 0) this.#readAhead(key)
     const hit = this.#lru.get(key)
     if (hit === undefined) return undefined
     this.#lru.delete(key)
@@ -151,7 +135,7 @@ export class ChunkCache implements ChunkReader {
 
   /** Remembers where each chunk of a file index node sits, for readahead. */
   #learnIndex (bytes: Uint8Array): void {
-    if (this.#aheadFrom === 'none') return
+    if (this.#remote === undefined || this.#readahead === 0) return
     let parts: readonly CID[]
     try {
       parts = decodeFileIndex(bytes).map((p) => p.cid)
@@ -166,33 +150,24 @@ export class ChunkCache implements ChunkReader {
   }
 
   /**
-   * Keeps the chunks after `key` in its file cached or on their way: when the one half a window
-   * ahead is not, the missing ones of the next `readahead` are requested together (one batch
-   * when the source can), so a sequential reader finds its chunks here. From the local store,
-   * only for a reader going in order (the chunk before was read): a random reader would make the
-   * pool decompress what nobody reads.
+   * Keeps the chunks after `key` in its file cached or on their way: when fewer than half of the
+   * next `readahead` are, the missing ones are requested together (one batch when the remote
+   * can), so a sequential reader finds its chunks here.
    */
   #readAhead (key: string): void {
     const pos = this.#positions.get(key)
     if (pos === undefined) return
-    const { parts, at } = pos
-    const known = (c: CID): boolean => { const k = c.toString(); return this.#lru.has(k) || this.#inflight.has(k) }
-    const probe = parts[Math.min(at + Math.ceil(this.#readahead / 2), parts.length - 1)]!
-    if (probe === parts[at] || known(probe)) return
-    if (this.#aheadFrom === 'local' && at > 0 && !this.#lru.has(parts[at - 1]!.toString())) return
-    const missing = parts.slice(at + 1, at + 1 + this.#readahead).filter((c) => !known(c))
-    if (missing.length === 0) return
-    if ((this.#aheadFrom === 'remote' && this.#remote?.getMany === undefined) || missing.length === 1) {
+    const next = pos.parts.slice(pos.at + 1, pos.at + 1 + this.#readahead)
+    const missing = next.filter((c) => { const k = c.toString(); return !this.#lru.has(k) && !this.#inflight.has(k) })
+    if (missing.length === 0 || missing.length < next.length / 2) return
+    if (this.#remote?.getMany === undefined || missing.length === 1) {
       for (const c of missing) this.#fetch(c, c.toString()).catch(() => {}) // the real read retries
       return
     }
     this.#fetchBatch(missing)
   }
 
-  /**
-   * One batch for `cids`: the local store's thread-pool reads first (when it has them), then one
-   * remote request for the rest; each resolves as its block arrives, or by a single fetch after.
-   */
+  /** One batched request for `cids`; each resolves as its block arrives, or by a single fetch after. */
   #fetchBatch (cids: readonly CID[]): void {
     const waiting = new Map<string, { cid: CID, resolve: (p: Promise<Uint8Array | undefined>) => void }>()
     for (const cid of cids) {
@@ -203,31 +178,22 @@ export class ChunkCache implements ChunkReader {
       this.#inflight.set(key, p)
       p.finally(() => { if (this.#inflight.get(key) === p) this.#inflight.delete(key) }).catch(() => {})
     }
-    const verifies = this.#remote?.verifies === true
+    const verifies = this.#remote!.verifies === true
     let batch: Block[] = []
     let batchBytes = 0
     let storing: Promise<void> = Promise.resolve()
-    /** Hands a block to its waiting reader (the reader first; storing it follows). */
-    const deliver = (block: Block, source: 'local' | 'remote'): void => {
-      const key = block.cid.toString()
-      const w = waiting.get(key)
-      if (w === undefined) return
-      waiting.delete(key)
-      if (source === 'remote') this.stats.remoteFetches++; else this.stats.localReads++
-      this.#noteSource(key, source)
-      if (block.cid.code === RAW_CODEC && block.bytes.length <= this.#max) this.#keep(key, block.bytes)
-      w.resolve(Promise.resolve(block.bytes))
-    }
     const run = async (): Promise<void> => {
-      if (this.#local.readAhead !== undefined) {
-        for await (const block of this.#local.readAhead(cids)) deliver(block, 'local') // verified on the pool
-      }
-      const rest = cids.filter((c) => waiting.has(c.toString()))
-      if (rest.length === 0 || this.#remote?.getMany === undefined) return
-      for await (const block of this.#remote.getMany(rest)) {
-        if (!waiting.has(block.cid.toString())) continue
+      for await (const block of this.#remote!.getMany!(cids)) {
+          const key = block.cid.toString()
+          const w = waiting.get(key)
+          if (w === undefined) continue
         if (!verifies) verifyChunk(block.cid, block.bytes)
-        deliver(block, 'remote')
+        waiting.delete(key)
+        this.stats.remoteFetches++
+        this.#noteSource(key, 'remote')
+        if (block.cid.code === RAW_CODEC && block.bytes.length <= this.#max) this.#keep(key, block.bytes)
+        // The reader gets the block first; storing it (compression, index) follows.
+        w.resolve(Promise.resolve(block.bytes))
         batch.push(block)
         batchBytes += block.bytes.length
         if (batchBytes >= PERSIST_BATCH_BYTES) {

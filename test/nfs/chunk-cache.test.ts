@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
-import { cidForChunk, MemoryChunkStore, openLocalStore, type ChunkStore } from '../../src/cas/index.js'
+import { cidForChunk, MemoryChunkStore, openLocalStore } from '../../src/cas/index.js'
 import { importDirectory } from '../../src/overlay/import-dir.js'
 import { openUnionView } from '../../src/overlay/union-view.js'
 import { openTree } from '../../src/overlay/tree.js'
@@ -15,7 +15,7 @@ import { seededBytes } from '../helpers/bytes.js'
 import { rmrf, tmpdir } from '../helpers/tmpdir.js'
 
 /** Imports a tree holding only /big (`size` bytes seeded by `seed`) from `dir`/src into `store`. */
-async function importBigFile (dir: string, store: ChunkStore, seed: number, size: number): Promise<{ root: CID, data: Uint8Array }> {
+async function importBigFile (dir: string, store: MemoryChunkStore, seed: number, size: number): Promise<{ root: CID, data: Uint8Array }> {
   await mkdir(join(dir, 'src'))
   const data = seededBytes(seed, size)
   await writeFile(join(dir, 'src', 'big'), data)
@@ -123,38 +123,6 @@ Cache('blocks fetched ahead land in a local store in frames, readable after it r
       await offline.close()
       await again.close()
     }
-  } finally { await rmrf(dir) }
-})
-
-Cache('a reader going in order gets chunks read ahead from a local store off the event loop; a random reader does not', async () => {
-  const dir = await tmpdir()
-  try {
-    const store = await openLocalStore(join(dir, 'store'))
-    const { root, data } = await importBigFile(dir, store, 55, 4_000_000)
-    await store.flush()
-    const open = async (): Promise<{ cache: ChunkCache, ahead: { calls: number, cids: number }, view: Awaited<ReturnType<typeof openUnionView>> }> => {
-      const ahead = { calls: 0, cids: 0 }
-      const local = {
-        has: async (cid: CID) => await store.has(cid),
-        get: async (cid: CID) => await store.get(cid),
-        async * readAhead (cids: readonly CID[]) { ahead.calls++; ahead.cids += cids.length; yield * store.readAhead(cids) }
-      }
-      const cache = new ChunkCache(local)
-      return { cache, ahead, view: await openUnionView({ lowers: [openTree(cache, root)], store: cache }) }
-    }
-    const inOrder = await open()
-    const out: Uint8Array[] = []
-    for (let at = 0; at < data.length; at += 1_048_576) out.push(await inOrder.view.read('/big', at, 1_048_576))
-    assert.is(Buffer.compare(Buffer.concat(out), data), 0)
-    assert.ok(inOrder.ahead.calls >= 1, 'read ahead')
-    assert.ok(inOrder.ahead.cids >= inOrder.cache.stats.localReads / 2, `most chunks came ahead: ${inOrder.ahead.cids} of ${inOrder.cache.stats.localReads} reads`)
-    await inOrder.cache.flush()
-    await inOrder.view.close()
-    const random = await open()
-    for (const at of [3_000_000, 1_000_000, 2_000_000]) assert.is(Buffer.compare(await random.view.read('/big', at, 1000), data.subarray(at, at + 1000)), 0)
-    assert.is(random.ahead.calls, 0, 'no read ahead for reads out of order')
-    await random.view.close()
-    await store.close()
   } finally { await rmrf(dir) }
 })
 

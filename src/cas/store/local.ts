@@ -1,5 +1,4 @@
 import type { CID } from 'multiformats/cid'
-import { storeAddon } from '../addon.js'
 import type { FsckOptions, FsckReport } from '../fsck.js'
 import type { GcOptions, GcReport } from '../gc.js'
 import { ChunkMissingError, PinNotFoundError, StoreClosedError } from '../errors.js'
@@ -13,7 +12,7 @@ import type { IndexDb } from './index-db.js'
 import type { PackFiles } from './pack-files.js'
 import { MAX_BLOCK_BYTES } from './pack-format.js'
 import { listPins, readPin, removePin, storeStats, writePin, type StoreStats } from './pin-index.js'
-import { locate, readAhead, readBlock, type Location } from './read.js'
+import { locate, readBlock, type Location } from './read.js'
 import type { RecoveryReport } from './recover.js'
 import type { PackTable, PackWriter } from './writer.js'
 
@@ -83,16 +82,6 @@ export class LocalStore implements ChunkStore {
   async get (cid: CID, options?: AbortOptions): Promise<Uint8Array | undefined> {
     this.#check(options)
     return await readBlock(this.#p, cid)
-  }
-
-  /**
-   * Blocks of `cids` read, decompressed and verified on libuv's thread pool, for a reader that
-   * knows what it wants next. Best effort (read.ts readAhead): the blocks it could not read are
-   * left out, for get() to read with its errors and repairs.
-   */
-  async * readAhead (cids: readonly CID[], options?: AbortOptions): AsyncIterable<Block> {
-    this.#check(options)
-    yield * readAhead(this.#p, cids, storeAddon())
   }
 
   /** Where `cid` is stored, or undefined (see read.ts locate). */

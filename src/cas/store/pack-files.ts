@@ -102,11 +102,6 @@ export class PackFiles {
     }
   }
 
-  /** Runs `fn` with pack `n`'s file descriptor, which is not evicted until `fn` settles. */
-  async withFd<T> (n: number, fn: (fd: number) => Promise<T>): Promise<T> {
-    return await this.#using(n, false, async (fh) => await fn(fh.fd))
-  }
-
   /** Writes `buffers` contiguously at `position` of pack `n` (created if needed). */
   async write (n: number, position: number, buffers: Uint8Array[]): Promise<void> {
     await this.#using(n, true, async (fh) => {

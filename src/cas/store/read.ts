@@ -1,11 +1,8 @@
 import type { CID } from 'multiformats/cid'
-import type { StoreAddon } from '../addon.js'
-import { BLAKE3_MULTIHASH } from '../codes.js'
 import { ChunkInvalidError } from '../errors.js'
-import type { Block } from '../interface.js'
 import { keyOf } from './guard.js'
 import type { StoreParts } from './local.js'
-import { decodeEntry, FLAG_ZSTD, payloadPosition, sameLocation, type IndexEntry } from './pack-format.js'
+import { decodeEntry, payloadPosition, sameLocation, type IndexEntry } from './pack-format.js'
 import { checkBlock, openFrame, openPayload } from './pack-scan.js'
 import { countEntry, type PendingRecord } from './writer.js'
 
@@ -126,53 +123,4 @@ export async function readEntry (parts: StoreParts, cidBytes: Uint8Array, e: Ind
   const raw = openFrame(e.flags, e.frame.rawSize, payload)
   if (raw === undefined || e.frame.at + e.rawSize > raw.length) return undefined
   return checkBlock(cidBytes, raw.slice(e.frame.at, e.frame.at + e.rawSize))?.bytes
-}
-
-/** One pack record a read-ahead reads, and the wanted blocks in it. */
-interface AheadRecord { readonly e: IndexEntry, readonly position: number, readonly members: Array<{ readonly cid: CID, readonly at: number, readonly size: number }> }
-
-/**
- * The blocks of `cids` read off the event loop, for a reader that knows what it wants next (an
- * NFS client reading a file in order): one job per pack record on libuv's thread pool reads it,
- * decompresses it and checks each wanted member against its CID (native/read-async.c), so the
- * event loop only gets the verified blocks. Best effort: yields what it read and verified, in
- * order of `cids`' records, and leaves out the rest (absent, not yet written, unreadable, not a
- * BLAKE3 CID, or no addon); a get() of those reads them with its errors and repairs.
- */
-export async function * readAhead (parts: StoreParts, cids: readonly CID[], addon: StoreAddon | null): AsyncIterable<Block> {
-  const read = addon?.readMembersAsync
-  if (read === undefined) return
-  const records = new Map<string, AheadRecord>()
-  for (const cid of cids) {
-    if (cid.multihash.code !== BLAKE3_MULTIHASH || cid.multihash.digest.length !== 32) continue
-    const loc = locate(parts, cid)
-    const e = loc?.entry
-    if (e === undefined) continue // absent, or still in memory (a get() is as quick)
-    const key = `${e.pack}:${e.offset}`
-    let r = records.get(key)
-    if (r === undefined) records.set(key, r = { e, position: payloadPosition(e, cid.bytes.length), members: [] })
-    r.members.push({ cid, at: e.frame?.at ?? 0, size: e.rawSize })
-  }
-  // All jobs at once (the pool runs them on every core); yielded in order.
-  const jobs = [...records.values()].map(async (r) => {
-    const spans = new Uint32Array(r.members.length * 2)
-    const digests = new Uint8Array(r.members.length * 32)
-    r.members.forEach((m, i) => {
-      spans[2 * i] = m.at; spans[2 * i + 1] = m.size
-      digests.set(m.cid.multihash.digest, 32 * i)
-    })
-    const rawSize = r.e.frame?.rawSize ?? r.e.rawSize
-    try {
-      return await parts.files.withFd(r.e.pack, async (fd) => await read(fd, r.position, r.e.length, (r.e.flags & FLAG_ZSTD) !== 0, rawSize, spans, digests))
-    } catch {
-      return [] // a pack that cannot be opened: get() reports it
-    }
-  })
-  for (const [i, r] of [...records.values()].entries()) {
-    const got = await jobs[i]!
-    for (const [k, m] of r.members.entries()) {
-      const bytes = got[k]
-      if (bytes !== null && bytes !== undefined) yield { cid: m.cid, bytes }
-    }
-  }
 }
