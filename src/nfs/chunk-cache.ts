@@ -184,9 +184,9 @@ export class ChunkCache implements ChunkReader {
     let storing: Promise<void> = Promise.resolve()
     const run = async (): Promise<void> => {
       for await (const block of this.#remote!.getMany!(cids)) {
-          const key = block.cid.toString()
-          const w = waiting.get(key)
-          if (w === undefined) continue
+        const key = block.cid.toString()
+        const w = waiting.get(key)
+        if (w === undefined) continue
         if (!verifies) verifyChunk(block.cid, block.bytes)
         waiting.delete(key)
         this.stats.remoteFetches++
