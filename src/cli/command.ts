@@ -72,3 +72,18 @@ export function stringsOption (options: OptionValues, name: string): string[] {
   if (v === undefined) return []
   return (Array.isArray(v) ? v : [v]).map(String)
 }
+
+/** A port number given as `--name`'s value (0: any free port), or undefined when not given. */
+export function portOption (text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined
+  const n = Number(text)
+  if (text === '' || !Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--${name} takes a port number (0-65535), not "${text}"`)
+  return n
+}
+
+/** `--listen HOST:PORT` (an IPv6 host in brackets); the port as portOption takes it. */
+export function parseListen (text: string): { host: string, port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):([^:]+)$/.exec(text)
+  if (m === null) throw new UsageError(`--listen takes HOST:PORT, not "${text}"`)
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: portOption(m[2], 'listen')! }
+}

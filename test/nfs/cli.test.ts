@@ -1,11 +1,11 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { ChildProcess } from 'node:child_process'
+import { spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { rmrf, tmpdir } from '../helpers/tmpdir.js'
 import { seededBytes } from '../helpers/bytes.js'
-import { runXeno as run, startNfsServe } from '../helpers/cli.js'
+import { runXeno as run, startNfsServe, XENO_BIN } from '../helpers/cli.js'
 import { NfsClient } from './nfs-client.js'
 import { libnfs, nfsUrl } from './real-client.js'
 
@@ -39,6 +39,15 @@ Cli('serves the layer stack to libnfs and stops cleanly on SIGINT', async (ctx) 
   const done = exited(child)
   child.kill('SIGINT')
   assert.is(await done, 0)
+})
+
+Cli('a port out of range or not a number is a usage error, not some other port', async (ctx) => {
+  for (const args of [['--listen', '127.0.0.1:99999'], ['--listen', '127.0.0.1:0', '--mount-port', 'abc'], ['--listen', '127.0.0.1:']]) {
+    const r = spawnSync(process.execPath, [XENO_BIN, 'nfs', 'serve', '--store', join(ctx.dir, 'store'), '--layer', ctx.root, ...args], { encoding: 'utf8', timeout: 20_000 })
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`)
+    assert.match(r.stderr, /^xeno nfs serve: --(listen|mount-port) takes/, args.join(' '))
+    assert.not.match(r.stdout, /listening/)
+  }
 })
 
 Cli('FILE_SYNC writes survive kill -9; handles stay valid; the write verifier changes', async (ctx) => {

@@ -7,26 +7,13 @@ import {
   AccessTrace, ChunkCache, DEFAULT_KV_CACHE_ENTRIES, DEFAULT_NODE_CACHE_ENTRIES, DirView, cachedKv, createNfsServer, tracedFilesystem, viewFilesystem,
   type BatchChunkReader, type Filesystem
 } from '../../nfs/index.js'
-import { UsageError, stringOption, stringsOption, type Command } from '../command.js'
+import { UsageError, parseListen, portOption, stringOption, stringsOption, type Command } from '../command.js'
 import { mallocTrimStats } from '../server-memory.js'
 import { openCliStore } from '../store.js'
 import { storeAddon } from '../../cas/addon.js'
 import { verifyChunk } from '../../cas/verify.js'
 import { MEDIA, Peer, PeerRejectedError, ROUTES, decodeCar, encodeMessage, packCids, peerHas } from '../../sync/index.js'
 import { cliMountResolvers, resolveLayerRoot } from '../view.js'
-
-function parseListen (text: string): { host: string, port: number } {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(text)
-  if (m === null) throw new UsageError(`--listen takes HOST:PORT, not "${text}"`)
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) }
-}
-
-function portOption (text: string | undefined, name: string): number | undefined {
-  if (text === undefined) return undefined
-  const n = Number(text)
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--${name} takes a port number`)
-  return n
-}
 
 /**
  * The blocks of a XenoStore as a ChunkReader: one `GET /v1/blocks/:cid` each, and many in one

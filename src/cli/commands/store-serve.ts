@@ -9,13 +9,7 @@ import { RemoteChunkReader } from '../../sync/remote.js'
 import { AnswerCache } from '../../sync/answer-cache.js'
 import { buildSyncApp } from '../../sync/server.js'
 import { openSyncIndex } from '../../sync/state.js'
-import { UsageError, stringOption, type Command } from '../command.js'
-
-function parseListen (text: string): { host: string, port: number } {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(text)
-  if (m === null) throw new UsageError(`--listen takes HOST:PORT, not "${text}"`)
-  return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) }
-}
+import { UsageError, parseListen, stringOption, type Command } from '../command.js'
 
 const isLoopbackHost = (h: string): boolean => h === 'localhost' || h === '::1' || h.startsWith('127.')
 
