@@ -31,6 +31,16 @@ export class StoreClosedError extends CodedError {
   }
 }
 
+/** A command that reads a store was pointed at a folder that holds none. */
+export class StoreMissingError extends CodedError {
+  static readonly code = 'CAS_STORE_MISSING'
+  readonly dir: string
+  constructor (dir: string, options?: ErrorOptions) {
+    super(StoreMissingError.code, `no store at ${dir} (xeno template import or xeno pull makes one; --store DIR or XENO_STORE picks another)`, options)
+    this.dir = dir
+  }
+}
+
 /** The store's files are damaged beyond what reading around them can fix (run `xeno fsck`). */
 export class StoreCorruptError extends CodedError {
   static readonly code = 'CAS_STORE_CORRUPT'

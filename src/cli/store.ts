@@ -1,5 +1,7 @@
 import { CID } from 'multiformats/cid'
-import { BadCidError, PinNotFoundError } from '../cas/errors.js'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { BadCidError, PinNotFoundError, StoreMissingError } from '../cas/errors.js'
 import { isPinName } from '../cas/pins.js'
 import { openLocalStore, type LocalStore } from '../cas/store/local.js'
 import { UsageError, type CommandContext } from './command.js'
@@ -18,11 +20,14 @@ function lockWaitMs (): number {
 }
 
 /**
- * Opens the local store of a command (ctx.storeDir, created when absent). Rejects
- * CAS_STORE_LOCKED when another process holds it longer than XENO_LOCK_WAIT seconds (3).
- * The caller closes it (`await using store = await openCliStore(ctx)`).
+ * Opens the local store of a command (ctx.storeDir). Only commands that fill a store (`create`:
+ * an import, a pull, a lazy NFS export) make one where there is none; the others reject
+ * CAS_STORE_MISSING, so that a mistyped --store does not leave an empty store behind and
+ * answer "no root named ...". Rejects CAS_STORE_LOCKED when another process holds it longer
+ * than XENO_LOCK_WAIT seconds (3). The caller closes it (`await using store = await openCliStore(ctx)`).
  */
-export async function openCliStore (ctx: Pick<CommandContext, 'storeDir'>, options: { lockWaitMs?: number } = {}): Promise<LocalStore> {
+export async function openCliStore (ctx: Pick<CommandContext, 'storeDir'>, options: { lockWaitMs?: number, create?: boolean } = {}): Promise<LocalStore> {
+  if (options.create !== true && !existsSync(join(ctx.storeDir, 'index'))) throw new StoreMissingError(ctx.storeDir)
   return await openLocalStore(ctx.storeDir, { lockWaitMs: options.lockWaitMs ?? lockWaitMs() })
 }
 

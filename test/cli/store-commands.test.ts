@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { open } from 'node:fs/promises'
+import { open, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { suite } from 'uvu'
@@ -71,6 +71,11 @@ Cli('pin of an incomplete tree works and says how many blocks are missing', asyn
 Cli('pin rejects bad names, unknown names and bad CIDs with one line and a code', async ({ dir }) => {
   const bad = await xeno(dir, 'pin', 'bad name', 'x', '--json')
   assert.is(bad.code, 1, bad.stderr); assert.is(bad.json?.error?.code, 'CAS_BAD_PIN_NAME', bad.stderr)
+  // A folder without a store is named as such (and left as it was), not searched for names.
+  const none = await xeno(dir, 'pin', 'a', 'no-such-pin', '--json')
+  assert.is(none.code, 1); assert.is(none.json.error.code, 'CAS_STORE_MISSING')
+  assert.equal(await readdir(dir), [])
+  await (await openLocalStore(dir)).close()
   const unknown = await xeno(dir, 'pin', 'a', 'no-such-pin', '--json')
   assert.is(unknown.json.error.code, 'CAS_PIN_NOT_FOUND')
   const cid = await xeno(dir, 'pin', 'a', 'bafkreinotacid', '--json')

@@ -143,11 +143,11 @@ const command: Command = {
         // A plain directory may change behind the server's back: no attribute cache.
         fs = viewFilesystem(new DirView(plainDir), { cacheAttrs: false, statfsPath: plainDir, nodeCacheEntries: nodeEntries })
       } else {
-        const store = await openCliStore(ctx)
+        const from = stringOption(ctx.options, 'from')
+        const store = await openCliStore(ctx, { create: from !== undefined }) // a lazy export may start from an empty store
         closers.push(async () => { await store.close() })
         const cacheMb = Number(stringOption(ctx.options, 'cache-mb') ?? 256)
         if (!(cacheMb >= 0)) throw new UsageError('--cache-mb takes a number')
-        const from = stringOption(ctx.options, 'from')
         const peer = from === undefined ? undefined : new Peer(from, { token: stringOption(ctx.options, 'token') })
         if (peer !== undefined) closers.push(async () => { peer.close() })
         const reader = chunkCache = new ChunkCache(store, { remote: peer === undefined ? undefined : peerReader(peer), maxBytes: cacheMb * 1_048_576, onRead: trace === undefined ? undefined : (cid, from) => { trace?.chunk(cid, from) } })

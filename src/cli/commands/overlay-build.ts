@@ -32,7 +32,7 @@ const command: Command = {
     try { isDir = statSync(dir).isDirectory() } catch (err) { throw new ImportError(`cannot read ${dir}`, { cause: err }) }
     const name = stringOption(ctx.options, 'name')
     const baseText = stringOption(ctx.options, 'base')
-    await using store = await openCliStore(ctx)
+    await using store = await openCliStore(ctx, { create: true })
     const lease = store.beginWrite()
     try {
       const imported = isDir

@@ -38,7 +38,7 @@ const command: Command = {
     if (baseText === undefined || to === undefined || name === undefined) throw new UsageError('--base ROOT, --to URL and --name TENANT/NAME are required')
     const config = await clientConfig(ctx.options)
     const key = await signingKey(ctx.options, config)
-    await using store = await openCliStore(ctx)
+    await using store = await openCliStore(ctx, { create: true })
     const lease = store.beginWrite()
     const peer = peerFor(to, ctx.options, config)
     const bar = ctx.progress('overlay push', undefined, 'bytes')

@@ -34,12 +34,12 @@ const pin: Command = {
       return { removed: rm }
     }
     if (ctx.positionals.length === 1) throw new UsageError('give NAME and ROOT, or no arguments to list')
+    const [name, rootText] = ctx.positionals
+    if (name !== undefined) checkPinName(name) // the arguments first, then the store
     await using store = await openCliStore(ctx)
-    if (ctx.positionals.length === 0) {
+    if (name === undefined || rootText === undefined) {
       return { pins: (await store.pins()).map((p) => ({ name: p.name, root: p.root.toString() })) }
     }
-    const [name, rootText] = ctx.positionals
-    checkPinName(name)
     const root = await resolveRoot(store, rootText)
     await store.pin(name, root)
     const { blocks, missing } = await countTree(store, root, ctx.signal)

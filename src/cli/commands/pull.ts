@@ -24,7 +24,7 @@ const command: Command = {
     if (from === undefined) throw new UsageError('--from URL is required')
     const config = await clientConfig(ctx.options)
     const peer = peerFor(from, ctx.options, config)
-    await using store = await openCliStore(ctx)
+    await using store = await openCliStore(ctx, { create: true })
     const bar = ctx.progress('pull', undefined, 'items')
     try {
       const { root, record, name } = await resolveRemote(ctx.positionals[0], peer, config, ctx.signal)

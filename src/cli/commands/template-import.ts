@@ -51,7 +51,7 @@ interface OpenedStore { readonly store: LocalStore, readonly lease: WriteLease, 
 /** Opens the command's store (loading its modules), takes a write lease and reads its stats. */
 async function openForImport (ctx: Parameters<Command['run']>[0]): Promise<OpenedStore> {
   const { openCliStore } = await import('../store.js')
-  const store = await openCliStore(ctx)
+  const store = await openCliStore(ctx, { create: true })
   try {
     const lease = store.beginWrite()
     return { store, lease, before: await store.stats() }
