@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { cidForChunk, openLocalStore, type LocalStore } from '../../src/cas/index.js'
@@ -7,12 +8,17 @@ import { seededBytes } from '../helpers/bytes.js'
 import { rmrf, tmpdir } from '../helpers/tmpdir.js'
 
 const Helpers = suite<{ dir: string, store: LocalStore }>('cli/store helpers')
-Helpers.before.each(async (ctx) => { ctx.dir = await tmpdir(); ctx.store = await openCliStore({ storeDir: ctx.dir + '/nested/store' }) })
+Helpers.before.each(async (ctx) => { ctx.dir = await tmpdir(); ctx.store = await openCliStore({ storeDir: ctx.dir + '/nested/store' }, { create: true }) })
 Helpers.after.each(async (ctx) => { await ctx.store.close(); await rmrf(ctx.dir) })
 
-Helpers('openCliStore creates the store folder; a second open rejects CAS_STORE_LOCKED', async (ctx) => {
+Helpers('openCliStore creates the store folder when asked; a second open rejects CAS_STORE_LOCKED', async (ctx) => {
   assert.is(ctx.store.dir, ctx.dir + '/nested/store')
   await rejects(openLocalStore(ctx.store.dir), 'CAS_STORE_LOCKED')
+})
+
+Helpers('openCliStore of a folder without a store rejects CAS_STORE_MISSING and makes nothing', async (ctx) => {
+  await rejects(openCliStore({ storeDir: ctx.dir + '/elsewhere' }), 'CAS_STORE_MISSING')
+  assert.not.ok(existsSync(ctx.dir + '/elsewhere'))
 })
 
 Helpers('resolveRoot takes a CID string or a pin name', async ({ store }) => {
