@@ -94,7 +94,8 @@ const LONG_RUNNING = new Set(['nfs-serve', 'store-serve'])
 /**
  * A reader that stops early (`xeno ls ROOT -R | head`) closes the pipe: like ls, end quietly
  * then instead of with an unhandled EPIPE. Nothing is left half done: only a command's
- * output, which comes last or is all it does, goes to stdout.
+ * output, which comes last or is all it does, goes to stdout. Any other failure to write it
+ * (a full disk: `xeno cat ROOT:PATH > FILE`) is one line and exit code 1, not a stack trace.
  */
 let quietOnClosedStdout = false
 function endQuietlyOnClosedStdout (): void {
@@ -102,7 +103,8 @@ function endQuietlyOnClosedStdout (): void {
   quietOnClosedStdout = true
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
-    throw err
+    process.stderr.write(`xeno: cannot write the output: ${describeError(err)}\n`)
+    process.exit(1)
   })
 }
 

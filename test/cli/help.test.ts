@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
@@ -47,6 +47,13 @@ Help('--store and --json may come before the command; another leading option exi
     assert.is((JSON.parse(xeno('--json', '--store', store, 'ls', 't:/d')) as { entries: Array<{ name: string }> }).entries[0]?.name, 'f')
     const other = spawnSync(process.execPath, [XENO, '--store', join(dir, 'other'), 'cat', 't:/d/f'], { encoding: 'utf8' })
     assert.is(other.status, 1)
+    // Output that cannot be written (a full disk) is one line and exit 1, not a stack trace.
+    const full = openSync('/dev/full', 'w')
+    try {
+      const r = spawnSync(process.execPath, [XENO, '--store', store, 'cat', 't:/d/f'], { encoding: 'utf8', stdio: ['ignore', full, 'pipe'] })
+      assert.is(r.status, 1)
+      assert.equal(r.stderr.trim().split('\n'), ['xeno: cannot write the output: ENOSPC: no space left on device, write'])
+    } finally { closeSync(full) }
     for (const args of [['--frob', 'ls', 't'], ['--store']]) {
       const r = spawnSync(process.execPath, [XENO, ...args], { encoding: 'utf8' })
       assert.is(r.status, 2, args.join(' '))
