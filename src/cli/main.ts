@@ -132,7 +132,11 @@ export function hoistCommonOptions (argv: readonly string[]): { argv: string[], 
   if (rest[0] === '--version' || rest[0] === '-V') return { argv: [...rest, ...leading] }
   const found = findCommand(rest)
   if (found === undefined) return { argv: rest }
-  return { argv: [...rest.slice(0, rest.length - found.rest.length), ...found.rest, ...leading] }
+  // Behind the command's own words and options, but before a `--` that ends its options.
+  const end = found.rest.indexOf('--')
+  const own = end === -1 ? found.rest : found.rest.slice(0, end)
+  const after = end === -1 ? [] : found.rest.slice(end)
+  return { argv: [...rest.slice(0, rest.length - found.rest.length), ...own, ...leading, ...after] }
 }
 
 /** Runs the CLI; resolves the process exit code. Never throws. */
