@@ -27,7 +27,8 @@ function lockWaitMs (): number {
  * than XENO_LOCK_WAIT seconds (3). The caller closes it (`await using store = await openCliStore(ctx)`).
  */
 export async function openCliStore (ctx: Pick<CommandContext, 'storeDir'>, options: { lockWaitMs?: number, create?: boolean } = {}): Promise<LocalStore> {
-  if (options.create !== true && !existsSync(join(ctx.storeDir, 'index'))) throw new StoreMissingError(ctx.storeDir)
+  // A store is its index or its packs (opening rebuilds a lost index from the packs).
+  if (options.create !== true && !existsSync(join(ctx.storeDir, 'index')) && !existsSync(join(ctx.storeDir, 'packs'))) throw new StoreMissingError(ctx.storeDir)
   return await openLocalStore(ctx.storeDir, { lockWaitMs: options.lockWaitMs ?? lockWaitMs() })
 }
 
