@@ -1,6 +1,6 @@
 import { DAG_CBOR_CODEC } from '../cas/codes.js'
 import { cidForBlock } from '../cas/hasher.js'
-import { compareNamesFast, FORMAT_VERSION, MAX_DIR_ENTRIES, MAX_FILE_PARTS, type EncodedBlock } from './format.js'
+import { compareNames, FORMAT_VERSION, MAX_DIR_ENTRIES, MAX_FILE_PARTS, type EncodedBlock } from './format.js'
 import type { Entry, FilePart } from './interface.js'
 
 /**
@@ -113,7 +113,7 @@ function entry (w: Writer, e: Entry): void {
 export function encodeDirEntriesFast (entries: readonly Entry[]): EncodedBlock {
   if (entries.length > MAX_DIR_ENTRIES) throw new RangeError(`a directory node holds at most ${MAX_DIR_ENTRIES} entries`)
   for (let i = 1; i < entries.length; i++) {
-    if (compareNamesFast(entries[i - 1].name, entries[i].name) >= 0) throw new RangeError(`names not sorted and unique at "${entries[i].name}"`)
+    if (compareNames(entries[i - 1].name, entries[i].name) >= 0) throw new RangeError(`names not sorted and unique at "${entries[i].name}"`)
   }
   const w = new Writer()
   w.head(5, 1)

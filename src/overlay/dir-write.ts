@@ -2,7 +2,7 @@ import type { CID } from 'multiformats/cid'
 import { blake3Digest } from '../cas/hasher.js'
 import { encodeDirShards } from './codec.js'
 import { encodeDirEntriesFast } from './dir-write-encode.js'
-import { compareNamesFast, MAX_DIR_ENTRIES } from './format.js'
+import { compareNames, MAX_DIR_ENTRIES } from './format.js'
 import type { BlockSink } from './file-write.js'
 import type { DirShard, Entry } from './interface.js'
 
@@ -43,16 +43,14 @@ export function splitGroups<T> (items: readonly T[], nameOf: (item: T) => string
   return groups
 }
 
-export { compareNamesFast }
-
 /** Sorts names in place by UTF-8 bytes (the order of directory nodes) and returns them. */
 export function sortNames (names: string[]): string[] {
-  return names.sort(compareNamesFast)
+  return names.sort(compareNames)
 }
 
 /** Sorts entries in place by name bytes and returns them. */
 export function sortEntries<T extends { name: string }> (entries: T[]): T[] {
-  return entries.sort((a, b) => compareNamesFast(a.name, b.name))
+  return entries.sort((a, b) => compareNames(a.name, b.name))
 }
 
 /**

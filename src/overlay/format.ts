@@ -25,9 +25,3 @@ export function compareNames (a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
 }
 const NEEDS_BYTE_ORDER = /[\ud800-\uffff]/
-
-/** Bytewise (UTF-8) comparison of names, fast for the common case. */
-export function compareNamesFast (a: string, b: string): number {
-  if (NEEDS_BYTE_ORDER.test(a) || NEEDS_BYTE_ORDER.test(b)) return compareNames(a, b)
-  return a < b ? -1 : a > b ? 1 : 0
-}

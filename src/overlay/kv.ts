@@ -1,5 +1,5 @@
 import { ClassicLevel } from 'classic-level'
-import { compareNamesFast as compareKeys } from './dir-write.js'
+import { compareNames as compareKeys } from './format.js'
 
 /** One write of an atomic batch: `value` undefined deletes `key`. */
 export interface KvOp { readonly key: string, readonly value?: Uint8Array }

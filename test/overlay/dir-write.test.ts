@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { MemoryChunkStore } from '../../src/cas/store/memory.js'
 import { decodeDirNode, MAX_DIR_ENTRIES } from '../../src/overlay/codec.js'
 import { DirReader } from '../../src/overlay/dir-read.js'
-import { compareNamesFast, SHARD_MIN_ENTRIES, sortEntries, sortNames, splitGroups, writeDir } from '../../src/overlay/dir-write.js'
+import { SHARD_MIN_ENTRIES, sortEntries, sortNames, splitGroups, writeDir } from '../../src/overlay/dir-write.js'
 import { compareNames, encodeDirEntries, encodeTreeRoot } from '../../src/overlay/codec.js'
 import { encodeDirEntriesFast, encodeTreeRootFast } from '../../src/overlay/dir-write-encode.js'
 import { cidForChunk } from '../../src/cas/hasher.js'
@@ -69,7 +69,10 @@ DirWrite('splitGroups keeps groups within [SHARD_MIN_ENTRIES, MAX_DIR_ENTRIES] e
 DirWrite('name order is UTF-8 byte order, also for astral and fullwidth characters', () => {
   const sample = ['b', 'a', '\u{1F600}', '\uFF41', 'é', 'Z', 'a b', '\uE000']
   assert.equal(sortNames([...sample]), [...sample].sort(compareNames))
-  assert.is(compareNamesFast('\u{1F600}', '\uFF41'), 1)
+  // UTF-8: Z 5A, a 61, é C3 A9, U+E000 EE 80 80, U+FF41 EF BD 81, U+1F600 F0 9F 98 80.
+  assert.equal(sortNames([...sample]), ['Z', 'a', 'a b', 'b', 'é', '\uE000', '\uFF41', '\u{1F600}'])
+  assert.is(compareNames('\u{1F600}', '\uFF41'), 1)
+  assert.is(compareNames('a', 'a'), 0)
 })
 
 DirWrite('the fast node encoder writes the same bytes as codec.ts for every kind of entry', () => {
