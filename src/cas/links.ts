@@ -3,6 +3,7 @@ import { CID } from 'multiformats/cid'
 import { DAG_CBOR_CODEC, RAW_CODEC } from './codes.js'
 import { ChunkMissingError, StoreCorruptError } from './errors.js'
 import type { AbortOptions, ChunkReader } from './interface.js'
+import { keyOf } from './store/guard.js'
 
 /**
  * The CIDs a block links to, in document order (duplicates kept): none for `raw`, every
@@ -80,7 +81,7 @@ export async function * walkDag (reader: ChunkReader, roots: CID | readonly CID[
 }
 
 function visit (visited: Set<string>, cid: CID): boolean {
-  const key = Buffer.from(cid.bytes).toString('latin1')
+  const key = keyOf(cid)
   if (visited.has(key)) return false
   visited.add(key)
   return true

@@ -1,4 +1,5 @@
 import { CID } from 'multiformats/cid'
+import { keyOfBytes } from './guard.js'
 import type { IndexOp } from './index-db.js'
 import type { StoreParts } from './local.js'
 import { decodeEntry, sameLocation, type IndexEntry } from './pack-format.js'
@@ -88,7 +89,7 @@ export async function checkPacks (parts: StoreParts, repair: boolean, onPack?: (
           if (repair) ops.push({ type: 'del', sublevel: 'chunks', key: e.cidBytes }); else liveLeft++
           continue
         }
-        const key = Buffer.from(b.cidBytes).toString('latin1')
+        const key = keyOfBytes(b.cidBytes)
         if (b.bytes === undefined || indexedNow.has(key) || index.chunks.getSync(b.cidBytes) !== undefined) {
           out.garbageRecords++; out.garbageBytes += b.storedBytes
           continue

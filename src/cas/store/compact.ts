@@ -1,5 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import { prepareFrame, preparePayload, STORE_FRAME_RAW_BYTES } from '../prepare.js'
+import { keyOfBytes } from './guard.js'
 import type { IndexOp } from './index-db.js'
 import type { StoreParts } from './local.js'
 import { decodeEntry, encodeEntry, encodeFrameHead, encodeRecordHead, FLAG_ZSTD, sameLocation, type IndexEntry } from './pack-format.js'
@@ -133,7 +134,7 @@ export async function compactPack (parts: StoreParts, plan: PackPlan, isProtecte
       const live: Array<{ cidBytes: Uint8Array, old: IndexEntry, bytes: Uint8Array }> = []
       let dead = 0
       for (const b of blocksOf(plan.pack, r)) {
-        const key = Buffer.from(b.cidBytes).toString('latin1')
+        const key = keyOfBytes(b.cidBytes)
         const e = plan.garbage.has(key) ? undefined : decodeEntry(index.chunks.getSync(b.cidBytes) ?? new Uint8Array())
         if (e === undefined || !sameLocation(e, b.entry)) { dead++; continue } // garbage, a duplicate or a dropped record
         if (b.bytes === undefined) { dropped.push({ cidBytes: Uint8Array.from(b.cidBytes), entry: e }); dead++; continue }

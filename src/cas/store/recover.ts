@@ -1,3 +1,4 @@
+import { keyOfBytes } from './guard.js'
 import type { IndexDb, IndexOp, PackState } from './index-db.js'
 import type { PackFiles } from './pack-files.js'
 import { decodeEntry, encodeEntry } from './pack-format.js'
@@ -88,7 +89,7 @@ async function recoverTail (files: PackFiles, index: IndexDb, table: PackTable, 
     // Garbage after a crash (a frame is whole or not at all): cut from here.
     if (blocks.some((b) => b.bytes === undefined)) { end = r.offset; break }
     for (const b of blocks) {
-      const key = Buffer.from(b.cidBytes).toString('latin1')
+      const key = keyOfBytes(b.cidBytes)
       const existing = seen.has(key) ? true : decodeEntry(index.chunks.getSync(b.cidBytes) ?? new Uint8Array()) !== undefined
       if (existing) { report.duplicates++; continue }
       seen.add(key)

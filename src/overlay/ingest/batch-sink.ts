@@ -1,5 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import { frameBlocksAsync, preparePayload, type PreparedChunk } from '../../cas/prepare.js'
+import { keyOf } from '../../cas/store/guard.js'
 import type { IngestSink } from './pool.js'
 
 /** A sink whose batched put is the fast path (LocalStore: one index read per batch). */
@@ -28,7 +29,7 @@ export class BatchingSink implements IngestSink {
   get putPreparedMany (): IngestSink['putPreparedMany'] { return this.#target.putPreparedMany.bind(this.#target) }
 
   async put (cid: CID, bytes: Uint8Array): Promise<void> {
-    const key = Buffer.from(cid.bytes).toString('latin1')
+    const key = keyOf(cid)
     if (this.#keys.has(key)) return // the same node twice in a batch (e.g. equal empty directories)
     this.#keys.add(key)
     this.#pending.push({ cid, bytes })
@@ -47,9 +48,9 @@ export class BatchingSink implements IngestSink {
       return
     }
     const lacking = new Set<string>()
-    for await (const cid of t.missing(batch.map((b) => b.cid))) lacking.add(Buffer.from(cid.bytes).toString('latin1'))
+    for await (const cid of t.missing(batch.map((b) => b.cid))) lacking.add(keyOf(cid))
     // Compressed on libuv's thread pool (native zstd), not on this thread, which stores the ingest threads' results.
-    await t.putFramesMany(await frameBlocksAsync(batch.filter((b) => lacking.has(Buffer.from(b.cid.bytes).toString('latin1')))))
+    await t.putFramesMany(await frameBlocksAsync(batch.filter((b) => lacking.has(keyOf(b.cid)))))
   }
 }
 
