@@ -35,6 +35,8 @@ export interface NfsServer extends AsyncDisposable {
   readonly exports: readonly NfsExport[]
   /** What the kept results (reply-cache.ts) hold now. */
   readonly replyCache: { readonly bytes: number, readonly entries: number }
+  /** What the idle poll did (idle-poll.ts), for --stats. */
+  readonly idlePoll: { readonly polls: number, readonly turns: number, readonly preempted: number }
   close (): Promise<void>
 }
 
@@ -81,6 +83,7 @@ export async function createNfsServer (options: NfsServerOptions): Promise<NfsSe
       stats: rpc.stats,
       exports,
       replyCache: state.replies,
+      idlePoll: rpc.idlePoll.stats,
       close,
       [Symbol.asyncDispose]: close
     }

@@ -193,7 +193,7 @@ const command: Command = {
           const stats = {
             rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers,
             chunkCacheBytes: chunkCache?.stats.bytes ?? 0, replyCacheBytes: server.replyCache.bytes, replyCacheEntries: server.replyCache.entries,
-            kvCacheEntries: kvs.reduce((n, kv) => n + kv.cachedEntries, 0), calls: server.stats.calls,
+            kvCacheEntries: kvs.reduce((n, kv) => n + kv.cachedEntries, 0), calls: server.stats.calls, idlePoll: server.idlePoll,
             malloc: storeAddon()?.mallocInfo?.(), mallocTrim: mallocTrimStats, ...residentKinds()
           }
           process.stdout.write(`stats ${JSON.stringify(stats)}\n`)
