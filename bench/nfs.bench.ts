@@ -24,7 +24,7 @@ import { createHash, randomFillSync } from 'node:crypto'
 import { existsSync, createReadStream } from 'node:fs'
 import { mkdir, readFile, readdir, rm, stat, writeFile, open } from 'node:fs/promises'
 import { connect } from 'node:net'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { measure } from './lib/measure.js'
@@ -148,13 +148,18 @@ async function sha256Of (file: string): Promise<string> {
   return h.digest('hex')
 }
 
+const pct = (share: number): string => (share * 100).toFixed(0)
+
 function median (xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]! }
 
 /** A server under test; `bigPid`/`treePid` name the process serving each export (read when measured). */
 interface Target { name: string, bigUrl: string, treeUrl: string, bigPid: () => number, treePid: () => number }
 
-/** Per round and case: the serving process's CPU time (s) and context switches (all its threads). */
-interface Usage { cpu: number, sleeps: number, preempted: number }
+/**
+ * Per round and case: the serving process's CPU time (s) and context switches (all its threads),
+ * and the share of the machine's CPU time the hypervisor took meanwhile (steal, 0-1).
+ */
+interface Usage { cpu: number, sleeps: number, preempted: number, steal: number }
 type PerCase<T> = { big: T, ls: T, small: T }
 /** Per round: client wall times (s), and what the serving process used during each case. */
 interface Results { big: number[], ls: number[], lsLines: number, small: number[], use: PerCase<Usage[]> }
@@ -180,12 +185,23 @@ async function switchesOf (pid: number): Promise<{ sleeps: number, preempted: nu
   return { sleeps, preempted }
 }
 
-/** Runs `fn` and returns what `pid` used meanwhile, divided by `per`. */
+/**
+ * Time the hypervisor ran something else on this VM's CPUs so far, in CPU-seconds (the steal
+ * column of /proc/stat): on this machine it comes in bursts of up to a quarter of both cores,
+ * which slow both servers (and the client) for a minute or two.
+ */
+async function stealOf (): Promise<number> {
+  const fields = (await readFile('/proc/stat', 'utf8')).split('\n', 1)[0]!.trim().split(/\s+/)
+  return Number(fields[8] ?? 0) / 100
+}
+
+/** Runs `fn` and returns what `pid` used meanwhile, divided by `per` (steal: a share of the interval). */
 async function serverUse (pid: number, fn: () => Promise<unknown>, per = 1): Promise<Usage> {
-  const cpu = await cpuOf(pid); const sw = await switchesOf(pid)
+  const cpu = await cpuOf(pid); const sw = await switchesOf(pid); const steal = await stealOf(); const t0 = performance.now()
   await fn()
   const sw2 = await switchesOf(pid)
-  return { cpu: (await cpuOf(pid) - cpu) / per, sleeps: (sw2.sleeps - sw.sleeps) / per, preempted: (sw2.preempted - sw.preempted) / per }
+  const stolen = (await stealOf() - steal) / (((performance.now() - t0) / 1000) * availableParallelism())
+  return { cpu: (await cpuOf(pid) - cpu) / per, sleeps: (sw2.sleeps - sw.sleeps) / per, preempted: (sw2.preempted - sw.preempted) / per, steal: stolen }
 }
 
 /**
@@ -215,19 +231,19 @@ async function runCases (targets: Target[], smallFiles: string[], runs: number):
         r.lsLines = l.stdout.trim().split('\n').length
       }))
     }
-    const small = new Map<Target, { wallS: number, use: Usage }>(targets.map((t) => [t, { wallS: 0, use: { cpu: 0, sleeps: 0, preempted: 0 } }]))
+    const small = new Map<Target, { wallS: number, use: Usage }>(targets.map((t) => [t, { wallS: 0, use: { cpu: 0, sleeps: 0, preempted: 0, steal: 0 } }]))
     for (const [k, files] of READ_ONLY ? [] : chunks.entries()) {
       for (const t of k % 2 === 0 ? [...order].reverse() : order) {
         const sum = small.get(t)!
         const use = await serverUse(t.treePid(), async () => { sum.wallS += (await measure(['sh', '-c', script(t, files)])).wallS })
-        sum.use.cpu += use.cpu; sum.use.sleeps += use.sleeps; sum.use.preempted += use.preempted
+        sum.use.cpu += use.cpu; sum.use.sleeps += use.sleeps; sum.use.preempted += use.preempted; sum.use.steal += use.steal / chunks.length
       }
     }
     for (const t of targets) {
       const { wallS, use } = small.get(t)!
       const n = smallFiles.length
       out.get(t)!.small.push(wallS / n)
-      out.get(t)!.use.small.push({ cpu: use.cpu / n, sleeps: use.sleeps / n, preempted: use.preempted / n })
+      out.get(t)!.use.small.push({ cpu: use.cpu / n, sleeps: use.sleeps / n, preempted: use.preempted / n, steal: use.steal })
     }
   }
   return out
@@ -328,19 +344,24 @@ async function main (): Promise<void> {
       process.stdout.write(`${BIG_MIB} MiB, every round: ganesha ${gb.big.map(fmt).join(' ')}; xeno ${xb.big.map(fmt).join(' ')}\n`)
       process.stdout.write(`xeno vs ganesha: ${ratios.map((r) => `${r.toFixed(2)}x`).join(' ')}; median of rounds ${median(ratios).toFixed(2)}x, of times ${(gr.big / xr.big).toFixed(2)}x (ganesha ${fmt(gr.big)}, xeno ${fmt(xr.big)}), worst round ${Math.min(...ratios).toFixed(2)}x\n`)
       process.stdout.write(`server CPU, every round: ganesha ${cpus(gb)}; xeno ${cpus(xb)}\n`)
+      process.stdout.write(`host steal while ganesha/xeno ran, every round (% of both cores): ${gb.use.big.map((u, i) => `${pct(u.steal)}/${pct(xb.use.big[i]!.steal)}`).join(' ')}\n`)
       process.stdout.write(`xeno cold ${fmt(cold)}${lazy !== undefined ? `, lazy from store ${fmt(lazy)}` : ''}; peak RSS: ganesha ${(rss.ganesha / MIB).toFixed(0)} MiB, xeno (1 GiB export) ${(rss.big / MIB).toFixed(0)} MiB\n`)
       return
     }
+    // Each round measures both servers back to back: the median of those paired ratios leaves
+    // out what drifts between rounds (this VM's speed varies by 2-3x over minutes).
+    const paired = (k: 'big' | 'ls' | 'small'): number => median(results.get(g)![k].map((v, i) => v / results.get(x)![k][i]!))
     const rows = [
-      { what: `nfs-cat ${BIG_MIB} MiB`, g: gr.big, x: xr.big, extra: `cold ${cold.toFixed(2)} s${lazy !== undefined ? `, lazy from store ${lazy.toFixed(2)} s` : ''}` },
-      { what: `nfs-ls -R (${gr.lsLines} / ${xr.lsLines} entries)`, g: gr.ls, x: xr.ls, extra: '' },
-      { what: `nfs-cat of a small file (x${smallFiles.length})`, g: gr.small, x: xr.small, extra: '' }
+      { what: `nfs-cat ${BIG_MIB} MiB`, g: gr.big, x: xr.big, paired: paired('big'), extra: `cold ${cold.toFixed(2)} s${lazy !== undefined ? `, lazy from store ${lazy.toFixed(2)} s` : ''}` },
+      { what: `nfs-ls -R (${gr.lsLines} / ${xr.lsLines} entries)`, g: gr.ls, x: xr.ls, paired: paired('ls'), extra: '' },
+      { what: `nfs-cat of a small file (x${smallFiles.length})`, g: gr.small, x: xr.small, paired: paired('small'), extra: '' }
     ]
     process.stdout.write(renderTable([
       { header: 'case', cell: (r) => r.what, align: 'left' },
       { header: 'ganesha', cell: (r) => fmt(r.g) },
       { header: 'xeno (warm)', cell: (r) => fmt(r.x) },
       { header: 'xeno vs ganesha', cell: (r) => `${(r.g / r.x).toFixed(2)}x` },
+      { header: 'median of rounds', cell: (r) => `${r.paired.toFixed(2)}x` },
       { header: 'notes', cell: (r) => r.extra, align: 'left' }
     ], rows) + '\n')
     const spread = (v: number[]): string => v.map((x) => fmt(x)).join(' ')
@@ -356,6 +377,8 @@ async function main (): Promise<void> {
       const rounds = (us: Usage[], digits = 0): string => us.map((u) => `${fmt(u.cpu)} ${u.sleeps.toFixed(digits)}/${u.preempted.toFixed(digits)}`).join(', ')
       process.stdout.write(`every round, ${name} server CPU and sleeps/preemptions: ${BIG_MIB} MiB ${rounds(r.use.big)}; ls -R ${rounds(r.use.ls)}; small file ${rounds(r.use.small, 1)}\n`)
     }
+    const steal = (k: 'big' | 'ls' | 'small'): string => results.get(g)!.use[k].map((u, i) => `${pct(u.steal)}/${pct(results.get(x)!.use[k][i]!.steal)}`).join(' ')
+    process.stdout.write(`every round, host steal while ganesha/xeno ran (% of both cores): ${BIG_MIB} MiB ${steal('big')}; ls -R ${steal('ls')}; small ${steal('small')}\n`)
     process.stdout.write(`throughput: ganesha ${(BIG_MIB / gr.big).toFixed(0)} MiB/s, xeno ${(BIG_MIB / xr.big).toFixed(0)} MiB/s\n`)
     process.stdout.write(`peak RSS: ganesha ${(rss.ganesha / MIB).toFixed(0)} MiB, xeno (1 GiB export) ${(rss.big / MIB).toFixed(0)} MiB, xeno (tree export) ${(rss.tree / MIB).toFixed(0)} MiB\n`)
   } finally {
