@@ -4,9 +4,6 @@ import type { TcpConnection, TcpHandlers } from './tcp.js'
 import type { IdlePoll } from './idle-poll.js'
 import type { XdrWriter } from './xdr.js'
 
-/** Calls after which a connection counts as a steady client's, whose next call the server waits up for (idle-poll.ts). */
-const STEADY_CALLS = 16
-
 /** A reply, none (undefined), or a promise of either: what the server's dispatch returns. */
 export type Dispatched = XdrWriter | undefined | Promise<XdrWriter | undefined>
 
@@ -37,8 +34,6 @@ export class RpcConnection implements TcpHandlers, RecordSink {
   readonly #decoder: RecordDecoder
   readonly #done = (reply: XdrWriter | undefined): void => { this.#finished(reply) }
   #inFlight = 0
-  /** Calls made on this connection, up to STEADY_CALLS. */
-  #calls = 0
   #paused = false
   #eof = false
   /** Idle sweeps passed since the last traffic (see RpcServer). */
@@ -72,7 +67,6 @@ export class RpcConnection implements TcpHandlers, RecordSink {
 
   record (bytes: Uint8Array): void {
     this.#inFlight++
-    if (this.#calls < STEADY_CALLS) this.#calls++
     this.#owner.idlePoll.begin()
     this.#throttle()
     // A call answered without waiting (a cached result) is replied to at once, without a
@@ -91,7 +85,7 @@ export class RpcConnection implements TcpHandlers, RecordSink {
     this.#inFlight--
     this.quietSweeps = 0
     if (reply !== undefined) this.#send(reply)
-    this.#owner.idlePoll.end(this.#calls >= STEADY_CALLS)
+    this.#owner.idlePoll.end()
     // The peer sent its last call (EOF): close once every call it made is answered.
     if (this.#eof && this.#inFlight === 0) { this.#conn.end(); return }
     this.#throttle()

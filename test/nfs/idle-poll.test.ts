@@ -6,21 +6,28 @@ const Poll = suite('IdlePoll')
 
 const turn = async (): Promise<void> => { await new Promise<void>((resolve) => { setImmediate(resolve) }) }
 
-/** Starts a poll window on `poll`, as a steady connection's answered call does. */
+/** Starts a poll window on `poll`, as an answered call does when no other is in flight. */
 function answered (poll: IdlePoll): void {
   poll.begin()
-  poll.end(true)
+  poll.end()
 }
 
-Poll('a window of turns follows a reply of a steady connection, none of a one-shot one', async () => {
+Poll('a window of turns follows the last reply in flight, none while calls are', async () => {
   const poll = new IdlePoll(1)
-  poll.begin(); poll.end(false)
+  poll.begin(); poll.begin(); poll.end()
   await turn()
-  assert.is(poll.stats.polls, 0)
-  answered(poll)
+  assert.is(poll.stats.polls, 0, 'a call still in flight')
+  poll.end()
   assert.is(poll.stats.polls, 1)
   await new Promise((resolve) => setTimeout(resolve, 20))
   assert.ok(poll.stats.turns >= 1)
+})
+
+Poll('no window when polling is off', async () => {
+  const poll = new IdlePoll(0)
+  answered(poll)
+  await turn()
+  assert.is(poll.stats.polls, 0)
 })
 
 Poll('a late turn spent answering calls is not a preemption; one spent asleep is', async () => {
