@@ -33,8 +33,9 @@ Poll('no window when polling is off', async () => {
 Poll('a late turn spent answering calls is not a preemption; one spent asleep is', async () => {
   const poll = new IdlePoll(500)
   answered(poll)
-  // Work between two turns (this thread busy for 5 ms: a large reply being written).
-  const until = performance.now() + 5
+  // Work between two turns (this thread busy for 20 ms: large replies being written; long
+  // enough that a moment of the hypervisor's steal cannot take half of it).
+  const until = performance.now() + 20
   while (performance.now() < until) { /* busy */ }
   await turn(); await turn()
   assert.is(poll.stats.preempted, 0, 'busy, not preempted')
