@@ -50,6 +50,33 @@ Cli('a port out of range or not a number is a usage error, not some other port',
   }
 })
 
+Cli('--idle-poll-us sets the wait for a next call: 0 never polls, the default does; a bad value is a usage error', async (ctx) => {
+  for (const value of ['-1', 'soon', '2000000']) {
+    const r = spawnSync(process.execPath, [XENO_BIN, 'nfs', 'serve', '--store', join(ctx.dir, 'store'), '--layer', ctx.root, '--listen', '127.0.0.1:0', `--idle-poll-us=${value}`], { encoding: 'utf8', timeout: 20_000 })
+    assert.is(r.status, 2, `${value}: ${r.stdout}${r.stderr}`)
+    assert.match(r.stderr, /^xeno nfs serve: --idle-poll-us takes/)
+  }
+  for (const extra of [['--idle-poll-us', '0'], []]) {
+    let polls = -1
+    let lines = 0
+    const { child, port } = await startNfsServe(['--store', join(ctx.dir, 'store'), '--layer', ctx.root, '--state', join(ctx.dir, 'state-poll'),
+      '--listen', '127.0.0.1:0', '--stats', '0.1', ...extra], {
+      onLine: (line) => { if (line.startsWith('stats ')) { lines++; polls = (JSON.parse(line.slice(6)) as { idlePoll: { polls: number } }).idlePoll.polls } }
+    })
+    try {
+      assert.is((await libnfs('nfs-cat', [nfsUrl(port, '/export/etc/motd')])).toString(), 'welcome\n')
+      // A stats line written wholly after the calls.
+      const after = lines + 2
+      for (let i = 0; i < 100 && lines < after; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+      if (extra.length > 0) assert.is(polls, 0); else assert.ok(polls > 0, `polls ${polls}`)
+    } finally {
+      const done = exited(child)
+      child.kill('SIGINT')
+      await done
+    }
+  }
+})
+
 Cli('FILE_SYNC writes survive kill -9; handles stay valid; the write verifier changes', async (ctx) => {
   const first = await serve(ctx)
   const c = await NfsClient.connect(first.port)

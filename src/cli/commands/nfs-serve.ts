@@ -78,6 +78,9 @@ const command: Command = {
     '                     last while the server runs; a layer stack\'s survive restarts)',
     '  --cache-mb N       decompressed chunks kept in memory (default 256)',
     '  --reply-cache-mb N encoded results kept for clients asking again (default 32)',
+    '  --idle-poll-us N   after answering, keep polling for the next call up to N µs rather',
+    '                     than sleep and be woken (default 200, or XENO_NFS_IDLE_POLL_US; 0:',
+    '                     never, where every core is wanted); backs off when preempted',
     '  --kv-cache-entries N  inode table / writable layer entries kept in memory (default',
     '                     131072 each)',
     '  --node-cache-entries N  file handles, node paths and attributes, and listed directory',
@@ -87,7 +90,7 @@ const command: Command = {
     '                     and kept in the local store); --token T for a tenant store',
     '  --stats S          every S seconds, print a line "stats {JSON}": RSS (anonymous and',
     '                     file-mapped), V8 heap, malloc (in use, free), and what each cache',
-    '                     holds (chunk bytes, kept replies, cached Kv entries)',
+    '                     holds (chunk bytes, kept replies, cached Kv entries), idle polls',
     'Memory: glibc\'s free pages go back to the kernel every 5 s (XENO_MALLOC_TRIM_MS; 0: off);',
     'at most 2 malloc arenas (MALLOC_ARENA_MAX overrides).',
     'Clients: nfs-ls "nfs://127.0.0.1/export?version=3&nfsport=P&mountport=P".'
@@ -109,6 +112,7 @@ const command: Command = {
     token: { type: 'string' },
     stats: { type: 'string' },
     'reply-cache-mb': { type: 'string' },
+    'idle-poll-us': { type: 'string' },
     'kv-cache-entries': { type: 'string' },
     'node-cache-entries': { type: 'string' }
   },
@@ -131,6 +135,9 @@ const command: Command = {
     if (statsEvery !== undefined && !(Number(statsEvery) > 0)) throw new UsageError('--stats takes a number of seconds')
     const replyCacheMb = Number(stringOption(ctx.options, 'reply-cache-mb') ?? 32)
     if (!(replyCacheMb >= 0)) throw new UsageError('--reply-cache-mb takes a number')
+    const idlePollText = stringOption(ctx.options, 'idle-poll-us')
+    const idlePollUs = idlePollText === undefined ? undefined : Number(idlePollText)
+    if (idlePollUs !== undefined && !(idlePollUs >= 0 && idlePollUs <= 1_000_000)) throw new UsageError('--idle-poll-us takes a number of microseconds (0-1000000)')
     const kvEntries = Number(stringOption(ctx.options, 'kv-cache-entries') ?? DEFAULT_KV_CACHE_ENTRIES)
     if (!(Number.isInteger(kvEntries) && kvEntries >= 0)) throw new UsageError('--kv-cache-entries takes a whole number')
     const nodeEntries = Number(stringOption(ctx.options, 'node-cache-entries') ?? DEFAULT_NODE_CACHE_ENTRIES)
@@ -181,6 +188,7 @@ const command: Command = {
         mountPort: portOption(stringOption(ctx.options, 'mount-port'), 'mount-port'),
         portmapPort: portOption(stringOption(ctx.options, 'portmap-port'), 'portmap-port'),
         replyCacheBytes: Math.floor(replyCacheMb * 1_048_576),
+        idlePollUs,
         handleCacheEntries: nodeEntries,
         exports: [{ name, fs, allow: allow.length > 0 ? allow : ['127.0.0.1'], rootSquash: ctx.options['root-squash'] === true }],
         log: (m) => { process.stderr.write(`${m}\n`) }
