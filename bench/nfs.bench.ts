@@ -187,7 +187,7 @@ async function switchesOf (pid: number): Promise<{ sleeps: number, preempted: nu
 
 /**
  * Time the hypervisor ran something else on this VM's CPUs so far, in CPU-seconds (the steal
- * column of /proc/stat): on this machine it comes in bursts of up to a quarter of both cores,
+ * column of /proc/stat): on this machine it comes in bursts of up to two fifths of both cores,
  * which slow both servers (and the client) for a minute or two.
  */
 async function stealOf (): Promise<number> {
