@@ -170,17 +170,37 @@ async function cpuOf (pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
+/** Context switches of each of a process's threads so far, by thread id. */
+type Switches = Map<string, { sleeps: number, preempted: number }>
+
 /**
- * Voluntary and involuntary context switches of all of a process's threads so far: a thread
+ * Voluntary and involuntary context switches of each of a process's threads so far: a thread
  * that sleeps waiting for the next call switches voluntarily, one the scheduler takes the core
  * from (another process, here mostly the client, became runnable) involuntarily.
  */
-async function switchesOf (pid: number): Promise<{ sleeps: number, preempted: number }> {
-  let sleeps = 0; let preempted = 0
+async function switchesOf (pid: number): Promise<Switches> {
+  const out: Switches = new Map()
   for (const tid of await readdir(`/proc/${pid}/task`)) {
     const status = await readFile(`/proc/${pid}/task/${tid}/status`, 'utf8').catch(() => '')
-    sleeps += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0)
-    preempted += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0)
+    out.set(tid, {
+      sleeps: Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0),
+      preempted: Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0)
+    })
+  }
+  return out
+}
+
+/**
+ * Switches between two readings, thread by thread: ganesha starts and ends worker threads, and
+ * a sum over the threads alive at each reading went negative when one ended. A thread that
+ * ended in between is left out (its last switches are not seen); one that started counts whole.
+ */
+function switchesBetween (before: Switches, after: Switches): { sleeps: number, preempted: number } {
+  let sleeps = 0; let preempted = 0
+  for (const [tid, a] of after) {
+    const b = before.get(tid)
+    sleeps += a.sleeps - (b?.sleeps ?? 0)
+    preempted += a.preempted - (b?.preempted ?? 0)
   }
   return { sleeps, preempted }
 }
@@ -199,9 +219,9 @@ async function stealOf (): Promise<number> {
 async function serverUse (pid: number, fn: () => Promise<unknown>, per = 1): Promise<Usage> {
   const cpu = await cpuOf(pid); const sw = await switchesOf(pid); const steal = await stealOf(); const t0 = performance.now()
   await fn()
-  const sw2 = await switchesOf(pid)
+  const sw2 = switchesBetween(sw, await switchesOf(pid))
   const stolen = (await stealOf() - steal) / (((performance.now() - t0) / 1000) * availableParallelism())
-  return { cpu: (await cpuOf(pid) - cpu) / per, sleeps: (sw2.sleeps - sw.sleeps) / per, preempted: (sw2.preempted - sw.preempted) / per, steal: stolen }
+  return { cpu: (await cpuOf(pid) - cpu) / per, sleeps: sw2.sleeps / per, preempted: sw2.preempted / per, steal: stolen }
 }
 
 /**
