@@ -17,6 +17,8 @@ export interface StoreAddon {
   readonly mallocInfo?: () => MallocInfo | undefined
   /** malloc_trim(0): returns the free pages of every arena to the kernel; true when some were released. */
   readonly mallocTrim?: () => boolean
+  /** CPU time of the calling thread so far, ms (CLOCK_THREAD_CPUTIME_ID); undefined without that clock. */
+  readonly threadCpuMs?: () => number | undefined
   /** zstd of `bytes` at `level` on libuv's thread pool (native/zstd-async.c); `bytes` must not change until it settles. */
   readonly zstdCompressAsync?: (bytes: Uint8Array, level: number) => Promise<Uint8Array>
   /** A zstd frame of `bytes` with `reference` as raw-content history (refPrefix), on the thread pool. */

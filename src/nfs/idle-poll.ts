@@ -1,3 +1,5 @@
+import { storeAddon } from '../cas/addon.js'
+
 /**
  * Keeps the server's thread awake for a short while after it answered every call in flight,
  * so that a client's next call (nfs-ls, nfs-cat and a booting kernel send one at a time, some
@@ -15,7 +17,7 @@
  *
  * Adaptive, like the kernel's haltpoll governor: the window follows the gaps seen between a
  * reply and the next call (up to `maxMs`); gaps longer than that shrink it to nothing. When
- * a turn of the loop is late and the process did not run meanwhile (it was preempted: other
+ * a turn of the loop is late and the thread did not run meanwhile (it was preempted: other
  * processes want this core), polling stops for the next `BACKOFF_CALLS` replies, so a busy
  * machine loses little CPU to it. A turn late because calls were answered in between is not
  * one (a 1 MiB READ's write alone takes ~300 µs here: counted as preemptions, they had turned
@@ -23,15 +25,16 @@
  */
 export class IdlePoll {
   readonly #maxMs: number
+  readonly #clock: IdleClock
   readonly #tick = (): void => { this.#turn() }
   /** Current window, ms (0: do not poll). */
   #windowMs: number
-  /** Polling until this time (performance.now()), while #active. */
+  /** Polling until this time (clock.now()), while #active. */
   #until = 0
   #active = false
   /** Time of the last turn (or of the reply that started polling). */
   #last = 0
-  /** This process's CPU time at #last, ms. */
+  /** This thread's CPU time at #last, ms (cpuMs). */
   #lastCpu = 0
   /** Time of the last reply after which nothing was in flight; 0 once a call arrived. */
   #repliedAt = 0
@@ -41,8 +44,9 @@ export class IdlePoll {
   #inFlight = 0
   readonly stats = { polls: 0, turns: 0, preempted: 0 }
 
-  /** `maxMs`: the longest window (0: never poll). */
-  constructor (maxMs: number) {
+  /** `maxMs`: the longest window (0: never poll); `clock`: where times come from (tests give their own). */
+  constructor (maxMs: number, clock: IdleClock = REAL_CLOCK) {
+    this.#clock = clock
     this.#maxMs = maxMs
     this.#windowMs = maxMs
   }
@@ -62,7 +66,7 @@ export class IdlePoll {
 
   #idle (): void {
     if (this.#maxMs === 0) return
-    const now = performance.now()
+    const now = this.#clock.now()
     this.#repliedAt = now
     if (this.#backoff > 0) { this.#backoff--; return }
     if (this.#windowMs === 0) return
@@ -70,24 +74,24 @@ export class IdlePoll {
     if (this.#active) return
     this.#active = true
     this.#last = now
-    this.#lastCpu = cpuMs()
+    this.#lastCpu = this.#clock.cpu()
     this.stats.polls++
     setImmediate(this.#tick)
   }
 
   #arrived (): void {
-    const gap = performance.now() - this.#repliedAt
+    const gap = this.#clock.now() - this.#repliedAt
     this.#repliedAt = 0
     if (gap <= this.#maxMs) this.#windowMs = Math.min(this.#maxMs, Math.max(this.#windowMs, gap * GROW))
     else this.#windowMs = this.#windowMs < MIN_WINDOW_MS ? 0 : this.#windowMs / 2
   }
 
   #turn (): void {
-    const now = performance.now()
-    const cpu = cpuMs()
+    const now = this.#clock.now()
+    const cpu = this.#clock.cpu()
     this.stats.turns++
-    // A late turn is a preemption only if this process did not run for most of the time: a
-    // late turn that was busy answered calls in between (a 1 MiB READ's write takes ~300 µs).
+    // A late turn is a preemption only if this thread did not run for most of the time: a late
+    // turn that was busy answered calls in between (a 1 MiB READ's write takes ~300 µs).
     if (now - this.#last > PREEMPTED_MS && cpu - this.#lastCpu < (now - this.#last) / 2) {
       // This thread did not run for a while: another process wanted the core.
       this.stats.preempted++
@@ -103,10 +107,28 @@ export class IdlePoll {
 }
 
 /** CPU time this process has used, ms (all its threads: getrusage). */
-function cpuMs (): number {
+function processCpuMs (): number {
   const u = process.cpuUsage()
   return (u.user + u.system) / 1000
 }
+
+/**
+ * CPU time of this thread so far, ms: the addon's CLOCK_THREAD_CPUTIME_ID where it is built (the
+ * thread pool's work, such as a lazy export compressing what it fetched, then cannot hide this
+ * thread's preemption), else the whole process's.
+ */
+const cpuMs: () => number = ((): () => number => {
+  const thread = storeAddon()?.threadCpuMs
+  return thread !== undefined && thread() !== undefined ? thread as () => number : processCpuMs
+})()
+
+/** Where the poll reads the time: `now` wall-clock ms (monotonic), `cpu` this thread's CPU ms. */
+export interface IdleClock {
+  now: () => number
+  cpu: () => number
+}
+
+const REAL_CLOCK: IdleClock = { now: () => performance.now(), cpu: cpuMs }
 
 /** A window covers this multiple of the gaps it has seen. */
 const GROW = 1.5

@@ -1,6 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { IdlePoll } from '../../src/nfs/idle-poll.js'
+import { storeAddon } from '../../src/cas/addon.js'
 
 const Poll = suite('IdlePoll')
 
@@ -31,17 +32,17 @@ Poll('no window when polling is off', async () => {
 })
 
 Poll('a late turn spent answering calls is not a preemption; one spent asleep is', async () => {
-  const poll = new IdlePoll(500)
+  // Times from a clock this test sets: whether a turn came late busy or asleep is the poll's
+  // decision under test, not how this machine's scheduler treats the test process.
+  const clock = { t: 0, c: 0, now () { return this.t }, cpu () { return this.c } }
+  const poll = new IdlePoll(500, clock)
   answered(poll)
-  // Work between two turns (this thread busy for 20 ms: large replies being written; long
-  // enough that a moment of the hypervisor's steal cannot take half of it).
-  const until = performance.now() + 20
-  while (performance.now() < until) { /* busy */ }
-  await turn(); await turn()
+  // The next turn comes 5 ms later, and the thread ran all along (a large reply was written).
+  clock.t += 5; clock.c += 5
+  await turn()
   assert.is(poll.stats.preempted, 0, 'busy, not preempted')
-  // The thread off its core for 40 ms (blocked in the kernel: what preemption looks like to it;
-  // long enough that V8's own threads, whose CPU getrusage also counts, cannot fill half of it).
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 40)
+  // The next one 40 ms later, with 0.5 ms of it run: the thread was off its core.
+  clock.t += 40; clock.c += 0.5
   await turn()
   assert.is(poll.stats.preempted, 1, 'asleep: preempted')
   // After a preemption the next replies do not poll.
@@ -49,6 +50,20 @@ Poll('a late turn spent answering calls is not a preemption; one spent asleep is
   answered(poll)
   await turn()
   assert.is(poll.stats.polls, polls)
+})
+
+Poll('the poll\'s CPU clock is this thread\'s: a busy loop advances it, a sleep does not', async () => {
+  // The addon's CLOCK_THREAD_CPUTIME_ID (without the addon the poll falls back on getrusage).
+  const cpu = storeAddon()?.threadCpuMs
+  assert.ok(cpu !== undefined, 'the addon is built and has threadCpuMs')
+  const c0 = cpu()!
+  const until = performance.now() + 10
+  while (performance.now() < until) { /* busy */ }
+  const c1 = cpu()!
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 40)
+  const c2 = cpu()!
+  assert.ok(c1 > c0, `busy: ${c1 - c0} ms`)
+  assert.ok(c2 - c1 < 20, `asleep: ${c2 - c1} ms of CPU in 40 ms`)
 })
 
 Poll.run()
