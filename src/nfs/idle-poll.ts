@@ -2,8 +2,8 @@ import { storeAddon } from '../cas/addon.js'
 
 /**
  * Keeps the server's thread awake for a short while after it answered every call in flight,
- * so that a client's next call (nfs-ls, nfs-cat and a booting kernel send one at a time, some
- * tens of µs after each reply) is picked up without the thread sleeping in the kernel and
+ * so that a client's next call (nfs-ls and nfs-cat send one at a time, some tens of µs after
+ * each reply) is picked up without the thread sleeping in the kernel and
  * being woken again. That holds for a one-shot client too: nfs-cat makes ten calls over two
  * connections, and polling after each (not only on connections that had made 16 calls, as
  * until session 9) cut the server's sleeps per file from 12 to 4 and took `bench/nfs --only
@@ -134,7 +134,7 @@ const REAL_CLOCK: IdleClock = { now: () => performance.now(), cpu: cpuMs }
 const GROW = 1.5
 /** Windows below this are not worth a turn of the loop. */
 const MIN_WINDOW_MS = 0.01
-/** A turn of the loop takes a few µs; one this late means the thread was preempted. */
+/** A turn of the loop takes a few µs; one this late, the thread having run less than half of it, was preempted. */
 const PREEMPTED_MS = 0.1
 /** Replies answered without polling after a preemption. */
 const BACKOFF_CALLS = 64
