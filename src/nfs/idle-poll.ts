@@ -3,8 +3,8 @@ import { storeAddon } from '../cas/addon.js'
 /**
  * Keeps the server's thread awake for a short while after it answered every call in flight,
  * so that a client's next call (nfs-ls and nfs-cat send one at a time, some tens of µs after
- * each reply) is picked up without the thread sleeping in the kernel and
- * being woken again. That holds for a one-shot client too: nfs-cat makes ten calls over two
+ * each reply) is picked up without the thread sleeping in the kernel and being woken again.
+ * That holds for a one-shot client too: nfs-cat makes ten calls over two
  * connections, and polling after each (not only on connections that had made 16 calls, as
  * until session 9) cut the server's sleeps per file from 12 to 4 and took `bench/nfs --only
  * small` from 0.95-1.01x ganesha to 1.05-1.17x (4 alternating pairs).
