@@ -73,6 +73,23 @@ export function stringsOption (options: OptionValues, name: string): string[] {
   return (Array.isArray(v) ? v : [v]).map(String)
 }
 
+/** Bounds of a numeric option: at least `min`, at most `max`, a whole number when `integer`. */
+export interface NumberBounds { readonly min: number, readonly max?: number, readonly integer?: boolean }
+
+/**
+ * `--name`'s value as a number within `bounds`, or `fallback` when it is not given. Anything
+ * else is a UsageError saying `--name takes WHAT` (`what`: e.g. "a number of MiB").
+ */
+export function numberOption (options: OptionValues, name: string, what: string, bounds: NumberBounds, fallback: number): number
+export function numberOption (options: OptionValues, name: string, what: string, bounds: NumberBounds): number | undefined
+export function numberOption (options: OptionValues, name: string, what: string, bounds: NumberBounds, fallback?: number): number | undefined {
+  const text = stringOption(options, name)
+  if (text === undefined) return fallback
+  const n = Number(text)
+  if (!(n >= bounds.min && n <= (bounds.max ?? Infinity)) || (bounds.integer === true && !Number.isInteger(n))) throw new UsageError(`--${name} takes ${what}`)
+  return n
+}
+
 /** A port number given as `--name`'s value (0: any free port), or undefined when not given. */
 export function portOption (text: string | undefined, name: string): number | undefined {
   if (text === undefined) return undefined

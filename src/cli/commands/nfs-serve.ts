@@ -7,7 +7,7 @@ import {
   AccessTrace, ChunkCache, DEFAULT_KV_CACHE_ENTRIES, DEFAULT_NODE_CACHE_ENTRIES, DirView, cachedKv, createNfsServer, tracedFilesystem, viewFilesystem,
   type BatchChunkReader, type Filesystem
 } from '../../nfs/index.js'
-import { UsageError, parseListen, portOption, stringOption, stringsOption, type Command } from '../command.js'
+import { UsageError, numberOption, parseListen, portOption, stringOption, stringsOption, type Command } from '../command.js'
 import { mallocTrimStats } from '../server-memory.js'
 import { openCliStore } from '../store.js'
 import { storeAddon } from '../../cas/addon.js'
@@ -133,15 +133,10 @@ const command: Command = {
     const closeAll = async (): Promise<void> => { for (const c of closers.reverse()) await c() }
     const statsEvery = stringOption(ctx.options, 'stats')
     if (statsEvery !== undefined && !(Number(statsEvery) > 0)) throw new UsageError('--stats takes a number of seconds')
-    const replyCacheMb = Number(stringOption(ctx.options, 'reply-cache-mb') ?? 32)
-    if (!(replyCacheMb >= 0)) throw new UsageError('--reply-cache-mb takes a number')
-    const idlePollText = stringOption(ctx.options, 'idle-poll-us')
-    const idlePollUs = idlePollText === undefined ? undefined : Number(idlePollText)
-    if (idlePollUs !== undefined && !(idlePollUs >= 0 && idlePollUs <= 1_000_000)) throw new UsageError('--idle-poll-us takes a number of microseconds (0-1000000)')
-    const kvEntries = Number(stringOption(ctx.options, 'kv-cache-entries') ?? DEFAULT_KV_CACHE_ENTRIES)
-    if (!(Number.isInteger(kvEntries) && kvEntries >= 0)) throw new UsageError('--kv-cache-entries takes a whole number')
-    const nodeEntries = Number(stringOption(ctx.options, 'node-cache-entries') ?? DEFAULT_NODE_CACHE_ENTRIES)
-    if (!(Number.isInteger(nodeEntries) && nodeEntries >= 1)) throw new UsageError('--node-cache-entries takes a whole number >= 1')
+    const replyCacheMb = numberOption(ctx.options, 'reply-cache-mb', 'a number', { min: 0 }, 32)
+    const idlePollUs = numberOption(ctx.options, 'idle-poll-us', 'a number of microseconds (0-1000000)', { min: 0, max: 1_000_000 })
+    const kvEntries = numberOption(ctx.options, 'kv-cache-entries', 'a whole number', { min: 0, integer: true }, DEFAULT_KV_CACHE_ENTRIES)
+    const nodeEntries = numberOption(ctx.options, 'node-cache-entries', 'a whole number >= 1', { min: 1, integer: true }, DEFAULT_NODE_CACHE_ENTRIES)
     let chunkCache: ChunkCache | undefined
     const kvs: Array<{ readonly cachedEntries: number }> = []
     try {
@@ -153,8 +148,7 @@ const command: Command = {
         const from = stringOption(ctx.options, 'from')
         const store = await openCliStore(ctx, { create: from !== undefined }) // a lazy export may start from an empty store
         closers.push(async () => { await store.close() })
-        const cacheMb = Number(stringOption(ctx.options, 'cache-mb') ?? 256)
-        if (!(cacheMb >= 0)) throw new UsageError('--cache-mb takes a number')
+        const cacheMb = numberOption(ctx.options, 'cache-mb', 'a number', { min: 0 }, 256)
         const peer = from === undefined ? undefined : new Peer(from, { token: stringOption(ctx.options, 'token') })
         if (peer !== undefined) closers.push(async () => { peer.close() })
         const reader = chunkCache = new ChunkCache(store, { remote: peer === undefined ? undefined : peerReader(peer), maxBytes: cacheMb * 1_048_576, onRead: trace === undefined ? undefined : (cid, from) => { trace?.chunk(cid, from) } })

@@ -9,7 +9,7 @@ import { RemoteChunkReader } from '../../sync/remote.js'
 import { AnswerCache } from '../../sync/answer-cache.js'
 import { buildSyncApp } from '../../sync/server.js'
 import { openSyncIndex } from '../../sync/state.js'
-import { UsageError, parseListen, stringOption, type Command } from '../command.js'
+import { numberOption, parseListen, stringOption, type Command } from '../command.js'
 
 const isLoopbackHost = (h: string): boolean => h === 'localhost' || h === '::1' || h.startsWith('127.')
 
@@ -44,8 +44,7 @@ const command: Command = {
     const upstream = upstreamUrl === undefined ? undefined : new Peer(upstreamUrl, { token: stringOption(ctx.options, 'upstream-token') ?? process.env.XENO_UPSTREAM_TOKEN })
     const store = upstream === undefined ? local : new ReadThroughStore(local, new RemoteChunkReader(upstream))
     const index = await openSyncIndex(join(dir, 'sync'))
-    const answerMb = Number(stringOption(ctx.options, 'answer-cache-mb') ?? 256)
-    if (!(answerMb >= 0)) throw new UsageError('--answer-cache-mb takes a number of MiB (0 keeps none)')
+    const answerMb = numberOption(ctx.options, 'answer-cache-mb', 'a number of MiB (0 keeps none)', { min: 0 }, 256)
     const app = buildSyncApp(store, { config, index, answerCache: new AnswerCache(answerMb * 1024 * 1024) })
     let url: string
     try {

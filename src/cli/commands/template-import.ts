@@ -3,7 +3,7 @@ import { setFlagsFromString } from 'node:v8'
 import { checkPinName } from '../../cas/pins.js'
 import { ImportError } from '../../overlay/errors.js'
 import { importDirectory, measureTree, type ImportResult } from '../../overlay/import-dir.js'
-import { stringOption, UsageError, type Command } from '../command.js'
+import { numberOption, stringOption, type Command } from '../command.js'
 import { count, formatBytes } from '../../util/format.js'
 import type { LocalStore, StoreStats } from '../../cas/store/local.js'
 import type { WriteLease } from '../../cas/store/guard.js'
@@ -91,9 +91,7 @@ const command: Command = {
     const src = ctx.positionals[0]
     const name = stringOption(ctx.options, 'name')
     if (name !== undefined) checkPinName(name)
-    const workersText = stringOption(ctx.options, 'workers')
-    const workers = workersText === undefined ? undefined : Number(workersText)
-    if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 64)) throw new UsageError('--workers takes a number from 1 to 64')
+    const workers = numberOption(ctx.options, 'workers', 'a number from 1 to 64', { min: 1, max: 64, integer: true })
     let isDir = false
     if (src !== '-') {
       try { isDir = statSync(src).isDirectory() } catch (err) { throw new ImportError(`cannot read ${src}`, { cause: err }) }
